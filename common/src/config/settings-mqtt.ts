@@ -1,0 +1,22 @@
+import { bool, int, oneOf, str } from './setting.js';
+
+/** Gateway listener and per-connection limits. */
+export const mqttSettings = {
+  'mqtt.host': str({ default: '0.0.0.0', doc: 'MQTT TCP listen address.' }),
+  'mqtt.port': int({ default: 1883, min: 0, max: 65535, doc: 'MQTT TCP listen port; 0 picks a free port.' }),
+  'mqtt.listenBacklog': int({ default: 4000, min: 1, max: 65535, doc: 'TCP accept backlog; decides how a connection storm is absorbed.' }),
+  'mqtt.mountpoint': str({ default: '', pattern: /^[^\u0000/#+]*$/, doc: 'Mountpoint of this listener: tenants under different mountpoints never see each other.' }),
+  'mqtt.maxPacketBytes': int({ default: 262144, min: 64, max: 1048000, doc: 'Largest MQTT packet accepted or sent (must stay below NATS max_payload, 1 MB by default).' }),
+  'mqtt.connectTimeoutMs': int({ default: 10000, min: 100, max: 600000, doc: 'Close sockets that send no CONNECT within this time.' }),
+  'mqtt.maxKeepaliveS': int({ default: 65535, min: 1, max: 65535, doc: 'Largest keepalive granted (MQTT 5 Server Keep Alive when the client asks for more).' }),
+  'mqtt.maxClientIdLength': int({ default: 128, min: 23, max: 65535, doc: 'Longest client identifier accepted.' }),
+  'mqtt.maxTopicLevels': int({ default: 32, min: 1, max: 1024, doc: 'Most levels in a topic name or filter.' }),
+  'mqtt.maxTopicAlias': int({ default: 64, min: 0, max: 65535, doc: 'MQTT 5 Topic Alias Maximum announced to clients (0 disables).' }),
+  'mqtt.receiveMaximum': int({ default: 64, min: 1, max: 65535, doc: 'QoS 1/2 publishes a client may have unacknowledged towards the broker (MQTT 5 Receive Maximum).' }),
+  'mqtt.maxSubscriptionsPerClient': int({ default: 1000, min: 1, max: 1000000, doc: 'Most subscriptions one session may hold.' }),
+  'mqtt.socketHighWaterBytes': int({ default: 1048576, min: 16384, max: 268435456, doc: 'Outbound bytes buffered per socket before the gateway stops reading from it (backpressure).' }),
+  'mqtt.unauthorizedPublish': oneOf({ default: 'drop', values: ['drop', 'disconnect'] as const, doc: 'MQTT 3.1.1: what happens to a publish the ACL denies (MQTT 5 always answers 0x87).' }),
+  'mqtt.allowWildcardSubscriptions': bool({ default: true, doc: 'Allow + and # in subscriptions.' }),
+  'gateway.heartbeatMs': int({ default: 1000, min: 100, max: 60000, doc: 'Gateway heartbeat period on the bus.' }),
+  'gateway.drainRatePerS': int({ default: 500, min: 1, max: 1000000, doc: 'Connections closed per second on graceful stop.' }),
+} as const;

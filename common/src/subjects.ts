@@ -1,0 +1,52 @@
+/**
+ * Every bus subject shardmq uses, built here and nowhere else.
+ * `prefix` namespaces one cluster on a shared NATS (default "mqtt"/"auth").
+ */
+
+export interface SubjectSpace {
+  /** Gateway -> shard owner: CONNECT (request/reply), SUBSCRIBE, acks, QoS 2, DISCONNECT, conn lost. */
+  sessionIn(shard: number): string;
+  /** All shard inboxes, for an owner that holds every shard. */
+  readonly sessionInAll: string;
+  /** Anyone -> one gateway: deliveries, control packets, closes (connection id + epoch inside). */
+  gatewayOut(gatewayId: string): string;
+  /** Gateway heartbeats; shard owners treat a silent gateway's connections as lost. */
+  readonly gatewayHeartbeat: string;
+  /** Gateway/session -> router (queue group `routerQueue`): PUBLISH to route. */
+  readonly routePublish: string;
+  /** Session -> every router: subscription changes (request; first router answers). */
+  readonly routeSubscription: string;
+  /** Router -> every other router: retained store changes. */
+  readonly routeRetained: string;
+  /** Session -> router (queue group): retained messages matching new filters. */
+  readonly routeRetainedQuery: string;
+  /** Router start-up: ask session owners to replay their subscriptions. */
+  readonly routeResync: string;
+  /** Gateway -> auth-service (queue group `authQueue`): CONNECT authentication. */
+  readonly authConnect: string;
+  readonly routerQueue: string;
+  readonly authQueue: string;
+}
+
+const SAFE = /^[A-Za-z0-9_-]+$/;
+
+export function subjectSpace(prefix = 'mqtt', authPrefix = 'auth'): SubjectSpace {
+  if (!SAFE.test(prefix) || !SAFE.test(authPrefix)) throw new Error(`bus subject prefix must match ${SAFE}`);
+  return {
+    sessionIn: (shard) => `${prefix}.sess.${shard}.in`,
+    sessionInAll: `${prefix}.sess.*.in`,
+    gatewayOut: (gatewayId) => {
+      if (!SAFE.test(gatewayId)) throw new Error(`gateway id must match ${SAFE}: ${gatewayId}`);
+      return `${prefix}.gw.${gatewayId}.out`;
+    },
+    gatewayHeartbeat: `${prefix}.gw.hb`,
+    routePublish: `${prefix}.route.pub`,
+    routeSubscription: `${prefix}.route.sub`,
+    routeRetained: `${prefix}.route.retained`,
+    routeRetainedQuery: `${prefix}.route.retained.query`,
+    routeResync: `${prefix}.route.resync`,
+    authConnect: `${authPrefix}.v1.connect`,
+    routerQueue: 'router',
+    authQueue: 'auth',
+  };
+}
