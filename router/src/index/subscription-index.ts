@@ -1,0 +1,379 @@
+/**
+ * The router's subscription index: every subscription of every mountpoint, matched once per
+ * routed PUBLISH (the hot path).
+ *
+ * Layout per mountpoint: filters without wildcards live in a Map keyed by the whole filter (O(1)),
+ * wildcard filters in a trie keyed by level with Map children plus dedicated `+` and `#` slots.
+ * Each filter owns a bucket: an array of plain entries (fast iteration) with a key -> slot Map for
+ * O(1) replace/remove, and lazily its `$share` groups, each a member array with a round-robin cursor.
+ * A reverse index (session key -> subscriptions) makes removeKey proportional to that key's
+ * subscriptions.
+ *
+ * Who may call: the router's single event loop. Filters must already be valid (validateTopicFilter);
+ * shared subscriptions are added with the inner filter and the share name as `group`.
+ * The `visit` callback of match must not modify the index (buckets are iterated in place); collect
+ * first and change afterwards.
+ */
+
+export interface SubEntry {
+  /** Session key (mountpoint\0clientId, or clientId when the mountpoint is ''); opaque here. */
+  key: string;
+  qos: 0 | 1 | 2;
+  noLocal: boolean;
+  retainAsPublished: boolean;
+  subId?: number;
+}
+
+/** An array with a key -> position map, removing by swapping in the last element. */
+class EntryList {
+  readonly items: SubEntry[] = [];
+  private readonly pos = new Map<string, number>();
+
+  /** Returns true when the key was new. */
+  put(entry: SubEntry): boolean {
+    const at = this.pos.get(entry.key);
+    if (at !== undefined) {
+      this.items[at] = entry;
+      return false;
+    }
+    this.pos.set(entry.key, this.items.length);
+    this.items.push(entry);
+    return true;
+  }
+
+  get(key: string): SubEntry | undefined {
+    const at = this.pos.get(key);
+    return at === undefined ? undefined : this.items[at];
+  }
+
+  delete(key: string): boolean {
+    const at = this.pos.get(key);
+    if (at === undefined) return false;
+    this.pos.delete(key);
+    const last = this.items.pop()!;
+    if (at < this.items.length) {
+      this.items[at] = last;
+      this.pos.set(last.key, at);
+    }
+    return true;
+  }
+}
+
+class SharedGroup {
+  readonly members = new EntryList();
+  /** Next member to try; taken modulo the member count since removals shrink the list. */
+  cursor = 0;
+
+  /**
+   * Picks one member round robin [MQTT-4.8.2], skipping members `eligible` rejects. When no
+   * member is eligible (e.g. all offline) the round-robin member is chosen anyway, so the message
+   * is queued for a session rather than silently dropped.
+   */
+  pick(eligible: ((key: string) => boolean) | undefined): SubEntry {
+    const items = this.members.items;
+    const n = items.length;
+    const start = this.cursor % n;
+    if (eligible !== undefined) {
+      for (let k = 0; k < n; k++) {
+        let i = start + k;
+        if (i >= n) i -= n;
+        if (eligible(items[i].key)) {
+          this.cursor = i + 1;
+          return items[i];
+        }
+      }
+    }
+    this.cursor = start + 1;
+    return items[start];
+  }
+}
+
+/** All subscriptions to one (mountpoint, filter). */
+class Bucket {
+  readonly plain = new EntryList();
+  groups: Map<string, SharedGroup> | undefined;
+  /** Trie node holding this bucket (undefined for exact filters). */
+  constructor(readonly mount: MountIndex, readonly filter: string, readonly node: TrieNode | undefined, readonly isHash: boolean) {}
+
+  isEmpty(): boolean {
+    return this.plain.items.length === 0 && (this.groups === undefined || this.groups.size === 0);
+  }
+
+  visit(visit: (e: SubEntry, group: string | undefined) => void, eligible: ((key: string) => boolean) | undefined): void {
+    const items = this.plain.items;
+    for (let i = 0; i < items.length; i++) visit(items[i], undefined);
+    if (this.groups !== undefined) {
+      for (const [name, g] of this.groups) visit(g.pick(eligible), name);
+    }
+  }
+}
+
+class TrieNode {
+  children: Map<string, TrieNode> | undefined;
+  plus: TrieNode | undefined;
+  /** Subscriptions to `<path>/#` (or `#` at the root). */
+  hash: Bucket | undefined;
+  /** Wildcard subscriptions whose filter ends exactly at this node. */
+  bucket: Bucket | undefined;
+  constructor(readonly parent: TrieNode | undefined, readonly level: string, readonly isPlus: boolean) {}
+
+  isEmpty(): boolean {
+    return this.bucket === undefined && this.hash === undefined && this.plus === undefined && (this.children === undefined || this.children.size === 0);
+  }
+}
+
+class MountIndex {
+  readonly exact = new Map<string, Bucket>();
+  readonly root = new TrieNode(undefined, '', false);
+  constructor(readonly mountpoint: string) {}
+
+  isEmpty(): boolean {
+    return this.exact.size === 0 && this.root.isEmpty();
+  }
+}
+
+/** Where one subscription lives, for the reverse index. */
+interface SubRef {
+  bucket: Bucket;
+  group: string | undefined;
+}
+
+function refId(mountpoint: string, filter: string, group: string | undefined): string {
+  // NUL cannot occur in a mountpoint, share name or filter, so this is unambiguous; the leading
+  // marker tells "no group" from any group.
+  return group === undefined ? `${mountpoint}\u0000-\u0000${filter}` : `${mountpoint}\u0000+${group}\u0000${filter}`;
+}
+
+type Visit = (e: SubEntry, group: string | undefined) => void;
+type Eligible = ((key: string) => boolean) | undefined;
+
+export class SubscriptionIndex {
+  private readonly mounts = new Map<string, MountIndex>();
+  private readonly byKey = new Map<string, Map<string, SubRef>>();
+  private count = 0;
+  /** Reused level buffer for match; a re-entrant match (from inside visit) gets its own. */
+  private readonly scratch: string[] = [];
+  private matching = false;
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Adds or replaces the (mountpoint, filter, key, group) entry. Returns true when it was new. */
+  add(mountpoint: string, filter: string, entry: SubEntry, group?: string): boolean {
+    let mount = this.mounts.get(mountpoint);
+    if (mount === undefined) {
+      mount = new MountIndex(mountpoint);
+      this.mounts.set(mountpoint, mount);
+    }
+    const bucket = this.bucketFor(mount, filter, true)!;
+    let added: boolean;
+    if (group === undefined) {
+      added = bucket.plain.put(entry);
+    } else {
+      bucket.groups ??= new Map();
+      let g = bucket.groups.get(group);
+      if (g === undefined) {
+        g = new SharedGroup();
+        bucket.groups.set(group, g);
+      }
+      added = g.members.put(entry);
+    }
+    if (added) {
+      this.count++;
+      let refs = this.byKey.get(entry.key);
+      if (refs === undefined) {
+        refs = new Map();
+        this.byKey.set(entry.key, refs);
+      }
+      refs.set(refId(mountpoint, filter, group), { bucket, group });
+    }
+    return added;
+  }
+
+  /** Removes one subscription. Returns true when it existed. */
+  remove(mountpoint: string, filter: string, key: string, group?: string): boolean {
+    const mount = this.mounts.get(mountpoint);
+    if (mount === undefined) return false;
+    const bucket = this.bucketFor(mount, filter, false);
+    if (bucket === undefined || !this.removeFromBucket(bucket, key, group)) return false;
+    const refs = this.byKey.get(key);
+    if (refs !== undefined) {
+      refs.delete(refId(mountpoint, filter, group));
+      if (refs.size === 0) this.byKey.delete(key);
+    }
+    return true;
+  }
+
+  /** Removes every subscription of a session key (session ended); returns how many. */
+  removeKey(key: string): number {
+    const refs = this.byKey.get(key);
+    if (refs === undefined) return 0;
+    this.byKey.delete(key);
+    let n = 0;
+    for (const ref of refs.values()) if (this.removeFromBucket(ref.bucket, key, ref.group)) n++;
+    return n;
+  }
+
+  /**
+   * Visits every subscription matching a published topic in one mountpoint. Every non-shared
+   * entry is visited (a session with overlapping filters is visited once per matching entry; the
+   * caller merges them if it wants one delivery). For each shared group (group, filter) exactly one
+   * member is visited, chosen round robin, skipping members `eligible` rejects unless none is
+   * eligible [MQTT-4.8.2]. Wildcards at the first level skip `$` topics [MQTT-4.7.2-1].
+   * `topic` must be a valid topic name. `visit` must not modify the index.
+   */
+  match(mountpoint: string, topic: string, visit: Visit, eligible?: (key: string) => boolean): void {
+    const mount = this.mounts.get(mountpoint);
+    if (mount === undefined) return;
+    const exact = mount.exact.get(topic);
+    if (exact !== undefined) exact.visit(visit, eligible);
+    const root = mount.root;
+    if (root.isEmpty()) return;
+
+    const reentrant = this.matching;
+    const levels = reentrant ? [] : this.scratch;
+    const n = splitLevels(topic, levels);
+    this.matching = true;
+    try {
+      if (topic.charCodeAt(0) === 0x24 /* $ */) {
+        // [MQTT-4.7.2-1]: skip the root's `+` and `#`; only literal first levels may match.
+        const child = root.children?.get(levels[0]);
+        if (child !== undefined) walk(child, levels, n, 1, visit, eligible);
+      } else {
+        walk(root, levels, n, 0, visit, eligible);
+      }
+    } finally {
+      this.matching = reentrant;
+      // Drop references to topic substrings so the scratch buffer does not pin them (keeping its
+      // capacity: shrinking would reallocate on the next publish).
+      if (!reentrant) for (let i = 0; i < n; i++) levels[i] = '';
+    }
+  }
+
+  /** Every subscription of a session key (for resync and debugging). */
+  subscriptionsOf(key: string): Array<{ mountpoint: string; filter: string; group?: string; entry: SubEntry }> {
+    const out: Array<{ mountpoint: string; filter: string; group?: string; entry: SubEntry }> = [];
+    const refs = this.byKey.get(key);
+    if (refs === undefined) return out;
+    for (const { bucket, group } of refs.values()) {
+      const entry = group === undefined ? bucket.plain.get(key) : bucket.groups?.get(group)?.members.get(key);
+      if (entry === undefined) continue;
+      const item: { mountpoint: string; filter: string; group?: string; entry: SubEntry } = { mountpoint: bucket.mount.mountpoint, filter: bucket.filter, entry };
+      if (group !== undefined) item.group = group;
+      out.push(item);
+    }
+    return out;
+  }
+
+  /** Finds (or with create, makes) the bucket of a filter. */
+  private bucketFor(mount: MountIndex, filter: string, create: boolean): Bucket | undefined {
+    if (!filter.includes('+') && !filter.includes('#')) {
+      let b = mount.exact.get(filter);
+      if (b === undefined && create) {
+        b = new Bucket(mount, filter, undefined, false);
+        mount.exact.set(filter, b);
+      }
+      return b;
+    }
+    const parts = filter.split('/');
+    const last = parts.length - 1;
+    const isHash = parts[last] === '#';
+    const depth = isHash ? last : parts.length;
+    let node = mount.root;
+    for (let i = 0; i < depth; i++) {
+      const level = parts[i];
+      let next: TrieNode | undefined;
+      if (level === '+') {
+        next = node.plus;
+        if (next === undefined) {
+          if (!create) return undefined;
+          next = node.plus = new TrieNode(node, level, true);
+        }
+      } else {
+        next = node.children?.get(level);
+        if (next === undefined) {
+          if (!create) return undefined;
+          next = new TrieNode(node, level, false);
+          (node.children ??= new Map()).set(level, next);
+        }
+      }
+      node = next;
+    }
+    let b = isHash ? node.hash : node.bucket;
+    if (b === undefined && create) {
+      b = new Bucket(mount, filter, node, isHash);
+      if (isHash) node.hash = b;
+      else node.bucket = b;
+    }
+    return b;
+  }
+
+  /** Removes one entry from a bucket and prunes whatever became empty; keeps count in step. */
+  private removeFromBucket(bucket: Bucket, key: string, group: string | undefined): boolean {
+    if (group === undefined) {
+      if (!bucket.plain.delete(key)) return false;
+    } else {
+      const g = bucket.groups?.get(group);
+      if (g === undefined || !g.members.delete(key)) return false;
+      if (g.members.items.length === 0) bucket.groups!.delete(group);
+      if (bucket.groups!.size === 0) bucket.groups = undefined;
+    }
+    this.count--;
+    if (bucket.isEmpty()) this.dropBucket(bucket);
+    return true;
+  }
+
+  private dropBucket(bucket: Bucket): void {
+    const mount = bucket.mount;
+    const node = bucket.node;
+    if (node === undefined) {
+      mount.exact.delete(bucket.filter);
+    } else {
+      if (bucket.isHash) node.hash = undefined;
+      else node.bucket = undefined;
+      // Prune empty nodes up to (not including) the root.
+      let cur: TrieNode = node;
+      while (cur.parent !== undefined && cur.isEmpty()) {
+        const parent: TrieNode = cur.parent;
+        if (cur.isPlus) parent.plus = undefined;
+        else {
+          parent.children!.delete(cur.level);
+          if (parent.children!.size === 0) parent.children = undefined;
+        }
+        cur = parent;
+      }
+    }
+    if (mount.isEmpty() && this.mounts.get(mount.mountpoint) === mount) this.mounts.delete(mount.mountpoint);
+  }
+}
+
+/** Splits a topic into `out` (reused), returning the level count. One substring per level. */
+function splitLevels(topic: string, out: string[]): number {
+  let n = 0;
+  let start = 0;
+  for (;;) {
+    const slash = topic.indexOf('/', start);
+    if (slash < 0) {
+      out[n++] = topic.slice(start);
+      return n;
+    }
+    out[n++] = topic.slice(start, slash);
+    start = slash + 1;
+  }
+}
+
+/** Depth-first trie walk: `node` stands for the first `depth` levels of the topic. */
+function walk(node: TrieNode, levels: string[], n: number, depth: number, visit: Visit, eligible: Eligible): void {
+  // `<prefix>/#` matches every topic with at least `depth` levels, including the parent level itself.
+  if (node.hash !== undefined) node.hash.visit(visit, eligible);
+  if (depth === n) {
+    if (node.bucket !== undefined) node.bucket.visit(visit, eligible);
+    return;
+  }
+  if (node.children !== undefined) {
+    const child = node.children.get(levels[depth]);
+    if (child !== undefined) walk(child, levels, n, depth + 1, visit, eligible);
+  }
+  if (node.plus !== undefined) walk(node.plus, levels, n, depth + 1, visit, eligible);
+}
