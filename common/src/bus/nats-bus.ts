@@ -1,0 +1,245 @@
+import {
+  connect,
+  headers as natsHeaders,
+  RequestError,
+  TimeoutError,
+  type Msg,
+  type MsgHdrs,
+  type NatsConnection,
+  type NodeConnectionOptions,
+} from '@nats-io/transport-node';
+import type { Logger } from '../log.js';
+import {
+  NoRespondersError,
+  RequestTimeoutError,
+  type Bus,
+  type BusHandler,
+  type BusHeaders,
+  type BusMsg,
+  type BusStatus,
+  type BusSubscription,
+  type PublishOptions,
+  type RequestOptions,
+  type SubscribeOptions,
+} from './bus.js';
+
+/**
+ * The production bus: one NATS connection per process (@nats-io/transport-node 3).
+ * Passes the same contract tests as the memory bus (test/unit/bus-contract.test.ts).
+ *
+ * - Reconnects forever (`maxReconnectAttempts: -1`): server tiers must outlive a NATS restart;
+ *   readiness follows onStatus().
+ * - Callback subscriptions (no async iterators): the fastest delivery path in nats.js.
+ * - Echo stays on: one process may both publish and serve a subject (one-process tiers on NATS).
+ * - Headers: BusHeaders keys travel with their case unchanged; on receipt a key with several
+ *   values yields the first. Received headers are converted lazily, only when read.
+ */
+export interface NatsBusOptions {
+  servers: string | string[];
+  /** Connection name shown by the NATS server's monitoring (e.g. node id and roles). */
+  name?: string;
+  user?: string;
+  pass?: string;
+  token?: string;
+  log?: Logger;
+}
+
+/** A Bus backed by NATS; `connection` is for JetStream/KV users, not for plain messaging. */
+export interface NatsBus extends Bus {
+  readonly kind: 'nats';
+  readonly connection: NatsConnection;
+}
+
+/** Connects to NATS. Rejects when the first connection attempt fails (bad URL, auth, no server). */
+export async function connectNatsBus(opts: NatsBusOptions): Promise<NatsBus> {
+  const co: NodeConnectionOptions = { servers: opts.servers, maxReconnectAttempts: -1, noEcho: false };
+  // Only set what was given: explicit undefined would override client defaults.
+  if (opts.name !== undefined) co.name = opts.name;
+  if (opts.user !== undefined) co.user = opts.user;
+  if (opts.pass !== undefined) co.pass = opts.pass;
+  if (opts.token !== undefined) co.token = opts.token;
+  const nc = await connect(co);
+  return new NatsBusImpl(nc, opts.log);
+}
+
+export function isNatsBus(bus: Bus): bus is NatsBus {
+  return bus.kind === 'nats' && bus instanceof NatsBusImpl;
+}
+
+/** The NatsConnection under a NATS bus (for JetStream/KV). Throws for the memory bus. */
+export function natsConnection(bus: Bus): NatsConnection {
+  if (!isNatsBus(bus)) throw new Error(`bus of kind ${bus.kind} has no NATS connection`);
+  return bus.connection;
+}
+
+function toNatsHeaders(h: BusHeaders): MsgHdrs {
+  const out = natsHeaders();
+  for (const k in h) out.set(k, h[k]!);
+  return out;
+}
+
+function fromNatsHeaders(h: MsgHdrs): BusHeaders {
+  const out: BusHeaders = {};
+  for (const [k, values] of h) if (values.length > 0) out[k] = values[0]!;
+  return out;
+}
+
+class NatsBusMsg implements BusMsg {
+  private hdrs: BusHeaders | undefined;
+  constructor(private readonly m: Msg) {}
+
+  get subject(): string {
+    return this.m.subject;
+  }
+  get data(): Uint8Array {
+    return this.m.data;
+  }
+  get reply(): string | undefined {
+    return this.m.reply || undefined;
+  }
+  get headers(): BusHeaders | undefined {
+    if (this.hdrs === undefined && this.m.headers !== undefined) this.hdrs = fromNatsHeaders(this.m.headers);
+    return this.hdrs;
+  }
+
+  respond(data: Uint8Array, headers?: BusHeaders): boolean {
+    if (!this.m.reply) return false;
+    return this.m.respond(data, headers ? { headers: toNatsHeaders(headers) } : undefined);
+  }
+}
+
+class NatsBusSub implements BusSubscription {
+  constructor(private readonly sub: { unsubscribe(): void; isClosed(): boolean }) {}
+  unsubscribe(): void {
+    // Unsubscribing after close is harmless: close already removed the interest.
+    if (!this.sub.isClosed()) this.sub.unsubscribe();
+  }
+}
+
+class NatsBusImpl implements NatsBus {
+  readonly kind = 'nats' as const;
+  private closed = false;
+  private closePromise: Promise<void> | undefined;
+  private readonly statusListeners: ((s: BusStatus) => void)[] = [];
+
+  constructor(readonly connection: NatsConnection, private readonly log: Logger | undefined) {
+    void this.watchStatus();
+    void connection.closed().then((err) => {
+      if (err) this.log?.error('nats connection closed with error', { err });
+      this.emit('closed');
+    });
+  }
+
+  publish(subject: string, data: Uint8Array, opts?: PublishOptions): void {
+    if (this.closed) throw new Error('bus closed');
+    if (opts === undefined) {
+      this.connection.publish(subject, data);
+      return;
+    }
+    this.connection.publish(subject, data, {
+      reply: opts.reply,
+      headers: opts.headers ? toNatsHeaders(opts.headers) : undefined,
+    });
+  }
+
+  subscribe(subject: string, handler: BusHandler, opts?: SubscribeOptions): BusSubscription {
+    if (this.closed) throw new Error('bus closed');
+    const log = this.log;
+    const sub = this.connection.subscribe(subject, {
+      queue: opts?.queue,
+      callback: (err, m) => {
+        if (err) {
+          // Terminal for this subscription (e.g. a permissions violation).
+          log?.error('nats subscription error', { subject, err });
+          return;
+        }
+        try {
+          handler(new NatsBusMsg(m));
+        } catch (e) {
+          log?.warn('bus handler threw', { subject: m.subject, err: e instanceof Error ? e : String(e) });
+        }
+      },
+    });
+    return new NatsBusSub(sub);
+  }
+
+  async request(subject: string, data: Uint8Array, opts: RequestOptions): Promise<BusMsg> {
+    if (this.closed) throw new Error('bus closed');
+    try {
+      const m = await this.connection.request(subject, data, {
+        timeout: opts.timeoutMs,
+        headers: opts.headers ? toNatsHeaders(opts.headers) : undefined,
+      });
+      return new NatsBusMsg(m);
+    } catch (err) {
+      if (err instanceof TimeoutError) throw new RequestTimeoutError(subject, opts.timeoutMs);
+      if (err instanceof RequestError && err.isNoResponders()) throw new NoRespondersError(subject);
+      throw err;
+    }
+  }
+
+  async flush(): Promise<void> {
+    if (this.closed) throw new Error('bus closed');
+    await this.connection.flush();
+  }
+
+  close(): Promise<void> {
+    // Idempotent: shutdown paths may race to close the shared bus.
+    this.closePromise ??= this.doClose();
+    return this.closePromise;
+  }
+
+  onStatus(cb: (status: BusStatus) => void): void {
+    this.statusListeners.push(cb);
+  }
+
+  private async doClose(): Promise<void> {
+    this.closed = true;
+    if (this.connection.isClosed()) return;
+    // Drain: deliver what subscriptions already received, send what was published, then close.
+    if (!this.connection.isDraining()) await this.connection.drain();
+    else await this.connection.closed();
+  }
+
+  private emit(s: BusStatus): void {
+    for (const cb of this.statusListeners) {
+      try {
+        cb(s);
+      } catch (err) {
+        this.log?.warn('bus status listener threw', { status: s, err: err instanceof Error ? err : String(err) });
+      }
+    }
+  }
+
+  private async watchStatus(): Promise<void> {
+    for await (const s of this.connection.status()) {
+      switch (s.type) {
+        case 'disconnect':
+          this.log?.warn('nats disconnected', { server: s.server });
+          this.emit('disconnected');
+          break;
+        case 'reconnecting':
+          this.emit('reconnecting');
+          break;
+        case 'reconnect':
+          this.log?.info('nats reconnected', { server: s.server });
+          this.emit('connected');
+          break;
+        case 'error':
+          this.log?.error('nats error', { err: s.error });
+          break;
+        case 'slowConsumer':
+          this.log?.warn('nats slow consumer', { subject: s.sub.getSubject(), pending: s.pending });
+          break;
+        case 'staleConnection':
+          this.log?.warn('nats stale connection');
+          break;
+        case 'ldm':
+          this.log?.warn('nats server entering lame duck mode', { server: s.server });
+          break;
+        default:
+          break;
+      }
+    }
+  }
+}
