@@ -63,6 +63,7 @@ class SharedGroup {
   readonly members = new EntryList();
   /** Next member to try; taken modulo the member count since removals shrink the list. */
   cursor = 0;
+  constructor(readonly name: string) {}
 
   /**
    * Picks one member round robin [MQTT-4.8.2], skipping members `eligible` rejects. When no
@@ -91,8 +92,11 @@ class SharedGroup {
 /** All subscriptions to one (mountpoint, filter). */
 class Bucket {
   readonly plain = new EntryList();
+  /** Share name -> group, for add/remove; created on the first shared subscription. */
   groups: Map<string, SharedGroup> | undefined;
-  /** Trie node holding this bucket (undefined for exact filters). */
+  /** The same groups as an array, so match iterates without allocating a Map iterator. */
+  readonly groupList: SharedGroup[] = [];
+  /** `node` is the trie node holding this bucket (undefined for exact filters). */
   constructor(readonly mount: MountIndex, readonly filter: string, readonly node: TrieNode | undefined, readonly isHash: boolean) {}
 
   isEmpty(): boolean {
@@ -102,8 +106,10 @@ class Bucket {
   visit(visit: (e: SubEntry, group: string | undefined) => void, eligible: ((key: string) => boolean) | undefined): void {
     const items = this.plain.items;
     for (let i = 0; i < items.length; i++) visit(items[i], undefined);
-    if (this.groups !== undefined) {
-      for (const [name, g] of this.groups) visit(g.pick(eligible), name);
+    const groups = this.groupList;
+    for (let i = 0; i < groups.length; i++) {
+      const g = groups[i];
+      visit(g.pick(eligible), g.name);
     }
   }
 }
@@ -174,8 +180,9 @@ export class SubscriptionIndex {
       bucket.groups ??= new Map();
       let g = bucket.groups.get(group);
       if (g === undefined) {
-        g = new SharedGroup();
+        g = new SharedGroup(group);
         bucket.groups.set(group, g);
+        bucket.groupList.push(g);
       }
       added = g.members.put(entry);
     }
@@ -316,7 +323,13 @@ export class SubscriptionIndex {
     } else {
       const g = bucket.groups?.get(group);
       if (g === undefined || !g.members.delete(key)) return false;
-      if (g.members.items.length === 0) bucket.groups!.delete(group);
+      if (g.members.items.length === 0) {
+        bucket.groups!.delete(group);
+        const list = bucket.groupList;
+        const at = list.indexOf(g);
+        list[at] = list[list.length - 1];
+        list.pop();
+      }
       if (bucket.groups!.size === 0) bucket.groups = undefined;
     }
     this.count--;
