@@ -1,0 +1,157 @@
+#!/usr/bin/env node
+/**
+ * Load generator CLI:
+ *   node dist/loadtest/src/cli.js <fanin|latency|connect-storm|fleet> --url mqtt://127.0.0.1:1883 [options]
+ * Prints a table (or JSON with --json). Exit code 1 when the run failed or lost messages it should not
+ * have (QoS >= 1 loss), so it can gate CI.
+ */
+import { parseArgs } from 'node:util';
+import type { ConnectionParams, ProtocolVersion } from './mqtt-clients.js';
+import { formatTable, type Cell } from './report-table.js';
+import { connectStormDefaults, runConnectStorm } from './scenarios/connect-storm.js';
+import { fanInDefaults, runFanIn } from './scenarios/fan-in.js';
+import { fleetDefaults, runFleet } from './scenarios/fleet.js';
+import { latencyDefaults, runLatency } from './scenarios/latency.js';
+import type { LatencySummary } from './latency-histogram.js';
+
+/** Numeric flags per scenario: flag name -> option key (defaults shown in --help come from the modules). */
+const numericFlags = {
+  fanin: { publishers: 'publishers', window: 'windowPerPublisher', 'payload-bytes': 'payloadBytes', qos: 'qos', 'warmup-s': 'warmupS', 'duration-s': 'durationS', 'stall-timeout-ms': 'stallTimeoutMs' },
+  latency: { pairs: 'pairs', rate: 'ratePerS', 'payload-bytes': 'payloadBytes', qos: 'qos', 'warmup-s': 'warmupS', 'duration-s': 'durationS' },
+  'connect-storm': { clients: 'clients', concurrency: 'concurrency', 'hold-s': 'holdS' },
+  fleet: { devices: 'devices', 'interval-s': 'intervalS', 'payload-bytes': 'payloadBytes', qos: 'qos', 'duration-s': 'durationS', concurrency: 'connectConcurrency' },
+} as const;
+type Scenario = keyof typeof numericFlags;
+
+const defaultsOf: Record<Scenario, object> = {
+  fanin: fanInDefaults,
+  latency: latencyDefaults,
+  'connect-storm': connectStormDefaults,
+  fleet: fleetDefaults,
+};
+
+function usage(): string {
+  const lines = [
+    'usage: node dist/loadtest/src/cli.js <scenario> --url mqtt://127.0.0.1:1883 [options]',
+    '',
+    'common options: --url URL  --protocol 3.1.1|5  --username U  --password P  --json',
+  ];
+  for (const [name, flags] of Object.entries(numericFlags) as [Scenario, Record<string, string>][]) {
+    const d = defaultsOf[name] as Record<string, unknown>;
+    lines.push(`${name}: ${Object.entries(flags).map(([f, k]) => `--${f} ${String(d[k])}`).join('  ')}`);
+  }
+  return lines.join('\n');
+}
+
+function latencyRow(label: string, l: LatencySummary): Cell[] {
+  return [label, l.count, l.p50Ms, l.p90Ms, l.p99Ms, l.p999Ms, l.maxMs];
+}
+const latencyHeaders = ['latency', 'samples', 'p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms'];
+
+async function main(argv: string[]): Promise<number> {
+  const first = argv[0];
+  if (first === '--help' || first === '-h') {
+    process.stdout.write(`${usage()}\n`);
+    return 0;
+  }
+  if (first === undefined || !(first in numericFlags)) {
+    process.stderr.write(`${usage()}\n`);
+    return 2;
+  }
+  const scenario = first as Scenario;
+  const flags = numericFlags[scenario] as Record<string, string>;
+  const { values } = parseArgs({
+    args: argv.slice(1),
+    strict: true,
+    options: {
+      url: { type: 'string', default: 'mqtt://127.0.0.1:1883' },
+      protocol: { type: 'string', default: '3.1.1' },
+      username: { type: 'string' },
+      password: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+      ...Object.fromEntries(Object.keys(flags).map((f) => [f, { type: 'string' as const }])),
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${usage()}\n`);
+    return 0;
+  }
+  const protocols: Record<string, ProtocolVersion> = { '3.1': 3, '3.1.1': 4, '4': 4, '5': 5, '5.0': 5 };
+  const protocolVersion = protocols[String(values.protocol)];
+  if (protocolVersion === undefined) throw new Error(`--protocol must be 3.1, 3.1.1 or 5, got ${values.protocol}`);
+  const conn: ConnectionParams = { url: String(values.url), protocolVersion };
+  if (typeof values.username === 'string') conn.username = values.username;
+  if (typeof values.password === 'string') conn.password = values.password;
+  const opts: Record<string, unknown> = { ...conn };
+  for (const [flag, key] of Object.entries(flags)) {
+    const raw = (values as Record<string, unknown>)[flag];
+    if (raw === undefined) continue;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`--${flag} must be a non-negative number, got ${String(raw)}`);
+    opts[key] = n;
+  }
+
+  let result: { scenario: string };
+  let table: string;
+  let bad = false;
+  switch (scenario) {
+    case 'fanin': {
+      const r = await runFanIn(opts as Parameters<typeof runFanIn>[0]);
+      result = r;
+      bad = r.qos > 0 && r.lost > 0;
+      table = formatTable(
+        ['publishers', 'window', 'qos', 'msgs/s', 'received', 'lost', 'dup/late'],
+        [[r.publishers, r.windowPerPublisher, r.qos, r.msgsPerS, r.received, r.lost, r.old]],
+      );
+      table += `\n\n${formatTable(latencyHeaders, [latencyRow('publish -> deliver', r.latency)])}`;
+      break;
+    }
+    case 'latency': {
+      const r = await runLatency(opts as Parameters<typeof runLatency>[0]);
+      result = r;
+      bad = r.qos > 0 && r.lost > 0;
+      table = formatTable(
+        ['pairs', 'qos', 'offered/s', 'achieved/s', 'sent', 'received', 'lost', 'dups', 'gen skipped'],
+        [[r.pairs, r.qos, r.offeredPerS, r.achievedPerS, r.sent, r.received, r.lost, r.duplicates, r.generatorSkipped]],
+      );
+      const rows = [latencyRow('publish -> deliver', r.latency)];
+      if (r.qos > 0) rows.push(latencyRow('publish -> ack', r.ackLatency));
+      table += `\n\n${formatTable(latencyHeaders, rows)}`;
+      break;
+    }
+    case 'connect-storm': {
+      const r = await runConnectStorm(opts as Parameters<typeof runConnectStorm>[0]);
+      result = r;
+      bad = r.failed > 0;
+      table = formatTable(
+        ['attempted', 'connected', 'failed', 'elapsed s', 'connects/s'],
+        [[r.attempted, r.connected, r.failed, r.elapsedS, r.connectsPerS]],
+      );
+      table += `\n\n${formatTable(latencyHeaders, [latencyRow('connect -> connack', r.connectLatency)])}`;
+      for (const [reason, n] of Object.entries(r.failures)) table += `\nfailure x${n}: ${reason}`;
+      break;
+    }
+    case 'fleet': {
+      const r = await runFleet(opts as Parameters<typeof runFleet>[0]);
+      result = r;
+      bad = r.qos > 0 && r.lost > 0;
+      table = formatTable(
+        ['devices', 'interval s', 'qos', 'connect s', 'offered/s', 'received/s', 'sent', 'received', 'lost', 'dups'],
+        [[r.devices, r.intervalS, r.qos, r.connectS, r.offeredPerS, r.receivedPerS, r.sent, r.received, r.lost, r.duplicates]],
+      );
+      table += `\n\n${formatTable(latencyHeaders, [latencyRow('publish -> deliver', r.latency)])}`;
+      break;
+    }
+  }
+  process.stdout.write(values.json ? `${JSON.stringify(result)}\n` : `${scenario} against ${conn.url}\n\n${table}\n`);
+  return bad ? 1 : 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`loadtest: ${(err as Error).message ?? String(err)}\n`);
+    process.exit(1);
+  },
+);
