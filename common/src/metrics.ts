@@ -17,8 +17,19 @@ export class Metrics {
     return this.once(name, () => new Counter<L>({ name: `shardmq_${name}`, help, labelNames, registers: [this.registry] })) as Counter<L>;
   }
 
-  gauge<L extends string = string>(name: string, help: string, labelNames: readonly L[] = []): Gauge<L> {
-    return this.once(name, () => new Gauge<L>({ name: `shardmq_${name}`, help, labelNames, registers: [this.registry] })) as Gauge<L>;
+  /** `collect` runs at scrape time (read a size instead of tracking every change). */
+  gauge<L extends string = string>(name: string, help: string, labelNames: readonly L[] = [], collect?: (g: Gauge<L>) => void): Gauge<L> {
+    return this.once(
+      name,
+      () =>
+        new Gauge<L>({
+          name: `shardmq_${name}`,
+          help,
+          labelNames,
+          registers: [this.registry],
+          collect: collect ? function (this: Gauge<L>) { collect(this); } : undefined,
+        }),
+    ) as Gauge<L>;
   }
 
   histogram<L extends string = string>(name: string, help: string, buckets: number[], labelNames: readonly L[] = []): Histogram<L> {

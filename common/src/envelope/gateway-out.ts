@@ -1,0 +1,99 @@
+import { Reader, Writer } from './codec.js';
+import { readMessage, writeMessage, type Message, type QoS } from './message.js';
+
+/**
+ * Envelopes to one gateway on `gatewayOut(gatewayId)`: a batch of items, each about one
+ * connection (connId + epoch; a gateway drops items whose epoch is not the connection's).
+ * Senders batch everything for one gateway produced in one event-loop turn.
+ */
+
+export const enum GwOut {
+  /** A control packet already encoded by the sender for the connection's protocol version. */
+  Packet = 1,
+  /** An application message to encode (the gateway applies topic aliases). */
+  Publish = 2,
+  /** Close the connection, after sending DISCONNECT with rc when rc != 0xff (MQTT 5 only). */
+  Close = 3,
+  /** CONNACK-time signal that the session is attached: deliveries may follow. */
+  Attached = 4,
+}
+
+export interface PacketItem {
+  kind: GwOut.Packet;
+  connId: number;
+  epoch: number;
+  bytes: Buffer;
+}
+
+export interface PublishItem {
+  kind: GwOut.Publish;
+  connId: number;
+  epoch: number;
+  packetId: number;
+  qos: QoS;
+  dup: boolean;
+  retain: boolean;
+  subIds: number[];
+  message: Message;
+}
+
+export interface CloseItem {
+  kind: GwOut.Close;
+  connId: number;
+  epoch: number;
+  rc: number;
+}
+
+export type GatewayOutItem = PacketItem | PublishItem | CloseItem;
+
+export function writeGatewayOutItem(w: Writer, it: GatewayOutItem): void {
+  w.u8(it.kind).u32(it.connId).u32(it.epoch);
+  switch (it.kind) {
+    case GwOut.Packet:
+      w.bytes(it.bytes);
+      break;
+    case GwOut.Publish:
+      w.u16(it.packetId).u8(it.qos | (it.dup ? 4 : 0) | (it.retain ? 8 : 0)).u8(it.subIds.length);
+      for (const id of it.subIds) w.u32(id);
+      writeMessage(w, it.message);
+      break;
+    case GwOut.Close:
+      w.u8(it.rc);
+      break;
+  }
+}
+
+export function encodeGatewayOut(items: readonly GatewayOutItem[]): Buffer {
+  const w = new Writer();
+  for (const it of items) writeGatewayOutItem(w, it);
+  return w.finish();
+}
+
+/** Decodes a batch, calling visit per item (no array built). */
+export function decodeGatewayOut(data: Uint8Array, visit: (it: GatewayOutItem) => void): void {
+  const r = new Reader(data);
+  while (!r.done) {
+    const kind = r.u8() as GwOut;
+    const connId = r.u32();
+    const epoch = r.u32();
+    switch (kind) {
+      case GwOut.Packet:
+        visit({ kind, connId, epoch, bytes: r.bytes() });
+        break;
+      case GwOut.Publish: {
+        const packetId = r.u16();
+        const f = r.u8();
+        const n = r.u8();
+        const subIds: number[] = [];
+        for (let i = 0; i < n; i++) subIds.push(r.u32());
+        visit({ kind, connId, epoch, packetId, qos: (f & 3) as QoS, dup: (f & 4) !== 0, retain: (f & 8) !== 0, subIds, message: readMessage(r) });
+        break;
+      }
+      case GwOut.Close:
+        visit({ kind, connId, epoch, rc: r.u8() });
+        break;
+      default:
+        throw new RangeError(`unknown gateway envelope kind ${kind as number}`);
+    }
+  }
+}

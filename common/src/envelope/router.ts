@@ -1,0 +1,137 @@
+import { Reader, Writer } from './codec.js';
+import { readMessage, writeMessage, type Message, type QoS } from './message.js';
+
+/** Envelopes for the router tier. */
+
+/** Gateway/session -> router: route one message. Request (QoS 1/2) or plain publish (QoS 0). */
+export interface RoutePublish {
+  mountpoint: string;
+  message: Message;
+}
+
+export function encodeRoutePublish(p: RoutePublish): Buffer {
+  const w = new Writer().str(p.mountpoint);
+  writeMessage(w, p.message);
+  return w.finish();
+}
+
+export function decodeRoutePublish(data: Uint8Array): RoutePublish {
+  const r = new Reader(data);
+  const mountpoint = r.str();
+  return { mountpoint, message: readMessage(r) };
+}
+
+/** Route answers: accepted (with or without matching subscribers) or failed. */
+export const ROUTE_OK = 0x00;
+export const ROUTE_NO_MATCH = 0x10;
+export const ROUTE_FAILED = 0x80;
+export const ROUTE_QUOTA = 0x97;
+
+export const enum SubOp {
+  Add = 1,
+  Remove = 2,
+  /** Remove every subscription of the key (session ended). */
+  RemoveKey = 3,
+}
+
+export interface SubChange {
+  op: SubOp;
+  key: string;
+  mountpoint: string;
+  /** Filter without the `$share/<group>/` prefix. */
+  filter: string;
+  group?: string;
+  qos: QoS;
+  noLocal: boolean;
+  retainAsPublished: boolean;
+  subId: number;
+}
+
+/**
+ * Session -> every router (request; the first router's answer is used): subscription
+ * changes, plus the filters whose retained messages the session wants back.
+ */
+export interface SubChangeBatch {
+  changes: SubChange[];
+  retainedFor: Array<{ mountpoint: string; filter: string }>;
+}
+
+export function encodeSubChanges(b: SubChangeBatch): Buffer {
+  const w = new Writer().u32(b.changes.length);
+  for (const c of b.changes) {
+    w.u8(c.op).str(c.key).str(c.mountpoint).str(c.filter).str(c.group ?? '');
+    w.u8(c.qos | (c.noLocal ? 4 : 0) | (c.retainAsPublished ? 8 : 0)).u32(c.subId);
+  }
+  w.u16(b.retainedFor.length);
+  for (const f of b.retainedFor) w.str(f.mountpoint).str(f.filter);
+  return w.finish();
+}
+
+export function decodeSubChanges(data: Uint8Array): SubChangeBatch {
+  const r = new Reader(data);
+  const n = r.u32();
+  const changes: SubChange[] = [];
+  for (let i = 0; i < n; i++) {
+    const op = r.u8() as SubOp;
+    const key = r.str();
+    const mountpoint = r.str();
+    const filter = r.str();
+    const group = r.str();
+    const o = r.u8();
+    const subId = r.u32();
+    const c: SubChange = { op, key, mountpoint, filter, qos: (o & 3) as QoS, noLocal: (o & 4) !== 0, retainAsPublished: (o & 8) !== 0, subId };
+    if (group !== '') c.group = group;
+    changes.push(c);
+  }
+  const m = r.u16();
+  const retainedFor: SubChangeBatch['retainedFor'] = [];
+  for (let i = 0; i < m; i++) retainedFor.push({ mountpoint: r.str(), filter: r.str() });
+  return { changes, retainedFor };
+}
+
+/** Answer to a SubChangeBatch: retained messages per requested filter index. */
+export interface RetainedAnswer {
+  items: Array<{ index: number; message: Message }>;
+}
+
+export function encodeRetainedAnswer(a: RetainedAnswer): Buffer {
+  const w = new Writer().u32(a.items.length);
+  for (const it of a.items) {
+    w.u16(it.index);
+    writeMessage(w, it.message);
+  }
+  return w.finish();
+}
+
+export function decodeRetainedAnswer(data: Uint8Array): RetainedAnswer {
+  const r = new Reader(data);
+  const n = r.u32();
+  const items: RetainedAnswer['items'] = [];
+  for (let i = 0; i < n; i++) items.push({ index: r.u16(), message: readMessage(r) });
+  return { items };
+}
+
+/** Router -> other routers: a retained store change (message with empty payload = delete). */
+export interface RetainedSync {
+  routerId: string;
+  mountpoint: string;
+  message: Message;
+}
+
+export function encodeRetainedSync(s: RetainedSync): Buffer {
+  const w = new Writer().str(s.routerId).str(s.mountpoint);
+  writeMessage(w, s.message);
+  return w.finish();
+}
+
+export function decodeRetainedSync(data: Uint8Array): RetainedSync {
+  const r = new Reader(data);
+  const routerId = r.str();
+  const mountpoint = r.str();
+  return { routerId, mountpoint, message: readMessage(r) };
+}
+
+/** Reads a one-byte status answer; anything unreadable counts as failure. */
+export function decodeStatusSafe(data: Uint8Array): number {
+  return data.length > 0 ? data[0]! : ROUTE_FAILED;
+}

@@ -1,0 +1,56 @@
+/**
+ * FIFO queue on a growable ring buffer: O(1) push/shift without Array.shift()'s O(n)
+ * copying (FACTS.md: aedes' throughput collapses on long Array.shift queues).
+ * Used for every per-session and per-connection queue.
+ */
+export class RingQueue<T> {
+  private items: Array<T | undefined>;
+  private head = 0;
+  private count = 0;
+
+  constructor(initialCapacity = 16) {
+    let cap = 4;
+    while (cap < initialCapacity) cap *= 2;
+    this.items = new Array<T | undefined>(cap);
+  }
+
+  get length(): number {
+    return this.count;
+  }
+
+  push(v: T): void {
+    if (this.count === this.items.length) this.grow();
+    this.items[(this.head + this.count) & (this.items.length - 1)] = v;
+    this.count++;
+  }
+
+  shift(): T | undefined {
+    if (this.count === 0) return undefined;
+    const v = this.items[this.head];
+    this.items[this.head] = undefined;
+    this.head = (this.head + 1) & (this.items.length - 1);
+    this.count--;
+    return v;
+  }
+
+  peek(): T | undefined {
+    return this.count === 0 ? undefined : this.items[this.head];
+  }
+
+  clear(): void {
+    this.items = new Array<T | undefined>(16);
+    this.head = 0;
+    this.count = 0;
+  }
+
+  *[Symbol.iterator](): IterableIterator<T> {
+    for (let i = 0; i < this.count; i++) yield this.items[(this.head + i) & (this.items.length - 1)] as T;
+  }
+
+  private grow(): void {
+    const next = new Array<T | undefined>(this.items.length * 2);
+    for (let i = 0; i < this.count; i++) next[i] = this.items[(this.head + i) & (this.items.length - 1)];
+    this.items = next;
+    this.head = 0;
+  }
+}

@@ -1,0 +1,184 @@
+import { randomBytes } from 'node:crypto';
+import type { Bus, BusMsg, BusSubscription } from '../../common/src/bus/bus.js';
+import type { Config } from '../../common/src/config/settings.js';
+import type { Message } from '../../common/src/envelope/message.js';
+import {
+  decodeRetainedSync,
+  decodeRoutePublish,
+  decodeStatusSafe,
+  decodeSubChanges,
+  encodeRetainedAnswer,
+  encodeRetainedSync,
+  ROUTE_FAILED,
+  ROUTE_NO_MATCH,
+  ROUTE_OK,
+  SubOp,
+  type RetainedAnswer,
+} from '../../common/src/envelope/router.js';
+import { encodeSessionIn, SessIn } from '../../common/src/envelope/session-in.js';
+import type { Logger } from '../../common/src/log.js';
+import type { Metrics } from '../../common/src/metrics.js';
+import { retrying } from '../../common/src/retry.js';
+import type { SubjectSpace } from '../../common/src/subjects.js';
+import { fanOut } from './fan-out.js';
+import { createRetainedStore, type RetainedStore } from './index/retained-store.js';
+import { SubscriptionIndex } from './index/subscription-index.js';
+
+export interface RouterDeps {
+  bus: Bus;
+  subjects: SubjectSpace;
+  log: Logger;
+  metrics: Metrics;
+  now?: () => number;
+}
+
+/**
+ * The router: subscription index, retained messages, fan-out to shard owners.
+ * Any number may run: publishes are spread over them by a queue group, every router
+ * receives every subscription change and retained change, and a starting router asks the
+ * session owners to replay their subscriptions.
+ */
+export class RouterService {
+  readonly id = randomBytes(6).toString('hex');
+  private readonly index = new SubscriptionIndex();
+  private readonly retained: RetainedStore<Message> = createRetainedStore<Message>();
+  private readonly subs: BusSubscription[] = [];
+  private readonly now: () => number;
+  private readonly m;
+  private started = false;
+
+  private constructor(
+    private readonly config: Config,
+    private readonly deps: RouterDeps,
+  ) {
+    this.now = deps.now ?? Date.now;
+    const metrics = deps.metrics;
+    this.m = {
+      routed: metrics.counter('routed_messages_total', 'Messages routed, by QoS.', ['qos']),
+      deliveries: metrics.counter('routed_deliveries_total', 'Session deliveries produced by fan-out.'),
+      failures: metrics.counter('route_failures_total', 'Messages a shard owner did not accept in time.'),
+      limit: metrics.counter('limit_hits_total', 'Times a configured limit was hit, by limit name.', ['limit']),
+    };
+    metrics.gauge('subscriptions', 'Subscriptions in this router index.', [], (g) => g.set(this.index.size));
+    metrics.gauge('retained_messages', 'Retained messages held by this router.', [], (g) => g.set(this.retained.size));
+  }
+
+  static create(config: Config, deps: RouterDeps): RouterService {
+    return new RouterService(config, deps);
+  }
+
+  async start(): Promise<void> {
+    const { bus, subjects } = this.deps;
+    this.subs.push(bus.subscribe(subjects.routePublish, (m) => this.onPublish(m), { queue: subjects.routerQueue }));
+    this.subs.push(bus.subscribe(subjects.routeSubscription, (m) => this.onSubChanges(m)));
+    this.subs.push(bus.subscribe(subjects.routeRetained, (m) => this.onRetainedSync(m)));
+    await bus.flush();
+    bus.publish(subjects.routeResync, new Uint8Array(0));
+    this.started = true;
+  }
+
+  ready(): boolean {
+    return this.started;
+  }
+
+  async stop(): Promise<void> {
+    this.started = false;
+    for (const s of this.subs.splice(0)) s.unsubscribe();
+  }
+
+  private onPublish(msg: BusMsg): void {
+    let p;
+    try {
+      p = decodeRoutePublish(msg.data);
+    } catch (err) {
+      this.deps.log.warn('dropping malformed route envelope', { err: err as Error });
+      msg.respond(Buffer.from([ROUTE_FAILED]));
+      return;
+    }
+    const m = p.message;
+    this.m.routed.inc({ qos: String(m.qos) });
+    if (m.retain) this.storeRetained(p.mountpoint, m, true);
+    const byShard = fanOut(this.index, this.config.shards, p.mountpoint, m);
+    if (byShard.size === 0) {
+      msg.respond(Buffer.from([ROUTE_NO_MATCH]));
+      return;
+    }
+    const { bus, subjects } = this.deps;
+    if (m.qos === 0 || !msg.reply) {
+      for (const [shard, targets] of byShard) {
+        this.m.deliveries.inc(targets.length);
+        bus.publish(subjects.sessionIn(shard), encodeSessionIn({ kind: SessIn.Deliver, targets, message: m }));
+      }
+      msg.respond(Buffer.from([ROUTE_OK]));
+      return;
+    }
+    // QoS 1/2: acknowledge to the publisher only once every shard owner accepted its copy.
+    const timeoutMs = this.config['nats.requestTimeoutMs'];
+    const waits: Promise<number>[] = [];
+    for (const [shard, targets] of byShard) {
+      this.m.deliveries.inc(targets.length);
+      const data = encodeSessionIn({ kind: SessIn.Deliver, targets, message: m });
+      waits.push(
+        retrying(() => bus.request(subjects.sessionIn(shard), data, { timeoutMs }), { attempts: 6, baseDelayMs: 50 }).then(
+          (r) => decodeStatusSafe(r.data),
+          () => ROUTE_FAILED,
+        ),
+      );
+    }
+    Promise.all(waits).then((codes) => {
+      const failed = codes.some((c) => c >= 0x80);
+      if (failed) this.m.failures.inc();
+      msg.respond(Buffer.from([failed ? ROUTE_FAILED : ROUTE_OK]));
+    });
+  }
+
+  /** Retained store change [MQTT-3.3.1-5..7]: an empty payload clears the topic. */
+  private storeRetained(mountpoint: string, m: Message, broadcast: boolean): void {
+    if (m.payload.length === 0) this.retained.delete(mountpoint, m.topic);
+    else {
+      const exists = this.retained.get(mountpoint, m.topic) !== undefined;
+      if (!exists && this.retained.size >= this.config['router.maxRetainedMessages']) {
+        this.m.limit.inc({ limit: 'maxRetainedMessages' });
+        return;
+      }
+      this.retained.set(mountpoint, m.topic, m);
+    }
+    if (broadcast) this.deps.bus.publish(this.deps.subjects.routeRetained, encodeRetainedSync({ routerId: this.id, mountpoint, message: m }));
+  }
+
+  private onRetainedSync(msg: BusMsg): void {
+    try {
+      const s = decodeRetainedSync(msg.data);
+      if (s.routerId !== this.id) this.storeRetained(s.mountpoint, { ...s.message, payload: Buffer.from(s.message.payload) }, false);
+    } catch (err) {
+      this.deps.log.warn('dropping malformed retained sync', { err: err as Error });
+    }
+  }
+
+  private onSubChanges(msg: BusMsg): void {
+    let b;
+    try {
+      b = decodeSubChanges(msg.data);
+    } catch (err) {
+      this.deps.log.warn('dropping malformed subscription change', { err: err as Error });
+      return;
+    }
+    for (const c of b.changes) {
+      if (c.op === SubOp.Add) {
+        this.index.add(c.mountpoint, c.filter, { key: c.key, qos: c.qos, noLocal: c.noLocal, retainAsPublished: c.retainAsPublished, subId: c.subId || undefined }, c.group);
+      } else if (c.op === SubOp.Remove) this.index.remove(c.mountpoint, c.filter, c.key, c.group);
+      else this.index.removeKey(c.key);
+    }
+    if (!msg.reply) return;
+    const answer: RetainedAnswer = { items: [] };
+    const now = this.now();
+    b.retainedFor.forEach((f, index) => {
+      this.retained.match(f.mountpoint, f.filter, (_topic, message) => {
+        const exp = message.props?.expiresAt;
+        if (exp !== undefined && exp <= now) return;
+        answer.items.push({ index, message });
+      });
+    });
+    msg.respond(encodeRetainedAnswer(answer));
+  }
+}

@@ -1,0 +1,43 @@
+import type { GatewayOutItem } from '../../../common/src/envelope/gateway-out.js';
+import type { Message } from '../../../common/src/envelope/message.js';
+import type { SubChangeBatch } from '../../../common/src/envelope/router.js';
+
+/**
+ * What the pure session core asks its runner to do. Handlers push effects into an array;
+ * the runner (shard-runner.ts) performs them and feeds asynchronous results back as
+ * continuation calls. Nothing in core/ touches the bus, timers or the clock.
+ */
+
+export type TimerKind = 'will' | 'expiry';
+
+/** Continuations: which core function the runner calls when an async effect completes. */
+export type Continuation =
+  | { kind: 'suback'; key: string; epoch: number; packetId: number; codes: number[]; retained: RetainedWant[]; added: string[] }
+  | { kind: 'unsuback'; key: string; epoch: number; packetId: number; codes: number[] }
+  | { kind: 'pubrec'; key: string; epoch: number; packetId: number };
+
+export interface RetainedWant {
+  qos: 0 | 1 | 2;
+  subId: number;
+}
+
+export type Effect =
+  | { t: 'gw'; gateway: string; item: GatewayOutItem }
+  /** Route a message (Will, inbound QoS 2). With `then`, the runner waits for router acceptance. */
+  | { t: 'route'; mountpoint: string; message: Message; then?: Continuation }
+  | { t: 'subs'; batch: SubChangeBatch; then?: Continuation }
+  /** Arm (or with at = undefined, cancel) the session's timer of that kind. */
+  | { t: 'timer'; key: string; kind: TimerKind; at: number | undefined }
+  /** A limit was hit or a message dropped; the runner counts it in metrics. */
+  | { t: 'count'; what: CountKind };
+
+export type CountKind =
+  | 'queue_full_dropped'
+  | 'queue_oldest_dropped'
+  | 'expired_dropped'
+  | 'too_large_dropped'
+  | 'qos0_offline_dropped'
+  | 'subscription_quota'
+  | 'will_published'
+  | 'takeover'
+  | 'session_expired';

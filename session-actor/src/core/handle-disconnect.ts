@@ -1,0 +1,33 @@
+import type { ConnLostEnv, DisconnectEnv, GatewayGoneEnv } from '../../../common/src/envelope/session-in.js';
+import type { Effect } from './effects.js';
+import { connectionClosed, discardWill } from './session-end.js';
+import type { ShardState } from './shard-state.js';
+
+const RC_DISCONNECT_WITH_WILL = 0x04;
+
+/**
+ * DISCONNECT from the client: 0x00 (and every 3.1.1 DISCONNECT) discards the Will
+ * [MQTT-3.14.4-3]; 5.0 reason 0x04 keeps it, so it is published (after its delay).
+ * Shard owner only.
+ */
+export function handleDisconnect(st: ShardState, e: DisconnectEnv, now: number, out: Effect[]): void {
+  const s = st.sessions.get(e.key);
+  if (!s || s.epoch !== e.epoch || !s.conn) return;
+  if (!(s.proto === 5 && e.rc === RC_DISCONNECT_WITH_WILL)) discardWill(s, out);
+  if (e.sessionExpiryS !== undefined && s.proto === 5) s.expiryS = Math.min(e.sessionExpiryS, st.limits.maxExpiryS);
+  connectionClosed(st, s, now, out);
+}
+
+/** The connection dropped without DISCONNECT: the Will path. Shard owner only. */
+export function handleConnLost(st: ShardState, e: ConnLostEnv, now: number, out: Effect[]): void {
+  const s = st.sessions.get(e.key);
+  if (!s || s.epoch !== e.epoch || !s.conn) return; // [fencing] a late close of an older connection
+  connectionClosed(st, s, now, out);
+}
+
+/** A gateway restarted or went silent: every connection it held is lost. Shard owner only. */
+export function handleGatewayGone(st: ShardState, e: GatewayGoneEnv, now: number, out: Effect[]): void {
+  for (const s of [...st.sessions.values()]) {
+    if (s.conn && s.conn.gateway === e.gateway) connectionClosed(st, s, now, out);
+  }
+}

@@ -1,0 +1,43 @@
+import type { Publish2Env } from '../../../common/src/envelope/session-in.js';
+import type { Continuation, Effect } from './effects.js';
+import { closeConnection } from './session-end.js';
+import { emitPacket } from './outbound.js';
+import { ackPacket } from './packets.js';
+import type { ShardState } from './shard-state.js';
+
+const RC_UNSPECIFIED = 0x80;
+
+/**
+ * An inbound QoS 2 PUBLISH, routed through the publisher's session for exactly-once:
+ * a packet id not yet released is never forwarded twice [MQTT-4.3.3-9]. Shard owner only.
+ */
+export function handlePublish2(st: ShardState, e: Publish2Env, _now: number, out: Effect[]): void {
+  const s = st.sessions.get(e.key);
+  if (!s || s.epoch !== e.epoch || !s.conn) return;
+  const state = s.inboundQos2.get(e.packetId);
+  if (state === 'received') {
+    emitPacket(s, ackPacket('pubrec', e.packetId, 0, s.proto), out); // duplicate: acknowledge, do not forward
+    return;
+  }
+  if (state === 'pending') return; // PUBREC goes out once the first copy is routed
+  s.inboundQos2.set(e.packetId, 'pending');
+  const then: Continuation = { kind: 'pubrec', key: s.key, epoch: e.epoch, packetId: e.packetId };
+  out.push({ t: 'route', mountpoint: s.mountpoint, message: e.message, then });
+}
+
+/** The router accepted (status < 0x80) or refused the QoS 2 message. Shard owner only. */
+export function onPublish2Routed(st: ShardState, c: Extract<Continuation, { kind: 'pubrec' }>, status: number, out: Effect[]): void {
+  const s = st.sessions.get(c.key);
+  if (!s) return;
+  if (status >= 0x80) {
+    s.inboundQos2.delete(c.packetId);
+    if (s.epoch !== c.epoch || !s.conn) return;
+    // 5.0 tells the publisher it failed; 3.1.1 has no code, so close and let it resend.
+    if (s.proto === 5) emitPacket(s, ackPacket('pubrec', c.packetId, RC_UNSPECIFIED, s.proto), out);
+    else closeConnection(s, RC_UNSPECIFIED, out);
+    return;
+  }
+  s.inboundQos2.set(c.packetId, 'received');
+  if (s.epoch !== c.epoch || !s.conn) return; // PUBREC is resent when the client resends the PUBLISH
+  emitPacket(s, ackPacket('pubrec', c.packetId, s.proto === 5 ? status : 0, s.proto), out);
+}

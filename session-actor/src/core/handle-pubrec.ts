@@ -1,0 +1,29 @@
+import type { AckEnv } from '../../../common/src/envelope/session-in.js';
+import type { Effect } from './effects.js';
+import { drain, emitPacket } from './outbound.js';
+import { ackPacket } from './packets.js';
+import type { ShardState } from './shard-state.js';
+
+const RC_PACKET_ID_NOT_FOUND = 0x92;
+
+/**
+ * PUBREC from the client for a QoS 2 delivery. The sender answers with PUBREL and from then
+ * on never resends the PUBLISH [MQTT-4.3.3-4]; a PUBREC with a failure code ends the flow.
+ * Shard owner only.
+ */
+export function handlePubRec(st: ShardState, e: AckEnv, now: number, out: Effect[]): void {
+  const s = st.sessions.get(e.key);
+  if (!s || s.epoch !== e.epoch || !s.conn) return;
+  const f = s.inflight.get(e.packetId);
+  if (!f || f.qos !== 2) {
+    emitPacket(s, ackPacket('pubrel', e.packetId, RC_PACKET_ID_NOT_FOUND, s.proto), out);
+    return;
+  }
+  if (e.rc >= 0x80) {
+    s.inflight.delete(e.packetId);
+    drain(st, s, now, out);
+    return;
+  }
+  f.state = 'rel';
+  emitPacket(s, ackPacket('pubrel', e.packetId, 0, s.proto), out);
+}

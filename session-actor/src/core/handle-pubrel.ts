@@ -1,0 +1,15 @@
+import type { AckEnv } from '../../../common/src/envelope/session-in.js';
+import type { Effect } from './effects.js';
+import { emitPacket } from './outbound.js';
+import { ackPacket } from './packets.js';
+import type { ShardState } from './shard-state.js';
+
+const RC_PACKET_ID_NOT_FOUND = 0x92;
+
+/** PUBREL from the publisher: release the packet id and answer PUBCOMP [MQTT-4.3.3-11]. Shard owner only. */
+export function handlePubRel(st: ShardState, e: AckEnv, _now: number, out: Effect[]): void {
+  const s = st.sessions.get(e.key);
+  if (!s || s.epoch !== e.epoch || !s.conn) return;
+  const known = s.inboundQos2.delete(e.packetId);
+  emitPacket(s, ackPacket('pubcomp', e.packetId, known ? 0 : RC_PACKET_ID_NOT_FOUND, s.proto), out);
+}

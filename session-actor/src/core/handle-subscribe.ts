@@ -1,0 +1,92 @@
+import { parseSharedFilter } from '../../../common/src/topic.js';
+import { SubOp, type SubChange, type SubChangeBatch } from '../../../common/src/envelope/router.js';
+import type { Message } from '../../../common/src/envelope/message.js';
+import type { SubscribeEnv } from '../../../common/src/envelope/session-in.js';
+import type { Continuation, Effect, RetainedWant } from './effects.js';
+import { deliver, emitPacket } from './outbound.js';
+import { subackPacket } from './packets.js';
+import type { ShardState } from './shard-state.js';
+
+const RC_QUOTA_EXCEEDED = 0x97;
+const RC_UNSPECIFIED = 0x80;
+
+/**
+ * SUBSCRIBE: remember the subscriptions, tell the routers, and ask them for the retained
+ * messages owed; SUBACK and retained deliveries follow in onSubscribeRouted.
+ * Runs on the shard owner only.
+ */
+export function handleSubscribe(st: ShardState, e: SubscribeEnv, _now: number, out: Effect[]): void {
+  const s = st.sessions.get(e.key);
+  if (!s || s.epoch !== e.epoch || !s.conn) return; // stale: that connection is gone
+  const codes: number[] = [];
+  const changes: SubChange[] = [];
+  const batch: SubChangeBatch = { changes, retainedFor: [] };
+  const retained: RetainedWant[] = [];
+  const added: string[] = [];
+  for (const r of e.subs) {
+    if (r.rc !== 0xff) {
+      codes.push(r.rc);
+      continue;
+    }
+    const existed = s.subs.has(r.filter);
+    if (!existed && s.subs.size >= st.limits.maxSubscriptionsPerClient) {
+      out.push({ t: 'count', what: 'subscription_quota' });
+      codes.push(RC_QUOTA_EXCEEDED);
+      continue;
+    }
+    const shared = parseSharedFilter(r.filter);
+    if (shared === 'invalid') {
+      codes.push(RC_UNSPECIFIED);
+      continue;
+    }
+    const filter = shared ? shared.filter : r.filter;
+    const group = shared ? shared.group : undefined;
+    // [MQTT-3.8.4-3] a repeated filter replaces the existing subscription.
+    s.subs.set(r.filter, { filter, group, qos: r.qos, noLocal: r.noLocal, retainAsPublished: r.retainAsPublished, retainHandling: r.retainHandling, subId: e.subscriptionId });
+    added.push(r.filter);
+    changes.push({ op: SubOp.Add, key: s.key, mountpoint: s.mountpoint, filter, group, qos: r.qos, noLocal: r.noLocal, retainAsPublished: r.retainAsPublished, subId: e.subscriptionId });
+    codes.push(r.qos);
+    // Retained messages: Retain Handling 0 always, 1 only for a new subscription, 2 never
+    // [MQTT-3.3.1-9..11]; never to a shared subscription [MQTT-4.8.2-?: v5 3.8.4 "not sent"].
+    if (!group && (r.retainHandling === 0 || (r.retainHandling === 1 && !existed))) {
+      batch.retainedFor.push({ mountpoint: s.mountpoint, filter });
+      retained.push({ qos: r.qos, subId: e.subscriptionId });
+    }
+  }
+  const then: Continuation = { kind: 'suback', key: s.key, epoch: e.epoch, packetId: e.packetId, codes, retained, added };
+  if (changes.length === 0) {
+    onSubscribeRouted(st, then, true, [], 0, out);
+    return;
+  }
+  out.push({ t: 'subs', batch, then });
+}
+
+/**
+ * The routers took the subscriptions (ok) or could not be reached: send SUBACK, then the
+ * retained messages with RETAIN set [MQTT-3.3.1-8]. Runs on the shard owner only.
+ */
+export function onSubscribeRouted(
+  st: ShardState,
+  c: Extract<Continuation, { kind: 'suback' }>,
+  ok: boolean,
+  retained: Array<{ index: number; message: Message }>,
+  now: number,
+  out: Effect[],
+): void {
+  const s = st.sessions.get(c.key);
+  if (!s || s.epoch !== c.epoch || !s.conn) return;
+  let codes = c.codes;
+  if (!ok) {
+    // The index never got them: report failure and forget them, so state stays consistent.
+    codes = codes.map((code) => (code <= 2 ? RC_UNSPECIFIED : code));
+    for (const f of c.added) s.subs.delete(f);
+  }
+  emitPacket(s, subackPacket(c.packetId, codes, s.proto), out);
+  if (!ok) return;
+  for (const r of retained) {
+    const want = c.retained[r.index];
+    if (!want) continue;
+    const qos = (Math.min(r.message.qos, want.qos) as 0 | 1 | 2);
+    deliver(st, s, r.message, qos, true, want.subId ? [want.subId] : [], now, out);
+  }
+}

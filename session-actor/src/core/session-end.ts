@@ -1,0 +1,84 @@
+import { GwOut } from '../../../common/src/envelope/gateway-out.js';
+import { SubOp } from '../../../common/src/envelope/router.js';
+import type { Effect } from './effects.js';
+import { discardDeliveries } from './outbound.js';
+import { NEVER_EXPIRES, type Session } from './session.js';
+import type { ShardState } from './shard-state.js';
+
+/**
+ * Will and session-end rules (DESIGN.md section 5). Runs on the shard owner only.
+ */
+
+/** Publishes the session's Will now and forgets it (fires exactly once). */
+export function publishWill(s: Session, out: Effect[]): void {
+  const w = s.will;
+  if (!w) return;
+  s.will = undefined;
+  if (s.willDueAt !== undefined) {
+    s.willDueAt = undefined;
+    out.push({ t: 'timer', key: s.key, kind: 'will', at: undefined });
+  }
+  out.push({ t: 'route', mountpoint: s.mountpoint, message: w.message });
+  out.push({ t: 'count', what: 'will_published' });
+}
+
+/** Drops the Will without publishing it (clean DISCONNECT, reconnect within the delay). */
+export function discardWill(s: Session, out: Effect[]): void {
+  s.will = undefined;
+  if (s.willDueAt !== undefined) {
+    s.willDueAt = undefined;
+    out.push({ t: 'timer', key: s.key, kind: 'will', at: undefined });
+  }
+}
+
+/**
+ * Ends a session: a pending Will is published first (the session end beats the Will Delay,
+ * [MQTT-3.1.3-9] "or the Session ends, whichever happens first"), subscriptions leave the router.
+ */
+export function endSession(st: ShardState, s: Session, out: Effect[]): void {
+  publishWill(s, out);
+  if (s.expiresAt !== undefined) {
+    s.expiresAt = undefined;
+    out.push({ t: 'timer', key: s.key, kind: 'expiry', at: undefined });
+  }
+  if (s.subs.size > 0) {
+    out.push({
+      t: 'subs',
+      batch: { changes: [{ op: SubOp.RemoveKey, key: s.key, mountpoint: s.mountpoint, filter: '', qos: 0, noLocal: false, retainAsPublished: false, subId: 0 }], retainedFor: [] },
+    });
+    s.subs.clear();
+  }
+  discardDeliveries(s);
+  st.sessions.delete(s.key);
+}
+
+/**
+ * The connection is gone (socket loss, keepalive, protocol error, DISCONNECT): schedule or
+ * publish the Will, then end the session now (expiry 0) or arm its expiry timer.
+ */
+export function connectionClosed(st: ShardState, s: Session, now: number, out: Effect[]): void {
+  s.conn = undefined;
+  if (s.will) {
+    const delayS = s.will.delayS;
+    if (delayS === 0) publishWill(s, out);
+    else {
+      s.willDueAt = now + delayS * 1000;
+      out.push({ t: 'timer', key: s.key, kind: 'will', at: s.willDueAt });
+    }
+  }
+  if (s.expiryS === 0) {
+    endSession(st, s, out);
+    return;
+  }
+  if (s.expiryS !== NEVER_EXPIRES) {
+    s.expiresAt = now + s.expiryS * 1000;
+    out.push({ t: 'timer', key: s.key, kind: 'expiry', at: s.expiresAt });
+  }
+}
+
+/** Tells the session's live connection to close (takeover, protocol error found by the owner). */
+export function closeConnection(s: Session, rc: number, out: Effect[]): void {
+  const c = s.conn;
+  if (!c) return;
+  out.push({ t: 'gw', gateway: c.gateway, item: { kind: GwOut.Close, connId: c.connId, epoch: s.epoch, rc: s.proto === 5 ? rc : 0xff } });
+}

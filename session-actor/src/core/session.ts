@@ -1,0 +1,85 @@
+import type { Message, QoS } from '../../../common/src/envelope/message.js';
+import type { ProtocolVersion, Will } from '../../../common/src/envelope/session-in.js';
+import { RingQueue } from '../../../common/src/ring-queue.js';
+
+/** A subscription as the session remembers it (the router holds the index copy). */
+export interface SessionSub {
+  /** Filter without `$share/<group>/`. */
+  filter: string;
+  group?: string;
+  qos: QoS;
+  noLocal: boolean;
+  retainAsPublished: boolean;
+  retainHandling: 0 | 1 | 2;
+  subId: number;
+}
+
+/** A delivery owed to the client: queued, or inflight with a packet id. */
+export interface Delivery {
+  message: Message;
+  qos: QoS;
+  retain: boolean;
+  subIds: number[];
+}
+
+export interface Inflight extends Delivery {
+  packetId: number;
+  /** 'pub': PUBLISH sent, awaiting PUBACK/PUBREC; 'rel': PUBREL sent, awaiting PUBCOMP. */
+  state: 'pub' | 'rel';
+}
+
+export interface Connection {
+  gateway: string;
+  connId: number;
+}
+
+/**
+ * One MQTT session. Runs on the shard owner only; mutated only by the core handlers.
+ * Will and expiry deadlines are absolute ms so a new owner can re-arm them.
+ */
+export interface Session {
+  readonly key: string;
+  readonly mountpoint: string;
+  readonly clientId: string;
+  proto: ProtocolVersion;
+  /** Epoch of the current (or last) connection; envelopes with another epoch are stale. */
+  epoch: number;
+  conn?: Connection;
+  /** Seconds the session outlives its connection; 0xffffffff = never expires. */
+  expiryS: number;
+  subs: Map<string, SessionSub>;
+  inflight: Map<number, Inflight>;
+  queue: RingQueue<Delivery>;
+  queuedBytes: number;
+  nextPacketId: number;
+  /** Inbound QoS 2 packet ids not yet released [MQTT-4.3.3]: 'pending' while routing, then 'received'. */
+  inboundQos2: Map<number, 'pending' | 'received'>;
+  will?: Will;
+  willDueAt?: number;
+  expiresAt?: number;
+  /** Client's Receive Maximum: caps our inflight window [MQTT-3.3.4-9]. */
+  receiveMaximum: number;
+  /** Client's Maximum Packet Size; 0 = none [MQTT-3.1.2-24]. */
+  maxPacketBytes: number;
+}
+
+export const NEVER_EXPIRES = 0xffffffff;
+
+export function createSession(key: string, mountpoint: string, clientId: string, proto: ProtocolVersion): Session {
+  return {
+    key,
+    mountpoint,
+    clientId,
+    proto,
+    epoch: 0,
+    expiryS: 0,
+    subs: new Map(),
+    inflight: new Map(),
+    queue: new RingQueue(),
+    queuedBytes: 0,
+    nextPacketId: 1,
+    inboundQos2: new Map(),
+    receiveMaximum: 65535,
+    maxPacketBytes: 0,
+  };
+}
