@@ -1,0 +1,34 @@
+import type { Bus } from '../../common/src/bus/bus.js';
+import type { SubjectSpace } from '../../common/src/subjects.js';
+import { decodeAuthReply, encodeAuthRequest, type AuthReply, type AuthRequest } from './protocol.js';
+
+export interface AuthClient {
+  /**
+   * Asks any auth-service replica (queue group) to authenticate one CONNECT. Never rejects:
+   * no responders, a timeout or a malformed answer all give `{ result: 'unavailable' }`, which the
+   * gateway turns into CONNACK "server unavailable" (3.1.1 0x03, 5.0 0x88) so the device retries.
+   */
+  authenticate(req: AuthRequest): Promise<AuthReply>;
+}
+
+/** Used by the gateway (any number of concurrent calls). */
+export function createAuthClient(bus: Bus, subjects: SubjectSpace, timeoutMs: number): AuthClient {
+  return {
+    async authenticate(req) {
+      let data: Uint8Array;
+      try {
+        const msg = await bus.request(subjects.authConnect, encodeAuthRequest(req), { timeoutMs });
+        data = msg.data;
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        const reason = code === 'NO_RESPONDERS' ? 'no auth service running' : code === 'TIMEOUT' ? 'auth service timed out' : 'auth request failed';
+        return { result: 'unavailable', acl: null, reason };
+      }
+      try {
+        return decodeAuthReply(data);
+      } catch {
+        return { result: 'unavailable', acl: null, reason: 'malformed auth reply' };
+      }
+    },
+  };
+}

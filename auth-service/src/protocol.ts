@@ -1,0 +1,140 @@
+import type { ClientAcl } from './acl/acl-types.js';
+
+/**
+ * Bus contract between gateway and auth-service on `subjects.authConnect` (request/reply,
+ * queue group `subjects.authQueue`). JSON is fine here: one round trip per CONNECT, never per
+ * message. Versioned by the subject (`auth.v1.connect`); unknown fields are ignored, so fields
+ * may be added without a new subject.
+ */
+
+export interface AuthRequest {
+  /** Mountpoint of the listener the client connected to ('' by default). */
+  mountpoint: string;
+  clientId: string;
+  /** Absent when the CONNECT carried no user name flag. */
+  username?: string;
+  /** Base64 of the raw password bytes; absent when the CONNECT carried no password flag. */
+  password?: string;
+  /** Peer address for logs ("1.2.3.4:5678"); never used for decisions. */
+  peer?: string;
+  /** 3 = MQTT 3.1, 4 = 3.1.1, 5 = 5.0. */
+  protocolVersion: 3 | 4 | 5;
+}
+
+/**
+ * ok: connect, enforce `acl`. bad-credentials: unknown user or wrong password.
+ * not-authorized: credentials missing where required, or the user's ACL is unusable.
+ * unavailable: the database (or the auth-service) could not answer; the client should retry.
+ */
+export type AuthResult = 'ok' | 'bad-credentials' | 'not-authorized' | 'unavailable';
+
+export interface AuthReply {
+  result: AuthResult;
+  /** Present when result is 'ok'; null means no enforcement (anonymous / no auth database). */
+  acl: ClientAcl | null;
+  /** Short operator-facing reason (never a password); may go into an MQTT 5 Reason String. */
+  reason?: string;
+}
+
+const RESULTS: readonly AuthResult[] = ['ok', 'bad-credentials', 'not-authorized', 'unavailable'];
+const enc = new TextEncoder();
+const dec = new TextDecoder('utf-8', { fatal: true });
+
+export class AuthProtocolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AuthProtocolError';
+  }
+}
+
+export function encodeAuthRequest(r: AuthRequest): Uint8Array {
+  return enc.encode(
+    JSON.stringify({
+      mountpoint: r.mountpoint,
+      clientId: r.clientId,
+      username: r.username,
+      password: r.password,
+      peer: r.peer,
+      protocolVersion: r.protocolVersion,
+    }),
+  );
+}
+
+/** Throws AuthProtocolError on anything malformed. */
+export function decodeAuthRequest(b: Uint8Array): AuthRequest {
+  const o = parseObject(b);
+  const str = (k: string, optional: boolean): string | undefined => {
+    const v = o[k];
+    if (v === undefined || v === null) {
+      if (optional) return undefined;
+      throw new AuthProtocolError(`auth request: ${k} missing`);
+    }
+    if (typeof v !== 'string') throw new AuthProtocolError(`auth request: ${k} must be a string`);
+    return v;
+  };
+  const pv = o.protocolVersion;
+  if (pv !== 3 && pv !== 4 && pv !== 5) throw new AuthProtocolError('auth request: protocolVersion must be 3, 4 or 5');
+  const password = str('password', true);
+  if (password !== undefined && !/^[A-Za-z0-9+/]*={0,2}$/.test(password)) {
+    throw new AuthProtocolError('auth request: password must be base64');
+  }
+  return {
+    mountpoint: str('mountpoint', false)!,
+    clientId: str('clientId', false)!,
+    username: str('username', true),
+    password,
+    peer: str('peer', true),
+    protocolVersion: pv,
+  };
+}
+
+export function encodeAuthReply(r: AuthReply): Uint8Array {
+  return enc.encode(JSON.stringify({ result: r.result, acl: r.acl, reason: r.reason }));
+}
+
+/** Throws AuthProtocolError on anything malformed. */
+export function decodeAuthReply(b: Uint8Array): AuthReply {
+  const o = parseObject(b);
+  if (!RESULTS.includes(o.result as AuthResult)) throw new AuthProtocolError('auth reply: unknown result');
+  const acl = o.acl ?? null;
+  if (acl !== null) {
+    const a = acl as Record<string, unknown>;
+    if (typeof acl !== 'object' || !Array.isArray(a.publish) || !Array.isArray(a.subscribe)) {
+      throw new AuthProtocolError('auth reply: acl must hold publish and subscribe lists');
+    }
+  }
+  const reply: AuthReply = { result: o.result as AuthResult, acl: acl as ClientAcl | null };
+  if (typeof o.reason === 'string') reply.reason = o.reason;
+  return reply;
+}
+
+function parseObject(b: Uint8Array): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(dec.decode(b));
+  } catch (e) {
+    throw new AuthProtocolError(`auth message is not JSON: ${(e as Error).message}`);
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new AuthProtocolError('auth message must be a JSON object');
+  return v as Record<string, unknown>;
+}
+
+/**
+ * CONNACK code for an auth result. MQTT 3.1/3.1.1 return codes [MQTT-3.2.2.3]: 0x00 accepted,
+ * 0x03 server unavailable, 0x04 bad user name or password, 0x05 not authorized.
+ * MQTT 5.0 reason codes [MQTT-3.2.2.2]: 0x00 success, 0x86 bad user name or password,
+ * 0x87 not authorized, 0x88 server unavailable.
+ */
+export function connackCodeFor(result: AuthResult, protocolVersion: 3 | 4 | 5): number {
+  const v5 = protocolVersion === 5;
+  switch (result) {
+    case 'ok':
+      return 0x00;
+    case 'bad-credentials':
+      return v5 ? 0x86 : 0x04;
+    case 'not-authorized':
+      return v5 ? 0x87 : 0x05;
+    case 'unavailable':
+      return v5 ? 0x88 : 0x03;
+  }
+}
