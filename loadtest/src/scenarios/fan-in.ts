@@ -27,6 +27,9 @@ export interface FanInOptions extends ConnectionParams {
   topicPrefix: string;
   stallTimeoutMs: number;
   connectConcurrency: number;
+  /** Called when the measured interval starts and ends (after warm-up), e.g. to sample broker CPU. */
+  onMeasureStart?: () => void;
+  onMeasureEnd?: () => void;
 }
 
 export const fanInDefaults: Omit<FanInOptions, 'url'> = {
@@ -154,9 +157,11 @@ export async function runFanIn(input: Partial<FanInOptions> & { url: string }): 
     hist.reset();
     measuredReceived = 0;
     measuring = true;
+    o.onMeasureStart?.();
     const t0 = wallClockMs();
     await sleep(o.durationS * 1000);
     measuring = false;
+    o.onMeasureEnd?.();
     const measuredS = (wallClockMs() - t0) / 1000;
     const received = measuredReceived;
     running = false;

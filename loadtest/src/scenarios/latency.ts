@@ -30,6 +30,9 @@ export interface LatencyOptions extends ConnectionParams {
   maxBacklogMs: number;
   drainTimeoutMs: number;
   connectConcurrency: number;
+  /** Called when the measured interval starts and ends (after warm-up), e.g. to sample broker CPU. */
+  onMeasureStart?: () => void;
+  onMeasureEnd?: () => void;
 }
 
 export const latencyDefaults: Omit<LatencyOptions, 'url'> = {
@@ -140,9 +143,11 @@ export async function runLatency(input: Partial<LatencyOptions> & { url: string 
     ackHist.reset();
     measuredReceived = 0;
     measuring = true;
+    o.onMeasureStart?.();
     const t0 = wallClockMs();
     await sleep(o.durationS * 1000);
     measuring = false;
+    o.onMeasureEnd?.();
     const measuredS = (wallClockMs() - t0) / 1000;
     const measured = measuredReceived;
     clearInterval(ticker);

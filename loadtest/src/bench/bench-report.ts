@@ -1,0 +1,90 @@
+/**
+ * Tables the benchmark prints: one per scenario, one row per broker, with ratios against mosquitto
+ * (shardmq / mosquitto: above 1 is better for msgs/s, below 1 is better for latency).
+ */
+import type { TargetName } from '../brokers/broker-targets.js';
+import { formatTable, type Cell } from '../report-table.js';
+import type { FanInResult } from '../scenarios/fan-in.js';
+import type { LatencyResult } from '../scenarios/latency.js';
+
+/** CPU use during the measured interval, in % of one core. */
+export interface CpuShare {
+  brokerPct: number;
+  generatorPct: number;
+}
+
+export type Outcome<R> =
+  | { target: TargetName; ok: true; result: R; cpu: CpuShare }
+  | { target: TargetName; ok: false; reason: string; skipped: boolean };
+
+function ratio(value: number, reference: number | undefined): Cell {
+  if (reference === undefined || !(reference > 0) || !Number.isFinite(value)) return '-';
+  return `${(value / reference).toFixed(2)}x`;
+}
+
+function pct(n: number): Cell {
+  return Number.isFinite(n) ? `${Math.round(n)}%` : '-';
+}
+
+function failedRow(o: { target: TargetName; skipped: boolean }, width: number): Cell[] {
+  const row: Cell[] = [o.target, o.skipped ? 'skipped' : 'FAILED'];
+  while (row.length < width) row.push('-');
+  return row;
+}
+
+/** One line per skipped or failed broker under the table (the full reason; a log tail is indented). */
+function notes(outcomes: readonly Outcome<unknown>[]): string {
+  const lines: string[] = [];
+  for (const o of outcomes) {
+    if (o.ok) continue;
+    lines.push(`  ${o.target} ${o.skipped ? 'skipped' : 'failed'}: ${o.skipped ? o.reason : o.reason.split('\n').slice(0, 16).join('\n  ')}`);
+  }
+  return lines.length === 0 ? '' : `\n${lines.join('\n')}`;
+}
+
+export function fanInTable(outcomes: readonly Outcome<FanInResult>[]): string {
+  const ref = outcomes.find((o) => o.target === 'mosquitto' && o.ok) as Extract<Outcome<FanInResult>, { ok: true }> | undefined;
+  const headers = ['broker', 'msgs/s', 'p50 ms', 'p99 ms', 'max ms', 'lost', 'msgs/s vs mosq', 'p99 vs mosq', 'broker cpu', 'gen cpu'];
+  const rows = outcomes.map((o): Cell[] => {
+    if (!o.ok) return failedRow(o, headers.length);
+    const r = o.result;
+    return [
+      o.target,
+      r.msgsPerS,
+      r.latency.p50Ms,
+      r.latency.p99Ms,
+      r.latency.maxMs,
+      r.lost,
+      o.target === 'mosquitto' ? '1.00x' : ratio(r.msgsPerS, ref?.result.msgsPerS),
+      o.target === 'mosquitto' ? '1.00x' : ratio(r.latency.p99Ms, ref?.result.latency.p99Ms),
+      pct(o.cpu.brokerPct),
+      pct(o.cpu.generatorPct),
+    ];
+  });
+  return formatTable(headers, rows) + notes(outcomes);
+}
+
+export function latencyTable(outcomes: readonly Outcome<LatencyResult>[]): string {
+  const ref = outcomes.find((o) => o.target === 'mosquitto' && o.ok) as Extract<Outcome<LatencyResult>, { ok: true }> | undefined;
+  const headers = ['broker', 'offered/s', 'msgs/s', 'p50 ms', 'p99 ms', 'max ms', 'lost', 'dups', 'p50 vs mosq', 'p99 vs mosq', 'broker cpu', 'gen cpu'];
+  const rows = outcomes.map((o): Cell[] => {
+    if (!o.ok) return failedRow(o, headers.length);
+    const r = o.result;
+    const self = o.target === 'mosquitto';
+    return [
+      o.target,
+      r.offeredPerS,
+      r.achievedPerS,
+      r.latency.p50Ms,
+      r.latency.p99Ms,
+      r.latency.maxMs,
+      r.lost,
+      r.duplicates,
+      self ? '1.00x' : ratio(r.latency.p50Ms, ref?.result.latency.p50Ms),
+      self ? '1.00x' : ratio(r.latency.p99Ms, ref?.result.latency.p99Ms),
+      pct(o.cpu.brokerPct),
+      pct(o.cpu.generatorPct),
+    ];
+  });
+  return formatTable(headers, rows) + notes(outcomes);
+}

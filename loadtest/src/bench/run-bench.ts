@@ -1,0 +1,121 @@
+/**
+ * The benchmark driver behind `npm run bench`: for each broker target, start it privately on
+ * 127.0.0.1, run the chosen scenarios against it, and stop it again (also on failure), collecting one
+ * outcome per (scenario, target). Brokers run one after another so they never compete for the CPU.
+ *
+ * Who may call: scripts/bench.mjs (which also installs the signal handlers that stop brokers on Ctrl-C).
+ */
+import { startTarget, unavailableReason, type RunningBroker, type TargetName } from '../brokers/broker-targets.js';
+import { makeTempDir, removeTempDir } from '../brokers/process-group.js';
+import { cpuSeconds, ownCpuSeconds } from '../brokers/proc-cpu.js';
+import { runFanIn, type FanInResult } from '../scenarios/fan-in.js';
+import { runLatency, type LatencyResult } from '../scenarios/latency.js';
+import type { CpuShare, Outcome } from './bench-report.js';
+
+export const benchScenarios = ['fanin', 'latency'] as const;
+export type BenchScenario = (typeof benchScenarios)[number];
+
+export interface BenchOptions {
+  repoRoot: string;
+  targets: readonly TargetName[];
+  scenarios: readonly BenchScenario[];
+  warmupS: number;
+  durationS: number;
+  fanInPublishers: number;
+  fanInWindow: number;
+  latencyPairs: number;
+  latencyRatePerS: number;
+  startTimeoutMs: number;
+  /** Progress lines (stderr in the CLI). */
+  log: (line: string) => void;
+}
+
+export interface BenchReport {
+  fanin: Outcome<FanInResult>[];
+  latency: Outcome<LatencyResult>[];
+}
+
+/** Samples broker and generator CPU seconds at the start and end of the measured interval. */
+class CpuMeter {
+  private b0 = 0;
+  private g0 = 0;
+  private t0 = 0;
+  share: CpuShare = { brokerPct: Number.NaN, generatorPct: Number.NaN };
+
+  constructor(private readonly broker: RunningBroker) {}
+
+  start = (): void => {
+    this.b0 = cpuSeconds(this.broker.pids());
+    this.g0 = ownCpuSeconds();
+    this.t0 = performance.now();
+  };
+
+  end = (): void => {
+    const wallS = (performance.now() - this.t0) / 1000;
+    this.share = {
+      brokerPct: ((cpuSeconds(this.broker.pids()) - this.b0) / wallS) * 100,
+      generatorPct: ((ownCpuSeconds() - this.g0) / wallS) * 100,
+    };
+  };
+}
+
+export async function runBench(o: BenchOptions): Promise<BenchReport> {
+  const report: BenchReport = { fanin: [], latency: [] };
+  const record = (scenario: BenchScenario, outcome: Outcome<FanInResult> | Outcome<LatencyResult>) => {
+    if (scenario === 'fanin') report.fanin.push(outcome as Outcome<FanInResult>);
+    else report.latency.push(outcome as Outcome<LatencyResult>);
+  };
+
+  for (const target of o.targets) {
+    const missing = unavailableReason(target, o.repoRoot);
+    if (missing !== undefined) {
+      o.log(`${target}: skipped (${missing})`);
+      for (const s of o.scenarios) record(s, { target, ok: false, skipped: true, reason: missing });
+      continue;
+    }
+    const tmpDir = makeTempDir(`shardmq-bench-${target}-`);
+    let broker: RunningBroker | undefined;
+    try {
+      o.log(`${target}: starting`);
+      broker = await startTarget(target, { repoRoot: o.repoRoot, tmpDir, startTimeoutMs: o.startTimeoutMs });
+      o.log(`${target}: ready at ${broker.url}`);
+      for (const scenario of o.scenarios) {
+        const dead = broker.deadReason();
+        if (dead !== undefined) {
+          record(scenario, { target, ok: false, skipped: false, reason: dead });
+          continue;
+        }
+        o.log(`${target}: ${scenario} (${o.warmupS} s warm-up + ${o.durationS} s)`);
+        const cpu = new CpuMeter(broker);
+        try {
+          const common = { url: broker.url, warmupS: o.warmupS, durationS: o.durationS, onMeasureStart: cpu.start, onMeasureEnd: cpu.end };
+          const result =
+            scenario === 'fanin'
+              ? await runFanIn({ ...common, publishers: o.fanInPublishers, windowPerPublisher: o.fanInWindow })
+              : await runLatency({ ...common, pairs: o.latencyPairs, ratePerS: o.latencyRatePerS });
+          const diedDuring = broker.deadReason();
+          if (diedDuring !== undefined) record(scenario, { target, ok: false, skipped: false, reason: diedDuring });
+          else record(scenario, { target, ok: true, result, cpu: cpu.share } as Outcome<FanInResult> | Outcome<LatencyResult>);
+        } catch (err) {
+          const reason = broker.deadReason() ?? (err as Error).message ?? String(err);
+          o.log(`${target}: ${scenario} failed: ${reason}`);
+          record(scenario, { target, ok: false, skipped: false, reason });
+        }
+      }
+    } catch (err) {
+      const reason = (err as Error).message ?? String(err);
+      o.log(`${target}: could not start: ${reason}`);
+      for (const s of o.scenarios) {
+        const already = (s === 'fanin' ? report.fanin : report.latency).some((x) => x.target === target);
+        if (!already) record(s, { target, ok: false, skipped: false, reason: `start failed: ${reason}` });
+      }
+    } finally {
+      if (broker) {
+        o.log(`${target}: stopping`);
+        await broker.stop();
+      }
+      removeTempDir(tmpDir);
+    }
+  }
+  return report;
+}

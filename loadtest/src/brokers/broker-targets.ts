@@ -1,0 +1,210 @@
+/**
+ * Brokers the benchmark compares, each started privately on 127.0.0.1 with free ports and a temp dir:
+ *   shardmq-single  one shardmq process, every role, in-memory bus
+ *   shardmq-nats    a private nats-server (JetStream) + one process per tier (session, router, auth, gateway)
+ *   mosquitto       Debian's mosquitto, anonymous, no persistence, TCP_NODELAY on (see mosquittoConfig)
+ *
+ * Who may call: the benchmark driver. Every process is started through a ProcessGroup, so the driver's
+ * signal/exit handlers can stop it whatever happens.
+ */
+import { accessSync, constants, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { connectClient, closeAll } from '../mqtt-clients.js';
+import { freePort, loopback, waitForTcp } from './net-probe.js';
+import { ProcessGroup, type ManagedProcess } from './process-group.js';
+
+export const targetNames = ['shardmq-single', 'shardmq-nats', 'mosquitto'] as const;
+export type TargetName = (typeof targetNames)[number];
+
+export interface RunningBroker {
+  readonly target: TargetName;
+  readonly url: string;
+  /** Pids of every process serving this broker (for CPU accounting). */
+  pids(): number[];
+  /** Non-empty when a process of this broker has exited unexpectedly. */
+  deadReason(): string | undefined;
+  stop(): Promise<void>;
+}
+
+export interface TargetContext {
+  /** Repository root (where dist/ lives). */
+  repoRoot: string;
+  /** A private temp dir for this broker (configs, JetStream storage). */
+  tmpDir: string;
+  /** Readiness timeout. */
+  startTimeoutMs: number;
+}
+
+/** Absolute path of an executable found in PATH or the sbin dirs Debian uses, or undefined. */
+export function findExecutable(name: string): string | undefined {
+  const dirs = [...(process.env['PATH'] ?? '').split(delimiter), '/usr/local/sbin', '/usr/sbin', '/sbin'];
+  for (const d of dirs) {
+    if (!d) continue;
+    const p = join(d, name);
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch {
+      // keep looking
+    }
+  }
+  return undefined;
+}
+
+export function shardmqEntry(repoRoot: string): string {
+  return join(repoRoot, 'dist', 'bin', 'shardmq.js');
+}
+
+/** Why a target cannot run here (missing binary or build), or undefined when it can. */
+export function unavailableReason(target: TargetName, repoRoot: string): string | undefined {
+  if (target === 'mosquitto') return findExecutable('mosquitto') ? undefined : 'mosquitto not installed (apt-get install mosquitto)';
+  if (!existsSync(shardmqEntry(repoRoot))) return `shardmq CLI not built (${shardmqEntry(repoRoot)} missing)`;
+  if (target === 'shardmq-nats' && !findExecutable('nats-server')) return 'nats-server not installed (apt-get install nats-server)';
+  return undefined;
+}
+
+/**
+ * Environment of shardmq children: the caller's environment without any SHARDMQ_* variable (so a
+ * developer's shell settings cannot point the benchmark at another NATS or database), plus `extra`.
+ */
+function shardmqEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SHARDMQ_')) env[k] = v;
+  return { ...env, SHARDMQ_LOG_LEVEL: 'warn', SHARDMQ_HTTP_PORT: '0', SHARDMQ_HTTP_HOST: loopback, ...extra };
+}
+
+function deadReasonOf(group: ProcessGroup): string | undefined {
+  const dead = group.firstExited();
+  if (!dead) return undefined;
+  return `${dead.name} exited (code ${String(dead.child.exitCode ?? dead.child.signalCode)}):\n${indent(dead.tail())}`;
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .slice(-15)
+    .map((l) => `    ${l}`)
+    .join('\n');
+}
+
+function broker(target: TargetName, url: string, group: ProcessGroup): RunningBroker {
+  return {
+    target,
+    url,
+    pids: () => group.pids(),
+    deadReason: () => deadReasonOf(group),
+    stop: () => group.stopAll(),
+  };
+}
+
+/** Starts something, or stops whatever it had already started and rethrows. */
+async function guarded(group: ProcessGroup, start: () => Promise<void>): Promise<void> {
+  try {
+    await start();
+  } catch (err) {
+    await group.stopAll(2000);
+    throw err;
+  }
+}
+
+/**
+ * Mosquitto as a fair reference: defaults except TCP_NODELAY, which shardmq's Node sockets also set;
+ * without it mosquitto's small PUBACKs/deliveries wait for delayed ACKs (40 ms tails on loopback).
+ */
+export function mosquittoConfig(port: number): string {
+  return [
+    `listener ${port} ${loopback}`,
+    'allow_anonymous true',
+    'persistence false',
+    'set_tcp_nodelay true',
+    'log_dest stderr',
+    'log_type error',
+    'log_type warning',
+    '',
+  ].join('\n');
+}
+
+export async function startMosquitto(ctx: TargetContext): Promise<RunningBroker> {
+  const bin = findExecutable('mosquitto');
+  if (!bin) throw new Error('mosquitto not installed');
+  const port = await freePort();
+  const conf = join(ctx.tmpDir, 'mosquitto.conf');
+  writeFileSync(conf, mosquittoConfig(port));
+  const group = new ProcessGroup('mosquitto');
+  await guarded(group, async () => {
+    group.spawn('mosquitto', bin, ['-c', conf]);
+    await waitForTcp(port, ctx.startTimeoutMs, () => deadReasonOf(group));
+  });
+  return broker('mosquitto', `mqtt://${loopback}:${port}`, group);
+}
+
+export async function startShardmqSingle(ctx: TargetContext): Promise<RunningBroker> {
+  const port = await freePort();
+  const group = new ProcessGroup('shardmq-single');
+  await guarded(group, async () => {
+    group.spawn('shardmq', process.execPath, [shardmqEntry(ctx.repoRoot), 'start'], {
+      cwd: ctx.repoRoot,
+      env: shardmqEnv({ SHARDMQ_MQTT_PORT: String(port), SHARDMQ_MQTT_HOST: loopback }),
+    });
+    await waitForTcp(port, ctx.startTimeoutMs, () => deadReasonOf(group));
+    await waitForConnack(`mqtt://${loopback}:${port}`, ctx.startTimeoutMs, group);
+  });
+  return broker('shardmq-single', `mqtt://${loopback}:${port}`, group);
+}
+
+export async function startShardmqNats(ctx: TargetContext): Promise<RunningBroker> {
+  const natsBin = findExecutable('nats-server');
+  if (!natsBin) throw new Error('nats-server not installed');
+  const natsPort = await freePort();
+  const mqttPort = await freePort();
+  const storeDir = join(ctx.tmpDir, 'jetstream');
+  mkdirSync(storeDir, { recursive: true });
+  const group = new ProcessGroup('shardmq-nats');
+  await guarded(group, async () => {
+    group.spawn('nats-server', natsBin, ['-a', loopback, '-p', String(natsPort), '-js', '-sd', storeDir]);
+    await waitForTcp(natsPort, ctx.startTimeoutMs, () => deadReasonOf(group));
+    const natsUrl = `nats://${loopback}:${natsPort}`;
+    const tier = (role: string, extra: Record<string, string> = {}): ManagedProcess =>
+      group.spawn(`shardmq ${role}`, process.execPath, [shardmqEntry(ctx.repoRoot), 'start'], {
+        cwd: ctx.repoRoot,
+        env: shardmqEnv({ SHARDMQ_NATS_URL: natsUrl, SHARDMQ_ROLES: role, ...extra }),
+      });
+    tier('session');
+    tier('router');
+    tier('auth');
+    tier('gateway', { SHARDMQ_MQTT_PORT: String(mqttPort), SHARDMQ_MQTT_HOST: loopback });
+    await waitForTcp(mqttPort, ctx.startTimeoutMs, () => deadReasonOf(group));
+    await waitForConnack(`mqtt://${loopback}:${mqttPort}`, ctx.startTimeoutMs, group);
+  });
+  return broker('shardmq-nats', `mqtt://${loopback}:${mqttPort}`, group);
+}
+
+/** Retries an MQTT CONNECT until a CONNACK accepts it: the tiers behind a listening gateway may lag. */
+async function waitForConnack(url: string, timeoutMs: number, group: ProcessGroup): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (let attempt = 0; ; attempt++) {
+    const dead = deadReasonOf(group);
+    if (dead) throw new Error(dead);
+    try {
+      const c = await connectClient({ url, connectTimeoutMs: 2000 }, `bench-ready-${process.pid}-${attempt}`);
+      await closeAll([c]);
+      return;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() >= deadline) throw new Error(`no CONNACK from ${url} within ${timeoutMs} ms: ${(last as Error)?.message ?? String(last)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+export function startTarget(target: TargetName, ctx: TargetContext): Promise<RunningBroker> {
+  switch (target) {
+    case 'mosquitto':
+      return startMosquitto(ctx);
+    case 'shardmq-single':
+      return startShardmqSingle(ctx);
+    case 'shardmq-nats':
+      return startShardmqNats(ctx);
+  }
+}

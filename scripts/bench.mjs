@@ -1,0 +1,157 @@
+#!/usr/bin/env node
+// `npm run bench`: compares shardmq (one process, and tiers over a private nats-server) with mosquitto
+// on this machine, on 127.0.0.1 only. Builds first (tsc -b), then runs compiled code from dist/.
+// Every process it starts is stopped again on success, error, Ctrl-C or SIGTERM.
+//
+//   node scripts/bench.mjs [--duration-s 8] [--warmup-s 2] [--only shardmq-single,shardmq-nats,mosquitto]
+//                          [--scenario fanin,latency] [--publishers 100] [--window 20]
+//                          [--pairs 10] [--rate 2000] [--start-timeout-s 30] [--json] [--no-build]
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+const allTargets = ['shardmq-single', 'shardmq-nats', 'mosquitto'];
+const allScenarios = ['fanin', 'latency'];
+
+const usage = `usage: npm run bench -- [options]
+  --duration-s N        measured seconds per scenario and broker (default 8)
+  --warmup-s N          warm-up seconds before measuring (default 2)
+  --only LIST           brokers, comma separated: ${allTargets.join(',')} (default all)
+  --scenario LIST       scenarios, comma separated: ${allScenarios.join(',')} (default all)
+  --publishers N        fan-in publishers (default 100)
+  --window N            fan-in messages a publisher may be ahead of the subscriber (default 20)
+  --pairs N             latency publishers = subscribers (default 10)
+  --rate N              latency offered rate, msgs/s in total (default 2000)
+  --start-timeout-s N   broker readiness timeout (default 30)
+  --json                also print the raw results as JSON on stdout
+  --no-build            skip 'npx tsc -b'`;
+
+function fail(msg) {
+  process.stderr.write(`bench: ${msg}\n`);
+  process.exit(2);
+}
+
+let args;
+try {
+  ({ values: args } = parseArgs({
+    options: {
+      'duration-s': { type: 'string', default: '8' },
+      'warmup-s': { type: 'string', default: '2' },
+      only: { type: 'string', default: allTargets.join(',') },
+      scenario: { type: 'string', default: allScenarios.join(',') },
+      publishers: { type: 'string', default: '100' },
+      window: { type: 'string', default: '20' },
+      pairs: { type: 'string', default: '10' },
+      rate: { type: 'string', default: '2000' },
+      'start-timeout-s': { type: 'string', default: '30' },
+      json: { type: 'boolean', default: false },
+      'no-build': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  }));
+} catch (err) {
+  fail(`${err.message}\n${usage}`);
+}
+if (args.help) {
+  process.stdout.write(`${usage}\n`);
+  process.exit(0);
+}
+
+function num(name, min) {
+  const n = Number(args[name]);
+  if (!Number.isFinite(n) || n < min) fail(`--${name} must be a number >= ${min}, got ${args[name]}`);
+  return n;
+}
+function list(name, allowed) {
+  const items = args[name].split(',').map((s) => s.trim()).filter(Boolean);
+  for (const i of items) if (!allowed.includes(i)) fail(`--${name}: unknown '${i}' (allowed: ${allowed.join(', ')})`);
+  if (items.length === 0) fail(`--${name} is empty`);
+  return allowed.filter((a) => items.includes(a));
+}
+
+const options = {
+  repoRoot,
+  targets: list('only', allTargets),
+  scenarios: list('scenario', allScenarios),
+  durationS: num('duration-s', 1),
+  warmupS: num('warmup-s', 0),
+  fanInPublishers: num('publishers', 1),
+  fanInWindow: num('window', 1),
+  latencyPairs: num('pairs', 1),
+  latencyRatePerS: num('rate', 1),
+  startTimeoutMs: num('start-timeout-s', 1) * 1000,
+  log: (line) => process.stderr.write(`[bench] ${line}\n`),
+};
+
+if (!args['no-build']) {
+  options.log('building (npx tsc -b)');
+  const r = spawnSync('npx', ['tsc', '-b'], { cwd: repoRoot, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) options.log('build reported errors; continuing with whatever dist/ holds');
+}
+
+const dist = (p) => join(repoRoot, 'dist', 'loadtest', 'src', p);
+for (const f of ['bench/run-bench.js', 'bench/bench-report.js', 'brokers/process-group.js']) {
+  if (!existsSync(dist(f))) fail(`${dist(f)} missing: the build did not produce the load generator`);
+}
+const { runBench } = await import(pathToFileURL(dist('bench/run-bench.js')).href);
+const { fanInTable, latencyTable } = await import(pathToFileURL(dist('bench/bench-report.js')).href);
+const { stopAllGroups, killAllGroupsNow } = await import(pathToFileURL(dist('brokers/process-group.js')).href);
+
+// Cleanup on every way out. 'exit' handlers must be synchronous: SIGKILL as the last resort.
+process.on('exit', () => killAllGroupsNow());
+let stopping = false;
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    if (stopping) {
+      killAllGroupsNow();
+      process.exit(130);
+    }
+    stopping = true;
+    options.log(`${sig}: stopping brokers`);
+    stopAllGroups(2000).finally(() => process.exit(130));
+  });
+}
+process.on('uncaughtException', (err) => {
+  options.log(`uncaught: ${err?.stack ?? err}`);
+  killAllGroupsNow();
+  process.exit(1);
+});
+process.on('unhandledRejection', (err) => {
+  options.log(`unhandled rejection: ${err?.stack ?? err}`);
+  killAllGroupsNow();
+  process.exit(1);
+});
+
+const started = Date.now();
+let report;
+try {
+  report = await runBench(options);
+} finally {
+  await stopAllGroups(2000);
+}
+
+const out = [];
+out.push(`shardmq benchmark: ${cpus().length} CPUs, node ${process.version}, ${options.durationS} s measured after ${options.warmupS} s warm-up, 127.0.0.1 only`);
+if (options.scenarios.includes('fanin')) {
+  out.push('');
+  out.push(`Fan-in, QoS 0: ${options.fanInPublishers} publishers -> 1 wildcard subscriber (bench/<run>/+/data), 64-byte payloads, window ${options.fanInWindow} msgs per publisher`);
+  out.push(fanInTable(report.fanin));
+}
+if (options.scenarios.includes('latency')) {
+  out.push('');
+  out.push(`Latency, QoS 1: ${options.latencyPairs} publishers -> ${options.latencyPairs} subscribers (one topic each), ${options.latencyRatePerS} msgs/s offered in total, 64-byte payloads`);
+  out.push(latencyTable(report.latency));
+}
+out.push('');
+out.push('Ratios are shardmq / mosquitto (msgs/s: higher is better; latency: lower is better).');
+out.push('cpu = % of one core during the measured interval (broker: all its processes incl. nats-server; gen: this load generator).');
+out.push('A generator near 100% cpu is the bottleneck: that row is a lower bound for the broker. mosquitto runs with set_tcp_nodelay true.');
+out.push(`total time ${((Date.now() - started) / 1000).toFixed(0)} s`);
+process.stdout.write(`${out.join('\n')}\n`);
+if (args.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+const anyFailed = [...report.fanin, ...report.latency].some((o) => !o.ok && !o.skipped);
+process.exit(anyFailed ? 1 : 0);
