@@ -1,0 +1,108 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { AuthService } from '../auth-service/src/auth-service.js';
+import { createBus } from '../common/src/bus/index.js';
+import type { Bus } from '../common/src/bus/bus.js';
+import { redactedConfig } from '../common/src/config/load-config.js';
+import type { Config } from '../common/src/config/settings.js';
+import { startHttpEndpoints } from '../common/src/http-endpoints.js';
+import { createLogger, type Logger } from '../common/src/log.js';
+import { Metrics } from '../common/src/metrics.js';
+import { subjectSpace } from '../common/src/subjects.js';
+import { GatewayService } from '../gateway/src/gateway-service.js';
+import { RouterService } from '../router/src/router-service.js';
+import { SessionService } from '../session-actor/src/session-service.js';
+
+interface Role {
+  name: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  ready(): boolean;
+}
+
+export interface RunningNode {
+  readonly bus: Bus;
+  readonly log: Logger;
+  readonly mqttPort?: number;
+  readonly httpPort?: number;
+  readonly gateway?: GatewayService;
+  stop(): Promise<void>;
+}
+
+function defaultNodeId(): string {
+  const h = hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40);
+  return `${h}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * Composition root: builds the bus and the roles this process runs, starts them in
+ * dependency order (router, session, auth, then the gateway that accepts devices) and
+ * stops them in reverse. Every tier in the process shares one bus, logger and registry.
+ */
+export async function startNode(config: Config, log: Logger = createLogger(config['log.level'])): Promise<RunningNode> {
+  const nodeId = config['node.id'] ?? defaultNodeId();
+  if (!/^[A-Za-z0-9_-]+$/.test(nodeId)) throw new Error(`setting node.id (SHARDMQ_NODE_ID): must match [A-Za-z0-9_-]+, got "${nodeId}"`);
+  log = log.child({ node: nodeId });
+  log.info('starting', { config: redactedConfig(config) });
+  const bus = await createBus({ natsUrl: config['nats.url'], name: nodeId, user: config['nats.user'], pass: config['nats.password'], token: config['nats.token'], log });
+  const subjects = subjectSpace(config['nats.subjectPrefix']);
+  const metrics = new Metrics();
+  const deps = { bus, subjects, metrics };
+  const roles: Role[] = [];
+  let gateway: GatewayService | undefined;
+  if (config.roles.includes('router')) roles.push(wrap('router', RouterService.create(config, { ...deps, log: log.child({ role: 'router' }) })));
+  if (config.roles.includes('session')) roles.push(wrap('session', SessionService.create(config, { ...deps, log: log.child({ role: 'session' }) })));
+  if (config.roles.includes('auth')) roles.push(wrap('auth', AuthService.create(config, { ...deps, log: log.child({ role: 'auth' }) })));
+  if (config.roles.includes('gateway')) {
+    gateway = GatewayService.create(config, { ...deps, log: log.child({ role: 'gateway' }), nodeId });
+    roles.push(wrap('gateway', gateway));
+  }
+  const started: Role[] = [];
+  let http: { port: number; close(): Promise<void> } | undefined;
+  try {
+    for (const r of roles) {
+      await r.start();
+      started.push(r);
+    }
+    if (config['http.enabled']) {
+      http = await startHttpEndpoints({
+        host: config['http.host'],
+        port: config['http.port'],
+        metrics,
+        log,
+        ready: () => {
+          const detail: Record<string, boolean> = {};
+          for (const r of roles) detail[r.name] = r.ready();
+          return { ok: roles.every((r) => r.ready()), detail };
+        },
+      });
+    }
+  } catch (err) {
+    for (const r of started.reverse()) await r.stop().catch(() => {});
+    await bus.close().catch(() => {});
+    throw err;
+  }
+  log.info('ready', { roles: config.roles, mqttPort: gateway?.port, httpPort: http?.port, bus: bus.kind });
+  let stopping: Promise<void> | undefined;
+  return {
+    bus,
+    log,
+    mqttPort: gateway?.port,
+    httpPort: http?.port,
+    gateway,
+    stop: () =>
+      (stopping ??= (async () => {
+        log.info('stopping');
+        for (const r of [...started].reverse()) {
+          await r.stop().catch((err: Error) => log.error('error stopping role', { role: r.name, err }));
+        }
+        await http?.close();
+        await bus.close().catch(() => {});
+        log.info('stopped');
+      })()),
+  };
+}
+
+function wrap(name: string, s: { start(): Promise<void>; stop(): Promise<void>; ready(): boolean }): Role {
+  return { name, start: () => s.start(), stop: () => s.stop(), ready: () => s.ready() };
+}

@@ -1,0 +1,53 @@
+import http from 'node:http';
+import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
+
+/**
+ * /metrics (Prometheus), /healthz (the process is alive) and /readyz (every role of this
+ * process is ready: listener up, bus connected, shards loaded, database reachable).
+ */
+export async function startHttpEndpoints(o: {
+  host: string;
+  port: number;
+  metrics: Metrics;
+  ready: () => { ok: boolean; detail: Record<string, boolean> };
+  log: Logger;
+}): Promise<{ port: number; close(): Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    const url = req.url ?? '/';
+    if (url === '/metrics') {
+      o.metrics.registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': o.metrics.registry.contentType });
+          res.end(text);
+        },
+        (err: Error) => {
+          res.writeHead(500);
+          res.end(err.message);
+        },
+      );
+      return;
+    }
+    if (url === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok\n');
+      return;
+    }
+    if (url === '/readyz') {
+      const r = o.ready();
+      res.writeHead(r.ok ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ready: r.ok, ...r.detail }) + '\n');
+      return;
+    }
+    res.writeHead(404);
+    res.end();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => resolve());
+  });
+  const a = server.address();
+  const port = a && typeof a === 'object' ? a.port : 0;
+  o.log.info('http endpoints up', { port });
+  return { port, close: () => new Promise<void>((r) => server.close(() => r())) };
+}

@@ -1,0 +1,313 @@
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import mqtt from 'mqtt-packet';
+import { createAuthClient, type AuthClient } from '../../auth-service/src/auth-client.js';
+import type { Bus, BusSubscription } from '../../common/src/bus/bus.js';
+import type { Config } from '../../common/src/config/settings.js';
+import { decodeGatewayOut, GwOut, type GatewayOutItem } from '../../common/src/envelope/gateway-out.js';
+import { encodeHeartbeat } from '../../common/src/envelope/heartbeat.js';
+import { decodeStatusSafe, encodeRoutePublish, ROUTE_FAILED } from '../../common/src/envelope/router.js';
+import { decodeConnectReply, encodeSessionIn, LostReason, SessIn, type SessionInEnv } from '../../common/src/envelope/session-in.js';
+import type { Logger } from '../../common/src/log.js';
+import type { Metrics } from '../../common/src/metrics.js';
+import { retrying } from '../../common/src/retry.js';
+import { shardOf } from '../../common/src/shard.js';
+import type { SubjectSpace } from '../../common/src/subjects.js';
+import { Connection } from './connection.js';
+import type { ConnState } from './protocol/conn-state.js';
+import { encodePublish } from './protocol/encode-publish.js';
+import { handlePacket } from './protocol/handle-packet.js';
+import type { GatewayLimits, GatewayPorts } from './protocol/ports.js';
+import { RC } from './protocol/reason-codes.js';
+
+export interface GatewayDeps {
+  bus: Bus;
+  subjects: SubjectSpace;
+  log: Logger;
+  metrics: Metrics;
+  /** Process identity on the bus (letters, digits, - and _). */
+  nodeId: string;
+  auth?: AuthClient;
+}
+
+const PENDING_OUT_MAX = 10000;
+
+/**
+ * The gateway: TCP listener, MQTT decode/encode, validation, keepalive, ACL enforcement,
+ * backpressure. Stateless beyond its sockets: sessions live on the shard owners.
+ */
+export class GatewayService implements GatewayPorts {
+  readonly gatewayId: string;
+  readonly limits: GatewayLimits;
+  readonly shards: number;
+  private server?: net.Server;
+  private readonly conns = new Map<number, Connection>();
+  private nextConnId = 1;
+  private readonly subs: BusSubscription[] = [];
+  private timers: NodeJS.Timeout[] = [];
+  private readonly auth: AuthClient;
+  private readonly m;
+  private listening = false;
+  private stopping = false;
+
+  private constructor(
+    private readonly config: Config,
+    private readonly deps: GatewayDeps,
+  ) {
+    this.gatewayId = deps.nodeId;
+    this.shards = config.shards;
+    this.limits = {
+      maxPacketBytes: config['mqtt.maxPacketBytes'],
+      maxClientIdLength: config['mqtt.maxClientIdLength'],
+      maxTopicLevels: config['mqtt.maxTopicLevels'],
+      maxTopicAlias: config['mqtt.maxTopicAlias'],
+      receiveMaximum: config['mqtt.receiveMaximum'],
+      maxKeepaliveS: config['mqtt.maxKeepaliveS'],
+      maxSessionExpiryS: config['session.maxExpiryS'],
+      unauthorizedPublish: config['mqtt.unauthorizedPublish'],
+      allowWildcardSubscriptions: config['mqtt.allowWildcardSubscriptions'],
+    };
+    this.auth = deps.auth ?? createAuthClient(deps.bus, deps.subjects, config['nats.requestTimeoutMs']);
+    const metrics = deps.metrics;
+    this.m = {
+      events: metrics.counter('gateway_events_total', 'Gateway refusals, limit hits and protocol errors, by kind.', ['what']),
+      connects: metrics.counter('gateway_connections_total', 'Client connections accepted by the listener.'),
+      packetsIn: metrics.counter('gateway_packets_in_total', 'MQTT packets received, by type.', ['type']),
+    };
+    metrics.gauge('gateway_connections', 'Open client connections.', [], (g) => g.set(this.conns.size));
+  }
+
+  static create(config: Config, deps: GatewayDeps): GatewayService {
+    return new GatewayService(config, deps);
+  }
+
+  /** The bound MQTT port (after start). */
+  get port(): number {
+    const a = this.server?.address();
+    return a && typeof a === 'object' ? a.port : 0;
+  }
+
+  ready(): boolean {
+    return this.listening && !this.stopping;
+  }
+
+  async start(): Promise<void> {
+    const { bus, subjects } = this.deps;
+    this.subs.push(bus.subscribe(subjects.gatewayOut(this.gatewayId), (m) => decodeGatewayOut(m.data, (it) => this.onOut(it))));
+    await bus.flush();
+    const hb = () => bus.publish(subjects.gatewayHeartbeat, encodeHeartbeat({ gatewayId: this.gatewayId, stopping: false }));
+    hb();
+    this.timers.push(setInterval(hb, this.config['gateway.heartbeatMs']));
+    this.timers.push(setInterval(() => this.sweep(), 500));
+    for (const t of this.timers) t.unref();
+    const server = net.createServer({ noDelay: true }, (s) => this.accept(s));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: this.config['mqtt.host'], port: this.config['mqtt.port'], backlog: this.config['mqtt.listenBacklog'] }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (err) => this.deps.log.error('listener error', { err }));
+    this.listening = true;
+    this.deps.log.info('mqtt listener up', { host: this.config['mqtt.host'], port: this.port, gateway: this.gatewayId });
+  }
+
+  /**
+   * Graceful stop: stop accepting, tell MQTT 5 clients 0x8B, close connections at a bounded
+   * rate (so a fleet does not stampede the next node), announce the stop to shard owners.
+   */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    const perTick = Math.max(1, Math.ceil(this.config['gateway.drainRatePerS'] / 10));
+    const all = [...this.conns.values()];
+    for (let i = 0; i < all.length; i += perTick) {
+      for (const c of all.slice(i, i + perTick)) this.close(c.state, RC.SERVER_SHUTTING_DOWN, LostReason.ServerShutdown);
+      if (i + perTick < all.length) await new Promise((r) => setTimeout(r, 100));
+    }
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    const { bus, subjects } = this.deps;
+    try {
+      bus.publish(subjects.gatewayHeartbeat, encodeHeartbeat({ gatewayId: this.gatewayId, stopping: true }));
+      await bus.flush();
+    } catch {
+      /* bus already closed */
+    }
+    for (const s of this.subs.splice(0)) s.unsubscribe();
+    this.listening = false;
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    this.m.connects.inc();
+    const id = this.nextConnId;
+    this.nextConnId = this.nextConnId >= 0xfffffffe ? 1 : this.nextConnId + 1;
+    const c = new Connection(
+      socket,
+      id,
+      this.config['mqtt.mountpoint'],
+      Date.now(),
+      this.config['mqtt.maxPacketBytes'],
+      this.config['mqtt.socketHighWaterBytes'],
+      (conn, p) => {
+        conn.state.lastRxAt = Date.now();
+        this.m.packetsIn.inc({ type: p.cmd });
+        handlePacket(conn.state, p, this);
+      },
+      (conn, why, err) => {
+        this.count(why === 'too-large' ? 'packet_too_large' : 'malformed_packet');
+        if (this.deps.log.enabled('debug')) this.deps.log.debug('closing connection on bad input', { peer: conn.state.peer, why, err });
+        // [MQTT-4.13.1-1] malformed packet / [MQTT-3.1.2-24] too large: 5.0 says why, then close.
+        this.close(conn.state, why === 'too-large' ? RC.PACKET_TOO_LARGE : RC.MALFORMED, LostReason.ProtocolError);
+      },
+    );
+    this.conns.set(id, c);
+    socket.on('error', () => {});
+    socket.on('close', () => this.onSocketClosed(c));
+  }
+
+  private onSocketClosed(c: Connection): void {
+    this.conns.delete(c.state.id);
+    if (c.state.phase !== 'closed') this.notifyLost(c, LostReason.SocketClosed);
+    c.state.phase = 'closed';
+  }
+
+  /** Tells the owner the connection is gone (once), unless the client said DISCONNECT. */
+  private notifyLost(c: Connection, reason: LostReason): void {
+    if (c.sessionNotified) return;
+    c.sessionNotified = true;
+    const st = c.state;
+    if (st.phase === 'connected' && !st.cleanlyDisconnected) this.toSession(st, { kind: SessIn.ConnLost, key: st.key, epoch: st.epoch, reason });
+  }
+
+  /** Keepalive (1.5x [MQTT-3.1.2-24]) and connect timeout, swept for all connections at once. */
+  private sweep(): void {
+    const now = Date.now();
+    const connectTimeout = this.config['mqtt.connectTimeoutMs'];
+    for (const c of this.conns.values()) {
+      const st = c.state;
+      if (st.phase === 'new' || st.phase === 'connecting') {
+        if (now - st.openedAt > connectTimeout) {
+          this.count('connect_timeout');
+          this.close(st, undefined, LostReason.ProtocolError);
+        }
+      } else if (st.phase === 'connected' && st.keepaliveMs > 0 && now - st.lastRxAt > st.keepaliveMs * 1.5) {
+        this.count('keepalive_timeout');
+        this.close(st, RC.KEEPALIVE_TIMEOUT, LostReason.KeepaliveTimeout);
+      }
+    }
+  }
+
+  // ---- GatewayPorts ----
+
+  now(): number {
+    return Date.now();
+  }
+
+  send(st: ConnState, p: mqtt.Packet): void {
+    const c = this.conns.get(st.id);
+    if (!c) return;
+    c.write(mqtt.generate(p, { protocolVersion: st.proto }));
+  }
+
+  close(st: ConnState, rc: number | undefined, reason: LostReason): void {
+    const c = this.conns.get(st.id);
+    if (!c || st.phase === 'closed') return;
+    this.notifyLost(c, reason);
+    if (rc !== undefined && st.proto === 5 && st.phase === 'connected') {
+      c.write(mqtt.generate({ cmd: 'disconnect', reasonCode: rc } as mqtt.Packet, { protocolVersion: 5 }));
+    }
+    st.phase = 'closed';
+    c.uncorkNow();
+    c.socket.end();
+    // Do not wait for a client that never reads: destroy shortly after.
+    setTimeout(() => c.socket.destroy(), 1000).unref();
+  }
+
+  toSession(st: ConnState, env: SessionInEnv): void {
+    this.deps.bus.publish(this.deps.subjects.sessionIn(st.shard), encodeSessionIn(env));
+  }
+
+  async connectSession(env: import('../../common/src/envelope/session-in.js').ConnectEnv) {
+    const { bus, subjects } = this.deps;
+    const data = encodeSessionIn(env);
+    const timeoutMs = this.config['nats.requestTimeoutMs'];
+    // During a shard move nobody answers for a moment: retry, the CONNACK is late, not an error.
+    const r = await retrying(() => bus.request(subjects.sessionIn(shardOf(env.key, this.shards)), data, { timeoutMs }), {
+      attempts: 12,
+      baseDelayMs: 50,
+      maxDelayMs: 1000,
+    });
+    return decodeConnectReply(r.data);
+  }
+
+  authenticate(req: import('../../auth-service/src/protocol.js').AuthRequest) {
+    return this.auth.authenticate(req);
+  }
+
+  route(st: ConnState, m: import('../../common/src/envelope/message.js').Message, ack: boolean): Promise<number> | undefined {
+    const { bus, subjects } = this.deps;
+    const data = encodeRoutePublish({ mountpoint: st.mountpoint, message: m });
+    if (!ack) {
+      bus.publish(subjects.routePublish, data);
+      return undefined;
+    }
+    const timeoutMs = this.config['nats.requestTimeoutMs'];
+    return retrying(() => bus.request(subjects.routePublish, data, { timeoutMs }), { attempts: 6, baseDelayMs: 50 }).then(
+      (r) => decodeStatusSafe(r.data),
+      () => ROUTE_FAILED,
+    );
+  }
+
+  count(what: string): void {
+    this.m.events.inc({ what });
+  }
+
+  newClientId(): string {
+    return `shardmq-${randomBytes(9).toString('base64url')}`;
+  }
+
+  connected(st: ConnState): void {
+    const c = this.conns.get(st.id);
+    if (!c) return;
+    const out = st.pendingOut.splice(0);
+    for (const it of out) this.onOut(it);
+    const early = st.pendingIn.splice(0);
+    for (const p of early) handlePacket(st, p, this);
+  }
+
+  // ---- session output ----
+
+  private onOut(it: GatewayOutItem): void {
+    const c = this.conns.get(it.connId);
+    if (!c) return;
+    const st = c.state;
+    if (st.phase === 'connecting') {
+      if (st.pendingOut.length < PENDING_OUT_MAX) st.pendingOut.push(it);
+      return;
+    }
+    if (st.phase !== 'connected' || it.epoch !== st.epoch) return; // stale epoch: an older connection's output
+    switch (it.kind) {
+      case GwOut.Packet:
+        c.write(it.bytes);
+        return;
+      case GwOut.Publish:
+        if (it.qos === 0 && c.overloaded()) {
+          this.count('qos0_dropped_slow_consumer');
+          return;
+        }
+        c.write(encodePublish(st, it, Date.now()));
+        return;
+      case GwOut.Close:
+        // The owner closed it (takeover, failure): 5.0 gets DISCONNECT with the reason.
+        this.close(st, it.rc === 0xff ? undefined : it.rc, LostReason.ProtocolError);
+        return;
+    }
+  }
+}

@@ -1,0 +1,55 @@
+import mqtt from 'mqtt-packet';
+import type { PublishItem } from '../../../common/src/envelope/gateway-out.js';
+import type { ConnState } from './conn-state.js';
+
+/**
+ * Encodes one delivery for one connection. MQTT 5: properties pass through, Message Expiry
+ * is sent as the time left [MQTT-3.3.2-6], Subscription Identifiers are added [MQTT-3.3.4-3],
+ * and a topic alias is assigned while the client's Topic Alias Maximum allows [MQTT-3.3.2-11].
+ * Gateway only (aliases are per connection).
+ */
+export function encodePublish(c: ConnState, it: PublishItem, now: number): Buffer {
+  const m = it.message;
+  const packet: Record<string, unknown> = {
+    cmd: 'publish',
+    topic: m.topic,
+    payload: m.payload,
+    qos: it.qos,
+    retain: it.retain,
+    dup: it.dup,
+  };
+  if (it.qos > 0) packet.messageId = it.packetId;
+  if (c.proto === 5) {
+    const props: Record<string, unknown> = {};
+    let any = false;
+    const p = m.props;
+    if (p) {
+      if (p.payloadFormatIndicator !== undefined) props.payloadFormatIndicator = p.payloadFormatIndicator;
+      if (p.contentType !== undefined) props.contentType = p.contentType;
+      if (p.responseTopic !== undefined) props.responseTopic = p.responseTopic;
+      if (p.correlationData !== undefined) props.correlationData = p.correlationData;
+      if (p.userProperties !== undefined) props.userProperties = p.userProperties;
+      if (p.expiresAt !== undefined) props.messageExpiryInterval = Math.max(1, Math.ceil((p.expiresAt - now) / 1000));
+      any = true;
+    }
+    if (it.subIds.length > 0) {
+      props.subscriptionIdentifier = it.subIds.length === 1 ? it.subIds[0] : it.subIds;
+      any = true;
+    }
+    if (c.clientAliasMax > 0) {
+      const alias = c.aliasesOut.get(m.topic);
+      if (alias !== undefined) {
+        props.topicAlias = alias;
+        packet.topic = '';
+        any = true;
+      } else if (c.aliasesOut.size < c.clientAliasMax) {
+        const next = c.aliasesOut.size + 1;
+        c.aliasesOut.set(m.topic, next);
+        props.topicAlias = next;
+        any = true;
+      }
+    }
+    if (any) packet.properties = props;
+  }
+  return mqtt.generate(packet as unknown as mqtt.Packet, { protocolVersion: c.proto });
+}

@@ -1,0 +1,110 @@
+import type { IPublishPacket, Packet } from 'mqtt-packet';
+import { checkPublish } from '../../../auth-service/src/acl/check-acl.js';
+import type { Message } from '../../../common/src/envelope/message.js';
+import { LostReason, SessIn } from '../../../common/src/envelope/session-in.js';
+import { validateTopicName } from '../../../common/src/topic.js';
+import type { ConnState, PendingAck } from './conn-state.js';
+import { messageProps } from './message-props.js';
+import type { GatewayPorts } from './ports.js';
+import { RC } from './reason-codes.js';
+
+/**
+ * Writes PUBACKs in the order the PUBLISHes arrived [MQTT-4.6.0-2], as router answers come in.
+ * A QoS 1 message the router could not accept is never acknowledged as delivered: 5.0 gets
+ * PUBACK 0x80, 3.1.1 (which has no failure code) gets its connection closed so it resends.
+ */
+export function flushAcks(c: ConnState, ports: GatewayPorts): void {
+  while (c.acks.length > 0 && c.acks.peek()!.rc >= 0) {
+    const a = c.acks.shift()!;
+    if (c.phase !== 'connected') continue;
+    if (a.rc >= 0x80 && c.proto !== 5 && a.rc !== RC.NOT_AUTHORIZED) {
+      ports.close(c, undefined, LostReason.ProtocolError);
+      return;
+    }
+    if (c.proto === 5 && a.rc !== 0) ports.send(c, { cmd: 'puback', messageId: a.packetId, reasonCode: a.rc } as Packet);
+    else ports.send(c, { cmd: 'puback', messageId: a.packetId } as Packet);
+  }
+}
+
+function inboundUnacked(c: ConnState): number {
+  return c.acks.length + c.qos2In.size;
+}
+
+/**
+ * PUBLISH from a client: topic alias, validation, Receive Maximum, ACL, then to a router
+ * (QoS 0/1) or through the publisher's session for exactly-once (QoS 2). Gateway only.
+ */
+export function onPublish(c: ConnState, p: IPublishPacket, ports: GatewayPorts): void {
+  const lim = ports.limits;
+  let topic = p.topic;
+  const props = p.properties;
+  if (c.proto === 5 && props?.topicAlias !== undefined) {
+    const alias = props.topicAlias;
+    if (alias === 0 || alias > lim.maxTopicAlias) {
+      ports.count('topic_alias_invalid');
+      ports.close(c, RC.TOPIC_ALIAS_INVALID, LostReason.ProtocolError); // [MQTT-3.3.2-9]/[MQTT-3.3.2-10]
+      return;
+    }
+    if (topic === '') {
+      const known = c.aliasesIn.get(alias);
+      if (known === undefined) {
+        ports.close(c, RC.PROTOCOL_ERROR, LostReason.ProtocolError);
+        return;
+      }
+      topic = known;
+    } else c.aliasesIn.set(alias, topic);
+  }
+  // [MQTT-3.3.2-2] no wildcards in a topic name; [MQTT-4.7.3-1] not empty; UTF-8 rules [MQTT-1.5.4].
+  if (validateTopicName(topic, lim.maxTopicLevels) !== undefined) {
+    ports.count('topic_name_invalid');
+    ports.close(c, RC.TOPIC_NAME_INVALID, LostReason.ProtocolError);
+    return;
+  }
+  const qos = p.qos;
+  const packetId = p.messageId ?? 0;
+  if (qos === 2 && c.qos2In.has(packetId)) {
+    // A resend of a QoS 2 PUBLISH not yet released: the session answers PUBREC without forwarding.
+  } else if (qos > 0 && inboundUnacked(c) >= lim.receiveMaximum) {
+    ports.count('receive_maximum_exceeded');
+    ports.close(c, RC.RECEIVE_MAXIMUM_EXCEEDED, LostReason.ProtocolError); // [MQTT-3.3.4-7]
+    return;
+  }
+  const payload = p.payload as Buffer;
+  if (!checkPublish(c.acl, topic, qos, p.retain, payload.length)) {
+    ports.count('publish_not_authorized');
+    if (c.proto !== 5 && lim.unauthorizedPublish === 'disconnect') {
+      ports.close(c, undefined, LostReason.ProtocolError);
+      return;
+    }
+    // 5.0: tell the publisher 0x87. 3.1.1 'drop': acknowledge and drop, so it does not resend forever.
+    const rc = c.proto === 5 ? RC.NOT_AUTHORIZED : 0;
+    if (qos === 1) {
+      c.acks.push({ packetId, rc: rc || 0 });
+      flushAcks(c, ports);
+    } else if (qos === 2) {
+      if (c.proto === 5) ports.send(c, { cmd: 'pubrec', messageId: packetId, reasonCode: rc } as Packet);
+      else ports.send(c, { cmd: 'pubrec', messageId: packetId } as Packet);
+    }
+    return;
+  }
+  const m: Message = { topic, payload, qos, retain: p.retain, origin: c.key };
+  if (c.proto === 5 && props) {
+    const mp = messageProps(props, ports.now());
+    if (mp) m.props = mp;
+  }
+  if (qos === 0) {
+    ports.route(c, m, false);
+    return;
+  }
+  if (qos === 1) {
+    const a: PendingAck = { packetId, rc: -1 };
+    c.acks.push(a);
+    ports.route(c, m, true)!.then((code) => {
+      a.rc = code === 0x10 && c.proto === 5 ? RC.NO_MATCHING_SUBSCRIBERS : code >= 0x80 ? code : 0;
+      flushAcks(c, ports);
+    });
+    return;
+  }
+  c.qos2In.add(packetId);
+  ports.toSession(c, { kind: SessIn.Publish2, key: c.key, epoch: c.epoch, packetId, message: m });
+}
