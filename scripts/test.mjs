@@ -29,7 +29,8 @@ const SRC_TEST = join(ROOT, 'test');
 // run fails instead of blocking CI forever.
 const suiteBudgetMs = 15 * 60_000;
 const runTimeoutMs = envInt('SHARDMQ_TEST_RUN_TIMEOUT_MS', 25 * 60_000);
-const perTestTimeoutMs = envInt('SHARDMQ_TEST_TIMEOUT_MS', 120_000);
+// Node 20 applies --test-timeout to each test file as a whole (not to each test in it).
+const fileTimeoutMs = envInt('SHARDMQ_TEST_FILE_TIMEOUT_MS', 5 * 60_000);
 const groupKillGraceMs = 3_000;
 
 // Unit files are cheap (one short-lived node process each, mostly waiting on startup I/O), so
@@ -72,7 +73,7 @@ function usage() {
   <word>            run only test files whose path under dist/test contains <word>
   --test-...        passed to node --test (e.g. --test-name-pattern="reconnect")
 env: SHARDMQ_TEST_VERBOSE=1 (stream child process output), SHARDMQ_TEST_SKIP_PROVISION=1,
-     SHARDMQ_TEST_TIMEOUT_MS, SHARDMQ_TEST_RUN_TIMEOUT_MS,
+     SHARDMQ_TEST_FILE_TIMEOUT_MS, SHARDMQ_TEST_RUN_TIMEOUT_MS,
      SHARDMQ_TEST_UNIT_CONCURRENCY, SHARDMQ_TEST_E2E_CONCURRENCY (see docs/testing.md)
 `);
 }
@@ -252,7 +253,7 @@ function runPhase(name, files, concurrency, nodeArgs, env) {
     const args = [
       '--test',
       `--test-concurrency=${concurrency}`,
-      `--test-timeout=${perTestTimeoutMs}`,
+      `--test-timeout=${fileTimeoutMs}`,
       // Without it a test file that leaves a socket or child open never exits, and the run hangs.
       '--test-force-exit',
       '--test-reporter=spec',
