@@ -107,7 +107,11 @@ function hookExit(): void {
   });
 }
 
-export async function startPostgres(opts: { tls?: PostgresTlsOptions } = {}): Promise<PostgresHandle> {
+/**
+ * `password`: the bootstrap user's password (default random); give two servers the same one to
+ * stand in for replicas.
+ */
+export async function startPostgres(opts: { tls?: PostgresTlsOptions; password?: string } = {}): Promise<PostgresHandle> {
   const bin = findPostgresBinDir();
   const who = await runAs();
   hookExit();
@@ -119,7 +123,7 @@ export async function startPostgres(opts: { tls?: PostgresTlsOptions } = {}): Pr
   };
   own(dir, 0o700);
   const dataDir = join(dir, 'data');
-  const password = `pw-${Math.random().toString(36).slice(2)}`;
+  const password = opts.password ?? `pw-${Math.random().toString(36).slice(2)}`;
   const pwFile = join(dir, 'pwfile');
   await writeFile(pwFile, password + '\n');
   own(pwFile, 0o600);
