@@ -18,7 +18,7 @@ const allTargets = ['shardmq-single', 'shardmq-nats', 'mosquitto'];
 const allScenarios = ['fanin', 'latency'];
 
 const usage = `usage: npm run bench -- [options]
-  --duration-s N        measured seconds per scenario and broker (default 8)
+  --duration-s N        measured seconds per scenario and broker (default 10)
   --warmup-s N          warm-up seconds before measuring (default 2)
   --only LIST           brokers, comma separated: ${allTargets.join(',')} (default all)
   --scenario LIST       scenarios, comma separated: ${allScenarios.join(',')} (default all)
@@ -39,7 +39,7 @@ let args;
 try {
   ({ values: args } = parseArgs({
     options: {
-      'duration-s': { type: 'string', default: '8' },
+      'duration-s': { type: 'string', default: '10' },
       'warmup-s': { type: 'string', default: '2' },
       only: { type: 'string', default: allTargets.join(',') },
       scenario: { type: 'string', default: allScenarios.join(',') },
