@@ -226,3 +226,17 @@ test('a Will is never sent to a connection as a gateway item: it goes to the rou
   assert.equal(effectsOf(out, 'route')[0]!.then, undefined, 'Wills are routed without a continuation');
   assert.equal(h.itemsFor(c).filter((it) => it.kind === GwOut.Close).length, 0);
 });
+
+test('Will Delay equal to the session expiry: exactly one Will, whichever timer fires first', () => {
+  for (const first of ['will', 'expiry'] as const) {
+    const h = new SessionCoreHarness();
+    const c = h.connect('dev1', { sessionExpiryS: 10, will: { delayS: 10 } });
+    h.connLost(c);
+    h.now += 10_000;
+    h.fireTimer('dev1', first);
+    h.fireTimer('dev1', first === 'will' ? 'expiry' : 'will');
+    h.advance(1);
+    assert.equal(h.wills().length, 1, `${first} first`);
+    assert.equal(h.session('dev1'), undefined);
+  }
+});
