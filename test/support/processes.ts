@@ -65,9 +65,9 @@ let hooksInstalled = false;
  * Absolute path of an executable on PATH or in the sbin dirs (nats-server and mosquitto live in
  * /usr/sbin on Debian), or undefined.
  */
-export function findExecutable(name: string): string | undefined {
+export function findExecutable(name: string, pathVar = process.env.PATH): string | undefined {
   if (name.includes('/')) return name;
-  const dirs = [...(process.env.PATH ?? '').split(delimiter), ...sbinDirs];
+  const dirs = [...(pathVar ?? '').split(delimiter), ...sbinDirs];
   for (const d of dirs) {
     if (!d) continue;
     const p = join(d, name);
@@ -306,7 +306,7 @@ export async function spawnProcess(cmd: string, args: string[], opts: SpawnProce
     if (v === undefined) delete env[k];
     else env[k] = v;
   }
-  const resolved = findExecutable(cmd) ?? cmd;
+  const resolved = findExecutable(cmd, env.PATH) ?? cmd;
   const child = spawn(resolved, args, { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   if (child.pid !== undefined) live.add(child);
   const proc = new ProcessImpl(opts.name, [cmd, ...args].join(' '), child);
