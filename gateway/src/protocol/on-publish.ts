@@ -64,7 +64,7 @@ export function onPublish(c: ConnState, p: IPublishPacket, ports: GatewayPorts):
   const packetId = p.messageId ?? 0;
   if (qos === 2 && c.qos2In.has(packetId)) {
     // A resend of a QoS 2 PUBLISH not yet released: the session answers PUBREC without forwarding.
-  } else if (qos > 0 && inboundUnacked(c) >= lim.receiveMaximum) {
+  } else if (qos > 0 && c.proto === 5 && inboundUnacked(c) >= lim.receiveMaximum) {
     ports.count('receive_maximum_exceeded');
     ports.close(c, RC.RECEIVE_MAXIMUM_EXCEEDED, LostReason.ProtocolError); // [MQTT-3.3.4-7]
     return;

@@ -1,0 +1,104 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startNatsServer, type NatsServerHandle } from './nats-server.js';
+import { spawnProcess, type ManagedProcess } from './processes.js';
+
+/**
+ * Starts shardmq for an end-to-end test, as real OS processes on free ports:
+ * - 'single':  one process, all roles, in-memory bus (the embedded default);
+ * - 'cluster': a private nats-server, then router, session, auth and N gateways as separate
+ *              processes (the distributed mode).
+ */
+
+export type BrokerMode = 'single' | 'cluster';
+export const MODES: readonly BrokerMode[] = ['single', 'cluster'];
+
+const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..');
+const CLI = join(ROOT, 'dist', 'bin', 'shardmq.js');
+
+export interface BrokerOptions {
+  /** Extra SHARDMQ_* settings for every process. */
+  env?: Record<string, string>;
+  /** Gateways in cluster mode (default 2). Single mode always has one. */
+  gateways?: number;
+  /** Extra settings per role in cluster mode. */
+  roleEnv?: Partial<Record<'gateway' | 'session' | 'router' | 'auth', Record<string, string>>>;
+}
+
+export interface Broker {
+  readonly mode: BrokerMode;
+  /** MQTT ports of the gateways (single mode: one). */
+  readonly ports: number[];
+  url(gateway?: number): string;
+  readonly nats?: NatsServerHandle;
+  readonly processes: Map<string, ManagedProcess>;
+  /** Starts one more process of a role (cluster mode), e.g. a second session actor. */
+  spawnRole(role: 'gateway' | 'session' | 'router' | 'auth', name: string, env?: Record<string, string>): Promise<ManagedProcess>;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+const READY = /"msg":"ready"/;
+
+async function spawnShardmq(name: string, env: Record<string, string>): Promise<{ proc: ManagedProcess; mqttPort?: number }> {
+  const proc = await spawnProcess(process.execPath, [CLI, 'start'], {
+    name,
+    env: { SHARDMQ_LOG_LEVEL: 'info', SHARDMQ_HTTP_PORT: '0', SHARDMQ_MQTT_HOST: '127.0.0.1', SHARDMQ_MQTT_PORT: '0', ...env },
+    readyLine: READY,
+    readyTimeoutMs: 20_000,
+  });
+  const line = await proc.waitForLine(READY, 1000).catch(() => '');
+  const m = /"mqttPort":(\d+)/.exec(line) ?? /"mqttPort":(\d+)/.exec(proc.output());
+  return { proc, mqttPort: m ? Number(m[1]) : undefined };
+}
+
+export async function startBroker(mode: BrokerMode, o: BrokerOptions = {}): Promise<Broker> {
+  const processes = new Map<string, ManagedProcess>();
+  const ports: number[] = [];
+  let nats: NatsServerHandle | undefined;
+  const stopAll = async () => {
+    await Promise.all([...processes.values()].map((p) => p.stop(5000)));
+    await nats?.stop();
+  };
+  try {
+    if (mode === 'single') {
+      const { proc, mqttPort } = await spawnShardmq('shardmq', { ...o.env });
+      processes.set('shardmq', proc);
+      ports.push(mqttPort!);
+    } else {
+      nats = await startNatsServer({ jetstream: true });
+      const base = { SHARDMQ_NATS_URL: nats.url, ...o.env };
+      for (const role of ['router', 'session', 'auth'] as const) {
+        const { proc } = await spawnShardmq(role, { ...base, SHARDMQ_ROLES: role, ...o.roleEnv?.[role] });
+        processes.set(role, proc);
+      }
+      const n = o.gateways ?? 2;
+      const started = await Promise.all(
+        Array.from({ length: n }, (_, i) => spawnShardmq(`gateway-${i + 1}`, { ...base, SHARDMQ_ROLES: 'gateway', ...o.roleEnv?.gateway })),
+      );
+      started.forEach(({ proc, mqttPort }, i) => {
+        processes.set(`gateway-${i + 1}`, proc);
+        ports.push(mqttPort!);
+      });
+    }
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  return {
+    mode,
+    ports,
+    nats,
+    processes,
+    url: (g = 0) => `mqtt://127.0.0.1:${ports[g % ports.length]}`,
+    async spawnRole(role, name, env = {}) {
+      if (!nats) throw new Error('spawnRole needs cluster mode');
+      const { proc, mqttPort } = await spawnShardmq(name, { SHARDMQ_NATS_URL: nats.url, ...o.env, SHARDMQ_ROLES: role, ...o.roleEnv?.[role], ...env });
+      processes.set(name, proc);
+      if (role === 'gateway' && mqttPort) ports.push(mqttPort);
+      return proc;
+    },
+    output: () => [...processes.entries()].map(([n, p]) => `--- ${n}\n${p.output()}`).join('\n'),
+    stop: stopAll,
+  };
+}
