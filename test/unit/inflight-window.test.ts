@@ -100,7 +100,7 @@ test('queue limit by bytes, drop-new', () => {
   const { h } = offline({ maxQueuedBytes: 100, queueOverflow: 'drop-new' });
   for (let i = 0; i < 4; i++) h.deliver(msg('t', Buffer.alloc(30, 48 + i), 1), ['s']);
   assert.deepEqual(queued(h), ['0'.repeat(30), '1'.repeat(30), '2'.repeat(30)]);
-  assert.equal(h.session('s')!.queuedBytes, 90);
+  assert.equal(h.session('s')!.queuedBytes, 93, 'payload and topic bytes count');
   assert.equal(h.count('queue_full_dropped'), 1);
 });
 
@@ -109,7 +109,7 @@ test('queue limit by bytes, drop-oldest: old messages make room for a new one', 
   for (let i = 0; i < 3; i++) h.deliver(msg('t', Buffer.alloc(30, 48 + i), 1), ['s']);
   h.deliver(msg('t', Buffer.alloc(50, 57), 1), ['s']);
   assert.deepEqual(queued(h), ['2'.repeat(30), '9'.repeat(50)]);
-  assert.equal(h.session('s')!.queuedBytes, 80);
+  assert.equal(h.session('s')!.queuedBytes, 82, 'payload and topic bytes count');
   assert.equal(h.count('queue_oldest_dropped'), 2);
 });
 
@@ -122,7 +122,6 @@ test('a message larger than the whole byte limit is dropped (drop-new)', () => {
 
 test(
   'drop-oldest: a message that can never fit the byte limit does not evict the queue',
-  { todo: 'bug: enqueue (outbound.ts:109-121) shifts out every queued message before noticing the new one alone exceeds maxQueuedBytes, then drops it too' },
   () => {
     const { h } = offline({ maxQueuedBytes: 100, queueOverflow: 'drop-oldest' });
     for (let i = 0; i < 3; i++) h.deliver(msg('t', Buffer.alloc(30, 48 + i), 1), ['s']);
@@ -188,18 +187,19 @@ test('[MQTT-3.1.2-25] properties count toward the Maximum Packet Size', () => {
   assert.equal(h.count('too_large_dropped'), 1);
 });
 
-test('[MQTT-3.1.2-25] the size check applies to offline sessions before queueing', () => {
+test('[MQTT-3.1.2-25] the size check applies at send time, against the connection that will get it', () => {
   const h = new SessionCoreHarness();
   const c = h.connect('s', { cleanStart: false, sessionExpiryS: 600, maxPacketBytes: 64 });
   h.connLost(c);
   h.deliver(msg('t', Buffer.alloc(200), 1), ['s']);
-  assert.equal(h.session('s')!.queue.length, 0);
+  assert.equal(h.session('s')!.queue.length, 1, 'queued while offline: the next connection may allow it');
+  const c2 = h.connect('s', { cleanStart: false, sessionExpiryS: 600, maxPacketBytes: 64 });
+  assert.equal(h.publishesTo(c2).length, 0);
   assert.equal(h.count('too_large_dropped'), 1);
 });
 
 test(
   '[MQTT-3.1.2-25] a PUBLISH that fits the Maximum Packet Size exactly is delivered',
-  { todo: 'bug (minor): publishSizeBound (outbound.ts:14-32) overestimates by ~9 bytes (5-byte header, 4-byte property length, packet id and alias always counted), so messages that fit are dropped' },
   () => {
     const payload = Buffer.alloc(40, 120);
     const exact = mqtt.generate({ cmd: 'publish', topic: 't/x', payload, qos: 1, messageId: 1, dup: false, retain: false, properties: {} } as mqtt.IPublishPacket, { protocolVersion: 5 }).length;

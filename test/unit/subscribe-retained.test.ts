@@ -134,7 +134,6 @@ test('a failed router acknowledgement turns granted codes into 0x80 and forgets 
 
 test(
   'a failed router acknowledgement of a repeated SUBSCRIBE keeps the subscription that was already working',
-  { todo: 'bug: onSubscribeRouted (handle-subscribe.ts:82) deletes every filter of the request, including one that replaced an existing subscription the router still holds; session and router then disagree and UNSUBSCRIBE answers 0x11 without removing it from the router' },
   () => {
     const { h, c } = setup();
     h.subscribe(c, [req('a', { qos: 1 })], { packetId: 1 });
@@ -148,7 +147,6 @@ test(
 
 test(
   'a failed router acknowledgement after the connection dropped still forgets the subscriptions',
-  { todo: 'bug: onSubscribeRouted (handle-subscribe.ts:77) returns on a stale epoch / offline session before undoing c.added, so a kept session believes it holds subscriptions the router never got' },
   () => {
     const { h, c } = setup();
     const [subs] = effectsOf(h.subscribe(c, [req('a')], { ack: false }), 'subs');

@@ -125,7 +125,6 @@ test('v3WillDelayS does not touch MQTT 5 clients (their own Will Delay applies)'
 
 test(
   'v3WillDelayS grace also applies to clean-session 3.1.1 clients (the setting says: all 3.1/3.1.1 clients)',
-  { todo: 'bug: connectionClosed ends a clean-session (expiryS 0) session at once and endSession publishes the Will, so the grace never applies' },
   () => {
     const h = new SessionCoreHarness({ v3WillDelayS: 20 });
     const c = h.connect('dev1', { proto: 4, cleanStart: true, will: {} });

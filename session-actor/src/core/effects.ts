@@ -1,6 +1,7 @@
 import type { GatewayOutItem } from '../../../common/src/envelope/gateway-out.js';
 import type { Message } from '../../../common/src/envelope/message.js';
 import type { SubChangeBatch } from '../../../common/src/envelope/router.js';
+import type { SessionSub } from './session.js';
 
 /**
  * What the pure session core asks its runner to do. Handlers push effects into an array;
@@ -12,9 +13,19 @@ export type TimerKind = 'will' | 'expiry';
 
 /** Continuations: which core function the runner calls when an async effect completes. */
 export type Continuation =
-  | { kind: 'suback'; key: string; epoch: number; packetId: number; codes: number[]; retained: RetainedWant[]; added: string[] }
-  | { kind: 'unsuback'; key: string; epoch: number; packetId: number; codes: number[] }
-  | { kind: 'pubrec'; key: string; epoch: number; packetId: number };
+  | {
+      kind: 'suback';
+      key: string;
+      incarnation: number;
+      epoch: number;
+      packetId: number;
+      codes: number[];
+      retained: RetainedWant[];
+      /** Raw filters this SUBSCRIBE set, with what they replaced (undefined: new). */
+      added: Array<[string, SessionSub | undefined]>;
+    }
+  | { kind: 'unsuback'; key: string; incarnation: number; epoch: number; packetId: number; codes: number[] }
+  | { kind: 'pubrec'; key: string; incarnation: number; epoch: number; packetId: number };
 
 export interface RetainedWant {
   qos: 0 | 1 | 2;

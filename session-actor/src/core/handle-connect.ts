@@ -43,7 +43,7 @@ export function handleConnect(st: ShardState, e: ConnectEnv, now: number, out: E
   }
   const sessionPresent = s !== undefined; // [MQTT-3.2.2-2]/[MQTT-3.2.2-3]
   if (!s) {
-    s = createSession(e.key, e.mountpoint, e.clientId, e.proto);
+    s = createSession(e.key, e.mountpoint, e.clientId, e.proto, takeEpoch(st));
     st.sessions.set(e.key, s);
   }
   s.proto = e.proto;

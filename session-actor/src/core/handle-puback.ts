@@ -1,6 +1,6 @@
 import type { AckEnv } from '../../../common/src/envelope/session-in.js';
 import type { Effect } from './effects.js';
-import { drain } from './outbound.js';
+import { drain, release } from './outbound.js';
 import type { ShardState } from './shard-state.js';
 
 /** PUBACK from the client for a QoS 1 delivery: frees the packet id [MQTT-4.3.2]. Shard owner only. */
@@ -9,6 +9,6 @@ export function handlePubAck(st: ShardState, e: AckEnv, now: number, out: Effect
   if (!s || s.epoch !== e.epoch) return;
   const f = s.inflight.get(e.packetId);
   if (!f || f.qos !== 1) return;
-  s.inflight.delete(e.packetId);
+  release(s, e.packetId);
   drain(st, s, now, out);
 }

@@ -1,6 +1,6 @@
 import type { AckEnv } from '../../../common/src/envelope/session-in.js';
 import type { Effect } from './effects.js';
-import { drain } from './outbound.js';
+import { drain, release } from './outbound.js';
 import type { ShardState } from './shard-state.js';
 
 /** PUBCOMP from the client: the QoS 2 delivery is complete, the packet id is free. Shard owner only. */
@@ -9,6 +9,6 @@ export function handlePubComp(st: ShardState, e: AckEnv, now: number, out: Effec
   if (!s || s.epoch !== e.epoch) return;
   const f = s.inflight.get(e.packetId);
   if (!f || f.state !== 'rel') return;
-  s.inflight.delete(e.packetId);
+  release(s, e.packetId);
   drain(st, s, now, out);
 }

@@ -21,14 +21,15 @@ export function handlePublish2(st: ShardState, e: Publish2Env, _now: number, out
   }
   if (state === 'pending') return; // PUBREC goes out once the first copy is routed
   s.inboundQos2.set(e.packetId, 'pending');
-  const then: Continuation = { kind: 'pubrec', key: s.key, epoch: e.epoch, packetId: e.packetId };
+  const then: Continuation = { kind: 'pubrec', key: s.key, incarnation: s.incarnation, epoch: e.epoch, packetId: e.packetId };
   out.push({ t: 'route', mountpoint: s.mountpoint, message: e.message, then });
 }
 
 /** The router accepted (status < 0x80) or refused the QoS 2 message. Shard owner only. */
 export function onPublish2Routed(st: ShardState, c: Extract<Continuation, { kind: 'pubrec' }>, status: number, out: Effect[]): void {
   const s = st.sessions.get(c.key);
-  if (!s) return;
+  // Only the session that asked, and only while the id is still pending (not released since).
+  if (!s || s.incarnation !== c.incarnation || s.inboundQos2.get(c.packetId) !== 'pending') return;
   if (status >= 0x80) {
     s.inboundQos2.delete(c.packetId);
     if (s.epoch !== c.epoch || !s.conn) return;
@@ -38,6 +39,8 @@ export function onPublish2Routed(st: ShardState, c: Extract<Continuation, { kind
     return;
   }
   s.inboundQos2.set(c.packetId, 'received');
-  if (s.epoch !== c.epoch || !s.conn) return; // PUBREC is resent when the client resends the PUBLISH
+  // The packet id is session state: answer on whichever connection the session has now
+  // (a client that reconnected resent the PUBLISH while this copy was being routed).
+  if (!s.conn) return;
   emitPacket(s, ackPacket('pubrec', c.packetId, s.proto === 5 ? status : 0, s.proto), out);
 }

@@ -1,6 +1,6 @@
 import type { AckEnv } from '../../../common/src/envelope/session-in.js';
 import type { Effect } from './effects.js';
-import { drain, emitPacket } from './outbound.js';
+import { drain, release, emitPacket } from './outbound.js';
 import { ackPacket } from './packets.js';
 import type { ShardState } from './shard-state.js';
 
@@ -20,9 +20,13 @@ export function handlePubRec(st: ShardState, e: AckEnv, now: number, out: Effect
     return;
   }
   if (e.rc >= 0x80) {
-    s.inflight.delete(e.packetId);
+    release(s, e.packetId);
     drain(st, s, now, out);
     return;
+  }
+  if (f.held) {
+    f.held = false;
+    s.heldCount--;
   }
   f.state = 'rel';
   emitPacket(s, ackPacket('pubrel', e.packetId, 0, s.proto), out);

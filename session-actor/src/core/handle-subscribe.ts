@@ -3,6 +3,7 @@ import { SubOp, type SubChange, type SubChangeBatch } from '../../../common/src/
 import type { Message } from '../../../common/src/envelope/message.js';
 import type { SubscribeEnv } from '../../../common/src/envelope/session-in.js';
 import type { Continuation, Effect, RetainedWant } from './effects.js';
+import type { SessionSub } from './session.js';
 import { deliver, emitPacket } from './outbound.js';
 import { subackPacket } from './packets.js';
 import type { ShardState } from './shard-state.js';
@@ -22,13 +23,14 @@ export function handleSubscribe(st: ShardState, e: SubscribeEnv, _now: number, o
   const changes: SubChange[] = [];
   const batch: SubChangeBatch = { changes, retainedFor: [] };
   const retained: RetainedWant[] = [];
-  const added: string[] = [];
+  const added: Array<[string, SessionSub | undefined]> = [];
   for (const r of e.subs) {
     if (r.rc !== 0xff) {
       codes.push(r.rc);
       continue;
     }
-    const existed = s.subs.has(r.filter);
+    const previous = s.subs.get(r.filter);
+    const existed = previous !== undefined;
     if (!existed && s.subs.size >= st.limits.maxSubscriptionsPerClient) {
       out.push({ t: 'count', what: 'subscription_quota' });
       codes.push(RC_QUOTA_EXCEEDED);
@@ -43,7 +45,7 @@ export function handleSubscribe(st: ShardState, e: SubscribeEnv, _now: number, o
     const group = shared ? shared.group : undefined;
     // [MQTT-3.8.4-3] a repeated filter replaces the existing subscription.
     s.subs.set(r.filter, { filter, group, qos: r.qos, noLocal: r.noLocal, retainAsPublished: r.retainAsPublished, retainHandling: r.retainHandling, subId: e.subscriptionId });
-    added.push(r.filter);
+    added.push([r.filter, previous]);
     changes.push({ op: SubOp.Add, key: s.key, mountpoint: s.mountpoint, filter, group, qos: r.qos, noLocal: r.noLocal, retainAsPublished: r.retainAsPublished, subId: e.subscriptionId });
     codes.push(r.qos);
     // Retained messages: Retain Handling 0 always, 1 only for a new subscription, 2 never
@@ -53,7 +55,7 @@ export function handleSubscribe(st: ShardState, e: SubscribeEnv, _now: number, o
       retained.push({ qos: r.qos, subId: e.subscriptionId });
     }
   }
-  const then: Continuation = { kind: 'suback', key: s.key, epoch: e.epoch, packetId: e.packetId, codes, retained, added };
+  const then: Continuation = { kind: 'suback', key: s.key, incarnation: s.incarnation, epoch: e.epoch, packetId: e.packetId, codes, retained, added };
   if (changes.length === 0) {
     onSubscribeRouted(st, then, true, [], 0, out);
     return;
@@ -74,13 +76,17 @@ export function onSubscribeRouted(
   out: Effect[],
 ): void {
   const s = st.sessions.get(c.key);
-  if (!s || s.epoch !== c.epoch || !s.conn) return;
-  let codes = c.codes;
+  if (!s || s.incarnation !== c.incarnation) return;
   if (!ok) {
-    // The index never got them: report failure and forget them, so state stays consistent.
-    codes = codes.map((code) => (code <= 2 ? RC_UNSPECIFIED : code));
-    for (const f of c.added) s.subs.delete(f);
+    // The index never got them: undo, so the session and the routers agree (a replaced
+    // subscription is still in the index, so it comes back; a new one is forgotten).
+    for (const [filter, previous] of c.added) {
+      if (previous) s.subs.set(filter, previous);
+      else s.subs.delete(filter);
+    }
   }
+  if (s.epoch !== c.epoch || !s.conn) return;
+  const codes = ok ? c.codes : c.codes.map((code) => (code <= 2 ? RC_UNSPECIFIED : code));
   emitPacket(s, subackPacket(c.packetId, codes, s.proto), out);
   if (!ok) return;
   for (const r of retained) {

@@ -23,13 +23,13 @@ export function handleUnsubscribe(st: ShardState, e: UnsubscribeEnv, _now: numbe
     codes.push(0);
     changes.push({ op: SubOp.Remove, key: s.key, mountpoint: s.mountpoint, filter: sub.filter, group: sub.group, qos: 0, noLocal: false, retainAsPublished: false, subId: 0 });
   }
-  const then: Continuation = { kind: 'unsuback', key: s.key, epoch: e.epoch, packetId: e.packetId, codes };
+  const then: Continuation = { kind: 'unsuback', key: s.key, incarnation: s.incarnation, epoch: e.epoch, packetId: e.packetId, codes };
   if (changes.length === 0) onUnsubscribeRouted(st, then, out);
   else out.push({ t: 'subs', batch: { changes, retainedFor: [] }, then });
 }
 
 export function onUnsubscribeRouted(st: ShardState, c: Extract<Continuation, { kind: 'unsuback' }>, out: Effect[]): void {
   const s = st.sessions.get(c.key);
-  if (!s || s.epoch !== c.epoch || !s.conn) return;
+  if (!s || s.incarnation !== c.incarnation || s.epoch !== c.epoch || !s.conn) return;
   emitPacket(s, unsubackPacket(c.packetId, c.codes, s.proto), out);
 }

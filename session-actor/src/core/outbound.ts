@@ -1,5 +1,5 @@
 import { GwOut } from '../../../common/src/envelope/gateway-out.js';
-import type { Message, QoS } from '../../../common/src/envelope/message.js';
+import { messageBytes, type Message, type QoS } from '../../../common/src/envelope/message.js';
 import type { Effect } from './effects.js';
 import { ackPacket } from './packets.js';
 import type { Delivery, Inflight, Session } from './session.js';
@@ -10,25 +10,35 @@ import type { ShardState } from './shard-state.js';
  * Runs on the shard owner only.
  */
 
-/** Upper bound of the encoded PUBLISH size, to honour the client's Maximum Packet Size. */
-function publishSizeBound(m: Message, subIds: number[]): number {
-  let props = 0;
-  const p = m.props;
-  if (p) {
-    if (p.contentType) props += 3 + Buffer.byteLength(p.contentType);
-    if (p.responseTopic) props += 3 + Buffer.byteLength(p.responseTopic);
-    if (p.correlationData) props += 3 + p.correlationData.length;
-    if (p.expiresAt !== undefined) props += 5;
-    if (p.payloadFormatIndicator !== undefined) props += 2;
-    if (p.userProperties) {
-      for (const [k, v] of Object.entries(p.userProperties)) {
-        for (const x of Array.isArray(v) ? v : [v]) props += 5 + Buffer.byteLength(k) + Buffer.byteLength(x);
+function varintBytes(n: number): number {
+  return n < 128 ? 1 : n < 16384 ? 2 : n < 2097152 ? 3 : 4;
+}
+
+/**
+ * Size of the PUBLISH as the gateway will encode it (topic alias aside, which only ever
+ * shortens it after the first use), to honour the client's Maximum Packet Size.
+ */
+export function publishSize(s: Session, m: Message, qos: QoS, subIds: number[]): number {
+  let remaining = 2 + Buffer.byteLength(m.topic) + (qos > 0 ? 2 : 0) + m.payload.length;
+  if (s.proto === 5) {
+    let props = 0;
+    const p = m.props;
+    if (p) {
+      if (p.payloadFormatIndicator !== undefined) props += 2;
+      if (p.expiresAt !== undefined) props += 5;
+      if (p.contentType !== undefined) props += 3 + Buffer.byteLength(p.contentType);
+      if (p.responseTopic !== undefined) props += 3 + Buffer.byteLength(p.responseTopic);
+      if (p.correlationData !== undefined) props += 3 + p.correlationData.length;
+      if (p.userProperties) {
+        for (const [k, v] of Object.entries(p.userProperties)) {
+          for (const x of Array.isArray(v) ? v : [v]) props += 5 + Buffer.byteLength(k) + Buffer.byteLength(x);
+        }
       }
     }
+    for (const id of subIds) props += 1 + varintBytes(id);
+    remaining += varintBytes(props) + props;
   }
-  props += subIds.length * 5 + 3; // subscription identifiers + a topic alias
-  const remaining = 2 + Buffer.byteLength(m.topic) + 2 + 4 + props + m.payload.length;
-  return remaining + 5;
+  return 1 + varintBytes(remaining) + remaining;
 }
 
 export function windowOf(st: ShardState, s: Session): number {
@@ -53,14 +63,21 @@ function emitPublish(s: Session, d: Delivery, packetId: number, dup: boolean, ou
   });
 }
 
-function emitPacket(s: Session, bytes: Buffer, out: Effect[]): void {
+export function emitPacket(s: Session, bytes: Buffer, out: Effect[]): void {
   const c = s.conn!;
   out.push({ t: 'gw', gateway: c.gateway, item: { kind: GwOut.Packet, connId: c.connId, epoch: s.epoch, bytes } });
 }
 
-export { emitPacket };
+/** [MQTT-3.1.2-25] a packet larger than the client's Maximum Packet Size is dropped as if sent. */
+function tooLarge(s: Session, d: Delivery): boolean {
+  return s.maxPacketBytes > 0 && publishSize(s, d.message, d.qos, d.subIds) > s.maxPacketBytes;
+}
 
 function sendNew(s: Session, d: Delivery, out: Effect[]): void {
+  if (tooLarge(s, d)) {
+    out.push({ t: 'count', what: 'too_large_dropped' });
+    return;
+  }
   if (d.qos === 0) {
     emitPublish(s, d, 0, false, out);
     return;
@@ -76,6 +93,10 @@ function expired(d: Delivery, now: number): boolean {
   return e !== undefined && e <= now;
 }
 
+function windowFree(st: ShardState, s: Session): boolean {
+  return s.inflight.size - s.heldCount < windowOf(st, s) && s.heldCount === 0;
+}
+
 /**
  * Hands one message to a session: straight to the client when online and the window has
  * room, else to the bounded queue. Order per session is kept: nothing overtakes the queue.
@@ -86,13 +107,8 @@ export function deliver(st: ShardState, s: Session, message: Message, qos: QoS, 
     out.push({ t: 'count', what: 'expired_dropped' });
     return;
   }
-  // [MQTT-3.1.2-25] never send a packet larger than the client's Maximum Packet Size: drop it as if sent.
-  if (s.maxPacketBytes > 0 && publishSizeBound(message, subIds) > s.maxPacketBytes) {
-    out.push({ t: 'count', what: 'too_large_dropped' });
-    return;
-  }
   if (s.conn && s.queue.length === 0) {
-    if (qos === 0 || s.inflight.size < windowOf(st, s)) {
+    if (qos === 0 || windowFree(st, s)) {
       sendNew(s, d, out);
       return;
     }
@@ -104,34 +120,48 @@ export function deliver(st: ShardState, s: Session, message: Message, qos: QoS, 
 }
 
 function enqueue(st: ShardState, s: Session, d: Delivery, out: Effect[]): void {
-  const bytes = d.message.payload.length;
+  const bytes = messageBytes(d.message);
   const lim = st.limits;
-  while (s.queue.length >= lim.maxQueuedMessages || (s.queue.length > 0 && s.queuedBytes + bytes > lim.maxQueuedBytes)) {
-    if (lim.queueOverflow === 'drop-new' || s.queue.length === 0) {
+  if (lim.maxQueuedMessages === 0 || bytes > lim.maxQueuedBytes) {
+    out.push({ t: 'count', what: 'queue_full_dropped' });
+    return;
+  }
+  while (s.queue.length >= lim.maxQueuedMessages || s.queuedBytes + bytes > lim.maxQueuedBytes) {
+    if (lim.queueOverflow === 'drop-new') {
       out.push({ t: 'count', what: 'queue_full_dropped' });
       return;
     }
     const old = s.queue.shift()!;
-    s.queuedBytes -= old.message.payload.length;
+    s.queuedBytes -= messageBytes(old.message);
     out.push({ t: 'count', what: 'queue_oldest_dropped' });
-  }
-  if (lim.maxQueuedMessages === 0 || bytes > lim.maxQueuedBytes) {
-    out.push({ t: 'count', what: 'queue_full_dropped' });
-    return;
   }
   s.queue.push(d);
   s.queuedBytes += bytes;
 }
 
-/** Moves queued deliveries into the window while the client is online. */
+function resend(s: Session, f: Inflight, out: Effect[]): void {
+  if (f.state === 'rel') emitPacket(s, ackPacket('pubrel', f.packetId, 0, s.proto), out);
+  else emitPublish(s, f, f.packetId, true, out);
+}
+
+/** Moves held resends, then queued deliveries, into the window while the client is online. */
 export function drain(st: ShardState, s: Session, now: number, out: Effect[]): void {
   if (!s.conn) return;
   const win = windowOf(st, s);
+  if (s.heldCount > 0) {
+    for (const f of s.inflight.values()) {
+      if (s.inflight.size - s.heldCount >= win) return;
+      if (!f.held) continue;
+      f.held = false;
+      s.heldCount--;
+      resend(s, f, out);
+    }
+  }
   while (s.queue.length > 0) {
     const d = s.queue.peek()!;
     if (d.qos > 0 && s.inflight.size >= win) return;
     s.queue.shift();
-    s.queuedBytes -= d.message.payload.length;
+    s.queuedBytes -= messageBytes(d.message);
     if (expired(d, now)) {
       out.push({ t: 'count', what: 'expired_dropped' });
       continue;
@@ -142,19 +172,43 @@ export function drain(st: ShardState, s: Session, now: number, out: Effect[]): v
 
 /**
  * After a reconnect with a kept session: resend unacknowledged PUBLISH (DUP set) and PUBREL
- * with their original packet ids, in order [MQTT-4.4.0-1], then drain the queue.
+ * with their original packet ids, in order [MQTT-4.4.0-1], no more at once than the client's
+ * new Receive Maximum allows [MQTT-3.3.4-9]; the rest follow as acks arrive. Then the queue.
  */
 export function resendInflight(st: ShardState, s: Session, now: number, out: Effect[]): void {
-  for (const f of s.inflight.values()) {
-    if (f.state === 'rel') emitPacket(s, ackPacket('pubrel', f.packetId, 0, s.proto), out);
-    else emitPublish(s, f, f.packetId, true, out);
+  const win = windowOf(st, s);
+  let sent = 0;
+  s.heldCount = 0;
+  for (const [id, f] of s.inflight) {
+    if (f.state === 'pub' && tooLarge(s, f)) {
+      s.inflight.delete(id);
+      out.push({ t: 'count', what: 'too_large_dropped' });
+      continue;
+    }
+    if (sent < win) {
+      f.held = false;
+      resend(s, f, out);
+      sent++;
+    } else {
+      f.held = true;
+      s.heldCount++;
+    }
   }
   drain(st, s, now, out);
+}
+
+/** Removes an acknowledged inflight entry. */
+export function release(s: Session, packetId: number): void {
+  const f = s.inflight.get(packetId);
+  if (!f) return;
+  if (f.held) s.heldCount--;
+  s.inflight.delete(packetId);
 }
 
 /** Empties the session's owed deliveries (clean start / session end). */
 export function discardDeliveries(s: Session): void {
   s.inflight.clear();
+  s.heldCount = 0;
   s.queue.clear();
   s.queuedBytes = 0;
   s.inboundQos2.clear();

@@ -67,6 +67,13 @@ export function connectionClosed(st: ShardState, s: Session, now: number, out: E
     }
   }
   if (s.expiryS === 0) {
+    if (s.proto !== 5 && s.willDueAt !== undefined) {
+      // Non-standard 3.1.1 Will grace (session.v3WillDelayS): keep the session until the
+      // grace ends so a quick reconnect can still cancel the Will; then it ends.
+      s.expiresAt = s.willDueAt;
+      out.push({ t: 'timer', key: s.key, kind: 'expiry', at: s.expiresAt });
+      return;
+    }
     endSession(st, s, out);
     return;
   }

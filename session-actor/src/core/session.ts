@@ -26,6 +26,8 @@ export interface Inflight extends Delivery {
   packetId: number;
   /** 'pub': PUBLISH sent, awaiting PUBACK/PUBREC; 'rel': PUBREL sent, awaiting PUBCOMP. */
   state: 'pub' | 'rel';
+  /** Owed a resend after reconnect, held back while the client's Receive Maximum is full. */
+  held?: boolean;
 }
 
 export interface Connection {
@@ -41,6 +43,8 @@ export interface Session {
   readonly key: string;
   readonly mountpoint: string;
   readonly clientId: string;
+  /** Unique per session lifetime: answers meant for an ended session never touch its successor. */
+  readonly incarnation: number;
   proto: ProtocolVersion;
   /** Epoch of the current (or last) connection; envelopes with another epoch are stale. */
   epoch: number;
@@ -49,6 +53,8 @@ export interface Session {
   expiryS: number;
   subs: Map<string, SessionSub>;
   inflight: Map<number, Inflight>;
+  /** Inflight entries with held = true. */
+  heldCount: number;
   queue: RingQueue<Delivery>;
   queuedBytes: number;
   nextPacketId: number;
@@ -65,16 +71,18 @@ export interface Session {
 
 export const NEVER_EXPIRES = 0xffffffff;
 
-export function createSession(key: string, mountpoint: string, clientId: string, proto: ProtocolVersion): Session {
+export function createSession(key: string, mountpoint: string, clientId: string, proto: ProtocolVersion, incarnation: number): Session {
   return {
     key,
     mountpoint,
     clientId,
+    incarnation,
     proto,
     epoch: 0,
     expiryS: 0,
     subs: new Map(),
     inflight: new Map(),
+    heldCount: 0,
     queue: new RingQueue(),
     queuedBytes: 0,
     nextPacketId: 1,
