@@ -50,3 +50,24 @@ export class Metrics {
 export function limitCounter(m: Metrics): Counter<'limit'> {
   return m.counter('limit_hits_total', 'Times a configured limit was hit, by limit name.', ['limit']);
 }
+
+/**
+ * A counter with one label for hot paths: increments land in a plain local tally and are
+ * moved into prom-client only at scrape time (prom-client hashes a labels object per inc).
+ * Chains any collect hook the counter already had.
+ */
+export function labelledCounter(c: Counter<string>): (value: string, by?: number) => void {
+  const pending = new Map<string, number>();
+  const target = c as unknown as { collect?: () => unknown };
+  const previous = target.collect;
+  target.collect = function (this: Counter<string>) {
+    for (const [label, n] of pending) {
+      if (n > 0) c.labels(label).inc(n);
+      pending.set(label, 0);
+    }
+    return previous?.call(this);
+  };
+  return (value, by = 1) => {
+    pending.set(value, (pending.get(value) ?? 0) + by);
+  };
+}

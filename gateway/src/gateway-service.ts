@@ -9,7 +9,7 @@ import { encodeHeartbeat } from '../../common/src/envelope/heartbeat.js';
 import { decodeStatusSafe, encodeRoutePublish, ROUTE_FAILED } from '../../common/src/envelope/router.js';
 import { decodeConnectReply, encodeSessionIn, LostReason, SessIn, type SessionInEnv } from '../../common/src/envelope/session-in.js';
 import type { Logger } from '../../common/src/log.js';
-import type { Metrics } from '../../common/src/metrics.js';
+import { labelledCounter, type Metrics } from '../../common/src/metrics.js';
 import { retrying } from '../../common/src/retry.js';
 import { shardOf } from '../../common/src/shard.js';
 import type { SubjectSpace } from '../../common/src/subjects.js';
@@ -70,9 +70,9 @@ export class GatewayService implements GatewayPorts {
     this.auth = deps.auth ?? createAuthClient(deps.bus, deps.subjects, config['nats.requestTimeoutMs']);
     const metrics = deps.metrics;
     this.m = {
-      events: metrics.counter('gateway_events_total', 'Gateway refusals, limit hits and protocol errors, by kind.', ['what']),
+      events: labelledCounter(metrics.counter('gateway_events_total', 'Gateway refusals, limit hits and protocol errors, by kind.', ['what'])),
       connects: metrics.counter('gateway_connections_total', 'Client connections accepted by the listener.'),
-      packetsIn: metrics.counter('gateway_packets_in_total', 'MQTT packets received, by type.', ['type']),
+      packetsIn: labelledCounter(metrics.counter('gateway_packets_in_total', 'MQTT packets received, by type.', ['type'])),
     };
     metrics.gauge('gateway_connections', 'Open client connections.', [], (g) => g.set(this.conns.size));
   }
@@ -157,7 +157,7 @@ export class GatewayService implements GatewayPorts {
       this.config['mqtt.socketHighWaterBytes'],
       (conn, p) => {
         conn.state.lastRxAt = Date.now();
-        this.m.packetsIn.inc({ type: p.cmd });
+        this.m.packetsIn(p.cmd);
         handlePacket(conn.state, p, this);
       },
       (conn, why, err) => {
@@ -266,7 +266,7 @@ export class GatewayService implements GatewayPorts {
   }
 
   count(what: string): void {
-    this.m.events.inc({ what });
+    this.m.events(what);
   }
 
   newClientId(): string {

@@ -17,7 +17,9 @@ import {
 } from '../../common/src/envelope/router.js';
 import { encodeSessionIn, SessIn } from '../../common/src/envelope/session-in.js';
 import type { Logger } from '../../common/src/log.js';
-import type { Metrics } from '../../common/src/metrics.js';
+import { labelledCounter, type Metrics } from '../../common/src/metrics.js';
+
+const QOS_LABEL = ['0', '1', '2'] as const;
 import { retrying } from '../../common/src/retry.js';
 import type { SubjectSpace } from '../../common/src/subjects.js';
 import { fanOut } from './fan-out.js';
@@ -54,8 +56,8 @@ export class RouterService {
     this.now = deps.now ?? Date.now;
     const metrics = deps.metrics;
     this.m = {
-      routed: metrics.counter('routed_messages_total', 'Messages routed, by QoS.', ['qos']),
-      deliveries: metrics.counter('routed_deliveries_total', 'Session deliveries produced by fan-out.'),
+      routed: labelledCounter(metrics.counter('routed_messages_total', 'Messages routed, by QoS.', ['qos'])),
+      deliveries: labelledCounter(metrics.counter('routed_deliveries_total', 'Session deliveries produced by fan-out, by QoS of the message.', ['qos'])),
       failures: metrics.counter('route_failures_total', 'Messages a shard owner did not accept in time.'),
       limit: metrics.counter('limit_hits_total', 'Times a configured limit was hit, by limit name.', ['limit']),
     };
@@ -96,7 +98,7 @@ export class RouterService {
       return;
     }
     const m = p.message;
-    this.m.routed.inc({ qos: String(m.qos) });
+    this.m.routed(QOS_LABEL[m.qos]);
     if (m.retain) this.storeRetained(p.mountpoint, m, true);
     const byShard = fanOut(this.index, this.config.shards, p.mountpoint, m);
     if (byShard.size === 0) {
@@ -106,7 +108,7 @@ export class RouterService {
     const { bus, subjects } = this.deps;
     if (m.qos === 0 || !msg.reply) {
       for (const [shard, targets] of byShard) {
-        this.m.deliveries.inc(targets.length);
+        this.m.deliveries(QOS_LABEL[m.qos], targets.length);
         bus.publish(subjects.sessionIn(shard), encodeSessionIn({ kind: SessIn.Deliver, targets, message: m }));
       }
       msg.respond(Buffer.from([ROUTE_OK]));
@@ -116,7 +118,7 @@ export class RouterService {
     const timeoutMs = this.config['nats.requestTimeoutMs'];
     const waits: Promise<number>[] = [];
     for (const [shard, targets] of byShard) {
-      this.m.deliveries.inc(targets.length);
+      this.m.deliveries(QOS_LABEL[m.qos], targets.length);
       const data = encodeSessionIn({ kind: SessIn.Deliver, targets, message: m });
       waits.push(
         retrying(() => bus.request(subjects.sessionIn(shard), data, { timeoutMs }), { attempts: 6, baseDelayMs: 50 }).then(

@@ -6,7 +6,7 @@ import { decodeHeartbeat } from '../../common/src/envelope/heartbeat.js';
 import { decodeRetainedAnswer, decodeStatusSafe, encodeRoutePublish, encodeSubChanges, SubOp, type SubChange, type SubChangeBatch } from '../../common/src/envelope/router.js';
 import { decodeSessionIn, encodeConnectReply, SessIn } from '../../common/src/envelope/session-in.js';
 import type { Logger } from '../../common/src/log.js';
-import type { Metrics } from '../../common/src/metrics.js';
+import { labelledCounter, type Metrics } from '../../common/src/metrics.js';
 import type { SubjectSpace } from '../../common/src/subjects.js';
 import type { Continuation, Effect, TimerKind } from './core/effects.js';
 import { handleIn } from './core/handle-in.js';
@@ -25,6 +25,21 @@ export interface SessionDeps {
   /** Injected clock (tests run on a fake one). */
   now?: () => number;
 }
+
+const KIND_NAMES: Record<number, string> = {
+  [SessIn.Connect]: 'connect',
+  [SessIn.Subscribe]: 'subscribe',
+  [SessIn.Unsubscribe]: 'unsubscribe',
+  [SessIn.PubAck]: 'puback',
+  [SessIn.PubRec]: 'pubrec',
+  [SessIn.PubComp]: 'pubcomp',
+  [SessIn.Publish2]: 'publish_qos2',
+  [SessIn.PubRel]: 'pubrel',
+  [SessIn.Disconnect]: 'disconnect',
+  [SessIn.ConnLost]: 'conn_lost',
+  [SessIn.Deliver]: 'deliver',
+  [SessIn.GatewayGone]: 'gateway_gone',
+};
 
 export function limitsFromConfig(c: Config): SessionLimits {
   return {
@@ -66,8 +81,8 @@ export class SessionService {
     this.now = deps.now ?? Date.now;
     const m = deps.metrics;
     this.counters = {
-      events: m.counter('session_events_total', 'Session envelopes handled, by kind.', ['kind']),
-      outcomes: m.counter('session_outcomes_total', 'Session outcomes and limit hits (drops, takeovers, Wills, expiries).', ['what']),
+      events: labelledCounter(m.counter('session_events_total', 'Session envelopes handled, by kind.', ['kind'])),
+      outcomes: labelledCounter(m.counter('session_outcomes_total', 'Session outcomes and limit hits (drops, takeovers, Wills, expiries).', ['what'])),
       sessions: m.gauge('sessions', 'Sessions held by this process.', [], (g) => g.set(this.st.sessions.size)),
     };
   }
@@ -118,7 +133,7 @@ export class SessionService {
       this.deps.log.warn('dropping malformed session envelope', { subject: m.subject, err: err as Error });
       return;
     }
-    this.counters.events.inc({ kind: String(e.kind) });
+    this.counters.events(KIND_NAMES[e.kind] ?? 'unknown');
     const out: Effect[] = [];
     const reply = handleIn(this.st, e, this.now(), out);
     if (e.kind === SessIn.Connect && reply) m.respond(encodeConnectReply(reply));
@@ -152,7 +167,7 @@ export class SessionService {
           this.setTimer(ef.key, ef.kind, ef.at);
           break;
         case 'count':
-          this.counters.outcomes.inc({ what: ef.what });
+          this.counters.outcomes(ef.what);
           break;
       }
     }

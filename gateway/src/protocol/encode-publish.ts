@@ -10,6 +10,9 @@ import type { ConnState } from './conn-state.js';
  */
 export function encodePublish(c: ConnState, it: PublishItem, now: number): Buffer {
   const m = it.message;
+  if (c.proto !== 5 || (m.props === undefined && it.subIds.length === 0 && c.clientAliasMax === 0)) {
+    return encodePlainPublish(m.topic, m.payload, it.qos, it.packetId, it.dup, it.retain, c.proto === 5);
+  }
   const packet: Record<string, unknown> = {
     cmd: 'publish',
     topic: m.topic,
@@ -52,4 +55,35 @@ export function encodePublish(c: ConnState, it: PublishItem, now: number): Buffe
     if (any) packet.properties = props;
   }
   return mqtt.generate(packet as unknown as mqtt.Packet, { protocolVersion: c.proto });
+}
+
+/**
+ * PUBLISH without properties, encoded straight into one buffer (hot path: mqtt-packet's
+ * generate builds a stream object per packet). Layout [MQTT-3.3.1]: fixed header, topic,
+ * packet id when QoS > 0, MQTT 5 property length 0, payload.
+ */
+export function encodePlainPublish(topic: string, payload: Buffer, qos: number, packetId: number, dup: boolean, retain: boolean, v5: boolean): Buffer {
+  const topicBytes = Buffer.byteLength(topic);
+  const remaining = 2 + topicBytes + (qos > 0 ? 2 : 0) + (v5 ? 1 : 0) + payload.length;
+  const lenBytes = remaining < 128 ? 1 : remaining < 16384 ? 2 : remaining < 2097152 ? 3 : 4;
+  const buf = Buffer.allocUnsafe(1 + lenBytes + remaining);
+  buf[0] = 0x30 | (dup ? 8 : 0) | (qos << 1) | (retain ? 1 : 0);
+  let pos = 1;
+  let x = remaining;
+  do {
+    let b = x % 128;
+    x = Math.floor(x / 128);
+    if (x > 0) b |= 0x80;
+    buf[pos++] = b;
+  } while (x > 0);
+  buf.writeUInt16BE(topicBytes, pos);
+  pos += 2;
+  pos += buf.write(topic, pos, 'utf8');
+  if (qos > 0) {
+    buf.writeUInt16BE(packetId, pos);
+    pos += 2;
+  }
+  if (v5) buf[pos++] = 0;
+  payload.copy(buf, pos);
+  return buf;
 }
