@@ -31,6 +31,7 @@ export interface GatewayDeps {
 }
 
 const PENDING_OUT_MAX = 10000;
+const CONNACK_UNACCEPTABLE_PROTOCOL = Buffer.from([0x20, 0x02, 0x00, 0x01]);
 
 /**
  * The gateway: TCP listener, MQTT decode/encode, validation, keepalive, ACL enforcement,
@@ -163,6 +164,11 @@ export class GatewayService implements GatewayPorts {
       (conn, why, err) => {
         this.count(why === 'too-large' ? 'packet_too_large' : 'malformed_packet');
         if (this.deps.log.enabled('debug')) this.deps.log.debug('closing connection on bad input', { peer: conn.state.peer, why, err });
+        if (conn.state.phase === 'new' && err && /protocol version|protocol id/i.test(err.message)) {
+          // [MQTT-3.1.2-2] unsupported protocol level: CONNACK 0x01 (3.1.1 format), then close.
+          this.count('unsupported_protocol');
+          conn.write(CONNACK_UNACCEPTABLE_PROTOCOL);
+        }
         // [MQTT-4.13.1-1] malformed packet / [MQTT-3.1.2-24] too large: 5.0 says why, then close.
         this.close(conn.state, why === 'too-large' ? RC.PACKET_TOO_LARGE : RC.MALFORMED, LostReason.ProtocolError);
       },
