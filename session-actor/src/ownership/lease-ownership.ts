@@ -1,0 +1,270 @@
+import type { KV, KvWatchEntry } from '@nats-io/kv';
+import type { QueuedIterator } from '@nats-io/nats-core';
+import type { Logger } from '../../../common/src/log.js';
+import type { Metrics } from '../../../common/src/metrics.js';
+import { isCasConflict } from '../persistence/kv-buckets.js';
+import { rendezvousOwner } from './rendezvous.js';
+import type { ShardHandler, ShardOwnership } from './shard-ownership.js';
+
+export interface LeaseOptions {
+  nodeId: string;
+  shards: number;
+  leaseTtlMs: number;
+  leaseRenewMs: number;
+  leaseSafetyMs: number;
+  handoffTimeoutMs: number;
+  log: Logger;
+  metrics: Metrics;
+  now?: () => number;
+}
+
+interface Held {
+  rev: number;
+  /** Local time until which writes are allowed: renewal send time + TTL - safety margin. */
+  validUntil: number;
+  state: 'loading' | 'serving' | 'releasing';
+}
+
+const LEASE = 'shard.';
+const MEMBER = 'm.';
+
+/**
+ * Shard ownership by lease (DESIGN.md section 6, docs/sharding.md). Runs in each session
+ * actor process with a NATS bus.
+ *
+ * - Members announce themselves in `<prefix>-members` (bucket TTL = lease TTL), renewed
+ *   every leaseRenewMs; the live member list is whatever has not expired.
+ * - Shard n should be owned by rendezvousOwner(members, n). A process claims the shards it
+ *   should own with KV create (`shard.<n>` -> node id), renews each lease with a
+ *   compare-and-set update on the revision it last wrote, and hands off (release, then
+ *   delete with CAS) the shards it should no longer own.
+ * - A crashed owner stops renewing: its leases vanish after the bucket TTL and the shards'
+ *   new rendezvous owners create them. A paused owner that wakes up finds its local
+ *   validity over (mayWrite false) and its CAS renewals failing: it drops the shards.
+ */
+export class LeaseOwnership implements ShardOwnership {
+  private readonly held = new Map<number, Held>();
+  private readonly busy = new Set<number>();
+  private members: string[] = [];
+  private handler?: ShardHandler;
+  private timer?: NodeJS.Timeout;
+  private ticking?: Promise<void>;
+  private again = false;
+  private stopping = false;
+  private started = false;
+  private settledAt = 0;
+  private readonly startedAt: number;
+  private readonly watches: QueuedIterator<KvWatchEntry>[] = [];
+  private readonly now: () => number;
+  private readonly m;
+
+  constructor(
+    private readonly leases: KV,
+    private readonly memberKv: KV,
+    private readonly o: LeaseOptions,
+  ) {
+    this.now = o.now ?? Date.now;
+    this.startedAt = this.now();
+    const metrics = o.metrics;
+    metrics.gauge('shards_owned', 'Shards this session actor owns.', [], (g) => g.set(this.held.size));
+    this.m = {
+      handoffs: metrics.counter('shard_handoffs_total', 'Planned shard moves, by direction (in: received from a releasing owner, out: released).', ['direction']),
+      takeovers: metrics.counter('shard_takeovers_total', 'Shards taken over after the previous owner\'s lease expired (crash, pause).'),
+      lost: metrics.counter('shard_leases_lost_total', 'Leases this process lost (expired while paused, or taken by another owner).'),
+    };
+  }
+
+  async start(handler: ShardHandler): Promise<void> {
+    this.handler = handler;
+    await this.announce();
+    this.watches.push(await this.leases.watch({ include: 'updates' }));
+    this.watches.push(await this.memberKv.watch({ include: 'updates' }));
+    void this.follow(this.watches[0]!, (e) => this.onLeaseEvent(e));
+    void this.follow(this.watches[1]!, (e) => this.onMemberEvent(e));
+    await this.tick();
+    this.started = true;
+    this.timer = setInterval(() => void this.tick(), this.o.leaseRenewMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.ticking;
+    for (const w of this.watches.splice(0)) w.stop();
+    // Leave first, so the others compute the moves without us, then hand every shard off.
+    await this.memberKv.delete(MEMBER + this.o.nodeId).catch(() => {});
+    await Promise.all([...this.held.keys()].map((s) => this.handoff(s)));
+  }
+
+  mayWrite(shard: number): boolean {
+    const h = this.held.get(shard);
+    return h !== undefined && this.now() < h.validUntil;
+  }
+
+  get ownedCount(): number {
+    return this.held.size;
+  }
+
+  settled(): boolean {
+    if (this.settledAt) return true;
+    if (!this.started) return false;
+    // Settled once every shard we should own is ours, or after two lease lifetimes (a
+    // member we count may have died without us knowing yet).
+    const me = this.o.nodeId;
+    let ok = true;
+    for (let s = 0; s < this.o.shards && ok; s++) {
+      if (rendezvousOwner(this.members, s) === me && this.held.get(s)?.state !== 'serving') ok = false;
+    }
+    if (ok || this.now() - this.startedAt > 2 * this.o.leaseTtlMs) this.settledAt = this.now();
+    return this.settledAt !== 0;
+  }
+
+  /** Consumes a KV watch until it is stopped. */
+  private async follow(w: QueuedIterator<KvWatchEntry>, fn: (e: KvWatchEntry) => void): Promise<void> {
+    try {
+      for await (const e of w) fn(e);
+    } catch (err) {
+      if (!this.stopping) this.o.log.warn('kv watch ended', { err: err as Error });
+    }
+  }
+
+  /** A lease was released (deleted): claim it at once if it is ours by rendezvous. */
+  private onLeaseEvent(e: KvWatchEntry): void {
+    if (this.stopping || e.operation === 'PUT' || !e.key.startsWith(LEASE)) return;
+    const shard = Number(e.key.slice(LEASE.length));
+    if (!Number.isInteger(shard) || this.held.has(shard)) return;
+    if (rendezvousOwner(this.members, shard) === this.o.nodeId) void this.claim(shard, 'handoff');
+  }
+
+  /** A member joined or left: recompute at once instead of at the next renewal. */
+  private onMemberEvent(e: KvWatchEntry): void {
+    if (this.stopping || !e.key.startsWith(MEMBER)) return;
+    const id = e.key.slice(MEMBER.length);
+    const known = this.members.includes(id);
+    if ((e.operation === 'PUT' && !known) || (e.operation !== 'PUT' && known)) void this.tick();
+  }
+
+  private async announce(): Promise<void> {
+    await this.memberKv.put(MEMBER + this.o.nodeId, this.o.nodeId);
+  }
+
+  private async readMembers(): Promise<string[]> {
+    const it = await this.memberKv.keys(`${MEMBER}>`);
+    const out: string[] = [];
+    for await (const k of it) out.push(k.slice(MEMBER.length));
+    if (!this.stopping && !out.includes(this.o.nodeId)) out.push(this.o.nodeId);
+    return out.sort();
+  }
+
+  /** One renewal round; concurrent calls coalesce into one more round. */
+  private tick(): Promise<void> {
+    if (this.ticking) {
+      this.again = true;
+      return this.ticking;
+    }
+    this.ticking = (async () => {
+      do {
+        this.again = false;
+        try {
+          await this.round();
+        } catch (err) {
+          this.o.log.warn('lease round failed', { err: err as Error });
+        }
+      } while (this.again && !this.stopping);
+    })().finally(() => {
+      this.ticking = undefined;
+    });
+    return this.ticking;
+  }
+
+  private async round(): Promise<void> {
+    if (this.stopping) return;
+    await this.announce();
+    this.members = await this.readMembers();
+    await Promise.all([...this.held.keys()].map((s) => this.renew(s)));
+    if (this.stopping) return;
+    const me = this.o.nodeId;
+    const work: Promise<void>[] = [];
+    for (let s = 0; s < this.o.shards; s++) {
+      const should = rendezvousOwner(this.members, s) === me;
+      const h = this.held.get(s);
+      if (h && !should && h.state === 'serving') work.push(this.handoff(s));
+      else if (!h && should) work.push(this.claim(s, this.started ? 'takeover' : 'initial'));
+    }
+    // Claims of shards still held by a releasing owner fail now and succeed on its DEL event.
+    await Promise.all(work);
+  }
+
+  private async renew(shard: number): Promise<void> {
+    const h = this.held.get(shard);
+    if (!h || h.state === 'releasing') return; // its delete uses the revision we hold
+    const sentAt = this.now();
+    try {
+      const rev = await this.leases.update(LEASE + shard, this.o.nodeId, h.rev);
+      if (this.held.get(shard) !== h) return;
+      h.rev = rev;
+      h.validUntil = sentAt + this.o.leaseTtlMs - this.o.leaseSafetyMs;
+    } catch (err) {
+      if (this.held.get(shard) !== h) return;
+      if (isCasConflict(err) || this.now() >= h.validUntil) this.lose(shard, err as Error);
+    }
+  }
+
+  private lose(shard: number, err?: Error): void {
+    if (!this.held.delete(shard)) return;
+    this.m.lost.inc();
+    this.o.log.warn('shard lease lost; dropping the shard without writing', { shard, err });
+    this.handler?.lost(shard);
+  }
+
+  private async claim(shard: number, why: 'initial' | 'handoff' | 'takeover'): Promise<void> {
+    if (this.busy.has(shard) || this.held.has(shard) || this.stopping) return;
+    this.busy.add(shard);
+    try {
+      const sentAt = this.now();
+      let rev: number;
+      try {
+        rev = await this.leases.create(LEASE + shard, this.o.nodeId);
+      } catch (err) {
+        if (!isCasConflict(err)) this.o.log.warn('lease create failed', { shard, err: err as Error });
+        return; // someone holds it; its release (DEL event) or expiry brings us back
+      }
+      const h: Held = { rev, validUntil: sentAt + this.o.leaseTtlMs - this.o.leaseSafetyMs, state: 'loading' };
+      this.held.set(shard, h);
+      if (why === 'handoff') this.m.handoffs.inc({ direction: 'in' });
+      else if (why === 'takeover') this.m.takeovers.inc();
+      try {
+        await this.handler!.acquire(shard);
+        if (this.held.get(shard) === h) h.state = 'serving';
+      } catch (err) {
+        this.o.log.error('loading a shard failed; releasing its lease', { shard, err: err as Error });
+        this.held.delete(shard);
+        this.handler!.lost(shard);
+        await this.leases.delete(LEASE + shard, { previousSeq: h.rev }).catch(() => {});
+      }
+    } finally {
+      this.busy.delete(shard);
+    }
+  }
+
+  /** Planned move: the runner stops serving and writes everything, then the lease goes. */
+  private async handoff(shard: number): Promise<void> {
+    const h = this.held.get(shard);
+    if (!h || h.state === 'releasing') return;
+    h.state = 'releasing';
+    this.busy.add(shard);
+    try {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((r) => (timer = setTimeout(r, this.o.handoffTimeoutMs)));
+      await Promise.race([this.handler!.release(shard), timeout]);
+      clearTimeout(timer);
+      if (this.held.get(shard) !== h) return;
+      this.held.delete(shard);
+      await this.leases.delete(LEASE + shard, { previousSeq: h.rev }).catch((err: Error) => this.o.log.warn('lease release failed', { shard, err }));
+      this.m.handoffs.inc({ direction: 'out' });
+    } finally {
+      this.busy.delete(shard);
+    }
+  }
+}

@@ -1,0 +1,38 @@
+import { createHash } from 'node:crypto';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import type { Config } from '../../../common/src/config/settings.js';
+
+/**
+ * Opens (creating when missing) the JetStream KV buckets of the session tier. Works on
+ * nats-server 2.9: only bucket-wide TTL and CAS are used (no per-key TTL, no scheduled
+ * messages). Session actors only.
+ */
+export interface SessionBuckets {
+  leases: KV;
+  members: KV;
+  sessions: KV;
+}
+
+export async function openSessionBuckets(nc: NatsConnection, c: Config): Promise<SessionBuckets> {
+  const kvm = new Kvm(jetstream(nc));
+  const prefix = c['cluster.bucketPrefix'];
+  const base = { replicas: c['cluster.replicas'], storage: c['cluster.storage'], history: 1 } as const;
+  // Leases and members vanish when not renewed: the TTL is the crash-detection time.
+  const leases = await kvm.create(`${prefix}-leases`, { ...base, ttl: c['cluster.leaseTtlMs'] });
+  const members = await kvm.create(`${prefix}-members`, { ...base, ttl: c['cluster.leaseTtlMs'] });
+  const sessions = await kvm.create(`${prefix}-sessions`, { ...base });
+  return { leases, members, sessions };
+}
+
+/** KV key of a session: never the raw client id (it may hold '.', '*', '>' or spaces). */
+export function sessionStoreKey(shard: number, sessionKey: string): string {
+  return `s.${shard}.${createHash('sha256').update(sessionKey).digest('hex').slice(0, 32)}`;
+}
+
+/** Whether an error is a failed compare-and-set (someone else wrote the key). */
+export function isCasConflict(err: unknown): boolean {
+  const m = err instanceof Error ? err.message : String(err);
+  return /wrong last sequence|key exists|10071|10164/.test(m);
+}
