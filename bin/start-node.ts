@@ -47,6 +47,13 @@ export async function startNode(config: Config, log: Logger = createLogger(confi
   const bus = await createBus({ natsUrl: config['nats.url'], name: nodeId, user: config['nats.user'], pass: config['nats.password'], token: config['nats.token'], log });
   const subjects = subjectSpace(config['nats.subjectPrefix']);
   const metrics = new Metrics();
+  // Readiness includes the bus: a process cut off from NATS is not ready (in-memory: always connected).
+  let busConnected = true;
+  bus.onStatus?.((s) => {
+    busConnected = s === 'connected';
+    if (!busConnected) log.warn('bus connection lost', { status: s });
+    else log.info('bus connection restored');
+  });
   const deps = { bus, subjects, metrics };
   const roles: Role[] = [];
   let gateway: GatewayService | undefined;
@@ -71,9 +78,9 @@ export async function startNode(config: Config, log: Logger = createLogger(confi
         metrics,
         log,
         ready: () => {
-          const detail: Record<string, boolean> = {};
+          const detail: Record<string, boolean> = { bus: busConnected };
           for (const r of roles) detail[r.name] = r.ready();
-          return { ok: roles.every((r) => r.ready()), detail };
+          return { ok: busConnected && roles.every((r) => r.ready()), detail };
         },
       });
     }
