@@ -41,6 +41,11 @@ export function onConnect(c: ConnState, p: IConnectPacket, ports: GatewayPorts):
   const lim = ports.limits;
   const props = p.properties ?? {};
 
+  if (proto === 5 && (props.receiveMaximum === 0 || props.maximumPacketSize === 0)) {
+    // MQTT 5 3.1.2.11.3 / 3.1.2.11.4: a Receive Maximum or Maximum Packet Size of 0 is a Protocol Error.
+    refuseConnect(c, ports, RC.PROTOCOL_ERROR, RC3.UNACCEPTABLE_PROTOCOL, 'protocol_error');
+    return;
+  }
   if (proto === 5 && props.authenticationMethod !== undefined) {
     // Enhanced authentication is not supported [MQTT-4.12.0-1]: 0x8C.
     refuseConnect(c, ports, RC.BAD_AUTH_METHOD, RC3.NOT_AUTHORIZED, 'auth_method');

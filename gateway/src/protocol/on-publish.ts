@@ -38,6 +38,10 @@ export function onPublish(c: ConnState, p: IPublishPacket, ports: GatewayPorts):
   const lim = ports.limits;
   let topic = p.topic;
   const props = p.properties;
+  if (props?.subscriptionIdentifier !== undefined) {
+    ports.close(c, RC.PROTOCOL_ERROR, LostReason.ProtocolError); // [MQTT-3.3.4-6] not from a client
+    return;
+  }
   if (c.proto === 5 && props?.topicAlias !== undefined) {
     const alias = props.topicAlias;
     if (alias === 0 || alias > lim.maxTopicAlias) {

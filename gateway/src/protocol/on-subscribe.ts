@@ -13,6 +13,12 @@ import { RC } from './reason-codes.js';
 export function onSubscribe(c: ConnState, p: ISubscribePacket, ports: GatewayPorts): void {
   const lim = ports.limits;
   const v5 = c.proto === 5;
+  const subId = v5 ? (p.properties?.subscriptionIdentifier as number | undefined) : undefined;
+  if (p.subscriptions.length === 0 || subId === 0) {
+    // [MQTT-3.8.3-3] at least one filter; a Subscription Identifier of 0 is a protocol error.
+    ports.close(c, RC.PROTOCOL_ERROR, LostReason.ProtocolError);
+    return;
+  }
   const subs: SubscriptionRequest[] = [];
   for (const s of p.subscriptions) {
     let rc = 0xff;
@@ -33,6 +39,5 @@ export function onSubscribe(c: ConnState, p: ISubscribePacket, ports: GatewayPor
     }
     subs.push({ filter: s.topic, qos: s.qos, noLocal: !!s.nl, retainAsPublished: !!s.rap, retainHandling: (s.rh ?? 0) as 0 | 1 | 2, rc });
   }
-  const subId = v5 ? (p.properties?.subscriptionIdentifier as number | undefined) ?? 0 : 0;
-  ports.toSession(c, { kind: SessIn.Subscribe, key: c.key, epoch: c.epoch, packetId: p.messageId ?? 0, subscriptionId: subId, subs });
+  ports.toSession(c, { kind: SessIn.Subscribe, key: c.key, epoch: c.epoch, packetId: p.messageId ?? 0, subscriptionId: subId ?? 0, subs });
 }
