@@ -89,7 +89,7 @@ export async function startNode(config: Config, log: Logger = createLogger(confi
     await bus.close().catch(() => {});
     throw err;
   }
-  log.info('ready', { roles: config.roles, mqttPort: gateway?.port, httpPort: http?.port, bus: bus.kind });
+  log.info('ready', { roles: config.roles, mqttPort: gateway?.port, listeners: gateway?.ports, httpPort: http?.port, bus: bus.kind });
   let stopping: Promise<void> | undefined;
   return {
     bus,

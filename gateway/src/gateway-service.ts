@@ -14,6 +14,7 @@ import { retrying } from '../../common/src/retry.js';
 import { shardOf } from '../../common/src/shard.js';
 import type { SubjectSpace } from '../../common/src/subjects.js';
 import { Connection } from './connection.js';
+import { startListeners, type ListenerPorts, type Listeners } from './listeners.js';
 import type { ConnState } from './protocol/conn-state.js';
 import { encodePublish } from './protocol/encode-publish.js';
 import { handlePacket } from './protocol/handle-packet.js';
@@ -41,7 +42,7 @@ export class GatewayService implements GatewayPorts {
   readonly gatewayId: string;
   readonly limits: GatewayLimits;
   readonly shards: number;
-  private server?: net.Server;
+  private listeners?: Listeners;
   private readonly conns = new Map<number, Connection>();
   private nextConnId = 1;
   private readonly subs: BusSubscription[] = [];
@@ -82,10 +83,14 @@ export class GatewayService implements GatewayPorts {
     return new GatewayService(config, deps);
   }
 
-  /** The bound MQTT port (after start). */
+  /** The bound MQTT TCP port (after start). */
   get port(): number {
-    const a = this.server?.address();
-    return a && typeof a === 'object' ? a.port : 0;
+    return this.listeners?.ports.tcp ?? 0;
+  }
+
+  /** Every bound listener port (TCP, and TLS / WebSocket / WSS when enabled). */
+  get ports(): ListenerPorts | undefined {
+    return this.listeners?.ports;
   }
 
   ready(): boolean {
@@ -101,18 +106,9 @@ export class GatewayService implements GatewayPorts {
     this.timers.push(setInterval(hb, this.config['gateway.heartbeatMs']));
     this.timers.push(setInterval(() => this.sweep(), 500));
     for (const t of this.timers) t.unref();
-    const server = net.createServer({ noDelay: true }, (s) => this.accept(s));
-    this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: this.config['mqtt.host'], port: this.config['mqtt.port'], backlog: this.config['mqtt.listenBacklog'] }, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    server.on('error', (err) => this.deps.log.error('listener error', { err }));
+    this.listeners = await startListeners(this.config, (s) => this.accept(s), this.deps.log);
     this.listening = true;
-    this.deps.log.info('mqtt listener up', { host: this.config['mqtt.host'], port: this.port, gateway: this.gatewayId });
+    this.deps.log.info('mqtt listeners up', { host: this.config['mqtt.host'], ...this.listeners.ports, gateway: this.gatewayId });
   }
 
   /**
@@ -121,7 +117,7 @@ export class GatewayService implements GatewayPorts {
    */
   async stop(): Promise<void> {
     this.stopping = true;
-    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    await this.listeners?.close();
     const perTick = Math.max(1, Math.ceil(this.config['gateway.drainRatePerS'] / 10));
     const all = [...this.conns.values()];
     for (let i = 0; i < all.length; i += perTick) {

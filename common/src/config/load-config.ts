@@ -139,6 +139,14 @@ export function loadConfig(src: ConfigSources = {}): Config {
 }
 
 function crossCheck(cfg: Config): void {
+  if (cfg['mqtt.tlsEnabled'] || cfg['mqtt.wssEnabled']) {
+    for (const k of ['mqtt.tlsCertFile', 'mqtt.tlsKeyFile'] as const) {
+      if (!cfg[k]) throw new ConfigError(`setting ${describe(k)}: required when mqtt.tlsEnabled or mqtt.wssEnabled is true`);
+    }
+  }
+  if (cfg['mqtt.tlsRequireClientCert'] && !cfg['mqtt.tlsCaFile']) {
+    throw new ConfigError(`setting ${describe('mqtt.tlsCaFile')}: required when mqtt.tlsRequireClientCert is true`);
+  }
   if (cfg.roles.length === 0) throw new ConfigError(`setting ${describe('roles')}: names no role`);
   const allHere = ROLES.every((r) => cfg.roles.includes(r));
   if (!cfg['nats.url'] && !allHere) {

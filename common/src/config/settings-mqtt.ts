@@ -1,4 +1,4 @@
-import { bool, int, oneOf, str } from './setting.js';
+import { bool, int, oneOf, optStr, str } from './setting.js';
 
 /** Gateway listener and per-connection limits. */
 export const mqttSettings = {
@@ -19,4 +19,19 @@ export const mqttSettings = {
   'mqtt.allowWildcardSubscriptions': bool({ default: true, doc: 'Allow + and # in subscriptions.' }),
   'gateway.heartbeatMs': int({ default: 1000, min: 100, max: 60000, doc: 'Gateway heartbeat period on the bus.' }),
   'gateway.drainRatePerS': int({ default: 500, min: 1, max: 1000000, doc: 'Connections closed per second on graceful stop.' }),
+} as const;
+
+/** Extra listeners of the gateway: TLS, WebSocket, secure WebSocket. All off by default. */
+export const listenerSettings = {
+  'mqtt.tlsEnabled': bool({ default: false, doc: 'Serve MQTT over TLS (needs mqtt.tlsCertFile and mqtt.tlsKeyFile).' }),
+  'mqtt.tlsPort': int({ default: 8883, min: 0, max: 65535, doc: 'MQTT over TLS port; 0 picks a free port.' }),
+  'mqtt.tlsCertFile': optStr({ default: undefined, doc: 'PEM certificate chain for the TLS and WSS listeners.' }),
+  'mqtt.tlsKeyFile': optStr({ default: undefined, secret: true, doc: 'PEM private key for the TLS and WSS listeners (path; the file content is never logged).' }),
+  'mqtt.tlsCaFile': optStr({ default: undefined, doc: 'PEM CA bundle to verify client certificates against (with mqtt.tlsRequireClientCert).' }),
+  'mqtt.tlsRequireClientCert': bool({ default: false, doc: 'Require and verify a client certificate on the TLS and WSS listeners.' }),
+  'mqtt.wsEnabled': bool({ default: false, doc: 'Serve MQTT over WebSocket (subprotocol mqtt).' }),
+  'mqtt.wsPort': int({ default: 8080, min: 0, max: 65535, doc: 'MQTT over WebSocket port; 0 picks a free port.' }),
+  'mqtt.wssEnabled': bool({ default: false, doc: 'Serve MQTT over secure WebSocket (uses the TLS certificate settings).' }),
+  'mqtt.wssPort': int({ default: 8443, min: 0, max: 65535, doc: 'MQTT over secure WebSocket port; 0 picks a free port.' }),
+  'mqtt.wsPath': str({ default: '/mqtt', pattern: /^\//, doc: 'HTTP path of the WebSocket listeners.' }),
 } as const;

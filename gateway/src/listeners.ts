@@ -1,0 +1,125 @@
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
+import { createWebSocketStream, WebSocketServer } from 'ws';
+import type { Config } from '../../common/src/config/settings.js';
+import type { Logger } from '../../common/src/log.js';
+
+/**
+ * The gateway's listeners: TCP (always), TLS, WebSocket and secure WebSocket (opt-in).
+ * Every accepted connection is handed over as a byte stream with the net.Socket surface the
+ * connection layer uses (data/close events, write/cork/pause/end/destroy, remote address).
+ * Gateway only.
+ */
+
+export interface ListenerPorts {
+  tcp: number;
+  tls?: number;
+  ws?: number;
+  wss?: number;
+}
+
+export interface Listeners {
+  readonly ports: ListenerPorts;
+  /** Stops accepting on every listener (open connections stay). */
+  close(): Promise<void>;
+}
+
+function bound(server: net.Server): number {
+  const a = server.address();
+  return a && typeof a === 'object' ? a.port : 0;
+}
+
+function listen(server: net.Server, host: string, port: number, backlog: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port, backlog }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function tlsOptions(config: Config): tls.TlsOptions {
+  const o: tls.TlsOptions = {
+    cert: readFileSync(config['mqtt.tlsCertFile']!),
+    key: readFileSync(config['mqtt.tlsKeyFile']!),
+    requestCert: config['mqtt.tlsRequireClientCert'],
+    rejectUnauthorized: config['mqtt.tlsRequireClientCert'],
+  };
+  if (config['mqtt.tlsCaFile']) o.ca = readFileSync(config['mqtt.tlsCaFile']);
+  return o;
+}
+
+/** Serves MQTT over WebSocket on an HTTP(S) server: subprotocol "mqtt" [MQTT-6.0.0-3], binary frames. */
+function attachWebSocket(server: http.Server | https.Server, path: string, onSocket: (s: net.Socket) => void, log: Logger): WebSocketServer {
+  const wss = new WebSocketServer({
+    server,
+    path,
+    handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
+  });
+  wss.on('connection', (ws, req) => {
+    const stream = createWebSocketStream(ws);
+    // The connection layer reads the peer from these two fields.
+    Object.assign(stream, { remoteAddress: req.socket.remoteAddress, remotePort: req.socket.remotePort });
+    onSocket(stream as unknown as net.Socket);
+  });
+  wss.on('error', (err) => log.error('websocket listener error', { err }));
+  return wss;
+}
+
+export async function startListeners(config: Config, onSocket: (s: net.Socket) => void, log: Logger): Promise<Listeners> {
+  const host = config['mqtt.host'];
+  const backlog = config['mqtt.listenBacklog'];
+  const servers: net.Server[] = [];
+  const wsServers: WebSocketServer[] = [];
+  const tcp = net.createServer({ noDelay: true }, onSocket);
+  servers.push(tcp);
+  await listen(tcp, host, config['mqtt.port'], backlog);
+  const ports: ListenerPorts = { tcp: bound(tcp) };
+  try {
+    if (config['mqtt.tlsEnabled']) {
+      const s = tls.createServer(tlsOptions(config), (sock) => {
+        sock.setNoDelay(true);
+        onSocket(sock);
+      });
+      s.on('tlsClientError', (err) => log.debug('tls handshake failed', { err }));
+      servers.push(s);
+      await listen(s, host, config['mqtt.tlsPort'], backlog);
+      ports.tls = bound(s);
+    }
+    if (config['mqtt.wsEnabled']) {
+      const s = http.createServer((_req, res) => {
+        res.writeHead(426, { 'content-type': 'text/plain' });
+        res.end('MQTT over WebSocket: upgrade required\n');
+      });
+      wsServers.push(attachWebSocket(s, config['mqtt.wsPath'], onSocket, log));
+      servers.push(s);
+      await listen(s, host, config['mqtt.wsPort'], backlog);
+      ports.ws = bound(s);
+    }
+    if (config['mqtt.wssEnabled']) {
+      const s = https.createServer(tlsOptions(config), (_req, res) => {
+        res.writeHead(426);
+        res.end();
+      });
+      wsServers.push(attachWebSocket(s, config['mqtt.wsPath'], onSocket, log));
+      servers.push(s);
+      await listen(s, host, config['mqtt.wssPort'], backlog);
+      ports.wss = bound(s);
+    }
+  } catch (err) {
+    for (const s of servers) s.close();
+    throw err;
+  }
+  for (const s of servers) s.on('error', (err) => log.error('listener error', { err }));
+  return {
+    ports,
+    close: async () => {
+      for (const w of wsServers) w.close();
+      await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    },
+  };
+}
