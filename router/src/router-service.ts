@@ -20,9 +20,11 @@ import type { Logger } from '../../common/src/log.js';
 import { labelledCounter, type Metrics } from '../../common/src/metrics.js';
 
 const QOS_LABEL = ['0', '1', '2'] as const;
-import { retrying } from '../../common/src/retry.js';
 import type { SubjectSpace } from '../../common/src/subjects.js';
+import { NoRespondersError, RequestTimeoutError } from '../../common/src/bus/bus.js';
+import { natsConnection } from '../../common/src/bus/nats-bus.js';
 import { fanOut } from './fan-out.js';
+import { RetainedKv } from './persistence/retained-kv.js';
 import { createRetainedStore, type RetainedStore } from './index/retained-store.js';
 import { SubscriptionIndex } from './index/subscription-index.js';
 
@@ -48,6 +50,10 @@ export class RouterService {
   private readonly now: () => number;
   private readonly m;
   private started = false;
+  /** Persistent retained store (cluster mode); undefined in one-process mode. */
+  private retainedKv?: RetainedKv;
+  /** KV key -> retained entry, so a delete seen on the watch finds its topic. */
+  private readonly retainedKeys = new Map<string, { mountpoint: string; topic: string }>();
 
   private constructor(
     private readonly config: Config,
@@ -71,6 +77,18 @@ export class RouterService {
 
   async start(): Promise<void> {
     const { bus, subjects } = this.deps;
+    if (bus.kind === 'nats' && this.config['cluster.persistence']) {
+      // Load every retained message before taking publishes or subscriptions.
+      this.retainedKv = await RetainedKv.open(natsConnection(bus), this.config, this.deps.log);
+      await this.retainedKv.follow(
+        (mountpoint, m) => this.storeRetained(mountpoint, m, false),
+        (key) => {
+          const e = this.retainedKeys.get(key);
+          if (e) this.retained.delete(e.mountpoint, e.topic);
+          this.retainedKeys.delete(key);
+        },
+      );
+    }
     this.subs.push(bus.subscribe(subjects.routePublish, (m) => this.onPublish(m), { queue: subjects.routerQueue }));
     this.subs.push(bus.subscribe(subjects.routeSubscription, (m) => this.onSubChanges(m)));
     this.subs.push(bus.subscribe(subjects.routeRetained, (m) => this.onRetainedSync(m)));
@@ -86,6 +104,7 @@ export class RouterService {
   async stop(): Promise<void> {
     this.started = false;
     for (const s of this.subs.splice(0)) s.unsubscribe();
+    this.retainedKv?.stop();
   }
 
   private onPublish(msg: BusMsg): void {
@@ -99,33 +118,41 @@ export class RouterService {
     }
     const m = p.message;
     this.m.routed(QOS_LABEL[m.qos]);
-    if (m.retain) this.storeRetained(p.mountpoint, m, true);
-    const byShard = fanOut(this.index, this.config.shards, p.mountpoint, m);
-    if (byShard.size === 0) {
-      msg.respond(Buffer.from([ROUTE_NO_MATCH]));
-      return;
+    // A retained message is durable before the publisher hears it was accepted.
+    let stored: Promise<number> | undefined;
+    if (m.retain) {
+      this.storeRetained(p.mountpoint, m, this.retainedKv === undefined);
+      stored = this.retainedKv?.store(p.mountpoint, m).then(
+        () => ROUTE_OK,
+        (err: Error) => {
+          this.deps.log.warn('retained message not persisted', { err });
+          return ROUTE_FAILED;
+        },
+      );
     }
+    const byShard = fanOut(this.index, this.config.shards, p.mountpoint, m);
     const { bus, subjects } = this.deps;
-    if (m.qos === 0 || !msg.reply) {
+    if (m.qos === 0 || !msg.reply || byShard.size === 0) {
       for (const [shard, targets] of byShard) {
         this.m.deliveries(QOS_LABEL[m.qos], targets.length);
         bus.publish(subjects.sessionIn(shard), encodeSessionIn({ kind: SessIn.Deliver, targets, message: m }));
       }
-      msg.respond(Buffer.from([ROUTE_OK]));
+      const code = byShard.size === 0 ? ROUTE_NO_MATCH : ROUTE_OK;
+      if (!stored || !msg.reply) msg.respond(Buffer.from([code]));
+      else void stored.then((c) => msg.respond(Buffer.from([c >= 0x80 ? c : code])));
       return;
     }
-    // QoS 1/2: acknowledge to the publisher only once every shard owner accepted its copy.
+    // QoS 1/2: acknowledge to the publisher only once every shard owner accepted its copy
+    // (written to its store). While a shard has no owner (failover, handoff) the request
+    // finds no responder: retry until the deadline, which stays below the publisher-side
+    // request timeout so the gateway never re-sends a publish we are still routing.
     const timeoutMs = this.config['nats.requestTimeoutMs'];
-    const waits: Promise<number>[] = [];
+    const deadline = Date.now() + Math.max(500, Math.min(this.config['cluster.deliverRetryMs'], timeoutMs - 500));
+    const waits: Promise<number>[] = stored ? [stored] : [];
     for (const [shard, targets] of byShard) {
       this.m.deliveries(QOS_LABEL[m.qos], targets.length);
       const data = encodeSessionIn({ kind: SessIn.Deliver, targets, message: m });
-      waits.push(
-        retrying(() => bus.request(subjects.sessionIn(shard), data, { timeoutMs }), { attempts: 6, baseDelayMs: 50 }).then(
-          (r) => decodeStatusSafe(r.data),
-          () => ROUTE_FAILED,
-        ),
-      );
+      waits.push(requestUntil(bus, subjects.sessionIn(shard), data, deadline, Math.max(1000, Math.floor(timeoutMs / 3))).then((r) => decodeStatusSafe(r.data), () => ROUTE_FAILED));
     }
     Promise.all(waits).then((codes) => {
       const failed = codes.some((c) => c >= 0x80);
@@ -136,6 +163,11 @@ export class RouterService {
 
   /** Retained store change [MQTT-3.3.1-5..7]: an empty payload clears the topic. */
   private storeRetained(mountpoint: string, m: Message, broadcast: boolean): void {
+    if (this.retainedKv) {
+      const k = RetainedKv.keyOf(mountpoint, m.topic);
+      if (m.payload.length === 0) this.retainedKeys.delete(k);
+      else this.retainedKeys.set(k, { mountpoint, topic: m.topic });
+    }
     if (m.payload.length === 0) this.retained.delete(mountpoint, m.topic);
     else {
       const exists = this.retained.get(mountpoint, m.topic) !== undefined;
@@ -182,5 +214,25 @@ export class RouterService {
       });
     });
     msg.respond(encodeRetainedAnswer(answer));
+  }
+}
+
+/**
+ * A request retried with backoff while nobody answers (a shard between owners), each
+ * attempt bounded by attemptMs and by what is left until the deadline. Router only.
+ */
+async function requestUntil(bus: Bus, subject: string, data: Uint8Array, deadline: number, attemptMs: number): Promise<BusMsg> {
+  let delay = 25;
+  for (;;) {
+    const left = deadline - Date.now();
+    try {
+      // An owner killed with our request in hand never answers: bound each attempt.
+      return await bus.request(subject, data, { timeoutMs: Math.max(100, Math.min(left, attemptMs)) });
+    } catch (err) {
+      const retriable = err instanceof NoRespondersError || err instanceof RequestTimeoutError;
+      if (!retriable || Date.now() + delay >= deadline) throw err;
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 250);
+    }
   }
 }

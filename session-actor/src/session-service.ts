@@ -1,21 +1,29 @@
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Bus, BusMsg, BusSubscription } from '../../common/src/bus/bus.js';
+import { natsConnection } from '../../common/src/bus/nats-bus.js';
 import type { Config } from '../../common/src/config/settings.js';
 import { encodeGatewayOut, type GatewayOutItem } from '../../common/src/envelope/gateway-out.js';
 import { decodeHeartbeat } from '../../common/src/envelope/heartbeat.js';
+import type { Message } from '../../common/src/envelope/message.js';
 import { decodeRetainedAnswer, decodeStatusSafe, encodeRoutePublish, encodeSubChanges, SubOp, type SubChange, type SubChangeBatch } from '../../common/src/envelope/router.js';
-import { decodeSessionIn, encodeConnectReply, SessIn } from '../../common/src/envelope/session-in.js';
+import { decodeSessionIn, encodeConnectReply, SessIn, type SessionInEnv } from '../../common/src/envelope/session-in.js';
 import type { Logger } from '../../common/src/log.js';
 import { labelledCounter, type Metrics } from '../../common/src/metrics.js';
+import { retrying } from '../../common/src/retry.js';
 import type { SubjectSpace } from '../../common/src/subjects.js';
 import type { Continuation, Effect, TimerKind } from './core/effects.js';
 import { handleIn } from './core/handle-in.js';
 import { onPublish2Routed } from './core/handle-publish2.js';
 import { onSubscribeRouted } from './core/handle-subscribe.js';
-import { onUnsubscribeRouted } from './core/handle-unsubscribe.js';
 import { handleTimer } from './core/handle-timer.js';
+import { onUnsubscribeRouted } from './core/handle-unsubscribe.js';
 import { createShardState, type SessionLimits, type ShardState } from './core/shard-state.js';
-import { retrying } from '../../common/src/retry.js';
+import { LeaseOwnership } from './ownership/lease-ownership.js';
+import { StaticOwnership, type ShardHandler, type ShardOwnership } from './ownership/shard-ownership.js';
+import { openSessionBuckets } from './persistence/kv-buckets.js';
+import { KvSessionStore } from './persistence/kv-session-store.js';
+import { FencedError, MemorySessionStore, type SessionStore } from './persistence/session-store.js';
 
 export interface SessionDeps {
   bus: Bus;
@@ -24,6 +32,8 @@ export interface SessionDeps {
   metrics: Metrics;
   /** Injected clock (tests run on a fake one). */
   now?: () => number;
+  /** Member id in the shard lease protocol; default node.id or hostname-pid-random. */
+  nodeId?: string;
 }
 
 const KIND_NAMES: Record<number, string> = {
@@ -41,6 +51,8 @@ const KIND_NAMES: Record<number, string> = {
   [SessIn.GatewayGone]: 'gateway_gone',
 };
 
+const ACK = Buffer.from([0]);
+
 export function limitsFromConfig(c: Config): SessionLimits {
   return {
     maxInflight: c['session.maxInflight'],
@@ -57,12 +69,43 @@ export function limitsFromConfig(c: Config): SessionLimits {
 }
 
 /**
- * The session actor's runner: owns the shards' state, feeds bus envelopes and timers into
- * the pure core (core/handle-in.ts) and performs the effects it returns. The only place in
- * this tier that touches the bus, timers or the clock.
+ * Work of one shard waiting for its state write: the sessions changed since the last
+ * write, and the effects and replies that may only leave once that write is durable
+ * (a PUBLISH to a device, a router's Deliver acknowledgement, a CONNACK, a Will).
  */
-export class SessionService {
-  private readonly st: ShardState;
+interface Pending {
+  dirty: Set<string>;
+  effects: Effect[];
+  replies: Array<() => void>;
+  scheduled: boolean;
+  flushing: boolean;
+  /** Asynchronous effects (router requests) whose continuation has not run yet. */
+  ops: number;
+  idle: Array<() => void>;
+}
+
+/** A shard this process serves: its sessions, its inbox subscription, its pending writes. */
+interface Served {
+  st: ShardState;
+  inbox?: BusSubscription;
+  pending: Pending;
+}
+
+/**
+ * The session actor's runner: serves the shards the ownership grants (all of them in
+ * one-process mode; by lease in a cluster), feeds bus envelopes and timers into the pure
+ * core (core/handle-in.ts) and performs the effects it returns. The only place in this
+ * tier that touches the bus, timers or the clock.
+ *
+ * Durability (cluster mode): every turn marks the sessions it touched; once per event-loop
+ * turn the shard's dirty sessions are written to JetStream KV (compare-and-set), and only
+ * then are that turn's outputs released: deliveries to gateways, Deliver acknowledgements
+ * to routers, CONNACK fields, Wills and subscription changes. A QoS 1/2 message the router
+ * acknowledged is therefore in the store, and a device never sees a PUBLISH the next owner
+ * does not know about (no duplicates without DUP after a failover).
+ */
+export class SessionService implements ShardHandler {
+  private readonly served = new Map<number, Served>();
   private readonly subs: BusSubscription[] = [];
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly pendingOut = new Map<string, GatewayOutItem[]>();
@@ -71,19 +114,28 @@ export class SessionService {
   private readonly gateways = new Map<string, number>();
   private gatewayCheck?: NodeJS.Timeout;
   private readonly counters;
+  private readonly limits: SessionLimits;
+  private ownership: ShardOwnership;
+  private store: SessionStore = new MemorySessionStore();
+  private readonly nodeId: string;
   private started = false;
 
   private constructor(
     private readonly config: Config,
     private readonly deps: SessionDeps,
   ) {
-    this.st = createShardState(limitsFromConfig(config), randomInt(1, 0xffffffff));
+    this.limits = limitsFromConfig(config);
     this.now = deps.now ?? Date.now;
+    this.nodeId = deps.nodeId ?? config['node.id'] ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40)}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.ownership = new StaticOwnership(config.shards);
     const m = deps.metrics;
     this.counters = {
       events: labelledCounter(m.counter('session_events_total', 'Session envelopes handled, by kind.', ['kind'])),
       outcomes: labelledCounter(m.counter('session_outcomes_total', 'Session outcomes and limit hits (drops, takeovers, Wills, expiries).', ['what'])),
-      sessions: m.gauge('sessions', 'Sessions held by this process.', [], (g) => g.set(this.st.sessions.size)),
+      sessions: m.gauge('sessions', 'Sessions held by this process.', [], (g) => g.set(this.sessionCount())),
+      loadSeconds: m.histogram('shard_load_seconds', 'Time to load one shard\'s sessions from the store and start serving it.', [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]),
+      loaded: m.counter('sessions_loaded_total', 'Sessions loaded from the store when taking a shard.'),
+      writeFailures: m.counter('session_write_failures_total', 'Session state writes that failed (retried), not counting fencing.'),
     };
   }
 
@@ -91,16 +143,38 @@ export class SessionService {
     return new SessionService(config, deps);
   }
 
-  /** Exposed for tests and diagnostics. */
-  get state(): ShardState {
-    return this.st;
+  /** Sessions of every served shard (tests and diagnostics). */
+  sessionCount(): number {
+    let n = 0;
+    for (const s of this.served.values()) n += s.st.sessions.size;
+    return n;
+  }
+
+  /** The state of a served shard (tests and diagnostics). */
+  shardState(shard: number): ShardState | undefined {
+    return this.served.get(shard)?.st;
   }
 
   async start(): Promise<void> {
-    const { bus, subjects } = this.deps;
-    // Issue 5 replaces this with lease-based ownership; the routing is already per shard.
-    for (let shard = 0; shard < this.config.shards; shard++) {
-      this.subs.push(bus.subscribe(subjects.sessionIn(shard), (m) => this.onEnvelope(m)));
+    const { bus, subjects, log } = this.deps;
+    if (bus.kind === 'nats' && this.config['cluster.persistence']) {
+      const c = this.config;
+      const buckets = await openSessionBuckets(natsConnection(bus), c);
+      this.store = new KvSessionStore(buckets.sessions, c.shards, c['cluster.loadConcurrency'], log, this.deps.metrics);
+      const ttl = c['cluster.leaseTtlMs'];
+      this.ownership = new LeaseOwnership(buckets.leases, buckets.members, {
+        nodeId: this.nodeId,
+        shards: c.shards,
+        leaseTtlMs: ttl,
+        leaseRenewMs: Math.min(c['cluster.leaseRenewMs'], Math.floor(ttl / 3)),
+        leaseSafetyMs: Math.min(c['cluster.leaseSafetyMs'], Math.floor(ttl / 3)),
+        handoffTimeoutMs: c['cluster.handoffTimeoutMs'],
+        log,
+        metrics: this.deps.metrics,
+        now: this.now,
+      });
+    } else if (bus.kind === 'nats') {
+      log.warn('cluster.persistence is off: this session actor owns every shard in memory; run only one');
     }
     this.subs.push(bus.subscribe(subjects.routeResync, () => this.resyncRouters()));
     this.subs.push(bus.subscribe(subjects.gatewayHeartbeat, (m) => this.onHeartbeat(m)));
@@ -108,25 +182,102 @@ export class SessionService {
     this.gatewayCheck = setInterval(() => this.checkGateways(), hb);
     this.gatewayCheck.unref();
     await bus.flush();
+    await this.ownership.start(this);
     this.started = true;
-    // A router that started before us may hold nothing for our sessions; we hold none yet either.
+    log.info('session actor serving', { node: this.nodeId, shards: this.ownership.ownedCount, durable: this.store.durable });
   }
 
   ready(): boolean {
-    return this.started;
+    return this.started && this.ownership.settled();
   }
 
   async stop(): Promise<void> {
     this.started = false;
+    // Hands every shard to the remaining members (writes everything first).
+    await this.ownership.stop().catch((err: Error) => this.deps.log.error('shard handoff at stop failed', { err }));
     for (const s of this.subs.splice(0)) s.unsubscribe();
+    for (const shard of [...this.served.keys()]) this.drop(shard);
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     if (this.gatewayCheck) clearInterval(this.gatewayCheck);
     this.flushOut();
   }
 
-  private onEnvelope(m: BusMsg): void {
-    let e;
+  // ---- ShardHandler: called by the ownership ----
+
+  async acquire(shard: number): Promise<void> {
+    const t0 = performance.now();
+    const sessions = await this.store.load(shard);
+    const st = createShardState(this.limits, randomInt(1, 0xffffffff));
+    const now = this.now();
+    for (const s of sessions) st.sessions.set(s.key, s);
+    const served: Served = { st, pending: newPending() };
+    this.served.set(shard, served);
+    const changes: SubChange[] = [];
+    for (const s of sessions) {
+      // A new owner re-arms the Will and expiry deadlines (absolute, so no time is lost).
+      if (!s.conn) {
+        if (s.willDueAt !== undefined) this.setTimer(shard, s.key, 'will', s.willDueAt);
+        if (s.expiresAt !== undefined) this.setTimer(shard, s.key, 'expiry', s.expiresAt);
+      } else if (!this.gateways.has(s.conn.gateway)) {
+        // A gateway we never heard from: if it stays silent it is declared gone (Will path).
+        this.gateways.set(s.conn.gateway, now);
+      }
+      for (const sub of s.subs.values()) {
+        changes.push({ op: SubOp.Add, key: s.key, mountpoint: s.mountpoint, filter: sub.filter, group: sub.group, qos: sub.qos, noLocal: sub.noLocal, retainAsPublished: sub.retainAsPublished, subId: sub.subId });
+      }
+    }
+    // Routers that started while nobody served this shard learn its subscriptions now.
+    this.publishSubs(changes);
+    served.inbox = this.deps.bus.subscribe(this.deps.subjects.sessionIn(shard), (m) => this.onEnvelope(shard, m));
+    await this.deps.bus.flush();
+    this.counters.loaded.inc(sessions.length);
+    this.counters.loadSeconds.observe((performance.now() - t0) / 1000);
+  }
+
+  async release(shard: number): Promise<void> {
+    const sv = this.served.get(shard);
+    if (!sv) return;
+    sv.inbox?.unsubscribe();
+    sv.inbox = undefined;
+    // Let router requests in flight finish (their continuations change state), then write.
+    const deadline = this.now() + Math.max(100, this.config['cluster.handoffTimeoutMs'] - 500);
+    while ((sv.pending.ops > 0 || sv.pending.flushing || sv.pending.scheduled) && this.now() < deadline && this.served.get(shard) === sv) {
+      await new Promise<void>((r) => {
+        sv.pending.idle.push(r);
+        setTimeout(r, 50).unref();
+      });
+    }
+    if (this.served.get(shard) !== sv) return;
+    await this.flush(shard);
+    this.flushOut();
+    this.drop(shard);
+  }
+
+  lost(shard: number): void {
+    this.drop(shard);
+  }
+
+  /** Stops serving a shard and forgets its state and timers (after a write, or fenced). */
+  private drop(shard: number): void {
+    const sv = this.served.get(shard);
+    if (!sv) return;
+    this.served.delete(shard);
+    sv.inbox?.unsubscribe();
+    for (const s of sv.st.sessions.values()) {
+      this.clearTimer(s.key, 'will');
+      this.clearTimer(s.key, 'expiry');
+    }
+    for (const r of sv.pending.idle.splice(0)) r();
+    this.store.forget(shard);
+  }
+
+  // ---- turns ----
+
+  private onEnvelope(shard: number, m: BusMsg): void {
+    const sv = this.served.get(shard);
+    if (!sv) return;
+    let e: SessionInEnv;
     try {
       e = decodeSessionIn(m.data);
     } catch (err) {
@@ -135,41 +286,151 @@ export class SessionService {
     }
     this.counters.events(KIND_NAMES[e.kind] ?? 'unknown');
     const out: Effect[] = [];
-    const reply = handleIn(this.st, e, this.now(), out);
-    if (e.kind === SessIn.Connect && reply) m.respond(encodeConnectReply(reply));
-    else if (e.kind === SessIn.Deliver) m.respond(Buffer.from([0])); // accepted (persisted, once issue 5 lands)
-    this.run(out);
+    const st = sv.st;
+    const reply = handleIn(st, e, this.now(), out);
+    let respond: (() => void) | undefined;
+    if (e.kind === SessIn.Connect) {
+      if (reply) {
+        const data = encodeConnectReply(reply);
+        respond = () => void m.respond(data);
+      }
+    } else if (m.reply) respond = () => void m.respond(ACK); // Deliver accepted (durably), or any envelope sent as a request
+    const dirty: string[] = [];
+    switch (e.kind) {
+      case SessIn.Deliver:
+        for (const t of e.targets) {
+          const s = st.sessions.get(t.key);
+          // QoS 0 to an online session with an empty queue changes nothing worth writing.
+          if (s && (Math.min(t.qos, e.message.qos) > 0 || !s.conn || s.queue.length > 0)) dirty.push(t.key);
+        }
+        break;
+      case SessIn.GatewayGone:
+        break; // not sent on the bus by gateways; handled in gatewayGone()
+      default:
+        dirty.push(e.key);
+    }
+    this.commit(shard, dirty, out, respond);
   }
 
-  private run(out: Effect[]): void {
+  /**
+   * Ends a turn of one shard: timers and counters now; everything visible outside waits
+   * for the write of the sessions the turn changed (fast path: nothing changed and nothing
+   * waiting, so nothing to wait for).
+   */
+  private commit(shard: number, dirty: readonly string[], out: Effect[], respond?: () => void): void {
+    const sv = this.served.get(shard);
+    if (!sv) return;
+    if (!this.store.durable) {
+      this.run(shard, out);
+      respond?.();
+      return;
+    }
+    if (!this.ownership.mayWrite(shard)) {
+      // The lease may have expired (e.g. this process was paused): another owner may
+      // already serve the shard, so nothing of this turn may leave the process.
+      this.deps.log.warn('lease no longer valid; dropping the shard', { shard });
+      this.drop(shard);
+      return;
+    }
+    const p = sv.pending;
+    for (const k of dirty) p.dirty.add(k);
+    const deferred: Effect[] = [];
     for (const ef of out) {
-      switch (ef.t) {
-        case 'gw': {
-          let list = this.pendingOut.get(ef.gateway);
-          if (!list) {
-            list = [];
-            this.pendingOut.set(ef.gateway, list);
-          }
-          list.push(ef.item);
-          if (!this.flushScheduled) {
-            this.flushScheduled = true;
-            queueMicrotask(() => this.flushOut());
-          }
-          break;
+      if (ef.t === 'timer' || ef.t === 'count') this.runOne(shard, ef);
+      else deferred.push(ef);
+    }
+    if (p.dirty.size === 0 && !p.flushing && !p.scheduled && p.effects.length === 0) {
+      this.run(shard, deferred);
+      respond?.();
+      return;
+    }
+    for (const ef of deferred) p.effects.push(ef);
+    if (respond) p.replies.push(respond);
+    if (!p.scheduled && !p.flushing) {
+      p.scheduled = true;
+      setImmediate(() => void this.flush(shard));
+    }
+  }
+
+  /** Writes the shard's dirty sessions, then releases the outputs that waited for it. */
+  private async flush(shard: number): Promise<void> {
+    const sv = this.served.get(shard);
+    if (!sv) return;
+    const p = sv.pending;
+    p.scheduled = false;
+    if (p.flushing) return;
+    p.flushing = true;
+    let failures = 0;
+    try {
+      while (p.dirty.size > 0 || p.effects.length > 0 || p.replies.length > 0) {
+        if (this.served.get(shard) !== sv) return;
+        if (!this.ownership.mayWrite(shard)) {
+          this.deps.log.warn('lease no longer valid before writing; dropping the shard', { shard });
+          this.drop(shard);
+          return;
         }
-        case 'route':
-          this.route(ef.mountpoint, ef.message, ef.then);
-          break;
-        case 'subs':
-          this.changeSubs(ef.batch, ef.then);
-          break;
-        case 'timer':
-          this.setTimer(ef.key, ef.kind, ef.at);
-          break;
-        case 'count':
-          this.counters.outcomes(ef.what);
-          break;
+        const keys = [...p.dirty];
+        p.dirty.clear();
+        const effects = p.effects.splice(0);
+        const replies = p.replies.splice(0);
+        try {
+          if (keys.length > 0) await this.store.write(shard, keys.map((k) => [k, sv.st.sessions.get(k)] as const));
+        } catch (err) {
+          if (err instanceof FencedError) {
+            this.deps.log.warn('another owner wrote this shard; dropping it', { shard });
+            this.drop(shard);
+            return;
+          }
+          // Transient (NATS reconnecting, timeout): keep everything and try again.
+          this.counters.writeFailures.inc();
+          if (++failures === 1 || failures % 20 === 0) this.deps.log.warn('session write failed; retrying', { shard, err: err as Error });
+          for (const k of keys) p.dirty.add(k);
+          p.effects.unshift(...effects);
+          p.replies.unshift(...replies);
+          await new Promise((r) => setTimeout(r, Math.min(1000, 50 * failures)));
+          continue;
+        }
+        if (this.served.get(shard) !== sv) return;
+        this.run(shard, effects);
+        for (const r of replies) r();
       }
+    } finally {
+      p.flushing = false;
+      for (const r of p.idle.splice(0)) r();
+    }
+  }
+
+  private run(shard: number, out: Effect[]): void {
+    for (const ef of out) this.runOne(shard, ef);
+  }
+
+  private runOne(shard: number, ef: Effect): void {
+    switch (ef.t) {
+      case 'gw': {
+        let list = this.pendingOut.get(ef.gateway);
+        if (!list) {
+          list = [];
+          this.pendingOut.set(ef.gateway, list);
+        }
+        list.push(ef.item);
+        if (!this.flushScheduled) {
+          this.flushScheduled = true;
+          queueMicrotask(() => this.flushOut());
+        }
+        break;
+      }
+      case 'route':
+        this.route(shard, ef.mountpoint, ef.message, ef.then);
+        break;
+      case 'subs':
+        this.changeSubs(shard, ef.batch, ef.then);
+        break;
+      case 'timer':
+        this.setTimer(shard, ef.key, ef.kind, ef.at);
+        break;
+      case 'count':
+        this.counters.outcomes(ef.what);
+        break;
     }
   }
 
@@ -182,85 +443,114 @@ export class SessionService {
     this.pendingOut.clear();
   }
 
-  private route(mountpoint: string, message: import('../../common/src/envelope/message.js').Message, then?: Continuation): void {
+  private opStarted(shard: number): void {
+    const sv = this.served.get(shard);
+    if (sv) sv.pending.ops++;
+  }
+
+  private opDone(shard: number): Served | undefined {
+    const sv = this.served.get(shard);
+    if (!sv) return undefined;
+    sv.pending.ops--;
+    if (sv.pending.ops === 0) for (const r of sv.pending.idle.splice(0)) r();
+    return sv;
+  }
+
+  private route(shard: number, mountpoint: string, message: Message, then?: Continuation): void {
     const { bus, subjects, log } = this.deps;
     const data = encodeRoutePublish({ mountpoint, message });
     const timeoutMs = this.config['nats.requestTimeoutMs'];
+    if (then) this.opStarted(shard);
     // Wills and QoS 2 messages must reach a router: retry while none answers.
     retrying(() => bus.request(subjects.routePublish, data, { timeoutMs }), { attempts: 8, baseDelayMs: 50 })
       .then((r) => decodeStatusSafe(r.data))
       .catch((err: Error) => {
-        log.warn('routing failed', { err, topic: undefined });
+        log.warn('routing failed', { err });
         return 0x80;
       })
       .then((status) => {
         if (then?.kind !== 'pubrec') return;
+        const sv = this.opDone(shard);
+        if (!sv) return;
         const out: Effect[] = [];
-        onPublish2Routed(this.st, then, status, out);
-        this.run(out);
+        onPublish2Routed(sv.st, then, status, out);
+        this.commit(shard, [then.key], out);
       });
   }
 
-  private changeSubs(batch: SubChangeBatch, then?: Continuation): void {
+  private changeSubs(shard: number, batch: SubChangeBatch, then?: Continuation): void {
     const { bus, subjects, log } = this.deps;
     const data = encodeSubChanges(batch);
     const timeoutMs = this.config['nats.requestTimeoutMs'];
+    if (then) this.opStarted(shard);
     retrying(() => bus.request(subjects.routeSubscription, data, { timeoutMs }), { attempts: 5, baseDelayMs: 50 }).then(
-      (r) => this.subsDone(then, true, r.data),
+      (r) => this.subsDone(shard, then, true, r.data),
       (err: Error) => {
         log.warn('subscription change not acknowledged by any router', { err });
-        this.subsDone(then, false, undefined);
+        this.subsDone(shard, then, false, undefined);
       },
     );
   }
 
-  private subsDone(then: Continuation | undefined, ok: boolean, data: Uint8Array | undefined): void {
+  private subsDone(shard: number, then: Continuation | undefined, ok: boolean, data: Uint8Array | undefined): void {
     if (!then) return;
+    const sv = this.opDone(shard);
+    if (!sv) return;
     const out: Effect[] = [];
     if (then.kind === 'suback') {
       const retained = ok && data && data.length > 0 ? decodeRetainedAnswer(data).items : [];
-      onSubscribeRouted(this.st, then, ok, retained, this.now(), out);
-    } else if (then.kind === 'unsuback') onUnsubscribeRouted(this.st, then, out);
-    this.run(out);
+      onSubscribeRouted(sv.st, then, ok, retained, this.now(), out);
+    } else if (then.kind === 'unsuback') onUnsubscribeRouted(sv.st, then, out);
+    this.commit(shard, [then.key], out);
   }
 
-  private setTimer(key: string, kind: TimerKind, at: number | undefined): void {
+  private clearTimer(key: string, kind: TimerKind): void {
     const id = `${kind}\u0000${key}`;
     const old = this.timers.get(id);
     if (old) clearTimeout(old);
     this.timers.delete(id);
+  }
+
+  private setTimer(shard: number, key: string, kind: TimerKind, at: number | undefined): void {
+    this.clearTimer(key, kind);
     if (at === undefined) return;
+    const id = `${kind}\u0000${key}`;
     const delay = Math.max(0, at - this.now());
     // setTimeout caps at 2^31-1 ms; longer deadlines re-arm when the first timer fires.
     const t = setTimeout(() => {
       this.timers.delete(id);
+      const sv = this.served.get(shard);
+      if (!sv) return;
       const out: Effect[] = [];
-      handleTimer(this.st, key, kind, this.now(), out);
-      const s = this.st.sessions.get(key);
+      handleTimer(sv.st, key, kind, this.now(), out);
+      const s = sv.st.sessions.get(key);
       if (s && !s.conn) {
         const due = kind === 'will' ? s.willDueAt : s.expiresAt;
-        if (due !== undefined && due > this.now()) this.setTimer(key, kind, due);
+        if (due !== undefined && due > this.now()) this.setTimer(shard, key, kind, due);
       }
-      this.run(out);
+      this.commit(shard, [key], out);
     }, Math.min(delay, 0x7fffffff));
     t.unref();
     this.timers.set(id, t);
   }
 
+  private publishSubs(changes: SubChange[]): void {
+    for (let i = 0; i < changes.length; i += 1000) {
+      this.deps.bus.publish(this.deps.subjects.routeSubscription, encodeSubChanges({ changes: changes.slice(i, i + 1000), retainedFor: [] }));
+    }
+  }
+
   /** A router (re)started: replay every subscription we hold so its index is complete. */
   private resyncRouters(): void {
     const changes: SubChange[] = [];
-    const flush = () => {
-      if (changes.length === 0) return;
-      this.deps.bus.publish(this.deps.subjects.routeSubscription, encodeSubChanges({ changes: changes.splice(0), retainedFor: [] }));
-    };
-    for (const s of this.st.sessions.values()) {
-      for (const sub of s.subs.values()) {
-        changes.push({ op: SubOp.Add, key: s.key, mountpoint: s.mountpoint, filter: sub.filter, group: sub.group, qos: sub.qos, noLocal: sub.noLocal, retainAsPublished: sub.retainAsPublished, subId: sub.subId });
-        if (changes.length >= 1000) flush();
+    for (const sv of this.served.values()) {
+      for (const s of sv.st.sessions.values()) {
+        for (const sub of s.subs.values()) {
+          changes.push({ op: SubOp.Add, key: s.key, mountpoint: s.mountpoint, filter: sub.filter, group: sub.group, qos: sub.qos, noLocal: sub.noLocal, retainAsPublished: sub.retainAsPublished, subId: sub.subId });
+        }
       }
     }
-    flush();
+    this.publishSubs(changes);
   }
 
   private onHeartbeat(m: BusMsg): void {
@@ -284,10 +574,23 @@ export class SessionService {
     }
   }
 
+  /**
+   * Every owner handles the gone gateway's connections of its own shards only, so each
+   * connection takes the Will path exactly once cluster-wide (the state written says so).
+   */
   private gatewayGone(gw: string): void {
     this.gateways.delete(gw);
-    const out: Effect[] = [];
-    handleIn(this.st, { kind: SessIn.GatewayGone, gateway: gw }, this.now(), out);
-    this.run(out);
+    for (const [shard, sv] of this.served) {
+      const keys: string[] = [];
+      for (const s of sv.st.sessions.values()) if (s.conn?.gateway === gw) keys.push(s.key);
+      if (keys.length === 0) continue;
+      const out: Effect[] = [];
+      handleIn(sv.st, { kind: SessIn.GatewayGone, gateway: gw }, this.now(), out);
+      this.commit(shard, keys, out);
+    }
   }
+}
+
+function newPending(): Pending {
+  return { dirty: new Set(), effects: [], replies: [], scheduled: false, flushing: false, ops: 0, idle: [] };
 }
