@@ -12,6 +12,7 @@ import type { Logger } from '../../common/src/log.js';
 import { labelledCounter, type Metrics } from '../../common/src/metrics.js';
 import { retrying } from '../../common/src/retry.js';
 import { shardOf } from '../../common/src/shard.js';
+import { TokenBucket } from '../../common/src/token-bucket.js';
 import type { SubjectSpace } from '../../common/src/subjects.js';
 import { Connection } from './connection.js';
 import { startListeners, type ListenerPorts, type Listeners } from './listeners.js';
@@ -51,6 +52,9 @@ export class GatewayService implements GatewayPorts {
   private readonly m;
   private listening = false;
   private stopping = false;
+  private readonly publishRate: number;
+  private readonly publishBuckets = new WeakMap<Connection, TokenBucket>();
+  private readonly connectBucket?: TokenBucket;
 
   private constructor(
     private readonly config: Config,
@@ -69,6 +73,9 @@ export class GatewayService implements GatewayPorts {
       unauthorizedPublish: config['mqtt.unauthorizedPublish'],
       allowWildcardSubscriptions: config['mqtt.allowWildcardSubscriptions'],
     };
+    this.publishRate = config['mqtt.maxPublishRatePerS'];
+    const connectRate = config['mqtt.maxConnectRatePerS'];
+    if (connectRate > 0) this.connectBucket = new TokenBucket(connectRate, connectRate, Date.now());
     this.auth = deps.auth ?? createAuthClient(deps.bus, deps.subjects, config['nats.requestTimeoutMs']);
     const metrics = deps.metrics;
     this.m = {
@@ -142,6 +149,15 @@ export class GatewayService implements GatewayPorts {
       socket.destroy();
       return;
     }
+    if (this.connectBucket) {
+      const waitMs = this.connectBucket.take(Date.now());
+      if (waitMs > 0) {
+        // Connect rate limit: hold the socket unread; its CONNECT is processed when a slot frees.
+        this.count('connect_rate_limited');
+        socket.pause();
+        setTimeout(() => socket.resume(), waitMs).unref();
+      }
+    }
     this.m.connects.inc();
     const id = this.nextConnId;
     this.nextConnId = this.nextConnId >= 0xfffffffe ? 1 : this.nextConnId + 1;
@@ -153,8 +169,10 @@ export class GatewayService implements GatewayPorts {
       this.config['mqtt.maxPacketBytes'],
       this.config['mqtt.socketHighWaterBytes'],
       (conn, p) => {
-        conn.state.lastRxAt = Date.now();
+        const now = Date.now();
+        conn.state.lastRxAt = now;
         this.m.packetsIn(p.cmd);
+        if (p.cmd === 'publish' && this.publishRate > 0) this.throttlePublisher(conn, now);
         handlePacket(conn.state, p, this);
       },
       (conn, why, err) => {
@@ -172,6 +190,23 @@ export class GatewayService implements GatewayPorts {
     this.conns.set(id, c);
     socket.on('error', () => {});
     socket.on('close', () => this.onSocketClosed(c));
+  }
+
+  /** Publish rate limit: a connection over its rate is not read until it is back under it. */
+  private throttlePublisher(c: Connection, now: number): void {
+    let b = this.publishBuckets.get(c);
+    if (!b) {
+      b = new TokenBucket(this.publishRate, Math.max(1, this.publishRate), now);
+      this.publishBuckets.set(c, b);
+    }
+    const waitMs = b.take(now);
+    if (waitMs > 0) {
+      this.count('publish_rate_limited');
+      c.socket.pause();
+      setTimeout(() => {
+        if (c.state.phase !== 'closed') c.socket.resume();
+      }, waitMs).unref();
+    }
   }
 
   private onSocketClosed(c: Connection): void {

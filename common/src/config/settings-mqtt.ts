@@ -35,3 +35,9 @@ export const listenerSettings = {
   'mqtt.wssPort': int({ default: 8443, min: 0, max: 65535, doc: 'MQTT over secure WebSocket port; 0 picks a free port.' }),
   'mqtt.wsPath': str({ default: '/mqtt', pattern: /^\//, doc: 'HTTP path of the WebSocket listeners.' }),
 } as const;
+
+/** Rate limits of the gateway (0 = unlimited), counted in shardmq_gateway_events_total when hit. */
+export const rateSettings = {
+  'mqtt.maxPublishRatePerS': int({ default: 0, min: 0, max: 10000000, doc: 'PUBLISH packets per second one connection may send; beyond it the gateway stops reading that socket for a while (0: unlimited).' }),
+  'mqtt.maxConnectRatePerS': int({ default: 0, min: 0, max: 10000000, doc: 'New connections per second one gateway starts processing; the rest wait (their CONNECT is read later), which spreads a reconnect storm (0: unlimited).' }),
+} as const;
