@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
-import type { QueuedIterator } from '@nats-io/nats-core';
+import type { QueuedIterator } from '@nats-io/transport-node';
 import type { Config } from '../../../common/src/config/settings.js';
 import type { Message } from '../../../common/src/envelope/message.js';
 import { decodeRoutePublish, encodeRoutePublish } from '../../../common/src/envelope/router.js';

@@ -1,5 +1,5 @@
 import type { KV, KvWatchEntry } from '@nats-io/kv';
-import type { QueuedIterator } from '@nats-io/nats-core';
+import type { QueuedIterator } from '@nats-io/transport-node';
 import type { Logger } from '../../../common/src/log.js';
 import type { Metrics } from '../../../common/src/metrics.js';
 import { isCasConflict } from '../persistence/kv-buckets.js';
@@ -48,6 +48,7 @@ export class LeaseOwnership implements ShardOwnership {
   private members: string[] = [];
   private handler?: ShardHandler;
   private timer?: NodeJS.Timeout;
+  private quick?: NodeJS.Timeout;
   private ticking?: Promise<void>;
   private again = false;
   private stopping = false;
@@ -90,6 +91,7 @@ export class LeaseOwnership implements ShardOwnership {
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.quick) clearTimeout(this.quick);
     await this.ticking;
     for (const w of this.watches.splice(0)) w.stop();
     // Leave first, so the others compute the moves without us, then hand every shard off.
@@ -180,9 +182,11 @@ export class LeaseOwnership implements ShardOwnership {
 
   private async round(): Promise<void> {
     if (this.stopping) return;
+    // Leases first, then the member key: a crashed member's key expires after its leases,
+    // so when the others see it gone its shards are claimable at once.
+    await Promise.all([...this.held.keys()].map((s) => this.renew(s)));
     await this.announce();
     this.members = await this.readMembers();
-    await Promise.all([...this.held.keys()].map((s) => this.renew(s)));
     if (this.stopping) return;
     const me = this.o.nodeId;
     const work: Promise<void>[] = [];
@@ -192,8 +196,20 @@ export class LeaseOwnership implements ShardOwnership {
       if (h && !should && h.state === 'serving') work.push(this.handoff(s));
       else if (!h && should) work.push(this.claim(s, this.started ? 'takeover' : 'initial'));
     }
-    // Claims of shards still held by a releasing owner fail now and succeed on its DEL event.
+    // Claims of shards still held by a releasing owner fail now and succeed on its DEL event;
+    // those of an owner that just died succeed once its lease expires: look again soon.
+    const before = this.held.size;
     await Promise.all(work);
+    if (this.held.size > before && this.started) this.o.log.info('shards claimed', { shards: this.held.size - before, owned: this.held.size, members: this.members.length });
+    let missing = false;
+    for (let s = 0; s < this.o.shards && !missing; s++) if (!this.held.has(s) && rendezvousOwner(this.members, s) === me) missing = true;
+    if (missing && !this.stopping && !this.quick) {
+      this.quick = setTimeout(() => {
+        this.quick = undefined;
+        void this.tick();
+      }, Math.min(250, this.o.leaseRenewMs));
+      this.quick.unref();
+    }
   }
 
   private async renew(shard: number): Promise<void> {

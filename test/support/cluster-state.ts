@@ -1,0 +1,53 @@
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { decodeSession } from '../../session-actor/src/core/session-codec.js';
+import type { Session } from '../../session-actor/src/core/session.js';
+import { sessionStoreKey } from '../../session-actor/src/persistence/kv-buckets.js';
+import { sessionKey, shardOf } from '../../common/src/shard.js';
+
+/**
+ * Reads the cluster's JetStream KV state from a test (shard leases, stored sessions), the
+ * way an operator would with the nats CLI. Test support only.
+ */
+export class ClusterState {
+  private constructor(private readonly nc: NatsConnection, private readonly prefix: string) {}
+
+  static async open(natsUrl: string, prefix = 'shardmq'): Promise<ClusterState> {
+    return new ClusterState(await connect({ servers: natsUrl }), prefix);
+  }
+
+  /** shard -> owner node id, for every live lease. */
+  async leases(): Promise<Map<number, string>> {
+    const kv = await new Kvm(jetstream(this.nc)).open(`${this.prefix}-leases`);
+    const out = new Map<number, string>();
+    for await (const k of await kv.keys('shard.>')) {
+      const e = await kv.get(k);
+      if (e && e.operation === 'PUT') out.set(Number(k.slice('shard.'.length)), e.string());
+    }
+    return out;
+  }
+
+  /** Leases per owner. */
+  async owners(): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const o of (await this.leases()).values()) out.set(o, (out.get(o) ?? 0) + 1);
+    return out;
+  }
+
+  /** The stored session of a client id (no mountpoint), or undefined. */
+  async session(clientId: string, shards: number): Promise<Session | undefined> {
+    const kv = await new Kvm(jetstream(this.nc)).open(`${this.prefix}-sessions`);
+    const key = sessionKey('', clientId);
+    const e = await kv.get(sessionStoreKey(shardOf(key, shards), key));
+    return e && e.operation === 'PUT' ? decodeSession(e.value) : undefined;
+  }
+
+  async close(): Promise<void> {
+    await this.nc.close();
+  }
+}
+
+export function shardOfClient(clientId: string, shards: number): number {
+  return shardOf(sessionKey('', clientId), shards);
+}
