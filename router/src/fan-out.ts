@@ -9,7 +9,7 @@ import type { SubEntry, SubscriptionIndex } from './index/subscription-index.js'
  * ([MQTT-3.3.4-2]/[MQTT-3.3.4-3] allow one copy; its QoS is the maximum granted).
  * No Local: never back to the publishing session [MQTT-3.8.3-3]. Runs on any router.
  */
-export function fanOut(index: SubscriptionIndex, shards: number, mountpoint: string, m: Message): Map<number, DeliveryTarget[]> {
+export function fanOut(index: SubscriptionIndex, shards: number, mountpoint: string, m: Message, eligible?: (key: string) => boolean): Map<number, DeliveryTarget[]> {
   const byKey = new Map<string, DeliveryTarget>();
   index.match(mountpoint, m.topic, (e: SubEntry, group) => {
     if (e.noLocal && group === undefined && e.key === m.origin) return;
@@ -21,7 +21,7 @@ export function fanOut(index: SubscriptionIndex, shards: number, mountpoint: str
     if (e.qos > prev.qos) prev.qos = e.qos;
     if (e.retainAsPublished) prev.retainAsPublished = true;
     if (e.subId && !prev.subIds.includes(e.subId)) prev.subIds.push(e.subId);
-  });
+  }, eligible);
   const byShard = new Map<number, DeliveryTarget[]>();
   for (const t of byKey.values()) {
     const shard = shardOf(t.key, shards);

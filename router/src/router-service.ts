@@ -44,6 +44,9 @@ export interface RouterDeps {
  */
 export class RouterService {
   readonly id = randomBytes(6).toString('hex');
+  /** Sessions with shared subscriptions that have no connection: other group members go first. */
+  private readonly offline = new Set<string>();
+  private readonly online = (key: string): boolean => !this.offline.has(key);
   private readonly index = new SubscriptionIndex();
   private readonly retained: RetainedStore<Message> = createRetainedStore<Message>();
   private readonly subs: BusSubscription[] = [];
@@ -130,7 +133,7 @@ export class RouterService {
         },
       );
     }
-    const byShard = fanOut(this.index, this.config.shards, p.mountpoint, m);
+    const byShard = fanOut(this.index, this.config.shards, p.mountpoint, m, this.online);
     const { bus, subjects } = this.deps;
     if (m.qos === 0 || !msg.reply || byShard.size === 0) {
       for (const [shard, targets] of byShard) {
@@ -201,7 +204,12 @@ export class RouterService {
       if (c.op === SubOp.Add) {
         this.index.add(c.mountpoint, c.filter, { key: c.key, qos: c.qos, noLocal: c.noLocal, retainAsPublished: c.retainAsPublished, subId: c.subId || undefined }, c.group);
       } else if (c.op === SubOp.Remove) this.index.remove(c.mountpoint, c.filter, c.key, c.group);
-      else this.index.removeKey(c.key);
+      else if (c.op === SubOp.Offline) this.offline.add(c.key);
+      else if (c.op === SubOp.Online) this.offline.delete(c.key);
+      else {
+        this.index.removeKey(c.key);
+        this.offline.delete(c.key);
+      }
     }
     if (!msg.reply) return;
     const answer: RetainedAnswer = { items: [] };

@@ -1,3 +1,4 @@
+import { hasSharedSubs } from './core/session-end.js';
 import { randomBytes, randomInt } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Bus, BusMsg, BusSubscription } from '../../common/src/bus/bus.js';
@@ -547,6 +548,10 @@ export class SessionService implements ShardHandler {
       for (const s of sv.st.sessions.values()) {
         for (const sub of s.subs.values()) {
           changes.push({ op: SubOp.Add, key: s.key, mountpoint: s.mountpoint, filter: sub.filter, group: sub.group, qos: sub.qos, noLocal: sub.noLocal, retainAsPublished: sub.retainAsPublished, subId: sub.subId });
+        }
+        // Presence of offline sessions with `$share` subscriptions (online is the router's default).
+        if (!s.conn && s.subs.size > 0 && hasSharedSubs(s)) {
+          changes.push({ op: SubOp.Offline, key: s.key, mountpoint: s.mountpoint, filter: '', qos: 0, noLocal: false, retainAsPublished: false, subId: 0 });
         }
       }
     }

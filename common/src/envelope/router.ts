@@ -32,6 +32,10 @@ export const enum SubOp {
   Remove = 2,
   /** Remove every subscription of the key (session ended). */
   RemoveKey = 3,
+  /** The session (holding shared subscriptions) has a connection again. */
+  Online = 4,
+  /** The session lost its connection: prefer other members of its `$share` groups [MQTT-4.8.2]. */
+  Offline = 5,
 }
 
 export interface SubChange {

@@ -2,7 +2,7 @@ import type { ConnectEnv, ConnectReply } from '../../../common/src/envelope/sess
 import type { Effect } from './effects.js';
 import { resendInflight } from './outbound.js';
 import { createSession, NEVER_EXPIRES } from './session.js';
-import { closeConnection, discardWill, endSession, publishWill } from './session-end.js';
+import { announcePresence, closeConnection, discardWill, endSession, publishWill } from './session-end.js';
 import { takeEpoch, type ShardState } from './shard-state.js';
 
 const RC_SESSION_TAKEN_OVER = 0x8e;
@@ -58,6 +58,9 @@ export function handleConnect(st: ShardState, e: ConnectEnv, now: number, out: E
     const delayS = e.proto === 5 ? e.will.delayS : st.limits.v3WillDelayS;
     s.will = { message: e.will.message, delayS };
   } else s.will = undefined;
-  if (sessionPresent) resendInflight(st, s, now, out);
+  if (sessionPresent) {
+    announcePresence(s, true, out);
+    resendInflight(st, s, now, out);
+  }
   return { rc: 0, sessionPresent, epoch: s.epoch };
 }

@@ -66,6 +66,7 @@ export function connectionClosed(st: ShardState, s: Session, now: number, out: E
       out.push({ t: 'timer', key: s.key, kind: 'will', at: s.willDueAt });
     }
   }
+  if (s.expiryS !== 0 || (s.proto !== 5 && s.willDueAt !== undefined)) announcePresence(s, false, out);
   if (s.expiryS === 0) {
     if (s.proto !== 5 && s.willDueAt !== undefined) {
       // Non-standard 3.1.1 Will grace (session.v3WillDelayS): keep the session until the
@@ -81,6 +82,25 @@ export function connectionClosed(st: ShardState, s: Session, now: number, out: E
     s.expiresAt = now + s.expiryS * 1000;
     out.push({ t: 'timer', key: s.key, kind: 'expiry', at: s.expiresAt });
   }
+}
+
+/** Whether the session holds `$share` subscriptions (the router then tracks its presence). */
+export function hasSharedSubs(s: Session): boolean {
+  for (const sub of s.subs.values()) if (sub.group !== undefined) return true;
+  return false;
+}
+
+/**
+ * Tells the routers whether a session with shared subscriptions is reachable, so `$share`
+ * groups prefer connected members [MQTT-4.8.2] (an offline member still gets messages when no
+ * member is connected: they wait in its queue).
+ */
+export function announcePresence(s: Session, online: boolean, out: Effect[]): void {
+  if (!hasSharedSubs(s)) return;
+  out.push({
+    t: 'subs',
+    batch: { changes: [{ op: online ? SubOp.Online : SubOp.Offline, key: s.key, mountpoint: s.mountpoint, filter: '', qos: 0, noLocal: false, retainAsPublished: false, subId: 0 }], retainedFor: [] },
+  });
 }
 
 /** Tells the session's live connection to close (takeover, protocol error found by the owner). */
