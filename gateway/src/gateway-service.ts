@@ -20,7 +20,7 @@ import type { ConnState } from './protocol/conn-state.js';
 import { encodePublish } from './protocol/encode-publish.js';
 import { handlePacket } from './protocol/handle-packet.js';
 import type { GatewayLimits, GatewayPorts } from './protocol/ports.js';
-import { RC } from './protocol/reason-codes.js';
+import { RC, REASON_TEXT } from './protocol/reason-codes.js';
 
 export interface GatewayDeps {
   bus: Bus;
@@ -258,7 +258,9 @@ export class GatewayService implements GatewayPorts {
     if (!c || st.phase === 'closed') return;
     this.notifyLost(c, reason);
     if (rc !== undefined && st.proto === 5 && st.phase === 'connected') {
-      c.write(mqtt.generate({ cmd: 'disconnect', reasonCode: rc } as mqtt.Packet, { protocolVersion: 5 }));
+      const text = REASON_TEXT[rc];
+      const packet = { cmd: 'disconnect', reasonCode: rc, ...(text ? { properties: { reasonString: text } } : {}) } as mqtt.Packet;
+      c.write(mqtt.generate(packet, { protocolVersion: 5 }));
     }
     st.phase = 'closed';
     c.uncorkNow();

@@ -7,14 +7,15 @@ import { sessionKey, shardOf } from '../../../common/src/shard.js';
 import { validateTopicName } from '../../../common/src/topic.js';
 import type { ConnState } from './conn-state.js';
 import type { GatewayPorts } from './ports.js';
-import { RC, RC3 } from './reason-codes.js';
+import { RC, RC3, REASON_TEXT } from './reason-codes.js';
 import { messageProps } from './message-props.js';
 
 /** Refuses the CONNECT with a CONNACK code, then closes [MQTT-3.2.2-6: session present 0]. */
 export function refuseConnect(c: ConnState, ports: GatewayPorts, rc5: number, rc3: number, why: string): void {
   ports.count(`connect_refused_${why}`);
+  const text = REASON_TEXT[rc5];
   const p = c.proto === 5
-    ? ({ cmd: 'connack', sessionPresent: false, reasonCode: rc5 } as Packet)
+    ? ({ cmd: 'connack', sessionPresent: false, reasonCode: rc5, ...(text ? { properties: { reasonString: text } } : {}) } as Packet)
     : ({ cmd: 'connack', sessionPresent: false, returnCode: rc3 } as Packet);
   ports.send(c, p);
   ports.close(c, undefined, LostReason.ProtocolError);

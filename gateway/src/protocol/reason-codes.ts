@@ -32,3 +32,23 @@ export const RC3 = {
   BAD_USER_OR_PASSWORD: 0x04,
   NOT_AUTHORIZED: 0x05,
 } as const;
+
+/** MQTT 5 Reason Strings for the DISCONNECTs and CONNACKs the gateway sends (operator-facing, no secrets). */
+export const REASON_TEXT: Readonly<Record<number, string>> = {
+  [RC.MALFORMED]: 'malformed packet',
+  [RC.PROTOCOL_ERROR]: 'protocol error',
+  [RC.CLIENT_ID_NOT_VALID]: 'client identifier not valid',
+  [RC.BAD_USER_OR_PASSWORD]: 'bad user name or password',
+  [RC.NOT_AUTHORIZED]: 'not authorized',
+  [RC.SERVER_UNAVAILABLE]: 'server unavailable, retry later',
+  [RC.SERVER_SHUTTING_DOWN]: 'server shutting down',
+  [RC.BAD_AUTH_METHOD]: 'enhanced authentication is not supported',
+  [RC.KEEPALIVE_TIMEOUT]: 'keep alive timeout',
+  [0x8e]: 'session taken over by another connection',
+  [RC.TOPIC_FILTER_INVALID]: 'topic filter invalid',
+  [RC.TOPIC_NAME_INVALID]: 'topic name invalid',
+  [RC.RECEIVE_MAXIMUM_EXCEEDED]: 'receive maximum exceeded',
+  [RC.TOPIC_ALIAS_INVALID]: 'topic alias invalid',
+  [RC.PACKET_TOO_LARGE]: 'packet too large',
+  [RC.QUOTA_EXCEEDED]: 'quota exceeded',
+};
