@@ -23,7 +23,7 @@ const QOS_LABEL = ['0', '1', '2'] as const;
 import type { SubjectSpace } from '../../common/src/subjects.js';
 import { NoRespondersError, RequestTimeoutError } from '../../common/src/bus/bus.js';
 import { natsConnection } from '../../common/src/bus/nats-bus.js';
-import { fanOut } from './fan-out.js';
+import { fanOut, fanOutToGroup } from './fan-out.js';
 import { RetainedKv } from './persistence/retained-kv.js';
 import { createRetainedStore, type RetainedStore } from './index/retained-store.js';
 import { SubscriptionIndex } from './index/subscription-index.js';
@@ -133,7 +133,10 @@ export class RouterService {
         },
       );
     }
-    const byShard = fanOut(this.index, this.config.shards, p.mountpoint, m, this.online);
+    const byShard =
+      p.group === undefined
+        ? fanOut(this.index, this.config.shards, p.mountpoint, m, this.online)
+        : fanOutToGroup(this.index, this.config.shards, p.mountpoint, m, p.group, p.exclude ?? '', this.online);
     const { bus, subjects } = this.deps;
     if (m.qos === 0 || !msg.reply || byShard.size === 0) {
       for (const [shard, targets] of byShard) {

@@ -421,7 +421,7 @@ export class SessionService implements ShardHandler {
         break;
       }
       case 'route':
-        this.route(shard, ef.mountpoint, ef.message, ef.then);
+        this.route(shard, ef.mountpoint, ef.message, ef.then, ef.group, ef.exclude);
         break;
       case 'subs':
         this.changeSubs(shard, ef.batch, ef.then);
@@ -457,9 +457,9 @@ export class SessionService implements ShardHandler {
     return sv;
   }
 
-  private route(shard: number, mountpoint: string, message: Message, then?: Continuation): void {
+  private route(shard: number, mountpoint: string, message: Message, then?: Continuation, group?: string, exclude?: string): void {
     const { bus, subjects, log } = this.deps;
-    const data = encodeRoutePublish({ mountpoint, message });
+    const data = encodeRoutePublish({ mountpoint, message, group, exclude });
     const timeoutMs = this.config['nats.requestTimeoutMs'];
     if (then) this.opStarted(shard);
     // Wills and QoS 2 messages must reach a router: retry while none answers.

@@ -14,3 +14,18 @@ test('fan-out sends a $share group message to a connected member when one is off
   offline.add('b');
   assert.equal(keys((k) => !offline.has(k)).length, 1, 'nobody connected: one member still gets it (queued)');
 });
+
+test('fanOutToGroup picks one other member of that group only, never the excluded one or plain subscribers', async () => {
+  const { fanOutToGroup } = await import('../../router/src/fan-out.js');
+  const index = new SubscriptionIndex();
+  for (const key of ['a', 'b']) index.add('', 'jobs', { key, qos: 1, noLocal: false, retainAsPublished: false }, 'g');
+  index.add('', 'jobs', { key: 'plain', qos: 1, noLocal: false, retainAsPublished: false });
+  index.add('', 'jobs', { key: 'other', qos: 1, noLocal: false, retainAsPublished: false }, 'h');
+  const m: Message = { topic: 'jobs', payload: Buffer.from('x'), qos: 1, retain: false, origin: 'p' };
+  for (let i = 0; i < 4; i++) {
+    const keys = [...fanOutToGroup(index, 4, '', m, 'g', 'a', () => true).values()].flat().map((t) => t.key);
+    assert.deepEqual(keys, ['b']);
+  }
+  const offlineOnly = [...fanOutToGroup(index, 4, '', m, 'g', 'a', (k) => k !== 'b').values()].flat().map((t) => t.key);
+  assert.deepEqual(offlineOnly, ['b'], 'an offline member still takes it (queued) rather than losing it');
+});

@@ -23,3 +23,22 @@ test('a session without shared subscriptions announces no presence', () => {
   h.connect('plain', { cleanStart: false, sessionExpiryS: 600 });
   assert.deepEqual(presence(h), []);
 });
+
+test('[MQTT-4.8.2] when a $share member session ends, its uncompleted QoS 1 messages go back to the group, excluding it', () => {
+  const h = new SessionCoreHarness();
+  const c = h.connect('m1', { cleanStart: true, receiveMaximum: 1 });
+  h.subscribe(c, '$share/g/jobs');
+  const m = (p: string) => ({ topic: 'jobs', payload: Buffer.from(p), qos: 1 as const, retain: false, origin: 'pub' });
+  h.deliver(m('inflight'), [{ key: 'm1', qos: 1, retainAsPublished: false, subIds: [], group: 'g' }]);
+  h.deliver(m('queued'), [{ key: 'm1', qos: 1, retainAsPublished: false, subIds: [], group: 'g' }]);
+  h.deliver(m('plain'), [{ key: 'm1', qos: 1, retainAsPublished: false, subIds: [] }]);
+  const out = h.connLost(c);
+  const back = out.filter((e): e is Extract<typeof e, { t: 'route' }> => e.t === 'route');
+  assert.deepEqual(back.map((r) => [r.message.payload.toString(), r.group, r.exclude]), [
+    ['inflight', 'g', 'm1'],
+    ['queued', 'g', 'm1'],
+  ]);
+  const removeAt = out.findIndex((e) => e.t === 'subs' && e.batch.changes.some((ch) => ch.op === SubOp.RemoveKey));
+  const firstRoute = out.findIndex((e) => e.t === 'route');
+  assert.ok(removeAt >= 0 && removeAt < firstRoute, 'the member leaves the index before its messages are re-routed');
+});

@@ -7,18 +7,28 @@ import { readMessage, writeMessage, type Message, type QoS } from './message.js'
 export interface RoutePublish {
   mountpoint: string;
   message: Message;
+  /** Only to members of this `$share` group (a message a leaving member did not complete). */
+  group?: string;
+  /** Session key the group copy must not go back to. */
+  exclude?: string;
 }
 
 export function encodeRoutePublish(p: RoutePublish): Buffer {
   const w = new Writer().str(p.mountpoint);
   writeMessage(w, p.message);
+  if (p.group !== undefined) w.str(p.group).str(p.exclude ?? '');
   return w.finish();
 }
 
 export function decodeRoutePublish(data: Uint8Array): RoutePublish {
   const r = new Reader(data);
   const mountpoint = r.str();
-  return { mountpoint, message: readMessage(r) };
+  const p: RoutePublish = { mountpoint, message: readMessage(r) };
+  if (!r.done) {
+    p.group = r.str();
+    p.exclude = r.str();
+  }
+  return p;
 }
 
 /** Route answers: accepted (with or without matching subscribers) or failed. */

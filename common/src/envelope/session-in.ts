@@ -125,6 +125,8 @@ export interface DeliveryTarget {
   qos: QoS;
   retainAsPublished: boolean;
   subIds: number[];
+  /** Set when the copy came through a `$share` group: re-routed to the group if the session ends. */
+  group?: string;
 }
 
 /** Router -> shard owner: one message for one or more sessions of that shard. */
@@ -196,8 +198,9 @@ export function encodeSessionIn(e: SessionInEnv): Buffer {
     case SessIn.Deliver:
       w.u16(e.targets.length);
       for (const t of e.targets) {
-        w.str(t.key).u8(t.qos | (t.retainAsPublished ? 4 : 0)).u8(t.subIds.length);
+        w.str(t.key).u8(t.qos | (t.retainAsPublished ? 4 : 0) | (t.group !== undefined ? 8 : 0)).u8(t.subIds.length);
         for (const id of t.subIds) w.u32(id);
+        if (t.group !== undefined) w.str(t.group);
       }
       writeMessage(w, e.message);
       break;
@@ -288,7 +291,9 @@ export function decodeSessionIn(data: Uint8Array): SessionInEnv {
         const k = r.u8();
         const subIds: number[] = [];
         for (let j = 0; j < k; j++) subIds.push(r.u32());
-        targets.push({ key, qos: (o & 3) as QoS, retainAsPublished: (o & 4) !== 0, subIds });
+        const t: DeliveryTarget = { key, qos: (o & 3) as QoS, retainAsPublished: (o & 4) !== 0, subIds };
+        if (o & 8) t.group = r.str();
+        targets.push(t);
       }
       return { kind, targets, message: readMessage(r) };
     }

@@ -35,7 +35,7 @@ export interface RetainedWant {
 export type Effect =
   | { t: 'gw'; gateway: string; item: GatewayOutItem }
   /** Route a message (Will, inbound QoS 2). With `then`, the runner waits for router acceptance. */
-  | { t: 'route'; mountpoint: string; message: Message; then?: Continuation }
+  | { t: 'route'; mountpoint: string; message: Message; then?: Continuation; group?: string; exclude?: string }
   | { t: 'subs'; batch: SubChangeBatch; then?: Continuation }
   /** Arm (or with at = undefined, cancel) the session's timer of that kind. */
   | { t: 'timer'; key: string; kind: TimerKind; at: number | undefined }

@@ -14,6 +14,6 @@ export function handleDeliver(st: ShardState, e: DeliverEnv, now: number, out: E
     const s = st.sessions.get(t.key);
     if (!s) continue; // the session ended after the router matched it
     const qos = t.qos < m.qos ? t.qos : m.qos;
-    deliver(st, s, m, qos, t.retainAsPublished && m.retain, t.subIds, now, out);
+    deliver(st, s, m, qos, t.retainAsPublished && m.retain, t.subIds, now, out, t.group);
   }
 }

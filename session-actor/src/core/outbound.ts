@@ -101,8 +101,9 @@ function windowFree(st: ShardState, s: Session): boolean {
  * Hands one message to a session: straight to the client when online and the window has
  * room, else to the bounded queue. Order per session is kept: nothing overtakes the queue.
  */
-export function deliver(st: ShardState, s: Session, message: Message, qos: QoS, retain: boolean, subIds: number[], now: number, out: Effect[]): void {
+export function deliver(st: ShardState, s: Session, message: Message, qos: QoS, retain: boolean, subIds: number[], now: number, out: Effect[], group?: string): void {
   const d: Delivery = { message, qos, retain, subIds };
+  if (group !== undefined) d.group = group;
   if (expired(d, now)) {
     out.push({ t: 'count', what: 'expired_dropped' });
     return;
@@ -203,6 +204,20 @@ export function release(s: Session, packetId: number): void {
   if (!f) return;
   if (f.held) s.heldCount--;
   s.inflight.delete(packetId);
+}
+
+/**
+ * QoS 1/2 messages a session got through a `$share` group and did not complete go back to the
+ * group when the session ends [MQTT-4.8.2: "SHOULD send the Application Message to another
+ * Client that is subscribed to the same Shared Subscription"]. PUBREL-stage ones were received.
+ */
+export function returnSharedDeliveries(s: Session, out: Effect[]): void {
+  const back = (d: Delivery) => {
+    if (d.group === undefined || d.qos === 0) return;
+    out.push({ t: 'route', mountpoint: s.mountpoint, message: { ...d.message, retain: false }, group: d.group, exclude: s.key });
+  };
+  for (const f of s.inflight.values()) if (f.state === 'pub') back(f);
+  for (const d of s.queue) back(d);
 }
 
 /** Empties the session's owed deliveries (clean start / session end). */

@@ -1,7 +1,7 @@
 import { GwOut } from '../../../common/src/envelope/gateway-out.js';
 import { SubOp } from '../../../common/src/envelope/router.js';
 import type { Effect } from './effects.js';
-import { discardDeliveries } from './outbound.js';
+import { discardDeliveries, returnSharedDeliveries } from './outbound.js';
 import { NEVER_EXPIRES, type Session } from './session.js';
 import type { ShardState } from './shard-state.js';
 
@@ -48,6 +48,7 @@ export function endSession(st: ShardState, s: Session, out: Effect[]): void {
     });
     s.subs.clear();
   }
+  returnSharedDeliveries(s, out); // after RemoveKey: the group must not pick this session again
   discardDeliveries(s);
   st.sessions.delete(s.key);
 }

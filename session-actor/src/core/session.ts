@@ -20,6 +20,8 @@ export interface Delivery {
   qos: QoS;
   retain: boolean;
   subIds: number[];
+  /** The `$share` group it came through, if any. */
+  group?: string;
 }
 
 export interface Inflight extends Delivery {
