@@ -246,6 +246,24 @@ for (const mode of MODES) {
       await assertBystanderWorks();
     });
 
+    for (const v of [4, 5] as const) {
+      test(`MQTT ${v === 5 ? '5.0' : '3.1.1'}: a connection closed for a protocol error has its Will published [MQTT-3.1.2-8]`, async () => {
+        const willTopic = `bad-will/${mode}/v${v}`;
+        const watcher = await pool.connect(broker.url(0), { protocolVersion: 5, clientId: `${mode}-bad-will-watch-${v}` });
+        const wills = collect(watcher);
+        await subscribe(watcher, willTopic, { qos: 1 });
+        const c = await RawClient.connected(port, `${mode}-bad-will-${v}`, v, {
+          will: { topic: willTopic, payload: Buffer.from('protocol-error-will'), qos: 1, retain: false },
+        });
+        raws.push(c);
+        c.send(rawPublish('bad/+', 'x', v === 5));
+        assert.equal(await c.waitClosed(), true, 'offender closed');
+        await waitFor(() => wills.length >= 1, 'the Will of the offender');
+        assert.equal(wills[0]!.payload.toString(), 'protocol-error-will');
+        await assertBystanderWorks();
+      });
+    }
+
     test('a client that connects and sends nothing is closed after the connect timeout', async () => {
       const c = await raw(4);
       assert.equal(await c.waitClosed(CONNECT_TIMEOUT_MS * 10), true, 'silent socket closed');

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
 import { MODES, startBroker, type Broker } from '../support/broker.js';
+import type { IPublishPacket, Packet } from 'mqtt-packet';
 import { ClientPool, publish, sleep, subscribe, waitFor, type Received } from '../support/mqtt-clients.js';
+import { RawClient } from '../support/raw-mqtt.js';
 
 /**
  * Persistent sessions: QoS 1 messages published while a subscriber with a kept session is offline
@@ -81,6 +83,37 @@ for (const mode of MODES) {
           await endClean(second.client);
         });
       }
+    }
+
+    for (const v of [4, 5] as const) {
+      test(`MQTT ${v === 5 ? '5.0' : '3.1.1'}: unacknowledged QoS 1 deliveries are resent on reconnect with the same packet ids and DUP 1 [MQTT-4.4.0-1]`, async () => {
+        const topic = `ps/${mode}/resend-${v}`;
+        const id = `${mode}-ps-resend-${v}`;
+        const extra = v === 5 ? { clean: false, properties: { sessionExpiryInterval: 300 } } : { clean: false };
+        const port = (i: number) => broker.ports[i % broker.ports.length]!;
+        const s1 = await RawClient.connected(port(0), id, v, extra);
+        s1.sendPacket({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 1 }] } as Packet, v);
+        await s1.waitPacket((p) => p.cmd === 'suback', 'SUBACK');
+        const pub = await pool.connect(broker.url(1), { protocolVersion: 5, clientId: `${id}-pub` });
+        for (let i = 0; i < 3; i++) await publish(pub, topic, `r${i}`, { qos: 1 });
+        await waitFor(() => s1.packets.filter((p) => p.cmd === 'publish').length >= 3, 'three deliveries');
+        const firstIds = s1.packets.filter((p): p is IPublishPacket => p.cmd === 'publish').map((p) => p.messageId);
+        s1.sendPacket({ cmd: 'puback', messageId: firstIds[0] } as Packet, v); // ack only the first
+        await sleep(300);
+        s1.destroy();
+        await s1.waitClosed();
+        const s2 = await RawClient.connected(port(1), id, v, extra);
+        try {
+          await waitFor(() => s2.packets.filter((p) => p.cmd === 'publish').length >= 2, 'the two unacknowledged deliveries');
+          await sleep(500);
+          const again = s2.packets.filter((p): p is IPublishPacket => p.cmd === 'publish');
+          assert.deepEqual(again.map((p) => p.payload.toString()), ['r1', 'r2'], 'only the unacknowledged ones, in order');
+          assert.deepEqual(again.map((p) => p.messageId), firstIds.slice(1), 'original packet ids');
+          assert.ok(again.every((p) => p.dup), 'DUP set');
+        } finally {
+          s2.destroy();
+        }
+      });
     }
 
     test('MQTT 3.1.1: reconnecting with clean session 1 discards the session (Session Present 0, nothing queued) [MQTT-3.1.2-6]', async () => {

@@ -117,6 +117,42 @@ for (const mode of MODES) {
       assert.equal(s3.closed, false);
     });
 
+    test('inbound: a persistent publisher that drops after PUBREC and resends the PUBLISH on reconnect is not delivered twice [MQTT-4.3.3, MQTT-4.4.0-1]', async () => {
+      const topic = `q2/${mode}/inbound-resume`;
+      const sub = await pool.connect(broker.url(1), { protocolVersion: 5, clientId: `${mode}-q2-in-sub` });
+      const got = collect(sub);
+      await subscribe(sub, topic, { qos: 2 });
+      const id = `${mode}-q2-in-pub`;
+      const connectOpts = { clean: false, properties: { sessionExpiryInterval: 300 } };
+      const pkt = (dup: boolean) => ({ cmd: 'publish', topic, payload: Buffer.from('once-across-reconnect'), qos: 2, messageId: 42, dup, retain: false }) as Packet;
+      const p1 = await RawClient.connected(broker.ports[0]!, id, 5, connectOpts);
+      raws.push(p1);
+      p1.sendPacket(pkt(false));
+      await p1.waitPacket((p) => p.cmd === 'pubrec', 'PUBREC');
+      p1.destroy(); // lost before PUBREL
+      await p1.waitClosed();
+      const p2 = await RawClient.connected(broker.ports[1 % broker.ports.length]!, id, 5, connectOpts);
+      raws.push(p2);
+      const ack = p2.packets.find((p) => p.cmd === 'connack') as { sessionPresent?: boolean };
+      assert.equal(ack.sessionPresent, true);
+      p2.sendPacket(pkt(true)); // the client resends the unreleased PUBLISH
+      await p2.waitPacket((p) => p.cmd === 'pubrec', 'PUBREC for the resend');
+      p2.sendPacket({ cmd: 'pubrel', messageId: 42 } as Packet);
+      const comp = (await p2.waitPacket((p) => p.cmd === 'pubcomp', 'PUBCOMP')) as { reasonCode?: number };
+      assert.equal(comp.reasonCode ?? 0, 0, 'PUBCOMP success: the packet id was known');
+      await waitFor(() => got.length >= 1, 'the message');
+      await sleep(800);
+      assert.equal(got.length, 1, 'delivered once');
+    });
+
+    test('inbound: PUBREL for an unknown packet id gets PUBCOMP 0x92 (Packet Identifier not found)', async () => {
+      const c = await RawClient.connected(broker.ports[0]!, `${mode}-q2-unknown-rel`, 5);
+      raws.push(c);
+      c.sendPacket({ cmd: 'pubrel', messageId: 999 } as Packet);
+      const comp = (await c.waitPacket((p) => p.cmd === 'pubcomp', 'PUBCOMP')) as { reasonCode?: number };
+      assert.equal(comp.reasonCode, 0x92);
+    });
+
     test('mosquitto_pub QoS 2 messages arrive exactly once', async () => {
       const { execFile } = await import('node:child_process');
       const topic = `q2/${mode}/mosq`;
