@@ -116,6 +116,38 @@ for (const mode of MODES) {
       assert.ok(publishes(without).every((p) => p.topic === topic && p.properties?.topicAlias === undefined), 'no alias for a client with maximum 0');
     });
 
+    test('broker -> client topic aliases start afresh on a new connection [MQTT-3.3.2-7]', async () => {
+      const topic = `alias/${mode}/reset`;
+      const id = `alias-reset`;
+      const extra = { clean: false, properties: { topicAliasMaximum: 5, sessionExpiryInterval: 300 } };
+      const c1 = await rawConnected(id, extra, 1);
+      await rawSubscribe(c1, topic, 0);
+      for (let i = 0; i < 3; i++) await publish(pub, topic, `a${i}`, { qos: 1 });
+      await waitFor(() => publishes(c1).length >= 3, 'three messages');
+      c1.destroy();
+      await c1.waitClosed();
+      const c2 = await rawConnected(id, extra, 0);
+      for (let i = 0; i < 3; i++) await publish(pub, topic, `b${i}`, { qos: 1 });
+      await waitFor(() => publishes(c2).length >= 3, 'three messages on the new connection');
+      const firstOnNew = publishes(c2)[0]!;
+      assert.equal(firstOnNew.topic, topic, 'the first PUBLISH of a new connection names its topic (aliases do not survive the connection)');
+      assert.equal(c2.closed, false);
+    });
+
+    test('Request Problem Information 0: no Reason String or User Property on SUBACK/PUBACK [MQTT-3.1.2-29]', async () => {
+      const c = await rawConnected('no-problem-info', { properties: { requestProblemInformation: false } });
+      // Provoke non-success answers, which are where a broker would add a reason string.
+      c.sendPacket({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'bad/#/filter', qos: 1 }] } as Packet);
+      const suback = (await c.waitPacket((p) => p.cmd === 'suback', 'SUBACK')) as { granted: number[]; properties?: Record<string, unknown> };
+      assert.ok(suback.granted[0]! >= 0x80);
+      c.sendPacket({ cmd: 'publish', topic: `nomatch/${mode}/rpi`, payload: Buffer.from('x'), qos: 1, messageId: 2, dup: false, retain: false } as Packet);
+      const puback = (await c.waitPacket((p) => p.cmd === 'puback', 'PUBACK')) as { properties?: Record<string, unknown> };
+      for (const p of [suback, puback]) {
+        assert.equal(p.properties?.reasonString, undefined);
+        assert.equal(p.properties?.userProperties, undefined);
+      }
+    });
+
     test('Message Expiry: a queued message that expired is not delivered; the other arrives with the remaining interval [MQTT-3.3.2-5, MQTT-3.3.2-6]', async () => {
       const topic = `expiry/${mode}/q`;
       const opts: IClientOptions = { protocolVersion: 5, clientId: `${mode}-expiry-sub`, clean: false, properties: { sessionExpiryInterval: 300 } };

@@ -164,6 +164,21 @@ for (const mode of MODES) {
       assert.deepEqual({ ...got[0]!.packet.properties?.userProperties }, { k: 'v' });
     });
 
+    test('topics starting with $ are not matched by a first-level wildcard, retained or live [MQTT-4.7.2-1]', async () => {
+      const dollar = `$app-${mode}/status`;
+      await publish(pub, dollar, 'dollar-retained', { qos: 1, retain: true });
+      const { c, got } = await freshSub();
+      await subscribe(c, ['#', '+/status'], { qos: 1 });
+      const exact = await freshSub();
+      await subscribe(exact.c, `$app-${mode}/+`, { qos: 1 });
+      await waitFor(() => exact.got.length >= 1, 'the retained $ message for an explicit $ filter');
+      await publish(pub, dollar, 'dollar-live', { qos: 1 });
+      await waitFor(() => exact.got.length >= 2, 'the live $ message for an explicit $ filter');
+      await sleep(500);
+      assert.equal(got.filter((g) => g.topic.startsWith('$')).length, 0, '# and +/status match no $ topic');
+      await publish(pub, dollar, '', { qos: 1, retain: true });
+    });
+
     for (const v of [4, 5] as const) {
       test(`MQTT ${v === 5 ? '5.0' : '3.1.1'}: a retained Will is stored as the retained message of its topic`, async () => {
         const topic = `ret/${mode}/will-${v}`;
