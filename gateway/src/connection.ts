@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import mqtt from 'mqtt-packet';
 import { FrameGuard } from './frame-guard.js';
+import { parsePlainPublish, wholePacketEnd } from './protocol/parse-plain-publish.js';
 import { createConnState, type ConnState } from './protocol/conn-state.js';
 
 /**
@@ -11,6 +12,9 @@ export class Connection {
   readonly state: ConnState;
   private readonly guard: FrameGuard;
   private readonly parser: ReturnType<typeof mqtt.parser>;
+  private readonly onPacket: (c: Connection, p: mqtt.Packet) => void;
+  /** mqtt-packet holds no bytes of an unfinished packet: the next chunk may start with a fast-path PUBLISH. */
+  private parserIdle = true;
   /** Bytes written this event-loop turn, sent as one buffer by uncorkNow (see write). */
   private out: Buffer[] = [];
   private outBytes = 0;
@@ -32,6 +36,7 @@ export class Connection {
     this.state = createConnState(id, `${socket.remoteAddress}:${socket.remotePort}`, mountpoint, now);
     this.guard = new FrameGuard(maxPacketBytes);
     this.parser = mqtt.parser();
+    this.onPacket = onPacket;
     this.parser.on('packet', (p: mqtt.Packet) => onPacket(this, p));
     this.parser.on('error', (err: Error) => onBad(this, 'malformed', err));
     socket.on('data', (chunk: Buffer) => {
@@ -41,8 +46,32 @@ export class Connection {
         onBad(this, verdict);
         return;
       }
-      this.parser.parse(chunk);
+      this.parse(chunk);
     });
+  }
+
+  /**
+   * Whole PUBLISH packets without properties at the front of a chunk are decoded here
+   * (parse-plain-publish.ts: the same packet objects, without mqtt-packet's per-step overhead);
+   * from the first other packet on, the rest of the chunk goes to mqtt-packet, exactly as it
+   * would have without the fast path. Only while mqtt-packet holds no partial packet.
+   */
+  private parse(chunk: Buffer): void {
+    if (!this.parserIdle) {
+      this.parserIdle = this.parser.parse(chunk) === 0;
+      return;
+    }
+    const n = chunk.length;
+    let pos = 0;
+    while (pos < n) {
+      const end = wholePacketEnd(chunk, pos);
+      if (end < 0) break;
+      const p = parsePlainPublish(chunk, pos, end, (this.parser as unknown as ParserInternals).settings.protocolVersion === 5);
+      if (p === undefined) break;
+      pos = end;
+      this.onPacket(this, p);
+    }
+    if (pos < n) this.parserIdle = this.parser.parse(pos === 0 ? chunk : chunk.subarray(pos)) === 0;
   }
 
   /**
@@ -101,6 +130,11 @@ export class Connection {
     this.queued = false;
     this.uncorkNow();
   }
+}
+
+/** mqtt-packet keeps the CONNECT it parsed as its settings; PUBLISH has properties after a 5.0 CONNECT. */
+interface ParserInternals {
+  settings: { protocolVersion?: number };
 }
 
 /** Above this, a turn's output is handed to the socket buffer by buffer instead of copied into one. */
