@@ -22,7 +22,7 @@ export class Writer {
   }
 
   u8(v: number): this {
-    this.ensure(1);
+    if (this.pos >= this.buf.length) this.ensure(1);
     this.buf[this.pos++] = v;
     return this;
   }
@@ -30,15 +30,25 @@ export class Writer {
     return this.u8(v ? 1 : 0);
   }
   u16(v: number): this {
+    if (v > 0xffff || v < 0) throw new RangeError(`u16 out of range: ${v}`);
     this.ensure(2);
-    this.buf.writeUInt16BE(v, this.pos);
-    this.pos += 2;
+    const b = this.buf;
+    const p = this.pos;
+    b[p] = v >>> 8;
+    b[p + 1] = v;
+    this.pos = p + 2;
     return this;
   }
   u32(v: number): this {
     this.ensure(4);
-    this.buf.writeUInt32BE(v >>> 0, this.pos);
-    this.pos += 4;
+    const b = this.buf;
+    const p = this.pos;
+    v >>>= 0;
+    b[p] = v >>> 24;
+    b[p + 1] = v >>> 16;
+    b[p + 2] = v >>> 8;
+    b[p + 3] = v;
+    this.pos = p + 4;
     return this;
   }
   /** Non-negative integer up to 2^53, as a double (timestamps in ms). */
@@ -49,19 +59,36 @@ export class Writer {
     return this;
   }
   str(s: string): this {
-    const n = Buffer.byteLength(s);
+    const len = s.length;
+    // Every UTF-16 unit takes at least one byte.
+    if (len > 0xffff) throw new RangeError('string longer than 65535 bytes');
+    // Room for the worst case (3 bytes per UTF-16 unit), so the string is encoded in one pass.
+    this.ensure(2 + 3 * len);
+    const b = this.buf;
+    const start = this.pos + 2;
+    let n = 0;
+    // Hot path: short ASCII strings (topics, session keys) are cheaper byte by byte than through
+    // Buffer.byteLength + Buffer.write (two native calls).
+    if (len <= 64) {
+      for (; n < len; n++) {
+        const c = s.charCodeAt(n);
+        if (c >= 0x80) break;
+        b[start + n] = c;
+      }
+    }
+    if (n < len) n = b.write(s, start, 'utf8');
     if (n > 0xffff) throw new RangeError('string longer than 65535 bytes');
-    this.ensure(2 + n);
-    this.buf.writeUInt16BE(n, this.pos);
-    this.buf.write(s, this.pos + 2, n, 'utf8');
-    this.pos += 2 + n;
+    b[start - 2] = n >>> 8;
+    b[start - 1] = n;
+    this.pos = start + n;
     return this;
   }
   bytes(b: Uint8Array): this {
-    this.ensure(4 + b.length);
-    this.buf.writeUInt32BE(b.length, this.pos);
-    this.buf.set(b, this.pos + 4);
-    this.pos += 4 + b.length;
+    const n = b.length;
+    this.u32(n);
+    this.ensure(n);
+    this.buf.set(b, this.pos);
+    this.pos += n;
     return this;
   }
   /** Copies the encoded bytes out; the writer must not be used afterwards. */
@@ -87,14 +114,18 @@ export class Reader {
     return this.u8() !== 0;
   }
   u16(): number {
-    const v = this.buf.readUInt16BE(this.pos);
-    this.pos += 2;
-    return v;
+    const p = this.pos;
+    const b = this.buf;
+    if (p + 2 > b.length) throw new RangeError('envelope truncated');
+    this.pos = p + 2;
+    return (b[p]! << 8) | b[p + 1]!;
   }
   u32(): number {
-    const v = this.buf.readUInt32BE(this.pos);
-    this.pos += 4;
-    return v;
+    const p = this.pos;
+    const b = this.buf;
+    if (p + 4 > b.length) throw new RangeError('envelope truncated');
+    this.pos = p + 4;
+    return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
   }
   f64(): number {
     const v = this.buf.readDoubleBE(this.pos);

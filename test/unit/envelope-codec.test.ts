@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Reader, Writer } from '../../common/src/envelope/codec.js';
+
+/** The layout the codec promises: u16 big-endian byte length, then UTF-8. */
+function expectedStr(s: string): Buffer {
+  const body = Buffer.from(s, 'utf8');
+  const head = Buffer.alloc(2);
+  head.writeUInt16BE(body.length);
+  return Buffer.concat([head, body]);
+}
+
+const strings = [
+  '',
+  'a',
+  'bench/run-1234/pub-57/data',
+  'x'.repeat(64),
+  'x'.repeat(65),
+  'a/ü/c',
+  `${'y'.repeat(63)}é`,
+  '日本語/トピック',
+  '😀/emoji',
+  'lone \ud800 surrogate',
+  '\u0000nul',
+  'z'.repeat(5000),
+];
+
+test('strings encode as u16 length + UTF-8 and read back unchanged', () => {
+  for (const s of strings) {
+    const buf = new Writer().str(s).finish();
+    assert.deepEqual(buf, expectedStr(s), JSON.stringify(s.slice(0, 20)));
+    const back = new Reader(buf).str();
+    assert.equal(back, Buffer.from(s, 'utf8').toString('utf8'));
+  }
+});
+
+test('several fields in a row keep their order and positions', () => {
+  const w = new Writer().u8(7).str('héllo').u16(65535).u32(0xfedcba98).str('world').bool(true).u32(-1).f64(1.5e12).bytes(Buffer.from([1, 2, 3]));
+  const buf = w.finish();
+  const r = new Reader(buf);
+  assert.equal(r.u8(), 7);
+  assert.equal(r.str(), 'héllo');
+  assert.equal(r.u16(), 65535);
+  assert.equal(r.u32(), 0xfedcba98);
+  assert.equal(r.str(), 'world');
+  assert.equal(r.bool(), true);
+  assert.equal(r.u32(), 0xffffffff);
+  assert.equal(r.f64(), 1.5e12);
+  assert.deepEqual(r.bytes(), Buffer.from([1, 2, 3]));
+  assert.equal(r.done, true);
+  const ref = Buffer.alloc(7);
+  ref.writeUInt16BE(65535, 0);
+  ref.writeUInt32BE(0xfedcba98, 2);
+  assert.deepEqual(buf.subarray(1 + 2 + 6, 1 + 2 + 6 + 6), ref.subarray(0, 6));
+});
+
+test('limits: strings over 65535 bytes and u16 out of range throw; truncated input throws', () => {
+  assert.throws(() => new Writer().str('a'.repeat(65536)), RangeError);
+  assert.throws(() => new Writer().str('é'.repeat(40000)), RangeError); // 80000 bytes
+  assert.doesNotThrow(() => new Writer().str('a'.repeat(65535)));
+  assert.throws(() => new Writer().u16(65536), RangeError);
+  assert.throws(() => new Writer().u16(-1), RangeError);
+  assert.throws(() => new Reader(Buffer.from([0])).u16(), RangeError);
+  assert.throws(() => new Reader(Buffer.from([0, 0, 0])).u32(), RangeError);
+  assert.throws(() => new Reader(Buffer.from([0, 5, 0x61])).str(), RangeError);
+});
+
+test('the scratch buffer grows for large envelopes and later envelopes are independent copies', () => {
+  const big = Buffer.alloc(200 * 1024, 9);
+  const a = new Writer().str('first').bytes(big).finish();
+  const b = new Writer().str('second').finish();
+  const r = new Reader(a);
+  assert.equal(r.str(), 'first');
+  assert.deepEqual(r.bytes(), big);
+  assert.equal(new Reader(b).str(), 'second');
+});
