@@ -224,6 +224,8 @@ interface ArmedTimer {
 }
 
 interface IndexEntry {
+  filter: string;
+  group?: string;
   qos: QoS;
   noLocal: boolean;
   rap: boolean;
@@ -232,7 +234,7 @@ interface IndexEntry {
 
 const DROP_KINDS: ReadonlySet<CountKind> = new Set<CountKind>(['queue_full_dropped', 'queue_oldest_dropped', 'expired_dropped', 'too_large_dropped']);
 const TOPICS = ['t/a', 't/b', 'u/x', 'u/y/z'];
-const FILTERS = ['t/a', 't/+', 't/#', '#', 'u/x', 'u/#', '+/a', 'will/#', '+/+/z'];
+const FILTERS = ['t/a', 't/+', 't/#', '#', 'u/x', 'u/#', '+/a', 'will/#', '+/+/z', '$share/g1/t/#', '$share/g1/t/a', '$share/g2/u/#'];
 const GATEWAYS = ['gwA', 'gwB'];
 const KEEP_PER_KIND = 3;
 const KIND_NAMES: Record<number, string> = {
@@ -361,7 +363,10 @@ export class SessionSimulation {
   private infoOf(m: Message): MsgInfo {
     let i = this.info.get(m);
     if (!i) {
-      i = { uid: `?${m.payload.toString()}`, publisher: '?', seq: 0, ordered: false };
+      // A copy the core made (shared re-route): same payload, hence same uid; not ordered.
+      const uid = m.payload.toString();
+      const colon = uid.lastIndexOf(':');
+      i = { uid, publisher: uid.slice(0, colon), seq: Number(uid.slice(colon + 1)), ordered: false };
       this.info.set(m, i);
     }
     return i;
@@ -436,8 +441,11 @@ export class SessionSimulation {
           break;
         case 'route':
           // No `$share` subscriptions here, so no group re-route (ef.group) is expected.
-          if (ef.group !== undefined) this.violate('unexpected-route', `${label}: re-route to group ${ef.group}`);
-          else this.onRoute(ef.message, ef.then, label);
+          if (ef.group !== undefined) {
+            // [MQTT-4.8.2] a shared delivery the ended session did not complete goes back to its group.
+            this.bump('shared_rerouted');
+            this.routeToSubscribers(ef.message, { group: ef.group, exclude: ef.exclude });
+          } else this.onRoute(ef.message, ef.then, label);
           break;
         case 'subs':
           this.onSubs(ef.batch, ef.then);
@@ -546,12 +554,13 @@ export class SessionSimulation {
     if (ok) {
       for (const c of batch.changes) {
         if (c.op === SubOp.RemoveKey) this.index.delete(c.key);
-        else if (c.op === SubOp.Remove) this.index.get(c.key)?.delete(c.filter);
-        else {
+        else if (c.op === SubOp.Remove) this.index.get(c.key)?.delete(c.group !== undefined ? `$share/${c.group}/${c.filter}` : c.filter);
+        else if (c.op === SubOp.Add) {
           let m = this.index.get(c.key);
           if (!m) this.index.set(c.key, (m = new Map()));
-          m.set(c.filter, { qos: c.qos, noLocal: c.noLocal, rap: c.retainAsPublished, subId: c.subId });
-        }
+          const raw = c.group !== undefined ? `$share/${c.group}/${c.filter}` : c.filter;
+          m.set(raw, { filter: c.filter, group: c.group, qos: c.qos, noLocal: c.noLocal, rap: c.retainAsPublished, subId: c.subId });
+        } // other ops (online/offline hints for `$share` member choice) change no subscription
       }
       batch.retainedFor.forEach((r, index) => {
         for (const [topic, message] of this.retainedStore) if (topicMatchesFilter(r.filter, topic)) retained.push({ index, message });
@@ -576,21 +585,41 @@ export class SessionSimulation {
     this.timers.set(id, { key, kind, at, fireAt: Math.max(at, this.now) + late });
   }
 
-  /** The router: brute-force matching, one target per session (highest QoS), No Local. */
-  private routeToSubscribers(m: Message): boolean {
+  /**
+   * The router: brute-force matching, one target per session for its ordinary subscriptions
+   * (highest QoS, No Local), plus one member per `$share` group. `only`: a group re-route.
+   */
+  private routeToSubscribers(m: Message, only?: { group: string; exclude?: string }): boolean {
     const targets: DeliveryTarget[] = [];
+    const groups = new Map<string, Array<{ key: string; e: IndexEntry }>>();
     for (const [key, subs] of this.index) {
       let best = -1;
       const subIds: number[] = [];
       let rap = false;
-      for (const [f, e] of subs) {
+      for (const e of subs.values()) {
+        if (!topicMatchesFilter(e.filter, m.topic)) continue;
+        if (e.group !== undefined) {
+          if (only && (e.group !== only.group || key === only.exclude)) continue;
+          let g = groups.get(e.group);
+          if (!g) groups.set(e.group, (g = []));
+          g.push({ key, e });
+          continue;
+        }
+        if (only) continue;
         if (e.noLocal && m.origin === key) continue; // [MQTT-3.8.3-3]
-        if (!topicMatchesFilter(f, m.topic)) continue;
         if (e.qos > best) best = e.qos;
         if (e.subId) subIds.push(e.subId);
         rap ||= e.rap;
       }
       if (best >= 0) targets.push({ key, qos: best as QoS, retainAsPublished: rap, subIds });
+    }
+    for (const [group, members] of groups) {
+      const { key, e } = this.phase === 'run' ? this.rng.pick(members) : members[0]!;
+      targets.push({ key, qos: e.qos, retainAsPublished: e.rap, subIds: e.subId ? [e.subId] : [], group });
+      // A session may get it twice (ordinary + shared), and a re-route is older than what
+      // followed: such messages are left out of the ordering check.
+      this.duplicated.add(this.infoOf(m).uid);
+      this.info.get(m)!.ordered = false;
     }
     if (targets.length === 0) return false;
     const env: SessionInEnv = { kind: SessIn.Deliver, targets, message: m };
@@ -1081,10 +1110,11 @@ export class SessionSimulation {
     const n = 1 + r.int(2);
     const subs: SubscriptionRequest[] = [];
     for (let i = 0; i < n; i++) {
+      const filter = r.pick(FILTERS);
       subs.push({
-        filter: r.pick(FILTERS),
+        filter,
         qos: r.pick([0, 1, 2] as QoS[]),
-        noLocal: c.proto === 5 && r.chance(0.3),
+        noLocal: c.proto === 5 && !filter.startsWith('$share/') && r.chance(0.3), // [MQTT-3.8.3-4]
         retainAsPublished: c.proto === 5 && r.chance(0.3),
         retainHandling: c.proto === 5 ? r.pick([0, 1, 2] as const) : 0,
         rc: r.chance(0.05) ? 0x87 : 0xff,

@@ -62,6 +62,7 @@ test('the simulation exercised every fault and path it claims to', () => {
     'fault.duplicate_ack',
     'fault.gateway_gone',
     'fault.router_answer_reordered',
+    'shared_rerouted',
   ];
   if (SEEDS * STEPS < 20_000) return; // a short replay need not cover everything
   const missing = want.filter((k) => !(totals[k]! > 0));
