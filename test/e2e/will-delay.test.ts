@@ -150,6 +150,28 @@ for (const mode of MODES) {
       await disconnectWith(back, 0x00);
     });
 
+    if (mode === 'cluster') {
+      test('a gateway killed with SIGKILL: owed Wills are published once, a device that reconnects elsewhere within the delay gets none', async () => {
+        const gw = await broker.spawnRole('gateway', 'gateway-doomed');
+        const doomedUrl = `mqtt://127.0.0.1:${broker.ports[broker.ports.length - 1]}`;
+        const tA = `wd/${mode}/gwkill-v4`;
+        const tB = `wd/${mode}/gwkill-delayed`;
+        const tC = `wd/${mode}/gwkill-returns`;
+        const a = await pool.connect(doomedUrl, { protocolVersion: 4, clientId: `${mode}-gwkill-a`, will: { topic: tA, payload: Buffer.from('a'), qos: 1, retain: false } });
+        const b = await pool.connect(doomedUrl, willOpts(`${mode}-gwkill-b`, tB, 'b', 2, 60));
+        const c = await pool.connect(doomedUrl, willOpts(`${mode}-gwkill-c`, tC, 'c', WILL_DELAY_S + 3, 60));
+        const closed = Promise.all([a, b, c].map((x) => new Promise<void>((r) => x.once('close', () => r()))));
+        gw.kill('SIGKILL');
+        await closed;
+        await pool.connect(broker.url(0), willOpts(`${mode}-gwkill-c`, tC, 'c', WILL_DELAY_S + 3, 60));
+        await waitFor(() => willsOn(tA).length >= 1 && willsOn(tB).length >= 1, 'the Wills owed by the dead gateway', 30_000);
+        await sleep((WILL_DELAY_S + 4) * 1000);
+        assert.equal(willsOn(tA).length, 1, '3.1.1 Will once');
+        assert.equal(willsOn(tB).length, 1, 'delayed Will once');
+        assert.equal(willsOn(tC).length, 0, 'no Will for the device that came back through another gateway');
+      });
+    }
+
     test('the Will carries its properties and QoS to the subscriber', async () => {
       const topic = `wd/${mode}/props`;
       const c = mqtt.connect(broker.url(0), {
