@@ -331,6 +331,7 @@ export class SessionService implements ShardHandler {
       // already serve the shard, so nothing of this turn may leave the process.
       this.deps.log.warn('lease no longer valid; dropping the shard', { shard });
       this.drop(shard);
+      this.ownership.abandon(shard);
       return;
     }
     const p = sv.pending;
@@ -368,6 +369,7 @@ export class SessionService implements ShardHandler {
         if (!this.ownership.mayWrite(shard)) {
           this.deps.log.warn('lease no longer valid before writing; dropping the shard', { shard });
           this.drop(shard);
+          this.ownership.abandon(shard);
           return;
         }
         const keys = [...p.dirty];
@@ -380,6 +382,7 @@ export class SessionService implements ShardHandler {
           if (err instanceof FencedError) {
             this.deps.log.warn('another owner wrote this shard; dropping it', { shard });
             this.drop(shard);
+            this.ownership.abandon(shard);
             return;
           }
           // Transient (NATS reconnecting, timeout): keep everything and try again.
@@ -501,7 +504,7 @@ export class SessionService implements ShardHandler {
     if (then.kind === 'suback') {
       const retained = ok && data && data.length > 0 ? decodeRetainedAnswer(data).items : [];
       onSubscribeRouted(sv.st, then, ok, retained, this.now(), out);
-    } else if (then.kind === 'unsuback') onUnsubscribeRouted(sv.st, then, out);
+    } else if (then.kind === 'unsuback') onUnsubscribeRouted(sv.st, then, ok, out);
     this.commit(shard, [then.key], out);
   }
 

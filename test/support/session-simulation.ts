@@ -972,7 +972,7 @@ export class SessionSimulation {
     const then = a.then;
     this.pendingSubsOps.set(then.key, (this.pendingSubsOps.get(then.key) ?? 1) - 1);
     if (then.kind === 'unsuback') {
-      this.call(`routed unsuback ${then.key} pid ${then.packetId} ok=${a.ok}`, (out) => onUnsubscribeRouted(this.st, then, out));
+      this.call(`routed unsuback ${then.key} pid ${then.packetId} ok=${a.ok}`, (out) => onUnsubscribeRouted(this.st, then, a.ok, out));
       return;
     }
     const accepted: Array<{ inc: number; uid: string }> = [];

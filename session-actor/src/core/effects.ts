@@ -1,6 +1,6 @@
 import type { GatewayOutItem } from '../../../common/src/envelope/gateway-out.js';
 import type { Message } from '../../../common/src/envelope/message.js';
-import type { SubChangeBatch } from '../../../common/src/envelope/router.js';
+import type { SubChange, SubChangeBatch } from '../../../common/src/envelope/router.js';
 import type { SessionSub } from './session.js';
 
 /**
@@ -21,10 +21,21 @@ export type Continuation =
       packetId: number;
       codes: number[];
       retained: RetainedWant[];
-      /** Raw filters this SUBSCRIBE set, with what they replaced (undefined: new). */
-      added: Array<[string, SessionSub | undefined]>;
+      /** Raw filters this SUBSCRIBE set: [filter, what it replaced (undefined: new), what it set]. */
+      added: Array<[string, SessionSub | undefined, SessionSub]>;
     }
-  | { kind: 'unsuback'; key: string; incarnation: number; epoch: number; packetId: number; codes: number[] }
+  | {
+      kind: 'unsuback';
+      key: string;
+      incarnation: number;
+      epoch: number;
+      packetId: number;
+      codes: number[];
+      changes: SubChange[];
+      /** The filters as sent, and what each removed (undefined: nothing). */
+      filters: string[];
+      removed: Array<SessionSub | undefined>;
+    }
   | { kind: 'pubrec'; key: string; incarnation: number; epoch: number; packetId: number };
 
 export interface RetainedWant {

@@ -15,6 +15,16 @@ const RC_SESSION_TAKEN_OVER = 0x8e;
  */
 export function handleConnect(st: ShardState, e: ConnectEnv, now: number, out: Effect[]): ConnectReply {
   let s = st.sessions.get(e.key);
+  if (s && !s.conn) {
+    // Deadlines that passed before their timer ran (a late timer, a new owner re-arming):
+    // the owed Will goes out and an expired session is gone, as if the timers had fired.
+    if (s.willDueAt !== undefined && s.willDueAt <= now) publishWill(s, out);
+    if (s.expiresAt !== undefined && s.expiresAt <= now) {
+      out.push({ t: 'count', what: 'session_expired' });
+      endSession(st, s, out);
+      s = undefined;
+    }
+  }
   if (s) {
     if (s.conn) {
       // [MQTT-3.1.4-2] takeover: disconnect the existing connection (5.0: DISCONNECT 0x8E).

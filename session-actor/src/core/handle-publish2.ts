@@ -32,7 +32,9 @@ export function onPublish2Routed(st: ShardState, c: Extract<Continuation, { kind
   if (!s || s.incarnation !== c.incarnation || s.inboundQos2.get(c.packetId) !== 'pending') return;
   if (status >= 0x80) {
     s.inboundQos2.delete(c.packetId);
-    if (s.epoch !== c.epoch || !s.conn) return;
+    // Answer on the session's current connection: a client that reconnected and resent while
+    // this copy was routing was told nothing yet [MQTT-4.3.3].
+    if (!s.conn) return;
     // 5.0 tells the publisher it failed; 3.1.1 has no code, so close and let it resend.
     if (s.proto === 5) emitPacket(s, ackPacket('pubrec', c.packetId, RC_UNSPECIFIED, s.proto), out);
     else closeConnection(s, RC_UNSPECIFIED, out);

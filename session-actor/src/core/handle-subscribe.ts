@@ -3,7 +3,7 @@ import { SubOp, type SubChange, type SubChangeBatch } from '../../../common/src/
 import type { Message } from '../../../common/src/envelope/message.js';
 import type { SubscribeEnv } from '../../../common/src/envelope/session-in.js';
 import type { Continuation, Effect, RetainedWant } from './effects.js';
-import type { SessionSub } from './session.js';
+import type { Session, SessionSub } from './session.js';
 import { deliver, emitPacket } from './outbound.js';
 import { subackPacket } from './packets.js';
 import type { ShardState } from './shard-state.js';
@@ -23,7 +23,7 @@ export function handleSubscribe(st: ShardState, e: SubscribeEnv, _now: number, o
   const changes: SubChange[] = [];
   const batch: SubChangeBatch = { changes, retainedFor: [] };
   const retained: RetainedWant[] = [];
-  const added: Array<[string, SessionSub | undefined]> = [];
+  const added: Array<[string, SessionSub | undefined, SessionSub]> = [];
   for (const r of e.subs) {
     if (r.rc !== 0xff) {
       codes.push(r.rc);
@@ -44,8 +44,9 @@ export function handleSubscribe(st: ShardState, e: SubscribeEnv, _now: number, o
     const filter = shared ? shared.filter : r.filter;
     const group = shared ? shared.group : undefined;
     // [MQTT-3.8.4-3] a repeated filter replaces the existing subscription.
-    s.subs.set(r.filter, { filter, group, qos: r.qos, noLocal: r.noLocal, retainAsPublished: r.retainAsPublished, retainHandling: r.retainHandling, subId: e.subscriptionId });
-    added.push([r.filter, previous]);
+    const mine: SessionSub = { filter, group, qos: r.qos, noLocal: r.noLocal, retainAsPublished: r.retainAsPublished, retainHandling: r.retainHandling, subId: e.subscriptionId };
+    s.subs.set(r.filter, mine);
+    added.push([r.filter, previous, mine]);
     changes.push({ op: SubOp.Add, key: s.key, mountpoint: s.mountpoint, filter, group, qos: r.qos, noLocal: r.noLocal, retainAsPublished: r.retainAsPublished, subId: e.subscriptionId });
     codes.push(r.qos);
     // Retained messages: Retain Handling 0 always, 1 only for a new subscription, 2 never
@@ -60,7 +61,12 @@ export function handleSubscribe(st: ShardState, e: SubscribeEnv, _now: number, o
     onSubscribeRouted(st, then, true, [], 0, out);
     return;
   }
+  s.everSubscribed = true;
   out.push({ t: 'subs', batch, then });
+}
+
+export function subChange(op: SubOp, s: Session, sub: SessionSub): SubChange {
+  return { op, key: s.key, mountpoint: s.mountpoint, filter: sub.filter, group: sub.group, qos: sub.qos, noLocal: sub.noLocal, retainAsPublished: sub.retainAsPublished, subId: sub.subId };
 }
 
 /**
@@ -78,12 +84,21 @@ export function onSubscribeRouted(
   const s = st.sessions.get(c.key);
   if (!s || s.incarnation !== c.incarnation) return;
   if (!ok) {
-    // The index never got them: undo, so the session and the routers agree (a replaced
-    // subscription is still in the index, so it comes back; a new one is forgotten).
-    for (const [filter, previous] of c.added) {
-      if (previous) s.subs.set(filter, previous);
-      else s.subs.delete(filter);
+    // The routers may or may not have applied it: undo in the session (unless a later
+    // SUBSCRIBE/UNSUBSCRIBE changed that filter since) and tell the routers the undone state
+    // again, so the session stays the source of truth and the index converges to it.
+    const fix: SubChange[] = [];
+    for (const [filter, previous, mine] of c.added) {
+      if (s.subs.get(filter) !== mine) continue;
+      if (previous) {
+        s.subs.set(filter, previous);
+        fix.push(subChange(SubOp.Add, s, previous));
+      } else {
+        s.subs.delete(filter);
+        fix.push(subChange(SubOp.Remove, s, mine));
+      }
     }
+    if (fix.length > 0) out.push({ t: 'subs', batch: { changes: fix, retainedFor: [] } });
   }
   if (s.epoch !== c.epoch || !s.conn) return;
   const codes = ok ? c.codes : c.codes.map((code) => (code <= 2 ? RC_UNSPECIFIED : code));

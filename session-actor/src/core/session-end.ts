@@ -41,7 +41,7 @@ export function endSession(st: ShardState, s: Session, out: Effect[]): void {
     s.expiresAt = undefined;
     out.push({ t: 'timer', key: s.key, kind: 'expiry', at: undefined });
   }
-  if (s.subs.size > 0) {
+  if (s.subs.size > 0 || s.everSubscribed) {
     out.push({
       t: 'subs',
       batch: { changes: [{ op: SubOp.RemoveKey, key: s.key, mountpoint: s.mountpoint, filter: '', qos: 0, noLocal: false, retainAsPublished: false, subId: 0 }], retainedFor: [] },

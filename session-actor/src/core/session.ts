@@ -54,6 +54,8 @@ export interface Session {
   /** Seconds the session outlives its connection; 0xffffffff = never expires. */
   expiryS: number;
   subs: Map<string, SessionSub>;
+  /** Set once a subscription change went to the routers: the session's end must clear the index. */
+  everSubscribed?: boolean;
   inflight: Map<number, Inflight>;
   /** Inflight entries with held = true. */
   heldCount: number;
