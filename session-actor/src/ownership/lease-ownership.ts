@@ -104,6 +104,16 @@ export class LeaseOwnership implements ShardOwnership {
     return h !== undefined && this.now() < h.validUntil;
   }
 
+  abandon(shard: number): void {
+    const h = this.held.get(shard);
+    if (!h) return;
+    this.held.delete(shard);
+    this.m.lost.inc();
+    this.o.log.warn('shard abandoned by the runner; its lease is released and the shard reloaded from the store', { shard });
+    void this.leases.delete(LEASE + shard, { previousSeq: h.rev }).catch(() => {});
+    void this.tick();
+  }
+
   get ownedCount(): number {
     return this.held.size;
   }

@@ -23,6 +23,12 @@ export interface ShardOwnership {
    * the lease cannot have expired yet (fencing, together with per-key compare-and-set).
    */
   mayWrite(shard: number): boolean;
+  /**
+   * The runner found it may not write the shard (lease validity over, or fenced by CAS)
+   * and dropped it: forget the lease (delete it if still ours) so the shard is claimed
+   * again and reloaded from the store, by us or by whoever should own it.
+   */
+  abandon(shard: number): void;
   /** Shards currently owned (serving or loading). */
   readonly ownedCount: number;
   /** True once this process has taken the shards it should own at start. */
@@ -50,6 +56,8 @@ export class StaticOwnership implements ShardOwnership {
   mayWrite(): boolean {
     return true;
   }
+
+  abandon(): void {}
 
   get ownedCount(): number {
     return this.owned;
