@@ -227,6 +227,9 @@ export class SessionService implements ShardHandler {
       for (const sub of s.subs.values()) {
         changes.push({ op: SubOp.Add, key: s.key, mountpoint: s.mountpoint, filter: sub.filter, group: sub.group, qos: sub.qos, noLocal: sub.noLocal, retainAsPublished: sub.retainAsPublished, subId: sub.subId });
       }
+      if (!s.conn && s.subs.size > 0 && hasSharedSubs(s)) {
+        changes.push({ op: SubOp.Offline, key: s.key, mountpoint: s.mountpoint, filter: '', qos: 0, noLocal: false, retainAsPublished: false, subId: 0 });
+      }
     }
     // Routers that started while nobody served this shard learn its subscriptions now.
     this.publishSubs(changes);

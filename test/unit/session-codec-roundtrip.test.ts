@@ -20,7 +20,7 @@ function sample(): Session {
   s.inflight.set(7, { packetId: 7, state: 'pub', qos: 1, retain: false, subIds: [5], message: { topic: 'a/x', payload: Buffer.from([1, 2, 3]), qos: 1, retain: false, origin: 'other', props: { contentType: 'bin', expiresAt: 1_700_000_999_000, userProperties: { k: ['v1', 'v2'] } } } });
   s.inflight.set(8, { packetId: 8, state: 'rel', held: true, qos: 2, retain: false, subIds: [], message: { topic: 'b/y', payload: Buffer.alloc(0), qos: 2, retain: false, origin: '' } });
   s.heldCount = 1;
-  s.queue.push({ qos: 1, retain: true, subIds: [], message: { topic: 'b/z', payload: Buffer.from('queued'), qos: 1, retain: true, origin: '' } });
+  s.queue.push({ qos: 1, retain: true, subIds: [], group: 'grp', message: { topic: 'b/z', payload: Buffer.from('queued'), qos: 1, retain: true, origin: '' } });
   s.queuedBytes = 6;
   s.inboundQos2.set(11, 'received');
   s.inboundQos2.set(12, 'pending');
@@ -52,6 +52,8 @@ test('a session survives encode/decode with everything a new owner needs', () =>
   assert.equal(d.queue.length, 1);
   assert.equal(d.queue.peek()?.message.payload.toString(), 'queued');
   assert.equal(d.queuedBytes, 6);
+  assert.equal(d.queue.peek()?.group, 'grp');
+  assert.equal(d.inflight.get(7)?.group, undefined);
   // A QoS 2 id still being routed is not kept: the resend routes it again (at least once).
   assert.deepEqual([...d.inboundQos2.entries()], [[11, 'received']]);
   // Encoding must not disturb the live queue.

@@ -20,8 +20,9 @@ const F_WILL_DUE = 4;
 const F_EXPIRES = 8;
 
 function writeDelivery(w: Writer, d: Delivery): void {
-  w.u8(d.qos | (d.retain ? 4 : 0)).u16(d.subIds.length);
+  w.u8(d.qos | (d.retain ? 4 : 0) | (d.group !== undefined ? 8 : 0)).u16(d.subIds.length);
   for (const id of d.subIds) w.u32(id);
+  if (d.group !== undefined) w.str(d.group);
   writeMessage(w, d.message);
 }
 
@@ -30,7 +31,10 @@ function readDelivery(r: Reader): Delivery {
   const n = r.u16();
   const subIds: number[] = [];
   for (let i = 0; i < n; i++) subIds.push(r.u32());
-  return { qos: (f & 3) as QoS, retain: (f & 4) !== 0, subIds, message: copyMessage(readMessage(r)) };
+  const group = f & 8 ? r.str() : undefined;
+  const d: Delivery = { qos: (f & 3) as QoS, retain: (f & 4) !== 0, subIds, message: copyMessage(readMessage(r)) };
+  if (group !== undefined) d.group = group;
+  return d;
 }
 
 /** Reader.bytes() returns views into the KV value: copy what the session keeps. */
