@@ -53,6 +53,7 @@ const KIND_NAMES: Record<number, string> = {
 };
 
 const ACK = Buffer.from([0]);
+const LAZY_WRITE_MS = 100;
 
 export function limitsFromConfig(c: Config): SessionLimits {
   return {
@@ -76,6 +77,13 @@ export function limitsFromConfig(c: Config): SessionLimits {
  */
 interface Pending {
   dirty: Set<string>;
+  /**
+   * Sessions changed by turns nothing outside waits for (a PUBACK/PUBCOMP that released a
+   * window slot and sent nothing): written with the shard's next write, or after
+   * LAZY_WRITE_MS. Losing such a write in a crash only makes the next owner resend with DUP.
+   */
+  lazy: Set<string>;
+  lazyTimer?: NodeJS.Timeout;
   effects: Effect[];
   replies: Array<() => void>;
   scheduled: boolean;
@@ -272,6 +280,7 @@ export class SessionService implements ShardHandler {
       this.clearTimer(s.key, 'will');
       this.clearTimer(s.key, 'expiry');
     }
+    if (sv.pending.lazyTimer) clearTimeout(sv.pending.lazyTimer);
     for (const r of sv.pending.idle.splice(0)) r();
     this.store.forget(shard);
   }
@@ -313,7 +322,8 @@ export class SessionService implements ShardHandler {
       default:
         dirty.push(e.key);
     }
-    this.commit(shard, dirty, out, respond);
+    const lazy = (e.kind === SessIn.PubAck || e.kind === SessIn.PubComp) && respond === undefined;
+    this.commit(shard, dirty, out, respond, lazy);
   }
 
   /**
@@ -321,7 +331,7 @@ export class SessionService implements ShardHandler {
    * for the write of the sessions the turn changed (fast path: nothing changed and nothing
    * waiting, so nothing to wait for).
    */
-  private commit(shard: number, dirty: readonly string[], out: Effect[], respond?: () => void): void {
+  private commit(shard: number, dirty: readonly string[], out: Effect[], respond?: () => void, lazy = false): void {
     const sv = this.served.get(shard);
     if (!sv) return;
     if (!this.store.durable) {
@@ -338,12 +348,25 @@ export class SessionService implements ShardHandler {
       return;
     }
     const p = sv.pending;
-    for (const k of dirty) p.dirty.add(k);
     const deferred: Effect[] = [];
     for (const ef of out) {
       if (ef.t === 'timer' || ef.t === 'count') this.runOne(shard, ef);
       else deferred.push(ef);
     }
+    if (lazy && deferred.length === 0 && !respond) {
+      for (const k of dirty) p.lazy.add(k);
+      if (!p.lazyTimer && p.lazy.size > 0) {
+        p.lazyTimer = setTimeout(() => {
+          p.lazyTimer = undefined;
+          if (this.served.get(shard) !== sv || p.lazy.size === 0 || p.scheduled || p.flushing) return;
+          p.scheduled = true;
+          setImmediate(() => void this.flush(shard));
+        }, LAZY_WRITE_MS);
+        p.lazyTimer.unref();
+      }
+      return;
+    }
+    for (const k of dirty) p.dirty.add(k);
     if (p.dirty.size === 0 && !p.flushing && !p.scheduled && p.effects.length === 0) {
       this.run(shard, deferred);
       respond?.();
@@ -367,7 +390,7 @@ export class SessionService implements ShardHandler {
     p.flushing = true;
     let failures = 0;
     try {
-      while (p.dirty.size > 0 || p.effects.length > 0 || p.replies.length > 0) {
+      while (p.dirty.size > 0 || p.lazy.size > 0 || p.effects.length > 0 || p.replies.length > 0) {
         if (this.served.get(shard) !== sv) return;
         if (!this.ownership.mayWrite(shard)) {
           this.deps.log.warn('lease no longer valid before writing; dropping the shard', { shard });
@@ -375,6 +398,8 @@ export class SessionService implements ShardHandler {
           this.ownership.abandon(shard);
           return;
         }
+        for (const k of p.lazy) p.dirty.add(k);
+        p.lazy.clear();
         const keys = [...p.dirty];
         p.dirty.clear();
         const effects = p.effects.splice(0);
@@ -603,5 +628,5 @@ export class SessionService implements ShardHandler {
 }
 
 function newPending(): Pending {
-  return { dirty: new Set(), effects: [], replies: [], scheduled: false, flushing: false, ops: 0, idle: [] };
+  return { dirty: new Set(), lazy: new Set(), effects: [], replies: [], scheduled: false, flushing: false, ops: 0, idle: [] };
 }

@@ -15,10 +15,12 @@ import { ClientPool, collect, sleep, subscribe, waitFor, type Received } from '.
 
 const SHARDS = 64;
 const SUBSCRIBERS = 50;
-export const clusterEnv = {
+// Override to measure how failover follows the lease TTL (renewal at a third of it).
+const TTL_MS = Number(process.env.SHARDMQ_TEST_LEASE_TTL_MS ?? 3000);
+const clusterEnv = {
   SHARDMQ_SHARDS: String(SHARDS),
-  SHARDMQ_CLUSTER_LEASE_TTL_MS: '3000',
-  SHARDMQ_CLUSTER_LEASE_RENEW_MS: '1000',
+  SHARDMQ_CLUSTER_LEASE_TTL_MS: String(TTL_MS),
+  SHARDMQ_CLUSTER_LEASE_RENEW_MS: String(Math.floor(TTL_MS / 3)),
   SHARDMQ_CLUSTER_STORAGE: 'memory',
   SHARDMQ_GATEWAY_HEARTBEAT_MS: '500',
 };
@@ -117,7 +119,7 @@ describe('session actor crash: failover without losing acknowledged messages', (
     const claimed = await broker.processes.get('session')!.waitForLine(/"msg":"shards claimed"/, 10_000).catch(() => '');
     const claimedAt = /"t":"([^"]+)"/.exec(claimed)?.[1];
     if (claimedAt) console.log(`# failover: survivor claimed and loaded the dead actor's shards ${Date.parse(claimedAt) - killedAt} ms after the kill`);
-    console.log(`# failover: CONNACK for a shard of the killed actor after ${failoverMs} ms; all ${SHARDS} shards leased by the survivor after ${allOwned} ms (lease TTL 3000 ms, renew 1000 ms)`);
+    console.log(`# failover: CONNACK for a shard of the killed actor after ${failoverMs} ms; all ${SHARDS} shards leased by the survivor after ${allOwned} ms (lease TTL ${TTL_MS} ms, renew ${Math.floor(TTL_MS / 3)} ms)`);
     assert.ok(allOwned > 0, 'the survivor took every shard');
 
     await sleep(2500);
