@@ -16,7 +16,7 @@ import { ClientPool, collect, sleep, subscribe, waitFor, type Received } from '.
 const SHARDS = 64;
 const SUBSCRIBERS = 50;
 // Override to measure how failover follows the lease TTL (renewal at a third of it).
-const TTL_MS = Number(process.env.SHARDMQ_TEST_LEASE_TTL_MS ?? 3000);
+const TTL_MS = Number(process.env.FAILOVER_TEST_LEASE_TTL_MS ?? 3000);
 const clusterEnv = {
   SHARDMQ_SHARDS: String(SHARDS),
   SHARDMQ_CLUSTER_LEASE_TTL_MS: String(TTL_MS),
