@@ -58,7 +58,7 @@ export async function startNode(config: Config, log: Logger = createLogger(confi
   const roles: Role[] = [];
   let gateway: GatewayService | undefined;
   if (config.roles.includes('router')) roles.push(wrap('router', RouterService.create(config, { ...deps, log: log.child({ role: 'router' }) })));
-  if (config.roles.includes('session')) roles.push(wrap('session', SessionService.create(config, { ...deps, log: log.child({ role: 'session' }) })));
+  if (config.roles.includes('session')) roles.push(wrap('session', SessionService.create(config, { ...deps, nodeId, log: log.child({ role: 'session' }) })));
   if (config.roles.includes('auth')) roles.push(wrap('auth', AuthService.create(config, { ...deps, log: log.child({ role: 'auth' }) })));
   if (config.roles.includes('gateway')) {
     gateway = GatewayService.create(config, { ...deps, log: log.child({ role: 'gateway' }), nodeId });

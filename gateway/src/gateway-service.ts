@@ -33,6 +33,10 @@ export interface GatewayDeps {
 }
 
 const PENDING_OUT_MAX = 10000;
+/** Retries (backoff 50 ms doubling to 250 ms) cover ~10 s: longer than a lease takeover at default settings. */
+const CONNECT_ATTEMPTS = 44;
+/** Retries (backoff 50 ms doubling to 1 s) cover ~12 s for envelopes to a shard owner. */
+const SESSION_SEND_ATTEMPTS = 16;
 const CONNACK_UNACCEPTABLE_PROTOCOL = Buffer.from([0x20, 0x02, 0x00, 0x01]);
 
 /**
@@ -269,8 +273,25 @@ export class GatewayService implements GatewayPorts {
     setTimeout(() => c.socket.destroy(), 1000).unref();
   }
 
+  /**
+   * Sends an envelope to the client's shard owner. One process: a plain publish (the owner is
+   * always there). Over NATS: a request the owner answers once the change is persisted,
+   * retried with backoff while the shard has no owner (a move or a crash takeover), so acks,
+   * SUBSCRIBEs, DISCONNECTs and lost connections are not dropped in that gap.
+   */
   toSession(st: ConnState, env: SessionInEnv): void {
-    this.deps.bus.publish(this.deps.subjects.sessionIn(st.shard), encodeSessionIn(env));
+    const { bus, subjects, log } = this.deps;
+    const subject = subjects.sessionIn(st.shard);
+    const data = encodeSessionIn(env);
+    if (bus.kind === 'memory') {
+      bus.publish(subject, data);
+      return;
+    }
+    const timeoutMs = this.config['nats.requestTimeoutMs'];
+    retrying(() => bus.request(subject, data, { timeoutMs }), { attempts: SESSION_SEND_ATTEMPTS, baseDelayMs: 50, maxDelayMs: 1000 }).catch((err: Error) => {
+      this.count('session_message_undelivered');
+      log.warn('session message not delivered: no shard owner answered', { kind: env.kind, err });
+    });
   }
 
   async connectSession(env: import('../../common/src/envelope/session-in.js').ConnectEnv) {
@@ -279,9 +300,9 @@ export class GatewayService implements GatewayPorts {
     const timeoutMs = this.config['nats.requestTimeoutMs'];
     // During a shard move nobody answers for a moment: retry, the CONNACK is late, not an error.
     const r = await retrying(() => bus.request(subjects.sessionIn(shardOf(env.key, this.shards)), data, { timeoutMs }), {
-      attempts: 12,
+      attempts: CONNECT_ATTEMPTS,
       baseDelayMs: 50,
-      maxDelayMs: 1000,
+      maxDelayMs: 250,
     });
     return decodeConnectReply(r.data);
   }

@@ -322,7 +322,13 @@ export class SessionService implements ShardHandler {
       default:
         dirty.push(e.key);
     }
-    const lazy = (e.kind === SessIn.PubAck || e.kind === SessIn.PubComp) && respond === undefined;
+    // A PUBACK/PUBCOMP only frees a packet id: the gateway just needs to know an owner took it
+    // (a lost one would stall the window), so answer at once and write it with the next write.
+    const lazy = e.kind === SessIn.PubAck || e.kind === SessIn.PubComp;
+    if (lazy && respond) {
+      respond();
+      respond = undefined;
+    }
     this.commit(shard, dirty, out, respond, lazy);
   }
 
