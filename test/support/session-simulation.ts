@@ -18,7 +18,7 @@ import { onPublish2Routed } from '../../session-actor/src/core/handle-publish2.j
 import { onSubscribeRouted } from '../../session-actor/src/core/handle-subscribe.js';
 import { handleTimer } from '../../session-actor/src/core/handle-timer.js';
 import { onUnsubscribeRouted } from '../../session-actor/src/core/handle-unsubscribe.js';
-import { NEVER_EXPIRES, type Inflight } from '../../session-actor/src/core/session.js';
+import { NEVER_EXPIRES, type Inflight, type SessionSub } from '../../session-actor/src/core/session.js';
 import { createShardState, defaultLimits, type SessionLimits, type ShardState } from '../../session-actor/src/core/shard-state.js';
 
 /**
@@ -83,6 +83,13 @@ export interface SimProfile {
   subscribeFailRate: number;
   /** Probability that an UNSUBSCRIBE's router request fails. */
   unsubscribeFailRate: number;
+  /**
+   * Probability that a failed SUBSCRIBE/UNSUBSCRIBE request was applied by the router all the
+   * same (the answer got lost, not the request): the core must converge either way.
+   */
+  failedAppliedRate: number;
+  /** Probability that an UNSUBSCRIBE names a filter the session holds (else a random one). */
+  unsubscribeHeldRate: number;
   /** Per-step probabilities of injected faults. */
   staleReplayRate: number;
   duplicateTimerRate: number;
@@ -122,6 +129,8 @@ export function profileForSeed(seed: number, steps = 2000): SimProfile {
     routeFailRate: r.chance(0.5) ? 0.1 : 0,
     subscribeFailRate: 0,
     unsubscribeFailRate: 0,
+    failedAppliedRate: 0.5,
+    unsubscribeHeldRate: 0,
     staleReplayRate: 0.04,
     duplicateTimerRate: 0.02,
     duplicateDeliverRate: 0.02,
@@ -210,6 +219,17 @@ interface RefSession {
   expiryS: number;
   expiresAt?: number;
   will?: RefWill;
+}
+
+/**
+ * What one SUBSCRIBE/UNSUBSCRIBE did to the session's entries, seen from outside the core:
+ * filter -> the entry before the request (prev) and the one it set (mine; SUBSCRIBE only).
+ */
+interface SubRequest {
+  kind: 'sub' | 'unsub';
+  filters: string[];
+  /** version: the filter's change count this request made; prevVersion: before it (an undo goes back to it). */
+  changed: Map<string, { prev?: SessionSub; mine?: SessionSub; version: number; prevVersion: number }>;
 }
 
 type PendingAnswer =
@@ -326,6 +346,13 @@ export class SessionSimulation {
   private readonly failedSubscribe = new Set<string>();
   private readonly failedUnsubscribe = new Set<string>();
   private readonly failedRoutes = new Set<string>();
+  /** Keys the core sent a removal for while the session held the filter (bugs-sim.md #6). */
+  private readonly resentRemoval = new Set<string>();
+  /** Each subscription change request's effect on the session, by its continuation. */
+  private readonly subRequests = new WeakMap<Continuation, SubRequest>();
+  private lastSubRequest?: SubRequest;
+  /** `${key}\0${filter}` -> how often a request or an undo changed that session entry. */
+  private readonly filterVersion = new Map<string, number>();
   private readonly hooks: SimHooks;
   readonly violations: Violation[] = [];
   readonly kinds = new Map<string, number>();
@@ -548,10 +575,13 @@ export class SessionSimulation {
   private onSubs(batch: SubChangeBatch, then: Continuation | undefined): void {
     const isUnsub = then?.kind === 'unsuback';
     const rate = isUnsub ? this.profile.unsubscribeFailRate : this.profile.subscribeFailRate;
+    // Fire-and-forget changes (undo, re-sent removals, RemoveKey) always reach the router.
     const ok = !then || this.phase !== 'run' || !this.rng.chance(rate);
     if (!ok) (isUnsub ? this.failedUnsubscribe : this.failedSubscribe).add(then.key);
+    const applied = ok || this.rng.chance(this.profile.failedAppliedRate);
+    if (then && this.lastSubRequest && then.kind !== 'pubrec') this.subRequests.set(then, this.lastSubRequest);
     const retained: Array<{ index: number; message: Message }> = [];
-    if (ok) {
+    if (applied) {
       for (const c of batch.changes) {
         if (c.op === SubOp.RemoveKey) this.index.delete(c.key);
         else if (c.op === SubOp.Remove) this.index.get(c.key)?.delete(c.group !== undefined ? `$share/${c.group}/${c.filter}` : c.filter);
@@ -562,9 +592,11 @@ export class SessionSimulation {
           m.set(raw, { filter: c.filter, group: c.group, qos: c.qos, noLocal: c.noLocal, rap: c.retainAsPublished, subId: c.subId });
         } // other ops (online/offline hints for `$share` member choice) change no subscription
       }
-      batch.retainedFor.forEach((r, index) => {
-        for (const [topic, message] of this.retainedStore) if (topicMatchesFilter(r.filter, topic)) retained.push({ index, message });
-      });
+      if (ok) {
+        batch.retainedFor.forEach((r, index) => {
+          for (const [topic, message] of this.retainedStore) if (topicMatchesFilter(r.filter, topic)) retained.push({ index, message });
+        });
+      }
     }
     if (!then) return;
     if (then.kind === 'pubrec') {
@@ -737,12 +769,18 @@ export class SessionSimulation {
     const b = idx ? [...idx].map(([f, x]) => `${f}=${x.qos}`).sort().join(',') : '';
     if (a === b) return;
     // Attributed to the known causes (router failures), so other divergences stay visible.
-    const kind = this.failedUnsubscribe.has(key)
-      ? 'subscriptions-diverged-after-failed-unsubscribe'
-      : this.failedSubscribe.has(key)
-        ? 'subscriptions-diverged-after-failed-subscribe'
-        : 'subscriptions-diverged';
+    let kind = 'subscriptions-diverged';
+    if (this.resentRemoval.has(key)) kind = 'subscriptions-diverged-after-resent-removal';
+    else if (this.failedUnsubscribe.has(key)) kind = 'subscriptions-diverged-after-failed-unsubscribe';
+    else if (this.failedSubscribe.has(key)) kind = 'subscriptions-diverged-after-failed-subscribe';
     this.violate(kind, `${label}: ${key} session {${a}} router {${b}}`);
+  }
+
+  private bumpFilter(key: string, filter: string): number {
+    const id = `${key}\0${filter}`;
+    const v = (this.filterVersion.get(id) ?? 0) + 1;
+    this.filterVersion.set(id, v);
+    return v;
   }
 
   // ---------------------------------------------------------------- reference model
@@ -795,6 +833,18 @@ export class SessionSimulation {
   private refConnect(c: SimConn, e: ConnectEnv): boolean {
     const lim = this.profile.limits;
     let r = this.ref.get(e.key);
+    if (r && !r.conn) {
+      // Deadlines that passed before their timer fired are applied first, as if the timers
+      // had run: the owed Will goes out (once), an expired session ends [MQTT-3.1.2-23].
+      if (r.will && r.will.state === 'pending' && r.will.dueAt! <= this.now) {
+        this.refMust(r.will, 'Will Delay passed before the reconnect (late timer)');
+        r.will = undefined;
+      }
+      if (r.expiresAt !== undefined && r.expiresAt <= this.now) {
+        this.refEnd(e.key, r, 'expired before the reconnect (late timer)');
+        r = undefined;
+      }
+    }
     if (r) {
       const w = r.will;
       if (r.conn) {
@@ -804,16 +854,8 @@ export class SessionSimulation {
           else if (w.delayS === 0 || e.cleanStart || r.expiryS === 0) this.refMust(w, 'takeover, delay 0 or session ends');
           else this.refNever(w, 'takeover within the delay');
         }
-      } else if (w) {
-        if (w.dueAt !== undefined && w.dueAt <= this.now) {
-          this.violate('overdue-will-discarded-on-reconnect', `connect of ${e.key} at ${this.now}: Will of connection ${w.connId} was due at ${w.dueAt} (timer not fired yet) and is discarded instead of published`);
-        }
-        this.refNever(w, 'reconnect within the delay');
-      }
+      } else if (w) this.refNever(w, 'reconnect within the delay');
       r.will = undefined;
-      if (!r.conn && r.expiresAt !== undefined && r.expiresAt <= this.now && !e.cleanStart && r.expiryS !== 0) {
-        this.violate('expired-session-resumed', `connect of ${e.key} at ${this.now}: session expired at ${r.expiresAt} (timer not fired yet) but is resumed`);
-      }
       r.conn = undefined;
       r.expiresAt = undefined;
       if (e.cleanStart || r.expiryS === 0) {
@@ -941,7 +983,7 @@ export class SessionSimulation {
     } else {
       const s = this.st.sessions.get(e.key);
       if (!s || s.epoch !== e.epoch) noopKey = e.key;
-      label = `in ${KIND_NAMES[e.kind] ?? e.kind} ${e.key} epoch ${e.epoch}${'packetId' in e ? ` pid ${e.packetId}` : ''}${'rc' in e ? ` rc ${e.rc}` : ''}${noopKey ? ' (stale)' : ''}`;
+      label = `in ${KIND_NAMES[e.kind] ?? e.kind} ${e.key} epoch ${e.epoch}${'packetId' in e ? ` pid ${e.packetId}` : ''}${'rc' in e ? ` rc ${e.rc}` : ''}${e.kind === SessIn.Subscribe ? ` ${e.subs.map((x) => `${x.filter}/q${x.qos}${x.rc !== 0xff ? `/rc${x.rc}` : ''}`).join(' ')}` : ''}${e.kind === SessIn.Unsubscribe ? ` ${e.filters.join(' ')}` : ''}${noopKey ? ' (stale)' : ''}`;
       if (e.kind === SessIn.Disconnect || e.kind === SessIn.ConnLost) {
         const key = e.key;
         after = () => {
@@ -950,9 +992,27 @@ export class SessionSimulation {
           if (e.kind === SessIn.ConnLost) this.refClose(key, r, 'lost');
           else this.refClose(key, r, r.proto === 5 && e.rc === 0x04 ? 'disc4' : 'disc0', e.sessionExpiryS);
         };
+      } else if ((e.kind === SessIn.Subscribe || e.kind === SessIn.Unsubscribe) && s && s.epoch === e.epoch && s.conn) {
+        // Remember what the request changed, to judge the core's undo if the router fails.
+        const before = new Map(s.subs);
+        const filters = e.kind === SessIn.Subscribe ? e.subs.map((x) => x.filter) : e.filters;
+        const kind = e.kind === SessIn.Subscribe ? 'sub' : 'unsub';
+        after = () => {
+          const changed = new Map<string, { prev?: SessionSub; mine?: SessionSub; version: number; prevVersion: number }>();
+          for (const f of filters) {
+            const was = before.get(f);
+            const now = s.subs.get(f);
+            // (A filter twice in one SUBSCRIBE: still the entry before the request is what an undo restores.)
+            if (was === now || changed.has(f)) continue;
+            const prevVersion = this.filterVersion.get(`${e.key}\0${f}`) ?? 0;
+            changed.set(f, { prev: was, mine: now, version: this.bumpFilter(e.key, f), prevVersion });
+          }
+          this.lastSubRequest = { kind, filters, changed };
+        };
       }
     }
     this.call(label, (out) => handleIn(this.st, e, this.now, out), { accepted, after, noopKey });
+    this.lastSubRequest = undefined;
   }
 
   private gatewayGone(g: string): void {
@@ -971,20 +1031,112 @@ export class SessionSimulation {
     }
     const then = a.then;
     this.pendingSubsOps.set(then.key, (this.pendingSubsOps.get(then.key) ?? 1) - 1);
-    if (then.kind === 'unsuback') {
-      this.call(`routed unsuback ${then.key} pid ${then.packetId} ok=${a.ok}`, (out) => onUnsubscribeRouted(this.st, then, a.ok, out));
-      return;
-    }
-    const accepted: Array<{ inc: number; uid: string }> = [];
     const s = this.st.sessions.get(then.key);
-    if (a.ok && s && s.incarnation === then.incarnation && s.epoch === then.epoch && s.conn) {
-      for (const r of a.retained) {
-        const want = then.retained[r.index];
-        if (want && Math.min(want.qos, r.message.qos) > 0) accepted.push({ inc: s.incarnation, uid: this.infoOf(r.message).uid });
-        this.bump('retained_answered');
-      }
+    const live = s !== undefined && s.incarnation === then.incarnation;
+    const answered = live && s.epoch === then.epoch && s.conn !== undefined;
+    const req = this.subRequests.get(then);
+    // The model of the answer: what the session's subscriptions must be afterwards (by entry
+    // identity) and, for MQTT 5 UNSUBACK, each filter's reason code.
+    let expected: Map<string, SessionSub> | undefined;
+    const restored = new Set<string>();
+    /** Removed filters changed by a later request and absent again (bugs-sim.md #7). */
+    const changedSince = new Set<string>();
+    const beforeAnswer = live ? new Map(s.subs) : undefined;
+    if (live && req) {
+      expected = new Map(s.subs);
+      if (!a.ok && req.kind === 'sub') {
+        // Undo only what is still this SUBSCRIBE's entry; a later change of the filter stands.
+        for (const [f, { prev, mine }] of req.changed) {
+          if (s.subs.get(f) !== mine) continue;
+          if (prev) expected.set(f, prev);
+          else expected.delete(f);
+          this.bump('subscribe_undone');
+        }
+      } else if (!a.ok && req.kind === 'unsub' && s.proto === 5) {
+        // MQTT 5: a removed filter that no later request changed (a change undone by its own
+        // failure does not count) comes back (UNSUBACK 0x80).
+        for (const [f, { prev, version }] of req.changed) {
+          if (this.filterVersion.get(`${then.key}\0${f}`) !== version || !prev) {
+            if (prev && !s.subs.has(f)) changedSince.add(f);
+            continue;
+          }
+          expected.set(f, prev);
+          restored.add(f);
+          this.bump('unsubscribe_restored');
+        }
+      } // 3.1.1 (or success): the session's subscriptions stay as they are
     }
-    this.call(`routed suback ${then.key} pid ${then.packetId} epoch ${then.epoch} ok=${a.ok} retained ${a.retained.length}`, (out) => onSubscribeRouted(this.st, then, a.ok, a.retained, this.now, out), { accepted });
+    const proto = s?.proto ?? 5;
+    let out: Effect[] = [];
+    const after = (): void => {
+      // A removal sent again (3.1.1 failed UNSUBSCRIBE) must not hit a filter the session holds
+      // again: the router would drop a live subscription (bugs-sim.md #6).
+      const held = this.st.sessions.get(then.key);
+      for (const e of out) {
+        if (e.t !== 'subs' || e.then || !held || held.incarnation !== then.incarnation) continue;
+        for (const ch of e.batch.changes) {
+          const raw = ch.group !== undefined ? `$share/${ch.group}/${ch.filter}` : ch.filter;
+          if (ch.op === SubOp.Remove && held.subs.has(raw)) {
+            this.resentRemoval.add(then.key);
+            this.violate('removal-sent-for-held-filter', `${then.kind} ${then.key} pid ${then.packetId} ok=${a.ok}: Remove ${raw} while the session holds it`);
+          }
+        }
+      }
+      if (!expected) return;
+      const got = this.st.sessions.get(then.key)!.subs;
+      const diff: string[] = [];
+      const repeatedDiff: string[] = [];
+      const changedSinceDiff: string[] = [];
+      const repeated = new Set(req!.filters.filter((f, i) => req!.filters.indexOf(f) !== i));
+      for (const f of new Set([...expected.keys(), ...got.keys(), ...beforeAnswer!.keys()])) {
+        if (expected.get(f) !== got.get(f)) {
+          // Kept apart: a filter repeated in one SUBSCRIBE is a known core bug (bugs-sim.md #5).
+          (req!.kind === 'sub' && repeated.has(f) ? repeatedDiff : changedSince.has(f) ? changedSinceDiff : diff).push(`${f}: want ${expected.get(f)?.qos ?? 'none'} got ${got.get(f)?.qos ?? 'none'}`);
+        }
+        // An undo puts the filter back where it was before this request.
+        const ch = req!.changed.get(f);
+        if (beforeAnswer!.get(f) !== got.get(f)) {
+          if (ch) this.filterVersion.set(`${then.key}\0${f}`, ch.prevVersion);
+          else this.bumpFilter(then.key, f);
+        }
+      }
+      if (diff.length > 0) this.violate(req!.kind === 'sub' ? 'subscribe-answer-wrong-subscriptions' : 'unsubscribe-answer-wrong-subscriptions', `${then.key} pid ${then.packetId} ok=${a.ok}: ${diff.join('; ')}`);
+      if (changedSinceDiff.length > 0) this.violate('unsubscribe-undo-after-later-change', `${then.key} pid ${then.packetId}: ${changedSinceDiff.join('; ')} (subscribed and unsubscribed again since)`);
+      if (repeatedDiff.length > 0) this.violate('subscribe-undo-of-repeated-filter', `${then.key} pid ${then.packetId} ok=${a.ok} filters ${req!.filters.join(' ')}: ${repeatedDiff.join('; ')}`);
+    };
+    if (then.kind === 'unsuback') {
+      this.call(`routed unsuback ${then.key} pid ${then.packetId} ok=${a.ok}`, (o) => onUnsubscribeRouted(this.st, then, a.ok, (out = o)), { after });
+    } else {
+      const accepted: Array<{ inc: number; uid: string }> = [];
+      if (a.ok && answered) {
+        for (const r of a.retained) {
+          const want = then.retained[r.index];
+          if (want && Math.min(want.qos, r.message.qos) > 0) accepted.push({ inc: s.incarnation, uid: this.infoOf(r.message).uid });
+          this.bump('retained_answered');
+        }
+      }
+      this.call(
+        `routed suback ${then.key} pid ${then.packetId} epoch ${then.epoch} ok=${a.ok} retained ${a.retained.length}`,
+        (o) => onSubscribeRouted(this.st, then, a.ok, a.retained, this.now, (out = o)),
+        { accepted, after },
+      );
+    }
+    // The acknowledgement: exactly one, on the request's connection if it is still current.
+    const type = then.kind === 'suback' ? 9 : 11;
+    const acks = out.flatMap((e) => (e.t === 'gw' && e.item.kind === GwOut.Packet ? [decodeControl(e.item.bytes, proto)] : [])).filter((d) => d.type === type && d.pid === then.packetId);
+    if (acks.length !== (answered ? 1 : 0)) this.violate('ack-count', `${then.kind} ${then.key} pid ${then.packetId}: ${acks.length} sent, connection ${answered ? 'current' : 'gone'}`);
+    const ack = acks[0];
+    if (!ack) return;
+    if (!a.ok && then.kind === 'suback' && ack.codes.some((c) => c < 0x80)) {
+      this.violate('failed-subscribe-granted', `${then.key} pid ${then.packetId}: SUBACK ${ack.codes.map((c) => c.toString(16)).join(',')} although the router failed`);
+    }
+    if (then.kind === 'unsuback' && proto === 5 && req) {
+      // [MQTT-3.11.3] 0x00 removed, 0x11 no such subscription; 0x80 the failed removal was undone.
+      const want = req.filters.map((f) => (restored.has(f) ? 0x80 : req.changed.has(f) ? 0x00 : 0x11));
+      const wrong = req.filters.filter((f, i) => want[i] !== ack.codes[i]);
+      const kind = wrong.length > 0 && wrong.every((f) => changedSince.has(f)) ? 'unsubscribe-undo-after-later-change' : 'unsuback-codes';
+      if (want.join(',') !== ack.codes.join(',')) this.violate(kind, `${then.key} pid ${then.packetId} ok=${a.ok}: want ${want.join(',')} got ${ack.codes.join(',')}`);
+    }
   }
 
   private fireTimer(t: ArmedTimer, duplicate: boolean): void {
@@ -1128,7 +1280,10 @@ export class SessionSimulation {
   private unsubscribe(cl: SimClient, c: SimConn): void {
     const pid = this.allocPid(cl);
     c.pendingUnsubs.add(pid);
-    this.send(c, { kind: SessIn.Unsubscribe, key: c.key, epoch: c.epoch, packetId: pid, filters: [this.rng.pick(FILTERS)] });
+    // A filter the session holds, to exercise the removal paths (no draw when off: same runs).
+    const held = this.profile.unsubscribeHeldRate > 0 ? [...(this.st.sessions.get(c.key)?.subs.keys() ?? [])] : [];
+    const filter = held.length > 0 && this.rng.chance(this.profile.unsubscribeHeldRate) ? this.rng.pick(held) : this.rng.pick(FILTERS);
+    this.send(c, { kind: SessIn.Unsubscribe, key: c.key, epoch: c.epoch, packetId: pid, filters: [filter] });
   }
 
   private publish2(cl: SimClient, c: SimConn): void {
