@@ -17,16 +17,10 @@ const STEPS = Number(process.env.SHARDMQ_SIM_STEPS ?? 2000);
 const seeds = Array.from({ length: SEEDS }, (_, i) => FIRST_SEED + i);
 
 /**
- * Violation kinds of core bugs written up in /tmp/bugs-sim.md and still open; each has its
- * todo tests below. All need SUBSCRIBE/UNSUBSCRIBE router failures, which the main test
- * does not inject, so it tolerates nothing.
+ * Violation kinds of core bugs still open (none: #1-#7 in /tmp/bugs-sim.md are fixed). A kind
+ * listed here is tolerated by the fault sweeps until its fix lands.
  */
-const OPEN_BUGS: ReadonlyMap<string, string> = new Map([
-  ['subscribe-undo-of-repeated-filter', 'bugs-sim.md #5: a failed SUBSCRIBE naming a filter twice keeps its first entry'],
-  ['removal-sent-for-held-filter', 'bugs-sim.md #6: a failed 3.1.1 UNSUBSCRIBE re-sends the removal of a filter subscribed again since'],
-  ['subscriptions-diverged-after-resent-removal', 'bugs-sim.md #6: the router lost that filter'],
-  ['unsubscribe-undo-after-later-change', 'bugs-sim.md #7: a failed 5.0 UNSUBSCRIBE is undone although the filter was subscribed and unsubscribed again since'],
-]);
+const OPEN_BUGS: ReadonlyMap<string, string> = new Map();
 
 const totals: Record<string, number> = {};
 
@@ -394,16 +388,14 @@ test('repro #4: reconnect after the session expired, before the timer fired: a n
   assert.ok(h.session('dev')!.conn, 'the late timers leave the new session alone');
 });
 
-// ------------------------------------------------------------------ open core bugs (todo)
+// ------------------------------------------------------------------ bugs #5-#7 (fixed): repros and sweeps
 
-const BUG_REPEATED = 'bug (bugs-sim.md #5): onSubscribeRouted(ok=false) undoes a filter named twice in one SUBSCRIBE in forward order and keeps the first copy';
-const BUG_RESENT = 'bug (bugs-sim.md #6): onUnsubscribeRouted(ok=false) for 3.1.1 re-sends Remove for filters subscribed again since';
 
-test('sweep: a failed SUBSCRIBE naming a filter twice restores the entry before the request', { todo: BUG_REPEATED }, () => {
+test('sweep: a failed SUBSCRIBE naming a filter twice restores the entry before the request', () => {
   assert.equal(failures(sweep(SUB_FAULTS), (k) => k === 'subscribe-undo-of-repeated-filter'), '');
 });
 
-test('repro #5: SUBSCRIBE [a/# QoS 0, a/# QoS 2] fails: a/# is back to QoS 1', { todo: BUG_REPEATED }, () => {
+test('repro #5: SUBSCRIBE [a/# QoS 0, a/# QoS 2] fails: a/# is back to QoS 1', () => {
   const h = new SessionCoreHarness();
   const c = h.connect('dev', { sessionExpiryS: 3600 });
   h.subscribe(c, 'a/#', { packetId: 1, qos: 1 });
@@ -415,11 +407,11 @@ test('repro #5: SUBSCRIBE [a/# QoS 0, a/# QoS 2] fails: a/# is back to QoS 1', {
   assert.deepEqual(indexChanges(out), [`${SubOp.Add} a/# 1`]);
 });
 
-test('sweep: a re-sent removal never hits a filter the session holds', { todo: BUG_RESENT }, () => {
+test('sweep: a re-sent removal never hits a filter the session holds', () => {
   assert.equal(failures(sweep(UNSUB_FAULTS), (k) => k === 'removal-sent-for-held-filter' || k === 'subscriptions-diverged-after-resent-removal'), '');
 });
 
-test('repro #6: 3.1.1 UNSUBSCRIBE a/# fails after a/# was subscribed again: the router keeps it', { todo: BUG_RESENT }, () => {
+test('repro #6: 3.1.1 UNSUBSCRIBE a/# fails after a/# was subscribed again: the router keeps it', () => {
   const h = new SessionCoreHarness();
   const c = h.connect('dev', { proto: 4, cleanStart: false });
   h.subscribe(c, 'a/#', { packetId: 1 });
@@ -430,13 +422,12 @@ test('repro #6: 3.1.1 UNSUBSCRIBE a/# fails after a/# was subscribed again: the 
   assert.deepEqual(indexChanges(out), [], 'Remove a/# would drop the live subscription from the router');
 });
 
-const BUG_UNDO_LATE = 'bug (bugs-sim.md #7): onUnsubscribeRouted(ok=false) for 5.0 restores a filter subscribed and unsubscribed again since (s.subs.has cannot see it)';
 
-test('sweep: a failed MQTT 5 UNSUBSCRIBE never overrides a later UNSUBSCRIBE of the filter', { todo: BUG_UNDO_LATE }, () => {
+test('sweep: a failed MQTT 5 UNSUBSCRIBE never overrides a later UNSUBSCRIBE of the filter', () => {
   assert.equal(failures(sweep(UNSUB_FAULTS), (k) => k === 'unsubscribe-undo-after-later-change'), '');
 });
 
-test('repro #7: UNSUBSCRIBE a/# (fails later), SUBSCRIBE a/#, UNSUBSCRIBE a/#: a/# stays unsubscribed', { todo: BUG_UNDO_LATE }, () => {
+test('repro #7: UNSUBSCRIBE a/# (fails later), SUBSCRIBE a/#, UNSUBSCRIBE a/#: a/# stays unsubscribed', () => {
   const h = new SessionCoreHarness();
   const c = h.connect('dev', { sessionExpiryS: 3600 });
   h.subscribe(c, 'a/#', { packetId: 1 });

@@ -1,6 +1,6 @@
 import type { GatewayOutItem } from '../../../common/src/envelope/gateway-out.js';
 import type { Message } from '../../../common/src/envelope/message.js';
-import type { SubChange, SubChangeBatch } from '../../../common/src/envelope/router.js';
+import type { SubChangeBatch } from '../../../common/src/envelope/router.js';
 import type { SessionSub } from './session.js';
 
 /**
@@ -31,10 +31,10 @@ export type Continuation =
       epoch: number;
       packetId: number;
       codes: number[];
-      changes: SubChange[];
-      /** The filters as sent, and what each removed (undefined: nothing). */
+      /** The filters as sent, what each removed (undefined: nothing), and its touch token. */
       filters: string[];
       removed: Array<SessionSub | undefined>;
+      tokens: number[];
     }
   | { kind: 'pubrec'; key: string; incarnation: number; epoch: number; packetId: number };
 

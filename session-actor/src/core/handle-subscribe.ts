@@ -6,7 +6,7 @@ import type { Continuation, Effect, RetainedWant } from './effects.js';
 import type { Session, SessionSub } from './session.js';
 import { deliver, emitPacket } from './outbound.js';
 import { subackPacket } from './packets.js';
-import type { ShardState } from './shard-state.js';
+import { touchFilter, type ShardState } from './shard-state.js';
 
 const RC_QUOTA_EXCEEDED = 0x97;
 const RC_UNSPECIFIED = 0x80;
@@ -46,6 +46,7 @@ export function handleSubscribe(st: ShardState, e: SubscribeEnv, _now: number, o
     // [MQTT-3.8.4-3] a repeated filter replaces the existing subscription.
     const mine: SessionSub = { filter, group, qos: r.qos, noLocal: r.noLocal, retainAsPublished: r.retainAsPublished, retainHandling: r.retainHandling, subId: e.subscriptionId };
     s.subs.set(r.filter, mine);
+    touchFilter(st, s, r.filter);
     added.push([r.filter, previous, mine]);
     changes.push({ op: SubOp.Add, key: s.key, mountpoint: s.mountpoint, filter, group, qos: r.qos, noLocal: r.noLocal, retainAsPublished: r.retainAsPublished, subId: e.subscriptionId });
     codes.push(r.qos);
@@ -87,18 +88,21 @@ export function onSubscribeRouted(
     // The routers may or may not have applied it: undo in the session (unless a later
     // SUBSCRIBE/UNSUBSCRIBE changed that filter since) and tell the routers the undone state
     // again, so the session stays the source of truth and the index converges to it.
-    const fix: SubChange[] = [];
-    for (const [filter, previous, mine] of c.added) {
+    // Backwards: a filter named twice in one SUBSCRIBE returns to its state before the request,
+    // and the routers are told that final state once per filter.
+    const fix = new Map<string, SubChange>();
+    for (let i = c.added.length - 1; i >= 0; i--) {
+      const [filter, previous, mine] = c.added[i]!;
       if (s.subs.get(filter) !== mine) continue;
       if (previous) {
         s.subs.set(filter, previous);
-        fix.push(subChange(SubOp.Add, s, previous));
+        fix.set(filter, subChange(SubOp.Add, s, previous));
       } else {
         s.subs.delete(filter);
-        fix.push(subChange(SubOp.Remove, s, mine));
+        fix.set(filter, subChange(SubOp.Remove, s, mine));
       }
     }
-    if (fix.length > 0) out.push({ t: 'subs', batch: { changes: fix, retainedFor: [] } });
+    if (fix.size > 0) out.push({ t: 'subs', batch: { changes: [...fix.values()], retainedFor: [] } });
   }
   if (s.epoch !== c.epoch || !s.conn) return;
   const codes = ok ? c.codes : c.codes.map((code) => (code <= 2 ? RC_UNSPECIFIED : code));

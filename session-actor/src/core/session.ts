@@ -56,6 +56,11 @@ export interface Session {
   subs: Map<string, SessionSub>;
   /** Set once a subscription change went to the routers: the session's end must clear the index. */
   everSubscribed?: boolean;
+  /**
+   * Per raw filter, a token of the last SUBSCRIBE/UNSUBSCRIBE that changed it, so a late
+   * failure answer undoes only what nothing changed since. Transient (not persisted).
+   */
+  subTouch?: Map<string, number>;
   inflight: Map<number, Inflight>;
   /** Inflight entries with held = true. */
   heldCount: number;

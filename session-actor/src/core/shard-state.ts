@@ -47,3 +47,10 @@ export const defaultLimits: SessionLimits = {
   suppressWillOnTakeover: false,
   maxSubscriptionsPerClient: 1000,
 };
+
+/** Marks a session's filter as changed by the current request; returns the request's token. */
+export function touchFilter(st: ShardState, s: Session, raw: string): number {
+  const token = takeEpoch(st);
+  (s.subTouch ??= new Map()).set(raw, token);
+  return token;
+}
