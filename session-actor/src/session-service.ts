@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import type { Bus, BusMsg, BusSubscription } from '../../common/src/bus/bus.js';
 import { natsConnection } from '../../common/src/bus/nats-bus.js';
 import type { Config } from '../../common/src/config/settings.js';
-import { encodeGatewayOut, GwOut, type GatewayOutItem } from '../../common/src/envelope/gateway-out.js';
+import { encodeGatewayOut, type GatewayOutItem } from '../../common/src/envelope/gateway-out.js';
 import { decodeHeartbeat } from '../../common/src/envelope/heartbeat.js';
 import type { Message } from '../../common/src/envelope/message.js';
 import { decodeRetainedAnswer, decodeStatusSafe, encodeRoutePublish, encodeSubChanges, SubOp, type SubChange, type SubChangeBatch } from '../../common/src/envelope/router.js';
@@ -355,16 +355,10 @@ export class SessionService implements ShardHandler {
     }
     const p = sv.pending;
     const deferred: Effect[] = [];
-    const early: Effect[] = [];
     for (const ef of out) {
       if (ef.t === 'timer' || ef.t === 'count') this.runOne(shard, ef);
-      // QoS 0/1 PUBLISHes to a client may leave before the write: the router (and so the
-      // publisher's PUBACK) still waits for it, so a crash in between means a resend (QoS 1
-      // allows duplicates), never a loss. QoS 2 and everything else waits for the write.
-      else if (ef.t === 'gw' && ef.item.kind === GwOut.Publish && ef.item.qos < 2) early.push(ef);
       else deferred.push(ef);
     }
-    if (early.length > 0) this.run(shard, early);
     if (lazy && deferred.length === 0 && !respond) {
       for (const k of dirty) p.lazy.add(k);
       if (!p.lazyTimer && p.lazy.size > 0) {
