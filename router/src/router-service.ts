@@ -47,6 +47,8 @@ export class RouterService {
   /** Sessions with shared subscriptions that have no connection: other group members go first. */
   private readonly offline = new Set<string>();
   private readonly online = (key: string): boolean => !this.offline.has(key);
+  /** Ids of QoS 1/2 Deliver requests: a retry of the same copy carries the same id. */
+  private deliverSeq = 0;
   private readonly index = new SubscriptionIndex();
   private readonly retained: RetainedStore<Message> = createRetainedStore<Message>();
   private readonly subs: BusSubscription[] = [];
@@ -157,7 +159,7 @@ export class RouterService {
     const waits: Promise<number>[] = stored ? [stored] : [];
     for (const [shard, targets] of byShard) {
       this.m.deliveries(QOS_LABEL[m.qos], targets.length);
-      const data = encodeSessionIn({ kind: SessIn.Deliver, targets, message: m });
+      const data = encodeSessionIn({ kind: SessIn.Deliver, targets, message: m, id: `${this.id}.${++this.deliverSeq}` });
       waits.push(requestUntil(bus, subjects.sessionIn(shard), data, deadline, Math.max(1000, Math.floor(timeoutMs / 3))).then((r) => decodeStatusSafe(r.data), () => ROUTE_FAILED));
     }
     Promise.all(waits).then((codes) => {

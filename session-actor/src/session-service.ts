@@ -1,3 +1,4 @@
+import { RingQueue } from '../../common/src/ring-queue.js';
 import { hasSharedSubs } from './core/session-end.js';
 import { randomBytes, randomInt } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -54,6 +55,8 @@ const KIND_NAMES: Record<number, string> = {
 
 const ACK = Buffer.from([0]);
 const LAZY_WRITE_MS = 100;
+/** Deliver ids remembered to drop router retries (a few seconds of QoS 1/2 traffic). */
+const RECENT_DELIVERIES = 50_000;
 
 export function limitsFromConfig(c: Config): SessionLimits {
   return {
@@ -121,6 +124,8 @@ export class SessionService implements ShardHandler {
   private flushScheduled = false;
   private readonly now: () => number;
   private readonly gateways = new Map<string, number>();
+  private readonly recentDeliveries = new Set<string>();
+  private readonly recentOrder = new RingQueue<string>();
   private gatewayCheck?: NodeJS.Timeout;
   private readonly counters;
   private readonly limits: SessionLimits;
@@ -298,6 +303,16 @@ export class SessionService implements ShardHandler {
       return;
     }
     this.counters.events(KIND_NAMES[e.kind] ?? 'unknown');
+    if (e.kind === SessIn.Deliver && e.id !== undefined) {
+      if (this.recentDeliveries.has(e.id)) {
+        // A router retry of a copy we already took (our answer was late): deliver nothing
+        // again (no duplicate without DUP); answer once what is pending is written.
+        this.counters.outcomes('deliver_retry_deduplicated');
+        this.commit(shard, [], [], m.reply ? () => void m.respond(ACK) : undefined);
+        return;
+      }
+      this.rememberDelivery(e.id);
+    }
     const out: Effect[] = [];
     const st = sv.st;
     const reply = handleIn(st, e, this.now(), out);
@@ -330,6 +345,13 @@ export class SessionService implements ShardHandler {
       respond = undefined;
     }
     this.commit(shard, dirty, out, respond, lazy);
+  }
+
+  /** Bounded memory of recent Deliver ids (FIFO eviction), to drop router retries. */
+  private rememberDelivery(id: string): void {
+    this.recentDeliveries.add(id);
+    this.recentOrder.push(id);
+    if (this.recentOrder.length > RECENT_DELIVERIES) this.recentDeliveries.delete(this.recentOrder.shift()!);
   }
 
   /**

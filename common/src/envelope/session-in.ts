@@ -134,6 +134,8 @@ export interface DeliverEnv {
   kind: SessIn.Deliver;
   targets: DeliveryTarget[];
   message: Message;
+  /** Set by the router on QoS 1/2 copies: a retried request carries the same id (dedupe). */
+  id?: string;
 }
 
 export interface GatewayGoneEnv {
@@ -203,6 +205,7 @@ export function encodeSessionIn(e: SessionInEnv): Buffer {
         if (t.group !== undefined) w.str(t.group);
       }
       writeMessage(w, e.message);
+      if (e.id !== undefined) w.str(e.id);
       break;
     case SessIn.GatewayGone:
       w.str(e.gateway);
@@ -295,7 +298,9 @@ export function decodeSessionIn(data: Uint8Array): SessionInEnv {
         if (o & 8) t.group = r.str();
         targets.push(t);
       }
-      return { kind, targets, message: readMessage(r) };
+      const d: DeliverEnv = { kind, targets, message: readMessage(r) };
+      if (!r.done) d.id = r.str();
+      return d;
     }
     case SessIn.GatewayGone:
       return { kind, gateway: r.str() };
