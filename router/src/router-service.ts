@@ -159,7 +159,7 @@ export class RouterService {
     const waits: Promise<number>[] = stored ? [stored] : [];
     for (const [shard, targets] of byShard) {
       this.m.deliveries(QOS_LABEL[m.qos], targets.length);
-      const data = encodeSessionIn({ kind: SessIn.Deliver, targets, message: m, id: `${this.id}.${++this.deliverSeq}` });
+      const data = encodeSessionIn({ kind: SessIn.Deliver, targets, message: m, id: `${this.id.slice(0, 6)}${(++this.deliverSeq).toString(36)}` });
       waits.push(requestUntil(bus, subjects.sessionIn(shard), data, deadline, Math.max(1000, Math.floor(timeoutMs / 3))).then((r) => decodeStatusSafe(r.data), () => ROUTE_FAILED));
     }
     Promise.all(waits).then((codes) => {

@@ -21,7 +21,7 @@ function sample(): Session {
   s.inflight.set(8, { packetId: 8, state: 'rel', held: true, qos: 2, retain: false, subIds: [], message: { topic: 'b/y', payload: Buffer.alloc(0), qos: 2, retain: false, origin: '' } });
   s.heldCount = 1;
   s.queue.push({ qos: 1, retain: true, subIds: [], group: 'grp', message: { topic: 'b/z', payload: Buffer.from('queued'), qos: 1, retain: true, origin: '' } });
-  s.queuedBytes = 6;
+  s.queuedBytes = 9; // payload + topic bytes, as the core counts them
   s.inboundQos2.set(11, 'received');
   s.inboundQos2.set(12, 'pending');
   return s;
@@ -51,7 +51,7 @@ test('a session survives encode/decode with everything a new owner needs', () =>
   assert.deepEqual(d.inflight.get(7)?.message.props?.userProperties, { k: ['v1', 'v2'] });
   assert.equal(d.queue.length, 1);
   assert.equal(d.queue.peek()?.message.payload.toString(), 'queued');
-  assert.equal(d.queuedBytes, 6);
+  assert.equal(d.queuedBytes, 9, 'queued bytes count payload and topic, like the core');
   assert.equal(d.queue.peek()?.group, 'grp');
   assert.equal(d.inflight.get(7)?.group, undefined);
   // A QoS 2 id still being routed is not kept: the resend routes it again (at least once).

@@ -1,5 +1,5 @@
 import { Reader, Writer } from '../../../common/src/envelope/codec.js';
-import { readMessage, writeMessage, type Message, type QoS } from '../../../common/src/envelope/message.js';
+import { messageBytes, readMessage, writeMessage, type Message, type QoS } from '../../../common/src/envelope/message.js';
 import type { ProtocolVersion } from '../../../common/src/envelope/session-in.js';
 import { createSession, type Delivery, type Inflight, type Session, type SessionSub } from './session.js';
 
@@ -18,6 +18,7 @@ const F_CONN = 1;
 const F_WILL = 2;
 const F_WILL_DUE = 4;
 const F_EXPIRES = 8;
+const F_EVER_SUBSCRIBED = 16;
 
 function writeDelivery(w: Writer, d: Delivery): void {
   w.u8(d.qos | (d.retain ? 4 : 0) | (d.group !== undefined ? 8 : 0)).u16(d.subIds.length);
@@ -50,6 +51,7 @@ export function encodeSession(s: Session): Buffer {
   if (s.will) flags |= F_WILL;
   if (s.willDueAt !== undefined) flags |= F_WILL_DUE;
   if (s.expiresAt !== undefined) flags |= F_EXPIRES;
+  if (s.everSubscribed) flags |= F_EVER_SUBSCRIBED;
   w.u8(VERSION).u8(flags).str(s.key).str(s.mountpoint).str(s.clientId).u8(s.proto).u32(s.incarnation).u32(s.epoch);
   if (s.conn) w.str(s.conn.gateway).u32(s.conn.connId);
   w.u32(s.expiryS).u16(s.nextPacketId).u16(s.receiveMaximum).u32(s.maxPacketBytes);
@@ -110,6 +112,7 @@ export function decodeSession(data: Uint8Array): Session {
   }
   if (flags & F_WILL_DUE) s.willDueAt = r.f64();
   if (flags & F_EXPIRES) s.expiresAt = r.f64();
+  if (flags & F_EVER_SUBSCRIBED) s.everSubscribed = true;
   const nSubs = r.u32();
   for (let i = 0; i < nSubs; i++) {
     const asSent = r.str();
@@ -136,7 +139,7 @@ export function decodeSession(data: Uint8Array): Session {
   for (let i = 0; i < nQueue; i++) {
     const d = readDelivery(r);
     s.queue.push(d);
-    s.queuedBytes += d.message.payload.length;
+    s.queuedBytes += messageBytes(d.message);
   }
   const nQos2 = r.u32();
   for (let i = 0; i < nQos2; i++) s.inboundQos2.set(r.u16(), 'received');
