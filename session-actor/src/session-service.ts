@@ -1,5 +1,5 @@
 import { RingQueue } from '../../common/src/ring-queue.js';
-import { hasSharedSubs } from './core/session-end.js';
+import { indexStateOf } from './core/sub-changes.js';
 import { randomBytes, randomInt } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Bus, BusMsg, BusSubscription } from '../../common/src/bus/bus.js';
@@ -8,7 +8,7 @@ import type { Config } from '../../common/src/config/settings.js';
 import { encodeGatewayOut, type GatewayOutItem } from '../../common/src/envelope/gateway-out.js';
 import { decodeHeartbeat } from '../../common/src/envelope/heartbeat.js';
 import type { Message } from '../../common/src/envelope/message.js';
-import { decodeRetainedAnswer, decodeStatusSafe, encodeRoutePublish, encodeSubChanges, SubOp, type SubChange, type SubChangeBatch } from '../../common/src/envelope/router.js';
+import { decodeRetainedAnswer, decodeStatusSafe, encodeRoutePublish, encodeSubChanges, type SubChange, type SubChangeBatch } from '../../common/src/envelope/router.js';
 import { decodeSessionIn, encodeConnectReply, SessIn, type SessionInEnv } from '../../common/src/envelope/session-in.js';
 import type { Logger } from '../../common/src/log.js';
 import { labelledCounter, type Metrics } from '../../common/src/metrics.js';
@@ -237,12 +237,7 @@ export class SessionService implements ShardHandler {
         // A gateway we never heard from: if it stays silent it is declared gone (Will path).
         this.gateways.set(s.conn.gateway, now);
       }
-      for (const sub of s.subs.values()) {
-        changes.push({ op: SubOp.Add, key: s.key, mountpoint: s.mountpoint, filter: sub.filter, group: sub.group, qos: sub.qos, noLocal: sub.noLocal, retainAsPublished: sub.retainAsPublished, subId: sub.subId });
-      }
-      if (!s.conn && s.subs.size > 0 && hasSharedSubs(s)) {
-        changes.push({ op: SubOp.Offline, key: s.key, mountpoint: s.mountpoint, filter: '', qos: 0, noLocal: false, retainAsPublished: false, subId: 0 });
-      }
+      indexStateOf(s, changes);
     }
     // Routers that started while nobody served this shard learn its subscriptions now.
     this.publishSubs(changes);
@@ -604,15 +599,7 @@ export class SessionService implements ShardHandler {
   private resyncRouters(): void {
     const changes: SubChange[] = [];
     for (const sv of this.served.values()) {
-      for (const s of sv.st.sessions.values()) {
-        for (const sub of s.subs.values()) {
-          changes.push({ op: SubOp.Add, key: s.key, mountpoint: s.mountpoint, filter: sub.filter, group: sub.group, qos: sub.qos, noLocal: sub.noLocal, retainAsPublished: sub.retainAsPublished, subId: sub.subId });
-        }
-        // Presence of offline sessions with `$share` subscriptions (online is the router's default).
-        if (!s.conn && s.subs.size > 0 && hasSharedSubs(s)) {
-          changes.push({ op: SubOp.Offline, key: s.key, mountpoint: s.mountpoint, filter: '', qos: 0, noLocal: false, retainAsPublished: false, subId: 0 });
-        }
-      }
+      for (const s of sv.st.sessions.values()) indexStateOf(s, changes);
     }
     this.publishSubs(changes);
   }

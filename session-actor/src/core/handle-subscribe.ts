@@ -3,7 +3,8 @@ import { SubOp, type SubChange, type SubChangeBatch } from '../../../common/src/
 import type { Message } from '../../../common/src/envelope/message.js';
 import type { SubscribeEnv } from '../../../common/src/envelope/session-in.js';
 import type { Continuation, Effect, RetainedWant } from './effects.js';
-import type { Session, SessionSub } from './session.js';
+import type { SessionSub } from './session.js';
+import { subChange } from './sub-changes.js';
 import { deliver, emitPacket } from './outbound.js';
 import { subackPacket } from './packets.js';
 import { touchFilter, type ShardState } from './shard-state.js';
@@ -48,7 +49,7 @@ export function handleSubscribe(st: ShardState, e: SubscribeEnv, _now: number, o
     s.subs.set(r.filter, mine);
     touchFilter(st, s, r.filter);
     added.push([r.filter, previous, mine]);
-    changes.push({ op: SubOp.Add, key: s.key, mountpoint: s.mountpoint, filter, group, qos: r.qos, noLocal: r.noLocal, retainAsPublished: r.retainAsPublished, subId: e.subscriptionId });
+    changes.push(subChange(SubOp.Add, s, mine));
     codes.push(r.qos);
     // Retained messages: Retain Handling 0 always, 1 only for a new subscription, 2 never
     // [MQTT-3.3.1-9..11]; never to a shared subscription [MQTT-4.8.2-?: v5 3.8.4 "not sent"].
@@ -64,10 +65,6 @@ export function handleSubscribe(st: ShardState, e: SubscribeEnv, _now: number, o
   }
   s.everSubscribed = true;
   out.push({ t: 'subs', batch, then });
-}
-
-export function subChange(op: SubOp, s: Session, sub: SessionSub): SubChange {
-  return { op, key: s.key, mountpoint: s.mountpoint, filter: sub.filter, group: sub.group, qos: sub.qos, noLocal: sub.noLocal, retainAsPublished: sub.retainAsPublished, subId: sub.subId };
 }
 
 /**

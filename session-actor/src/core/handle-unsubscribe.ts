@@ -3,7 +3,8 @@ import type { UnsubscribeEnv } from '../../../common/src/envelope/session-in.js'
 import type { Continuation, Effect } from './effects.js';
 import { emitPacket } from './outbound.js';
 import { unsubackPacket } from './packets.js';
-import type { Session, SessionSub } from './session.js';
+import type { SessionSub } from './session.js';
+import { removalOf, subChange } from './sub-changes.js';
 import { touchFilter, type ShardState } from './shard-state.js';
 
 const RC_NO_SUBSCRIPTION = 0x11;
@@ -28,16 +29,13 @@ export function handleUnsubscribe(st: ShardState, e: UnsubscribeEnv, _now: numbe
     s.subs.delete(raw);
     tokens.push(touchFilter(st, s, raw));
     codes.push(0);
-    changes.push(removal(s, sub));
+    changes.push(removalOf(s, sub));
   }
   const then: Continuation = { kind: 'unsuback', key: s.key, incarnation: s.incarnation, epoch: e.epoch, packetId: e.packetId, codes, filters: e.filters, removed, tokens };
   if (changes.length === 0) onUnsubscribeRouted(st, then, true, out);
   else out.push({ t: 'subs', batch: { changes, retainedFor: [] }, then });
 }
 
-function removal(s: Session, sub: SessionSub): SubChange {
-  return { op: SubOp.Remove, key: s.key, mountpoint: s.mountpoint, filter: sub.filter, group: sub.group, qos: 0, noLocal: false, retainAsPublished: false, subId: 0 };
-}
 
 /**
  * The routers answered the removal (ok) or could not be reached. Only filters no later
@@ -59,9 +57,9 @@ export function onUnsubscribeRouted(st: ShardState, c: Extract<Continuation, { k
       if (s.proto === 5) {
         s.subs.set(raw, prev);
         s.subTouch.delete(raw);
-        fix.push({ ...removal(s, prev), op: SubOp.Add, qos: prev.qos, noLocal: prev.noLocal, retainAsPublished: prev.retainAsPublished, subId: prev.subId });
+        fix.push(subChange(SubOp.Add, s, prev));
         codes[i] = RC_UNSPECIFIED;
-      } else fix.push(removal(s, prev));
+      } else fix.push(removalOf(s, prev));
     });
     if (fix.length > 0) out.push({ t: 'subs', batch: { changes: fix, retainedFor: [] } });
   }

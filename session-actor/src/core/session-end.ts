@@ -1,3 +1,4 @@
+import { hasSharedSubs, keyChange } from './sub-changes.js';
 import { GwOut } from '../../../common/src/envelope/gateway-out.js';
 import { SubOp } from '../../../common/src/envelope/router.js';
 import type { Effect } from './effects.js';
@@ -44,7 +45,7 @@ export function endSession(st: ShardState, s: Session, out: Effect[]): void {
   if (s.subs.size > 0 || s.everSubscribed) {
     out.push({
       t: 'subs',
-      batch: { changes: [{ op: SubOp.RemoveKey, key: s.key, mountpoint: s.mountpoint, filter: '', qos: 0, noLocal: false, retainAsPublished: false, subId: 0 }], retainedFor: [] },
+      batch: { changes: [keyChange(SubOp.RemoveKey, s)], retainedFor: [] },
     });
     s.subs.clear();
   }
@@ -85,12 +86,6 @@ export function connectionClosed(st: ShardState, s: Session, now: number, out: E
   }
 }
 
-/** Whether the session holds `$share` subscriptions (the router then tracks its presence). */
-export function hasSharedSubs(s: Session): boolean {
-  for (const sub of s.subs.values()) if (sub.group !== undefined) return true;
-  return false;
-}
-
 /**
  * Tells the routers whether a session with shared subscriptions is reachable, so `$share`
  * groups prefer connected members [MQTT-4.8.2] (an offline member still gets messages when no
@@ -100,7 +95,7 @@ export function announcePresence(s: Session, online: boolean, out: Effect[]): vo
   if (!hasSharedSubs(s)) return;
   out.push({
     t: 'subs',
-    batch: { changes: [{ op: online ? SubOp.Online : SubOp.Offline, key: s.key, mountpoint: s.mountpoint, filter: '', qos: 0, noLocal: false, retainAsPublished: false, subId: 0 }], retainedFor: [] },
+    batch: { changes: [keyChange(online ? SubOp.Online : SubOp.Offline, s)], retainedFor: [] },
   });
 }
 
