@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startBroker, type Broker } from '../support/broker.js';
-import { ClusterState } from '../support/cluster-state.js';
+import type { Broker } from '../support/broker.js';
+import { ClusterState, startTwoOwnerCluster } from '../support/cluster-state.js';
 import { ClientPool, collect, sleep, subscribe, waitFor } from '../support/mqtt-clients.js';
 
 /**
@@ -26,11 +26,7 @@ describe('gateway crash: Wills fire once, after their delay, unless the device c
   const pool = new ClientPool();
 
   before(async () => {
-    broker = await startBroker('cluster', { env, gateways: 2, roleEnv: { session: { SHARDMQ_NODE_ID: 'session-1' } } });
-    state = await ClusterState.open(broker.nats!.url);
-    await broker.spawnRole('session', 'session-2', { SHARDMQ_NODE_ID: 'session-2' });
-    const deadline = Date.now() + 20_000;
-    while ((await state.owners()).size < 2 && Date.now() < deadline) await sleep(100);
+    ({ broker, state } = await startTwoOwnerCluster({ env, gateways: 2, shards: SHARDS }));
   });
 
   after(async () => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { MqttClient } from 'mqtt';
-import { startBroker, type Broker } from '../support/broker.js';
-import { ClusterState, shardOfClient } from '../support/cluster-state.js';
+import type { Broker } from '../support/broker.js';
+import { ClusterState, shardOfClient, startTwoOwnerCluster } from '../support/cluster-state.js';
 import { ClientPool, collect, publish, sleep, subscribe, waitFor } from '../support/mqtt-clients.js';
 
 /**
@@ -28,15 +28,7 @@ describe('paused owner: fenced after its lease expired', () => {
   const pool = new ClientPool();
 
   before(async () => {
-    broker = await startBroker('cluster', { env, gateways: 1, roleEnv: { session: { SHARDMQ_NODE_ID: 'session-1' } } });
-    state = await ClusterState.open(broker.nats!.url);
-    await broker.spawnRole('session', 'session-2', { SHARDMQ_NODE_ID: 'session-2' });
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline) {
-      const o = await state.owners();
-      if (o.size === 2 && [...o.values()].reduce((a, b) => a + b, 0) === SHARDS) break;
-      await sleep(100);
-    }
+    ({ broker, state } = await startTwoOwnerCluster({ env, gateways: 1, shards: SHARDS }));
   });
 
   after(async () => {

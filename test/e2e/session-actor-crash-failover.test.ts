@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { MqttClient } from 'mqtt';
-import { startBroker, type Broker } from '../support/broker.js';
-import { ClusterState, shardOfClient } from '../support/cluster-state.js';
+import type { Broker } from '../support/broker.js';
+import { ClusterState, shardOfClient, startTwoOwnerCluster } from '../support/cluster-state.js';
 import { ClientPool, collect, sleep, subscribe, waitFor, type Received } from '../support/mqtt-clients.js';
 
 /**
@@ -31,17 +31,7 @@ describe('session actor crash: failover without losing acknowledged messages', (
   const pool = new ClientPool();
 
   before(async () => {
-    broker = await startBroker('cluster', { env: clusterEnv, gateways: 2, roleEnv: { session: { SHARDMQ_NODE_ID: 'session-1' } } });
-    state = await ClusterState.open(broker.nats!.url);
-    await broker.spawnRole('session', 'session-2', { SHARDMQ_NODE_ID: 'session-2' });
-    let owners = new Map<string, number>();
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline) {
-      owners = await state.owners();
-      if ((owners.get('session-1') ?? 0) > 0 && (owners.get('session-2') ?? 0) > 0 && [...owners.values()].reduce((a, b) => a + b, 0) === SHARDS) break;
-      await sleep(200);
-    }
-    assert.ok((owners.get('session-2') ?? 0) > 0, `shards never moved to session-2: ${JSON.stringify([...owners])}`);
+    ({ broker, state } = await startTwoOwnerCluster({ env: clusterEnv, gateways: 2, shards: SHARDS }));
   });
 
   after(async () => {

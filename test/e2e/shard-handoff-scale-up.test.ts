@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { MqttClient } from 'mqtt';
-import { startBroker, type Broker } from '../support/broker.js';
-import { ClusterState } from '../support/cluster-state.js';
+import type { Broker } from '../support/broker.js';
+import { ClusterState, startTwoOwnerCluster } from '../support/cluster-state.js';
 import { ClientPool, collect, sleep, subscribe, waitFor, type Received } from '../support/mqtt-clients.js';
 import { Qos1Stream } from '../support/qos1-stream.js';
 
@@ -37,10 +37,7 @@ describe('scale up and down under load: shards hand off, devices stay connected'
   const pool = new ClientPool();
 
   before(async () => {
-    broker = await startBroker('cluster', { env, gateways: 2, roleEnv: { session: { SHARDMQ_NODE_ID: 'session-1' } } });
-    state = await ClusterState.open(broker.nats!.url);
-    await broker.spawnRole('session', 'session-2', { SHARDMQ_NODE_ID: 'session-2' });
-    await until('two owners', async () => (await state.owners()).size === 2);
+    ({ broker, state } = await startTwoOwnerCluster({ env, gateways: 2, shards: SHARDS }));
   });
 
   after(async () => {

@@ -5,6 +5,7 @@ import { decodeSession } from '../../session-actor/src/core/session-codec.js';
 import type { Session } from '../../session-actor/src/core/session.js';
 import { sessionStoreKey } from '../../session-actor/src/persistence/kv-buckets.js';
 import { sessionKey, shardOf } from '../../common/src/shard.js';
+import { startBroker, type Broker } from './broker.js';
 
 /**
  * Reads the cluster's JetStream KV state from a test (shard leases, stored sessions), the
@@ -50,4 +51,27 @@ export class ClusterState {
 
 export function shardOfClient(clientId: string, shards: number): number {
   return shardOf(sessionKey('', clientId), shards);
+}
+
+/**
+ * Starts a cluster (tiers as processes over NATS) with two session actors, `session-1` and
+ * `session-2`, and waits until both hold leases and every shard is leased; throws otherwise.
+ */
+export async function startTwoOwnerCluster(o: { env: Record<string, string>; gateways: number; shards: number }): Promise<{ broker: Broker; state: ClusterState }> {
+  const broker = await startBroker('cluster', { env: o.env, gateways: o.gateways, roleEnv: { session: { SHARDMQ_NODE_ID: 'session-1' } } });
+  const state = await ClusterState.open(broker.nats!.url);
+  await broker.spawnRole('session', 'session-2', { SHARDMQ_NODE_ID: 'session-2' });
+  const deadline = Date.now() + 20_000;
+  let owners = new Map<string, number>();
+  for (;;) {
+    owners = await state.owners();
+    const leased = [...owners.values()].reduce((a, b) => a + b, 0);
+    if ((owners.get('session-1') ?? 0) > 0 && (owners.get('session-2') ?? 0) > 0 && leased === o.shards) return { broker, state };
+    if (Date.now() > deadline) {
+      await state.close();
+      await broker.stop();
+      throw new Error(`shards never spread over both session actors: ${JSON.stringify([...owners])}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
