@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Reader, Writer } from '../../common/src/envelope/codec.js';
+import { EnvelopeError, Reader, Writer } from '../../common/src/envelope/codec.js';
 
 /** The layout the codec promises: u16 big-endian byte length, then UTF-8. */
 function expectedStr(s: string): Buffer {
@@ -60,9 +60,12 @@ test('limits: strings over 65535 bytes and u16 out of range throw; truncated inp
   assert.doesNotThrow(() => new Writer().str('a'.repeat(65535)));
   assert.throws(() => new Writer().u16(65536), RangeError);
   assert.throws(() => new Writer().u16(-1), RangeError);
-  assert.throws(() => new Reader(Buffer.from([0])).u16(), RangeError);
-  assert.throws(() => new Reader(Buffer.from([0, 0, 0])).u32(), RangeError);
-  assert.throws(() => new Reader(Buffer.from([0, 5, 0x61])).str(), RangeError);
+  assert.throws(() => new Reader(Buffer.from([0])).u16(), EnvelopeError);
+  assert.throws(() => new Reader(Buffer.from([0, 0, 0])).u32(), EnvelopeError);
+  assert.throws(() => new Reader(Buffer.from([0, 5, 0x61])).str(), EnvelopeError);
+  assert.throws(() => new Reader(Buffer.from([0, 0, 0, 0, 0, 0, 0])).f64(), EnvelopeError);
+  // A count larger than the bytes left is refused before any loop or allocation.
+  assert.throws(() => new Reader(Buffer.from([0xff, 0xff, 0xff, 0xff, 0])).count32(1), EnvelopeError);
 });
 
 test('the scratch buffer grows for large envelopes and later envelopes are independent copies', () => {

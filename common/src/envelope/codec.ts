@@ -3,7 +3,15 @@
  * encoded envelope (the final copy out of a reused scratch buffer).
  * Strings are u16-length-prefixed UTF-8 (MQTT strings are at most 65535 bytes);
  * byte blobs are u32-length-prefixed.
+ *
+ * The Reader trusts nothing: every read checks the bytes that remain and throws EnvelopeError
+ * (never RangeError from Buffer internals), and counts are checked against the bytes left
+ * before a decoder loops or allocates (count16/count32), so a lying length costs nothing.
  */
+
+import { EnvelopeError } from './envelope-error.js';
+
+export { EnvelopeError } from './envelope-error.js';
 
 let scratch = Buffer.allocUnsafe(64 * 1024);
 
@@ -107,7 +115,7 @@ export class Reader {
     this.pos = offset;
   }
   u8(): number {
-    if (this.pos >= this.buf.length) throw new RangeError('envelope truncated');
+    if (this.pos >= this.buf.length) throw truncated();
     return this.buf[this.pos++]!;
   }
   bool(): boolean {
@@ -116,25 +124,26 @@ export class Reader {
   u16(): number {
     const p = this.pos;
     const b = this.buf;
-    if (p + 2 > b.length) throw new RangeError('envelope truncated');
+    if (p + 2 > b.length) throw truncated();
     this.pos = p + 2;
     return (b[p]! << 8) | b[p + 1]!;
   }
   u32(): number {
     const p = this.pos;
     const b = this.buf;
-    if (p + 4 > b.length) throw new RangeError('envelope truncated');
+    if (p + 4 > b.length) throw truncated();
     this.pos = p + 4;
     return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
   }
   f64(): number {
+    if (this.pos + 8 > this.buf.length) throw truncated();
     const v = this.buf.readDoubleBE(this.pos);
     this.pos += 8;
     return v;
   }
   str(): string {
     const n = this.u16();
-    if (this.pos + n > this.buf.length) throw new RangeError('envelope truncated');
+    if (this.pos + n > this.buf.length) throw truncated();
     const s = this.buf.toString('utf8', this.pos, this.pos + n);
     this.pos += n;
     return s;
@@ -142,12 +151,56 @@ export class Reader {
   /** A view into the envelope (no copy): callers that keep it must not mutate it. */
   bytes(): Buffer {
     const n = this.u32();
-    if (this.pos + n > this.buf.length) throw new RangeError('envelope truncated');
+    if (this.pos + n > this.buf.length) throw truncated();
     const b = this.buf.subarray(this.pos, this.pos + n);
     this.pos += n;
     return b;
   }
+  /**
+   * A u16 element count, refused when `n * minBytesEach` exceeds the bytes left: a decoder
+   * looping over it can then never run past the data nor build a huge array from a lie.
+   */
+  count16(minBytesEach: number): number {
+    return this.checkCount(this.u16(), minBytesEach);
+  }
+  /** As count16, for u8 counts. */
+  count8(minBytesEach: number): number {
+    return this.checkCount(this.u8(), minBytesEach);
+  }
+  /** As count16, for u32 counts. */
+  count32(minBytesEach: number): number {
+    return this.checkCount(this.u32(), minBytesEach);
+  }
+  /** A finite double (timestamps): NaN and infinities never come from an encoder. */
+  finite(): number {
+    const v = this.f64();
+    if (!Number.isFinite(v)) throw new EnvelopeError(`non-finite number ${v}`);
+    return v;
+  }
+  get remaining(): number {
+    return this.buf.length - this.pos;
+  }
   get done(): boolean {
     return this.pos >= this.buf.length;
   }
+  private checkCount(n: number, minBytesEach: number): number {
+    if (n * minBytesEach > this.buf.length - this.pos) throw new EnvelopeError(`count ${n} exceeds the ${this.buf.length - this.pos} bytes left`);
+    return n;
+  }
+}
+
+/** Throws EnvelopeError unless `v` is one of `allowed` (enum values read off the wire). */
+export function oneOf<T extends number>(v: number, allowed: readonly T[], what: string): T {
+  if (!(allowed as readonly number[]).includes(v)) throw new EnvelopeError(`invalid ${what} ${v}`);
+  return v as T;
+}
+
+/** Throws EnvelopeError when `flags` has bits outside `known` (reserved for a future version). */
+export function knownBits(flags: number, known: number, what: string): number {
+  if ((flags & ~known) !== 0) throw new EnvelopeError(`unknown ${what} bits 0x${flags.toString(16)}`);
+  return flags;
+}
+
+function truncated(): EnvelopeError {
+  return new EnvelopeError('envelope truncated');
 }

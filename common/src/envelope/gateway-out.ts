@@ -1,5 +1,5 @@
-import { Reader, Writer } from './codec.js';
-import { readMessage, writeMessage, type Message, type QoS } from './message.js';
+import { EnvelopeError, knownBits, Reader, Writer } from './codec.js';
+import { qosBits, readMessage, writeMessage, type Message, type QoS } from './message.js';
 
 /**
  * Envelopes to one gateway on `gatewayOut(gatewayId)`: a batch of items, each about one
@@ -69,7 +69,11 @@ export function encodeGatewayOut(items: readonly GatewayOutItem[]): Buffer {
   return w.finish();
 }
 
-/** Decodes a batch, calling visit per item (no array built). */
+/**
+ * Decodes a batch, calling visit per item (no array built). Throws EnvelopeError at the first
+ * item it cannot read; items before it were already visited (each stands alone: it names its
+ * connection and epoch).
+ */
 export function decodeGatewayOut(data: Uint8Array, visit: (it: GatewayOutItem) => void): void {
   const r = new Reader(data);
   while (!r.done) {
@@ -82,18 +86,18 @@ export function decodeGatewayOut(data: Uint8Array, visit: (it: GatewayOutItem) =
         break;
       case GwOut.Publish: {
         const packetId = r.u16();
-        const f = r.u8();
-        const n = r.u8();
+        const f = knownBits(r.u8(), 0x0f, 'publish item flag');
+        const n = r.count8(4);
         const subIds: number[] = [];
         for (let i = 0; i < n; i++) subIds.push(r.u32());
-        visit({ kind, connId, epoch, packetId, qos: (f & 3) as QoS, dup: (f & 4) !== 0, retain: (f & 8) !== 0, subIds, message: readMessage(r) });
+        visit({ kind, connId, epoch, packetId, qos: qosBits(f), dup: (f & 4) !== 0, retain: (f & 8) !== 0, subIds, message: readMessage(r) });
         break;
       }
       case GwOut.Close:
         visit({ kind, connId, epoch, rc: r.u8() });
         break;
       default:
-        throw new RangeError(`unknown gateway envelope kind ${kind as number}`);
+        throw new EnvelopeError(`unknown gateway envelope kind ${kind as number}`);
     }
   }
 }

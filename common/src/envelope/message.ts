@@ -1,4 +1,4 @@
-import { Reader, Writer } from './codec.js';
+import { EnvelopeError, knownBits, Reader, Writer } from './codec.js';
 
 export type QoS = 0 | 1 | 2;
 export type UserProperties = Record<string, string | string[]>;
@@ -44,13 +44,24 @@ export function writeMessage(w: Writer, m: Message): void {
   w.bytes(m.payload);
 }
 
+/** Smallest encoded message: flags, two empty strings, an empty payload. */
+export const MIN_MESSAGE_BYTES = 1 + 2 + 2 + 4;
+
+/** Reads a QoS from the low two bits of a flags byte; 3 is not a QoS [MQTT-3.3.1-4]. */
+export function qosBits(flags: number): QoS {
+  const q = flags & 3;
+  if (q === 3) throw new EnvelopeError('invalid QoS 3');
+  return q as QoS;
+}
+
 export function readMessage(r: Reader): Message {
-  const f = r.u8();
+  const f = knownBits(r.u8(), 3 | F_RETAIN | F_PROPS, 'message flag');
+  const qos = qosBits(f);
   const topic = r.str();
   const origin = r.str();
   const props = f & F_PROPS ? readProps(r) : undefined;
   const payload = r.bytes();
-  const m: Message = { topic, payload, qos: (f & 3) as QoS, retain: (f & F_RETAIN) !== 0, origin };
+  const m: Message = { topic, payload, qos, retain: (f & F_RETAIN) !== 0, origin };
   if (props) m.props = props;
   return m;
 }
@@ -81,27 +92,34 @@ function writeProps(w: Writer, p: MessageProps): void {
 }
 
 function readProps(r: Reader): MessageProps {
-  const mask = r.u8();
+  const mask = knownBits(r.u8(), P_PFI | P_EXP | P_CT | P_RT | P_CD | P_UP, 'message property');
   const p: MessageProps = {};
   if (mask & P_PFI) p.payloadFormatIndicator = r.bool();
-  if (mask & P_EXP) p.expiresAt = r.f64();
+  if (mask & P_EXP) p.expiresAt = r.finite();
   if (mask & P_CT) p.contentType = r.str();
   if (mask & P_RT) p.responseTopic = r.str();
   if (mask & P_CD) p.correlationData = Buffer.from(r.bytes());
   if (mask & P_UP) {
-    const n = r.u16();
+    const n = r.count16(4);
     const up: UserProperties = {};
     for (let i = 0; i < n; i++) {
       const k = r.str();
       const v = r.str();
-      const prev = up[k];
-      if (prev === undefined) up[k] = v;
+      // Own properties only: a key named "__proto__" or "constructor" is data, and must not
+      // read (or, through the __proto__ setter, replace) the object's prototype.
+      const prev = Object.hasOwn(up, k) ? up[k] : undefined;
+      if (prev === undefined) setOwn(up, k, v);
       else if (Array.isArray(prev)) prev.push(v);
-      else up[k] = [prev, v];
+      else setOwn(up, k, [prev, v]);
     }
     p.userProperties = up;
   }
   return p;
+}
+
+function setOwn(o: UserProperties, k: string, v: string | string[]): void {
+  if (k === '__proto__') Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
+  else o[k] = v;
 }
 
 /** Bytes a message's payload and topic account for in queue limits. */

@@ -1,5 +1,5 @@
-import { Reader, Writer } from './codec.js';
-import { readMessage, writeMessage, type Message, type QoS } from './message.js';
+import { knownBits, oneOf, Reader, Writer } from './codec.js';
+import { MIN_MESSAGE_BYTES, qosBits, readMessage, writeMessage, type Message, type QoS } from './message.js';
 
 /** Envelopes for the router tier. */
 
@@ -81,23 +81,27 @@ export function encodeSubChanges(b: SubChangeBatch): Buffer {
   return w.finish();
 }
 
+const SUB_OPS: readonly SubOp[] = [SubOp.Add, SubOp.Remove, SubOp.RemoveKey, SubOp.Online, SubOp.Offline];
+/** op, four empty strings, options, subscription id. */
+const MIN_SUB_CHANGE_BYTES = 1 + 4 * 2 + 1 + 4;
+
 export function decodeSubChanges(data: Uint8Array): SubChangeBatch {
   const r = new Reader(data);
-  const n = r.u32();
+  const n = r.count32(MIN_SUB_CHANGE_BYTES);
   const changes: SubChange[] = [];
   for (let i = 0; i < n; i++) {
-    const op = r.u8() as SubOp;
+    const op = oneOf(r.u8(), SUB_OPS, 'subscription op');
     const key = r.str();
     const mountpoint = r.str();
     const filter = r.str();
     const group = r.str();
-    const o = r.u8();
+    const o = knownBits(r.u8(), 0x0f, 'subscription option');
     const subId = r.u32();
-    const c: SubChange = { op, key, mountpoint, filter, qos: (o & 3) as QoS, noLocal: (o & 4) !== 0, retainAsPublished: (o & 8) !== 0, subId };
+    const c: SubChange = { op, key, mountpoint, filter, qos: qosBits(o), noLocal: (o & 4) !== 0, retainAsPublished: (o & 8) !== 0, subId };
     if (group !== '') c.group = group;
     changes.push(c);
   }
-  const m = r.u16();
+  const m = r.count16(4);
   const retainedFor: SubChangeBatch['retainedFor'] = [];
   for (let i = 0; i < m; i++) retainedFor.push({ mountpoint: r.str(), filter: r.str() });
   return { changes, retainedFor };
@@ -119,7 +123,7 @@ export function encodeRetainedAnswer(a: RetainedAnswer): Buffer {
 
 export function decodeRetainedAnswer(data: Uint8Array): RetainedAnswer {
   const r = new Reader(data);
-  const n = r.u32();
+  const n = r.count32(2 + MIN_MESSAGE_BYTES);
   const items: RetainedAnswer['items'] = [];
   for (let i = 0; i < n; i++) items.push({ index: r.u16(), message: readMessage(r) });
   return { items };

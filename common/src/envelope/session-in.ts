@@ -1,5 +1,5 @@
-import { Reader, Writer } from './codec.js';
-import { readMessage, writeMessage, type Message, type QoS } from './message.js';
+import { EnvelopeError, knownBits, oneOf, Reader, Writer } from './codec.js';
+import { qosBits, readMessage, writeMessage, type Message, type QoS } from './message.js';
 
 /**
  * Envelopes sent to a shard owner on `sessionIn(shard)`. Every envelope names the session
@@ -214,6 +214,24 @@ export function encodeSessionIn(e: SessionInEnv): Buffer {
   return w.finish();
 }
 
+const PROTOCOLS: readonly ProtocolVersion[] = [3, 4, 5];
+const LOST_REASONS: readonly LostReason[] = [
+  LostReason.SocketClosed,
+  LostReason.KeepaliveTimeout,
+  LostReason.ProtocolError,
+  LostReason.GatewayGone,
+  LostReason.ServerShutdown,
+  LostReason.Backpressure,
+];
+
+/** Retain Handling 3 is a Protocol Error [MQTT-3.8.3-5] (5.0): never sent by a gateway. */
+function retainHandlingBits(o: number): 0 | 1 | 2 {
+  const rh = (o >> 4) & 3;
+  if (rh === 3) throw new EnvelopeError('invalid retain handling 3');
+  return rh as 0 | 1 | 2;
+}
+
+/** Decodes an envelope from the bus. Throws EnvelopeError (only) on bytes it cannot read. */
 export function decodeSessionIn(data: Uint8Array): SessionInEnv {
   const r = new Reader(data);
   const kind = r.u8() as SessIn;
@@ -224,7 +242,7 @@ export function decodeSessionIn(data: Uint8Array): SessionInEnv {
       const clientId = r.str();
       const gateway = r.str();
       const connId = r.u32();
-      const proto = r.u8() as ProtocolVersion;
+      const proto = oneOf(r.u8(), PROTOCOLS, 'protocol version');
       const cleanStart = r.bool();
       const keepaliveS = r.u16();
       const exp = r.u32();
@@ -244,13 +262,13 @@ export function decodeSessionIn(data: Uint8Array): SessionInEnv {
       const epoch = r.u32();
       const packetId = r.u16();
       const subscriptionId = r.u32();
-      const n = r.u16();
+      const n = r.count16(4);
       const subs: SubscriptionRequest[] = [];
       for (let i = 0; i < n; i++) {
         const filter = r.str();
-        const o = r.u8();
+        const o = knownBits(r.u8(), 0x3f, 'subscription option');
         const rc = r.u8();
-        subs.push({ filter, qos: (o & 3) as QoS, noLocal: (o & 4) !== 0, retainAsPublished: (o & 8) !== 0, retainHandling: ((o >> 4) & 3) as 0 | 1 | 2, rc });
+        subs.push({ filter, qos: qosBits(o), noLocal: (o & 4) !== 0, retainAsPublished: (o & 8) !== 0, retainHandling: retainHandlingBits(o), rc });
       }
       return { kind, key, epoch, packetId, subscriptionId, subs };
     }
@@ -258,7 +276,7 @@ export function decodeSessionIn(data: Uint8Array): SessionInEnv {
       const key = r.str();
       const epoch = r.u32();
       const packetId = r.u16();
-      const n = r.u16();
+      const n = r.count16(2);
       const filters: string[] = [];
       for (let i = 0; i < n; i++) filters.push(r.str());
       return { kind, key, epoch, packetId, filters };
@@ -284,17 +302,17 @@ export function decodeSessionIn(data: Uint8Array): SessionInEnv {
       return e;
     }
     case SessIn.ConnLost:
-      return { kind, key: r.str(), epoch: r.u32(), reason: r.u8() as LostReason };
+      return { kind, key: r.str(), epoch: r.u32(), reason: oneOf(r.u8(), LOST_REASONS, 'lost reason') };
     case SessIn.Deliver: {
-      const n = r.u16();
+      const n = r.count16(4);
       const targets: DeliveryTarget[] = [];
       for (let i = 0; i < n; i++) {
         const key = r.str();
-        const o = r.u8();
-        const k = r.u8();
+        const o = knownBits(r.u8(), 0x0f, 'delivery target flag');
+        const k = r.count8(4);
         const subIds: number[] = [];
         for (let j = 0; j < k; j++) subIds.push(r.u32());
-        const t: DeliveryTarget = { key, qos: (o & 3) as QoS, retainAsPublished: (o & 4) !== 0, subIds };
+        const t: DeliveryTarget = { key, qos: qosBits(o), retainAsPublished: (o & 4) !== 0, subIds };
         if (o & 8) t.group = r.str();
         targets.push(t);
       }
@@ -305,7 +323,7 @@ export function decodeSessionIn(data: Uint8Array): SessionInEnv {
     case SessIn.GatewayGone:
       return { kind, gateway: r.str() };
     default:
-      throw new RangeError(`unknown session envelope kind ${kind as number}`);
+      throw new EnvelopeError(`unknown session envelope kind ${kind as number}`);
   }
 }
 
@@ -321,6 +339,7 @@ export function encodeConnectReply(r: ConnectReply): Buffer {
   return new Writer().u8(r.rc).bool(r.sessionPresent).u32(r.epoch).finish();
 }
 
+/** Throws EnvelopeError on a reply it cannot read (the gateway then refuses the CONNECT). */
 export function decodeConnectReply(data: Uint8Array): ConnectReply {
   const r = new Reader(data);
   return { rc: r.u8(), sessionPresent: r.bool(), epoch: r.u32() };

@@ -1,5 +1,5 @@
-import { Reader, Writer } from '../../../common/src/envelope/codec.js';
-import { messageBytes, readMessage, writeMessage, type Message, type QoS } from '../../../common/src/envelope/message.js';
+import { EnvelopeError, knownBits, oneOf, Reader, Writer } from '../../../common/src/envelope/codec.js';
+import { MIN_MESSAGE_BYTES, messageBytes, qosBits, readMessage, writeMessage, type Message } from '../../../common/src/envelope/message.js';
 import type { ProtocolVersion } from '../../../common/src/envelope/session-in.js';
 import { createSession, type Delivery, type Inflight, type Session, type SessionSub } from './session.js';
 
@@ -27,13 +27,16 @@ function writeDelivery(w: Writer, d: Delivery): void {
   writeMessage(w, d.message);
 }
 
+/** Smallest encoded Delivery: flags, an empty id list, a minimal message. */
+const MIN_DELIVERY_BYTES = 1 + 2 + MIN_MESSAGE_BYTES;
+
 function readDelivery(r: Reader): Delivery {
-  const f = r.u8();
-  const n = r.u16();
+  const f = knownBits(r.u8(), 0x0f, 'delivery flag');
+  const n = r.count16(4);
   const subIds: number[] = [];
   for (let i = 0; i < n; i++) subIds.push(r.u32());
   const group = f & 8 ? r.str() : undefined;
-  const d: Delivery = { qos: (f & 3) as QoS, retain: (f & 4) !== 0, subIds, message: copyMessage(readMessage(r)) };
+  const d: Delivery = { qos: qosBits(f), retain: (f & 4) !== 0, subIds, message: copyMessage(readMessage(r)) };
   if (group !== undefined) d.group = group;
   return d;
 }
@@ -89,15 +92,16 @@ export function encodeSession(s: Session): Buffer {
   return w.finish();
 }
 
+/** Throws EnvelopeError (only) on a stored value it cannot read. */
 export function decodeSession(data: Uint8Array): Session {
   const r = new Reader(data);
   const version = r.u8();
-  if (version !== VERSION) throw new RangeError(`unknown session encoding version ${version}`);
-  const flags = r.u8();
+  if (version !== VERSION) throw new EnvelopeError(`unknown session encoding version ${version}`);
+  const flags = knownBits(r.u8(), F_CONN | F_WILL | F_WILL_DUE | F_EXPIRES | F_EVER_SUBSCRIBED, 'session flag');
   const key = r.str();
   const mountpoint = r.str();
   const clientId = r.str();
-  const proto = r.u8() as ProtocolVersion;
+  const proto = oneOf<ProtocolVersion>(r.u8(), [3, 4, 5], 'protocol version');
   const incarnation = r.u32();
   const s = createSession(key, mountpoint, clientId, proto, incarnation);
   s.epoch = r.u32();
@@ -110,24 +114,28 @@ export function decodeSession(data: Uint8Array): Session {
     const delayS = r.u32();
     s.will = { delayS, message: copyMessage(readMessage(r)) };
   }
-  if (flags & F_WILL_DUE) s.willDueAt = r.f64();
-  if (flags & F_EXPIRES) s.expiresAt = r.f64();
+  if (flags & F_WILL_DUE) s.willDueAt = r.finite();
+  if (flags & F_EXPIRES) s.expiresAt = r.finite();
   if (flags & F_EVER_SUBSCRIBED) s.everSubscribed = true;
-  const nSubs = r.u32();
+  const nSubs = r.count32(2 + 2 + 2 + 1 + 4);
   for (let i = 0; i < nSubs; i++) {
     const asSent = r.str();
     const filter = r.str();
     const group = r.str();
-    const o = r.u8();
+    const o = knownBits(r.u8(), 0x3f, 'subscription option');
     const subId = r.u32();
-    const sub: SessionSub = { filter, qos: (o & 3) as QoS, noLocal: (o & 4) !== 0, retainAsPublished: (o & 8) !== 0, retainHandling: ((o >> 4) & 3) as 0 | 1 | 2, subId };
+    const retainHandling = oneOf<0 | 1 | 2>((o >> 4) & 3, [0, 1, 2], 'retain handling');
+    const sub: SessionSub = { filter, qos: qosBits(o), noLocal: (o & 4) !== 0, retainAsPublished: (o & 8) !== 0, retainHandling, subId };
     if (group !== '') sub.group = group;
     s.subs.set(asSent, sub);
   }
-  const nInflight = r.u32();
+  const nInflight = r.count32(2 + 1 + MIN_DELIVERY_BYTES);
   for (let i = 0; i < nInflight; i++) {
     const packetId = r.u16();
-    const o = r.u8();
+    // Packet ids are 1..65535 [MQTT-2.2.1-3] and unique in flight: a duplicate would count a
+    // held slot twice and leave the window and the map disagreeing.
+    if (packetId === 0 || s.inflight.has(packetId)) throw new EnvelopeError(`invalid or repeated in-flight packet id ${packetId}`);
+    const o = knownBits(r.u8(), 1 | F_HELD, 'in-flight flag');
     const f: Inflight = { ...readDelivery(r), packetId, state: o & 1 ? 'rel' : 'pub' };
     if (o & F_HELD) {
       f.held = true;
@@ -135,13 +143,13 @@ export function decodeSession(data: Uint8Array): Session {
     }
     s.inflight.set(packetId, f);
   }
-  const nQueue = r.u32();
+  const nQueue = r.count32(MIN_DELIVERY_BYTES);
   for (let i = 0; i < nQueue; i++) {
     const d = readDelivery(r);
     s.queue.push(d);
     s.queuedBytes += messageBytes(d.message);
   }
-  const nQos2 = r.u32();
+  const nQos2 = r.count32(2);
   for (let i = 0; i < nQos2; i++) s.inboundQos2.set(r.u16(), 'received');
   return s;
 }
