@@ -44,9 +44,9 @@ export async function startNode(config: Config, log: Logger = createLogger(confi
   if (!/^[A-Za-z0-9_-]+$/.test(nodeId)) throw new Error(`setting node.id (SHARDMQ_NODE_ID): must match [A-Za-z0-9_-]+, got "${nodeId}"`);
   log = log.child({ node: nodeId });
   log.info('starting', { config: redactedConfig(config) });
-  const bus = await createBus({ natsUrl: config['nats.url'], name: nodeId, user: config['nats.user'], pass: config['nats.password'], token: config['nats.token'], log });
-  const subjects = subjectSpace(config['nats.subjectPrefix']);
   const metrics = new Metrics();
+  const bus = await createBus({ natsUrl: config['nats.url'], name: nodeId, user: config['nats.user'], pass: config['nats.password'], token: config['nats.token'], log, metrics });
+  const subjects = subjectSpace(config['nats.subjectPrefix']);
   // Readiness includes the bus: a process cut off from NATS is not ready (in-memory: always connected).
   let busConnected = true;
   bus.onStatus?.((s) => {

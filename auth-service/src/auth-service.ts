@@ -2,6 +2,7 @@ import type { Bus, BusMsg, BusSubscription } from '../../common/src/bus/bus.js';
 import type { Config } from '../../common/src/config/settings.js';
 import type { Logger } from '../../common/src/log.js';
 import type { Metrics } from '../../common/src/metrics.js';
+import { LogEveryNth } from '../../common/src/log-every-nth.js';
 import type { SubjectSpace } from '../../common/src/subjects.js';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import { AclFormatError, compileAcl } from './acl/compile-acl.js';
@@ -47,6 +48,7 @@ export class AuthService {
   private readonly query: string;
   private readonly inflight = new Map<string, Promise<AuthReply>>();
   private readonly warned = new Set<string>();
+  private readonly malformedLog = new LogEveryNth();
   private readonly inflightRequests = new Set<Promise<void>>();
   private readonly m: {
     requests: Counter<'result'>;
@@ -54,6 +56,7 @@ export class AuthService {
     cacheHits: Counter<'kind'>;
     dbErrors: Counter<'kind'>;
     dbUp: Gauge;
+    malformed: Counter<'subject_kind'>;
   };
 
   private constructor(private readonly config: Config, private readonly deps: AuthServiceDeps) {
@@ -69,6 +72,8 @@ export class AuthService {
       cacheHits: metrics.counter('auth_cache_hits_total', 'Authentications answered from the credential cache: fresh, negative, or stale (database down).', ['kind']),
       dbErrors: metrics.counter('auth_db_errors_total', 'Auth database errors, by kind (connect, timeout, tls, auth, query).', ['kind']),
       dbUp: metrics.gauge('auth_db_up', '1 when some auth database host answered at the last contact, else 0.'),
+      // The bus guard's counter: a malformed request is answered here (not-authorized), not dropped.
+      malformed: metrics.counter('bus_malformed_envelopes_total', 'Bus messages dropped because they did not decode, by subject kind.', ['subject_kind']),
     };
     this.method = config['auth.passwordMethod'];
     this.cache = new CredentialCache({
@@ -152,6 +157,13 @@ export class AuthService {
       return { result: 'not-authorized', acl: null, reason: 'user name and password required' };
     }
     if (req.password === undefined) return { result: 'bad-credentials', acl: null, reason: 'password required' };
+    // PostgreSQL text cannot hold U+0000: such a value can match no row, and sending it would
+    // only make the query fail (and count as a database error). [MQTT-1.5.3-2] (3.1.1) and
+    // [MQTT-1.5.4-2] (5.0) forbid it in
+    // the client id and user name anyway.
+    if (hasNul(req.mountpoint) || hasNul(req.clientId) || hasNul(req.username)) {
+      return { result: 'bad-credentials', acl: null, reason: 'identity contains U+0000' };
+    }
     const pwBytes = Buffer.from(req.password, 'base64');
     let password: string;
     try {
@@ -160,6 +172,7 @@ export class AuthService {
       // pgcrypto and bcryptjs both take text; refusing beats guessing a lossy conversion.
       return { result: 'bad-credentials', acl: null, reason: 'password is not valid UTF-8' };
     }
+    if (hasNul(password)) return { result: 'bad-credentials', acl: null, reason: 'password contains U+0000' };
     const key = this.cache.key(req.mountpoint, req.clientId, req.username, pwBytes);
     const hit = this.cache.get(key);
     if (hit.kind === 'fresh') {
@@ -188,7 +201,9 @@ export class AuthService {
       reply = await this.authenticate(req);
     } catch (e) {
       if (e instanceof AuthProtocolError) {
-        this.deps.log.warn('malformed auth request', { error: e.message });
+        this.m.malformed.inc({ subject_kind: 'auth.connect' });
+        const n = this.malformedLog.hit('request');
+        if (n !== undefined) this.deps.log.warn('malformed auth request', { error: e.message, occurrences: n });
         reply = { result: 'not-authorized', acl: null, reason: 'malformed auth request' };
       } else {
         this.deps.log.error('auth request failed', { error: e as Error });
@@ -249,7 +264,8 @@ export class AuthService {
       return { result: 'ok', acl: compiled.acl };
     } catch (e) {
       if (e instanceof AclFormatError) {
-        this.deps.log.error('ACL of user is malformed; CONNECT refused', { mountpoint: req.mountpoint, username, error: e.message });
+        // Names the row (its key columns), never the password or the ACL text.
+        this.deps.log.warn('ACL of user is malformed; CONNECT refused', { mountpoint: req.mountpoint, clientId: chosen.client_id, username, error: e.message });
         return { result: 'not-authorized', acl: null, reason: 'ACL malformed' };
       }
       throw e;
@@ -273,6 +289,10 @@ export class AuthService {
     this.warned.add(k);
     this.deps.log.warn('ACL entries ignored for user', { mountpoint, username, warnings });
   }
+}
+
+function hasNul(s: string | undefined): boolean {
+  return s !== undefined && s.includes('\u0000');
 }
 
 /** For metrics dashboards and tests: every result label auth_requests_total may carry. */

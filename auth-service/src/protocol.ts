@@ -102,10 +102,23 @@ export function decodeAuthReply(b: Uint8Array): AuthReply {
     if (typeof acl !== 'object' || !Array.isArray(a.publish) || !Array.isArray(a.subscribe)) {
       throw new AuthProtocolError('auth reply: acl must hold publish and subscribe lists');
     }
+    // The gateway checks every PUBLISH and SUBSCRIBE against these rules: a rule of the wrong
+    // shape must fail here (CONNECT refused), not later inside a check on the message path.
+    for (const r of a.publish) if (!isRule(r, true)) throw new AuthProtocolError('auth reply: malformed publish rule');
+    for (const r of a.subscribe) if (!isRule(r, false)) throw new AuthProtocolError('auth reply: malformed subscribe rule');
   }
   const reply: AuthReply = { result: o.result as AuthResult, acl: acl as ClientAcl | null };
   if (typeof o.reason === 'string') reply.reason = o.reason;
   return reply;
+}
+
+function isRule(r: unknown, publish: boolean): boolean {
+  if (r === null || typeof r !== 'object' || Array.isArray(r)) return false;
+  const o = r as Record<string, unknown>;
+  if (typeof o.pattern !== 'string' || typeof o.wildcard !== 'boolean' || (o.maxQos !== 0 && o.maxQos !== 1 && o.maxQos !== 2)) return false;
+  if (!publish) return true;
+  const n = o.maxPayloadBytes;
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && typeof o.allowedRetain === 'boolean';
 }
 
 function parseObject(b: Uint8Array): Record<string, unknown> {

@@ -94,7 +94,10 @@ export class RouterService {
         },
       );
     }
-    this.subs.push(bus.subscribe(subjects.routePublish, (m) => this.onPublish(m), { queue: subjects.routerQueue }));
+    // Envelopes that do not decode are dropped and counted by the bus guard; a publisher's
+    // request among them is answered ROUTE_FAILED. A subscription change gets no answer (the
+    // session's request then fails or another router answers).
+    this.subs.push(bus.subscribe(subjects.routePublish, (m) => this.onPublish(m), { queue: subjects.routerQueue, errorReply: Buffer.from([ROUTE_FAILED]) }));
     this.subs.push(bus.subscribe(subjects.routeSubscription, (m) => this.onSubChanges(m)));
     this.subs.push(bus.subscribe(subjects.routeRetained, (m) => this.onRetainedSync(m)));
     await bus.flush();
@@ -113,14 +116,7 @@ export class RouterService {
   }
 
   private onPublish(msg: BusMsg): void {
-    let p;
-    try {
-      p = decodeRoutePublish(msg.data);
-    } catch (err) {
-      this.deps.log.warn('dropping malformed route envelope', { err: err as Error });
-      msg.respond(Buffer.from([ROUTE_FAILED]));
-      return;
-    }
+    const p = decodeRoutePublish(msg.data);
     const m = p.message;
     this.m.routed(QOS_LABEL[m.qos]);
     // A retained message is durable before the publisher hears it was accepted.
@@ -189,22 +185,12 @@ export class RouterService {
   }
 
   private onRetainedSync(msg: BusMsg): void {
-    try {
-      const s = decodeRetainedSync(msg.data);
-      if (s.routerId !== this.id) this.storeRetained(s.mountpoint, { ...s.message, payload: Buffer.from(s.message.payload) }, false);
-    } catch (err) {
-      this.deps.log.warn('dropping malformed retained sync', { err: err as Error });
-    }
+    const s = decodeRetainedSync(msg.data);
+    if (s.routerId !== this.id) this.storeRetained(s.mountpoint, { ...s.message, payload: Buffer.from(s.message.payload) }, false);
   }
 
   private onSubChanges(msg: BusMsg): void {
-    let b;
-    try {
-      b = decodeSubChanges(msg.data);
-    } catch (err) {
-      this.deps.log.warn('dropping malformed subscription change', { err: err as Error });
-      return;
-    }
+    const b = decodeSubChanges(msg.data);
     for (const c of b.changes) {
       if (c.op === SubOp.Add) {
         this.index.add(c.mountpoint, c.filter, { key: c.key, qos: c.qos, noLocal: c.noLocal, retainAsPublished: c.retainAsPublished, subId: c.subId || undefined }, c.group);

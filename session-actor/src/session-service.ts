@@ -26,6 +26,8 @@ import { StaticOwnership, type ShardHandler, type ShardOwnership } from './owner
 import { openSessionBuckets } from './persistence/kv-buckets.js';
 import { KvSessionStore } from './persistence/kv-session-store.js';
 import { FencedError, MemorySessionStore, type SessionStore } from './persistence/session-store.js';
+import { closeAfterFailedTurn, TURN_FAILED } from './failed-turn.js';
+import { errorFields, LogEveryNth } from '../../common/src/log-every-nth.js';
 
 export interface SessionDeps {
   bus: Bus;
@@ -133,6 +135,7 @@ export class SessionService implements ShardHandler {
   private store: SessionStore = new MemorySessionStore();
   private readonly nodeId: string;
   private started = false;
+  private readonly failedTurnLog = new LogEveryNth();
 
   private constructor(
     private readonly config: Config,
@@ -150,6 +153,7 @@ export class SessionService implements ShardHandler {
       loadSeconds: m.histogram('shard_load_seconds', 'Time to load one shard\'s sessions from the store and start serving it.', [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]),
       loaded: m.counter('sessions_loaded_total', 'Sessions loaded from the store when taking a shard.'),
       writeFailures: m.counter('session_write_failures_total', 'Session state writes that failed (retried), not counting fencing.'),
+      turnFailures: labelledCounter(m.counter('session_turn_failures_total', 'Shard turns in which the session core threw (bugs): effects discarded, connection closed.', ['entry'])),
     };
   }
 
@@ -241,7 +245,8 @@ export class SessionService implements ShardHandler {
     }
     // Routers that started while nobody served this shard learn its subscriptions now.
     this.publishSubs(changes);
-    served.inbox = this.deps.bus.subscribe(this.deps.subjects.sessionIn(shard), (m) => this.onEnvelope(shard, m));
+    // A request whose envelope does not decode, or whose turn throws, is answered TURN_FAILED.
+    served.inbox = this.deps.bus.subscribe(this.deps.subjects.sessionIn(shard), (m) => this.onEnvelope(shard, m), { errorReply: TURN_FAILED });
     await this.deps.bus.flush();
     this.counters.loaded.inc(sessions.length);
     this.counters.loadSeconds.observe((performance.now() - t0) / 1000);
@@ -290,13 +295,8 @@ export class SessionService implements ShardHandler {
   private onEnvelope(shard: number, m: BusMsg): void {
     const sv = this.served.get(shard);
     if (!sv) return;
-    let e: SessionInEnv;
-    try {
-      e = decodeSessionIn(m.data);
-    } catch (err) {
-      this.deps.log.warn('dropping malformed session envelope', { subject: m.subject, err: err as Error });
-      return;
-    }
+    // An EnvelopeError goes to the bus guard: counted, logged (rate-limited), answered TURN_FAILED.
+    const e: SessionInEnv = decodeSessionIn(m.data);
     this.counters.events(KIND_NAMES[e.kind] ?? 'unknown');
     if (e.kind === SessIn.Deliver && e.id !== undefined) {
       if (this.recentDeliveries.has(e.id)) {
@@ -310,7 +310,16 @@ export class SessionService implements ShardHandler {
     }
     const out: Effect[] = [];
     const st = sv.st;
-    const reply = handleIn(st, e, this.now(), out);
+    let reply;
+    try {
+      reply = handleIn(st, e, this.now(), out);
+    } catch (err) {
+      // A retry of this Deliver must be taken again, not answered as a duplicate.
+      if (e.kind === SessIn.Deliver && e.id !== undefined) this.recentDeliveries.delete(e.id);
+      this.turnFailed(shard, KIND_NAMES[e.kind] ?? 'unknown', 'key' in e ? e.key : undefined, err);
+      if (m.reply) m.respond(TURN_FAILED);
+      return;
+    }
     let respond: (() => void) | undefined;
     if (e.kind === SessIn.Connect) {
       if (reply) {
@@ -340,6 +349,21 @@ export class SessionService implements ShardHandler {
       respond = undefined;
     }
     this.commit(shard, dirty, out, respond, lazy);
+  }
+
+  /**
+   * The core threw in a turn of `shard` (a bug): the turn's effects are already discarded by
+   * the caller (they were never committed, so nothing unwritten is acknowledged); count, log
+   * with the stack (rate-limited) and close the session's connection (failed-turn.ts). The
+   * in-memory session keeps whatever the core changed before it threw and is not marked dirty
+   * by this turn; see docs/robustness-bus-and-store.md for why.
+   */
+  private turnFailed(shard: number, entry: string, key: string | undefined, err: unknown): void {
+    this.counters.turnFailures(entry);
+    const n = this.failedTurnLog.hit(entry);
+    if (n !== undefined) this.deps.log.error('session turn failed; its effects are discarded and the connection closed', { shard, entry, occurrences: n, ...errorFields(err) });
+    const sv = this.served.get(shard);
+    if (sv) this.run(shard, closeAfterFailedTurn(sv.st, key));
   }
 
   /** Bounded memory of recent Deliver ids (FIFO eviction), to drop router retries. */
@@ -528,7 +552,12 @@ export class SessionService implements ShardHandler {
         const sv = this.opDone(shard);
         if (!sv) return;
         const out: Effect[] = [];
-        onPublish2Routed(sv.st, then, status, out);
+        try {
+          onPublish2Routed(sv.st, then, status, out);
+        } catch (err) {
+          this.turnFailed(shard, 'pubrec_continuation', then.key, err);
+          return;
+        }
         this.commit(shard, [then.key], out);
       });
   }
@@ -552,10 +581,16 @@ export class SessionService implements ShardHandler {
     const sv = this.opDone(shard);
     if (!sv) return;
     const out: Effect[] = [];
-    if (then.kind === 'suback') {
-      const retained = ok && data && data.length > 0 ? decodeRetainedAnswer(data).items : [];
-      onSubscribeRouted(sv.st, then, ok, retained, this.now(), out);
-    } else if (then.kind === 'unsuback') onUnsubscribeRouted(sv.st, then, ok, out);
+    try {
+      if (then.kind === 'suback') {
+        // An undecodable answer fails this turn like a core exception: no SUBACK from guesses.
+        const retained = ok && data && data.length > 0 ? decodeRetainedAnswer(data).items : [];
+        onSubscribeRouted(sv.st, then, ok, retained, this.now(), out);
+      } else if (then.kind === 'unsuback') onUnsubscribeRouted(sv.st, then, ok, out);
+    } catch (err) {
+      this.turnFailed(shard, `${then.kind}_continuation`, then.key, err);
+      return;
+    }
     this.commit(shard, [then.key], out);
   }
 
@@ -577,7 +612,13 @@ export class SessionService implements ShardHandler {
       const sv = this.served.get(shard);
       if (!sv) return;
       const out: Effect[] = [];
-      handleTimer(sv.st, key, kind, this.now(), out);
+      try {
+        handleTimer(sv.st, key, kind, this.now(), out);
+      } catch (err) {
+        // Not re-armed: a deadline that throws would throw again at once.
+        this.turnFailed(shard, `timer_${kind}`, key, err);
+        return;
+      }
       const s = sv.st.sessions.get(key);
       if (s && !s.conn) {
         const due = kind === 'will' ? s.willDueAt : s.expiresAt;
@@ -604,14 +645,11 @@ export class SessionService implements ShardHandler {
     this.publishSubs(changes);
   }
 
+  /** A heartbeat that does not decode is dropped and counted by the bus guard. */
   private onHeartbeat(m: BusMsg): void {
-    try {
-      const hb = decodeHeartbeat(m.data);
-      if (hb.stopping) this.gatewayGone(hb.gatewayId);
-      else this.gateways.set(hb.gatewayId, this.now());
-    } catch {
-      /* ignore malformed heartbeat */
-    }
+    const hb = decodeHeartbeat(m.data);
+    if (hb.stopping) this.gatewayGone(hb.gatewayId);
+    else this.gateways.set(hb.gatewayId, this.now());
   }
 
   /** Gateways silent for 3 heartbeat periods are gone: their connections take the Will path. */
@@ -636,7 +674,12 @@ export class SessionService implements ShardHandler {
       for (const s of sv.st.sessions.values()) if (s.conn?.gateway === gw) keys.push(s.key);
       if (keys.length === 0) continue;
       const out: Effect[] = [];
-      handleIn(sv.st, { kind: SessIn.GatewayGone, gateway: gw }, this.now(), out);
+      try {
+        handleIn(sv.st, { kind: SessIn.GatewayGone, gateway: gw }, this.now(), out);
+      } catch (err) {
+        this.turnFailed(shard, 'gateway_gone', undefined, err);
+        continue;
+      }
       this.commit(shard, keys, out);
     }
   }

@@ -20,11 +20,20 @@ export interface BusMsg {
   respond(data: Uint8Array, headers?: BusHeaders): boolean;
 }
 
+/**
+ * Runs for each message. Both buses catch whatever it throws (and the rejection of a returned
+ * promise): see handler-guard.ts.
+ */
 export type BusHandler = (msg: BusMsg) => void;
 
 export interface SubscribeOptions {
   /** Queue group: each message goes to exactly one member of the group. */
   queue?: string;
+  /**
+   * The answer to a request whose handler threw (or whose envelope did not decode), so the
+   * requester fails at once instead of at its timeout. Undefined: no answer.
+   */
+  errorReply?: Uint8Array;
 }
 
 export interface PublishOptions {

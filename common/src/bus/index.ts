@@ -1,4 +1,5 @@
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import type { Bus } from './bus.js';
 import { createMemoryBus } from './memory-bus.js';
 import { connectNatsBus } from './nats-bus.js';
@@ -6,6 +7,7 @@ import { connectNatsBus } from './nats-bus.js';
 export * from './bus.js';
 export { createMemoryBus, type MemoryBusOptions } from './memory-bus.js';
 export { connectNatsBus, isNatsBus, natsConnection, type NatsBus, type NatsBusOptions } from './nats-bus.js';
+export { HandlerGuard, subjectKind } from './handler-guard.js';
 export { subjectMatches, tokensMatch, hasWildcard, isValidPublishSubject, isValidSubscribeSubject } from './subject-match.js';
 
 export interface CreateBusOptions {
@@ -17,6 +19,8 @@ export interface CreateBusOptions {
   pass?: string;
   token?: string;
   log?: Logger;
+  /** Counts malformed envelopes and handler failures (handler-guard.ts). */
+  metrics?: Metrics;
 }
 
 /**
@@ -26,7 +30,7 @@ export interface CreateBusOptions {
  */
 export async function createBus(opts: CreateBusOptions = {}): Promise<Bus> {
   const url = opts.natsUrl?.trim();
-  if (!url) return createMemoryBus({ log: opts.log });
+  if (!url) return createMemoryBus({ log: opts.log, metrics: opts.metrics });
   const servers = url.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-  return connectNatsBus({ servers, name: opts.name, user: opts.user, pass: opts.pass, token: opts.token, log: opts.log });
+  return connectNatsBus({ servers, name: opts.name, user: opts.user, pass: opts.pass, token: opts.token, log: opts.log, metrics: opts.metrics });
 }

@@ -1,4 +1,6 @@
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { HandlerGuard } from './handler-guard.js';
 import {
   NoRespondersError,
   RequestTimeoutError,
@@ -31,12 +33,14 @@ import { hasWildcard, isValidPublishSubject, isValidSubscribeSubject, tokensMatc
  *   one group may subscribe with different (overlapping) filters, as in NATS.
  * - request() fails with NoRespondersError when no subscription of any kind matches the
  *   subject at publish time, like nats-server's no-responders status.
- * - A handler that throws is logged (when a logger is given) and otherwise ignored.
+ * - A handler that throws is counted and logged (handler-guard.ts) and otherwise ignored.
  * - After unsubscribe(), a subscription gets nothing more, not even deliveries already queued.
  */
 export interface MemoryBusOptions {
   /** Where to report handler exceptions. Default: dropped. */
   log?: Logger;
+  /** Where handler failures and malformed envelopes are counted (handler-guard.ts). */
+  metrics?: Metrics;
   /** Deliveries run per event-loop task before yielding to I/O (setImmediate). */
   maxBatch?: number;
 }
@@ -178,7 +182,7 @@ interface PendingRequest {
 class MemoryBus implements Bus {
   readonly kind = 'memory' as const;
 
-  private readonly log: Logger | undefined;
+  private readonly guard: HandlerGuard;
   private readonly maxBatch: number;
   /** Subscriptions without wildcards, by subject. Arrays are replaced, never mutated. */
   private readonly exact = new Map<string, MemSub[]>();
@@ -201,7 +205,7 @@ class MemoryBus implements Bus {
   private closePromise: Promise<void> | undefined;
 
   constructor(opts: MemoryBusOptions) {
-    this.log = opts.log;
+    this.guard = new HandlerGuard(opts.log, opts.metrics);
     this.maxBatch = Math.max(1, opts.maxBatch ?? DEFAULT_MAX_BATCH);
     this.inboxPrefix = `_INBOX.mem${++busCounter}.`;
   }
@@ -238,7 +242,7 @@ class MemoryBus implements Bus {
       throw new Error(`invalid queue group: ${JSON.stringify(queue)}`);
     }
     const wild = hasWildcard(subject);
-    const sub = new MemSub(this, subject, wild ? subject.split('.') : undefined, handler, queue);
+    const sub = new MemSub(this, subject, wild ? subject.split('.') : undefined, this.guard.wrap(subject, handler, opts?.errorReply), queue);
     if (wild) {
       this.wildcard = [...this.wildcard, sub];
     } else {
@@ -393,12 +397,9 @@ class MemoryBus implements Bus {
     while (n-- > 0 && ring.shift()) {
       const sub = ring.lastSub!;
       if (sub.closed) continue;
-      const msg = ring.lastMsg!;
-      try {
-        sub.handler(msg);
-      } catch (err) {
-        this.log?.warn('bus handler threw', { subject: msg.subject, err: err instanceof Error ? err : String(err) });
-      }
+      // Subscription handlers are guarded (they never throw); flush markers and request
+      // resolvers are ours and do not throw.
+      sub.handler(ring.lastMsg!);
     }
     ring.lastSub = undefined;
     ring.lastMsg = undefined;

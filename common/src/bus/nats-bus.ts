@@ -9,6 +9,8 @@ import {
   type NodeConnectionOptions,
 } from '@nats-io/transport-node';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { HandlerGuard } from './handler-guard.js';
 import {
   NoRespondersError,
   RequestTimeoutError,
@@ -42,6 +44,8 @@ export interface NatsBusOptions {
   pass?: string;
   token?: string;
   log?: Logger;
+  /** Where handler failures and malformed envelopes are counted (handler-guard.ts). */
+  metrics?: Metrics;
 }
 
 /** A Bus backed by NATS; `connection` is for JetStream/KV users, not for plain messaging. */
@@ -59,7 +63,7 @@ export async function connectNatsBus(opts: NatsBusOptions): Promise<NatsBus> {
   if (opts.pass !== undefined) co.pass = opts.pass;
   if (opts.token !== undefined) co.token = opts.token;
   const nc = await connect(co);
-  return new NatsBusImpl(nc, opts.log);
+  return new NatsBusImpl(nc, opts.log, opts.metrics);
 }
 
 export function isNatsBus(bus: Bus): bus is NatsBus {
@@ -121,8 +125,10 @@ class NatsBusImpl implements NatsBus {
   private closed = false;
   private closePromise: Promise<void> | undefined;
   private readonly statusListeners: ((s: BusStatus) => void)[] = [];
+  private readonly guard: HandlerGuard;
 
-  constructor(readonly connection: NatsConnection, private readonly log: Logger | undefined) {
+  constructor(readonly connection: NatsConnection, private readonly log: Logger | undefined, metrics: Metrics | undefined) {
+    this.guard = new HandlerGuard(log, metrics);
     void this.watchStatus();
     void connection.closed().then((err) => {
       if (err) this.log?.error('nats connection closed with error', { err });
@@ -145,6 +151,7 @@ class NatsBusImpl implements NatsBus {
   subscribe(subject: string, handler: BusHandler, opts?: SubscribeOptions): BusSubscription {
     if (this.closed) throw new Error('bus closed');
     const log = this.log;
+    const guarded = this.guard.wrap(subject, handler, opts?.errorReply);
     const sub = this.connection.subscribe(subject, {
       queue: opts?.queue,
       callback: (err, m) => {
@@ -153,11 +160,7 @@ class NatsBusImpl implements NatsBus {
           log?.error('nats subscription error', { subject, err });
           return;
         }
-        try {
-          handler(new NatsBusMsg(m));
-        } catch (e) {
-          log?.warn('bus handler threw', { subject: m.subject, err: e instanceof Error ? e : String(e) });
-        }
+        guarded(new NatsBusMsg(m));
       },
     });
     return new NatsBusSub(sub);
