@@ -159,8 +159,7 @@ export class AuthService {
     if (req.password === undefined) return { result: 'bad-credentials', acl: null, reason: 'password required' };
     // PostgreSQL text cannot hold U+0000: such a value can match no row, and sending it would
     // only make the query fail (and count as a database error). [MQTT-1.5.3-2] (3.1.1) and
-    // [MQTT-1.5.4-2] (5.0) forbid it in
-    // the client id and user name anyway.
+    // [MQTT-1.5.4-2] (5.0) forbid it in the client id and user name anyway.
     if (hasNul(req.mountpoint) || hasNul(req.clientId) || hasNul(req.username)) {
       return { result: 'bad-credentials', acl: null, reason: 'identity contains U+0000' };
     }
