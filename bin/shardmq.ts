@@ -2,6 +2,7 @@
 import { runUserCommand, USER_USAGE } from '../auth-service/src/cli/user-command.js';
 import { ConfigError, loadConfig } from '../common/src/config/load-config.js';
 import { createLogger } from '../common/src/log.js';
+import { installProcessFaultPolicy } from '../common/src/process-faults.js';
 import { startNode } from './start-node.js';
 
 const USAGE = `usage: shardmq <command> [flags]
@@ -32,6 +33,8 @@ async function main(argv: string[]): Promise<number> {
       throw err;
     }
     const log = createLogger(config['log.level']);
+    // Before anything starts: see common/src/process-faults.ts for the policy and why.
+    const faults = installProcessFaultPolicy(log);
     let node;
     try {
       node = await startNode(config, log);
@@ -39,6 +42,7 @@ async function main(argv: string[]): Promise<number> {
       log.error('start-up failed', { err: err as Error });
       return 1;
     }
+    faults.useMetrics(node.metrics);
     await new Promise<void>((resolve) => {
       const onSignal = (sig: string) => {
         log.info('signal received, stopping gracefully', { signal: sig });

@@ -26,6 +26,7 @@ export interface RunningNode {
   readonly mqttPort?: number;
   readonly httpPort?: number;
   readonly gateway?: GatewayService;
+  readonly metrics: Metrics;
   stop(): Promise<void>;
 }
 
@@ -97,6 +98,7 @@ export async function startNode(config: Config, log: Logger = createLogger(confi
     mqttPort: gateway?.port,
     httpPort: http?.port,
     gateway,
+    metrics,
     stop: () =>
       (stopping ??= (async () => {
         log.info('stopping');

@@ -154,15 +154,14 @@ export type SessionInEnv =
   | DeliverEnv
   | GatewayGoneEnv;
 
-const NONE = 0xffffffff;
-
 export function encodeSessionIn(e: SessionInEnv): Buffer {
   const w = new Writer();
   w.u8(e.kind);
   switch (e.kind) {
     case SessIn.Connect:
       w.str(e.key).str(e.mountpoint).str(e.clientId).str(e.gateway).u32(e.connId).u8(e.proto).bool(e.cleanStart).u16(e.keepaliveS);
-      w.u32(e.sessionExpiryS === undefined ? NONE : e.sessionExpiryS).u16(e.receiveMaximum).u32(e.maxPacketBytes);
+      // A presence flag, not a sentinel: 0xFFFFFFFF is a real value ("never expires", MQTT 5.0 section 3.1.2.11.2).
+      w.bool(e.sessionExpiryS !== undefined).u32(e.sessionExpiryS ?? 0).u16(e.receiveMaximum).u32(e.maxPacketBytes);
       w.bool(e.will !== undefined);
       if (e.will) {
         w.u32(e.will.delayS);
@@ -192,7 +191,7 @@ export function encodeSessionIn(e: SessionInEnv): Buffer {
       writeMessage(w, e.message);
       break;
     case SessIn.Disconnect:
-      w.str(e.key).u32(e.epoch).u8(e.rc).u32(e.sessionExpiryS === undefined ? NONE : e.sessionExpiryS);
+      w.str(e.key).u32(e.epoch).u8(e.rc).bool(e.sessionExpiryS !== undefined).u32(e.sessionExpiryS ?? 0);
       break;
     case SessIn.ConnLost:
       w.str(e.key).u32(e.epoch).u8(e.reason);
@@ -245,11 +244,12 @@ export function decodeSessionIn(data: Uint8Array): SessionInEnv {
       const proto = oneOf(r.u8(), PROTOCOLS, 'protocol version');
       const cleanStart = r.bool();
       const keepaliveS = r.u16();
+      const hasExp = r.bool();
       const exp = r.u32();
       const receiveMaximum = r.u16();
       const maxPacketBytes = r.u32();
       const e: ConnectEnv = { kind, key, mountpoint, clientId, gateway, connId, proto, cleanStart, keepaliveS, receiveMaximum, maxPacketBytes };
-      if (exp !== NONE) e.sessionExpiryS = exp;
+      if (hasExp) e.sessionExpiryS = exp;
       if (r.bool()) {
         const delayS = r.u32();
         e.will = { delayS, message: readMessage(r) };
@@ -296,9 +296,10 @@ export function decodeSessionIn(data: Uint8Array): SessionInEnv {
       const key = r.str();
       const epoch = r.u32();
       const rc = r.u8();
+      const hasExp = r.bool();
       const exp = r.u32();
       const e: DisconnectEnv = { kind, key, epoch, rc };
-      if (exp !== NONE) e.sessionExpiryS = exp;
+      if (hasExp) e.sessionExpiryS = exp;
       return e;
     }
     case SessIn.ConnLost:
