@@ -3,6 +3,7 @@ import type { Config } from '../../common/src/config/settings.js';
 import type { Logger } from '../../common/src/log.js';
 import type { Metrics } from '../../common/src/metrics.js';
 import { LogEveryNth } from '../../common/src/log-every-nth.js';
+import { subjectKind } from '../../common/src/bus/handler-guard.js';
 import type { SubjectSpace } from '../../common/src/subjects.js';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import { AclFormatError, compileAcl } from './acl/compile-acl.js';
@@ -200,7 +201,7 @@ export class AuthService {
       reply = await this.authenticate(req);
     } catch (e) {
       if (e instanceof AuthProtocolError) {
-        this.m.malformed.inc({ subject_kind: 'auth.connect' });
+        this.m.malformed.inc({ subject_kind: subjectKind(this.deps.subjects.authConnect) });
         const n = this.malformedLog.hit('request');
         if (n !== undefined) this.deps.log.warn('malformed auth request', { error: e.message, occurrences: n });
         reply = { result: 'not-authorized', acl: null, reason: 'malformed auth request' };
