@@ -1,8 +1,21 @@
 import fc from 'fast-check';
-import { GwOut, type GatewayOutItem } from '../../common/src/envelope/gateway-out.js';
+import { decodeGatewayOut, encodeGatewayOut, GwOut, type GatewayOutItem } from '../../common/src/envelope/gateway-out.js';
+import { decodeHeartbeat, encodeHeartbeat } from '../../common/src/envelope/heartbeat.js';
+import { RingQueue } from '../../common/src/ring-queue.js';
+import { decodeSession, encodeSession } from '../../session-actor/src/core/session-codec.js';
 import { messageBytes, type Message, type MessageProps, type QoS, type UserProperties } from '../../common/src/envelope/message.js';
-import { SubOp, type RetainedAnswer, type RetainedSync, type RoutePublish, type SubChange, type SubChangeBatch } from '../../common/src/envelope/router.js';
-import { LostReason, SessIn, type ConnectReply, type DeliveryTarget, type SessionInEnv, type SubscriptionRequest } from '../../common/src/envelope/session-in.js';
+import {
+  decodeRetainedAnswer,
+  decodeRetainedSync,
+  decodeRoutePublish,
+  decodeSubChanges,
+  encodeRetainedAnswer,
+  encodeRetainedSync,
+  encodeRoutePublish,
+  encodeSubChanges,
+  SubOp,
+  type RetainedAnswer, type RetainedSync, type RoutePublish, type SubChange, type SubChangeBatch } from '../../common/src/envelope/router.js';
+import { decodeConnectReply, decodeSessionIn, encodeConnectReply, encodeSessionIn, LostReason, SessIn, type ConnectReply, type DeliveryTarget, type SessionInEnv, type SubscriptionRequest } from '../../common/src/envelope/session-in.js';
 import type { Heartbeat } from '../../common/src/envelope/heartbeat.js';
 import { createSession, type Delivery, type Inflight, type Session, type SessionSub } from '../../session-actor/src/core/session.js';
 
@@ -208,3 +221,51 @@ export const session: fc.Arbitrary<Session> = fc
     for (const id of r.qos2) s.inboundQos2.set(id, 'received');
     return s;
   });
+
+/** One bus or store codec: values it encodes, and its encoder and decoder over bytes. */
+export interface Codec {
+  readonly name: string;
+  readonly values: fc.Arbitrary<unknown>;
+  encode(v: unknown): Uint8Array;
+  decode(b: Uint8Array): unknown;
+  /** Relative weight of its runs (the larger formats get more). */
+  readonly runs: number;
+}
+
+function codec<T>(name: string, values: fc.Arbitrary<T>, encode: (v: T) => Uint8Array, decode: (b: Uint8Array) => unknown, runs = 1): Codec {
+  return { name, values, encode: encode as (v: unknown) => Uint8Array, decode, runs };
+}
+
+/** A session with its queue as an array (RingQueue's internal layout depends on its history). */
+export function sessionView(s: Session): Omit<Session, 'queue'> & { queue: Delivery[] } {
+  const items: Delivery[] = [];
+  for (let i = 0; i < s.queue.length; i++) {
+    const d = s.queue.shift()!;
+    items.push(d);
+    s.queue.push(d);
+  }
+  return { ...s, queue: items };
+}
+
+function sessionFromView(v: ReturnType<typeof sessionView>): Session {
+  const queue = new RingQueue<Delivery>();
+  for (const d of v.queue) queue.push(d);
+  return { ...v, queue };
+}
+
+/** Every decoder that reads bytes from the bus or the session store, with its encoder. */
+export const codecs: readonly Codec[] = [
+  codec('session-in envelopes', sessionIn, encodeSessionIn, decodeSessionIn, 3),
+  codec('connect reply', connectReply, encodeConnectReply, decodeConnectReply),
+  codec('gateway-out batches', fc.array(gatewayOutItem, { maxLength: 5 }), encodeGatewayOut, (b) => {
+    const items: GatewayOutItem[] = [];
+    decodeGatewayOut(b, (it) => items.push(it));
+    return items;
+  }, 2),
+  codec('route publish', routePublish, encodeRoutePublish, decodeRoutePublish),
+  codec('subscription change batch', subChangeBatch, encodeSubChanges, decodeSubChanges),
+  codec('retained answer', retainedAnswer, encodeRetainedAnswer, decodeRetainedAnswer),
+  codec('retained sync', retainedSync, encodeRetainedSync, decodeRetainedSync),
+  codec('heartbeat', heartbeat, encodeHeartbeat, decodeHeartbeat),
+  codec('stored session', session.map(sessionView), (v) => encodeSession(sessionFromView(v)), (b) => sessionView(decodeSession(b)), 2),
+];

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { topicMatchesFilter } from '../../common/src/topic.js';
+import { referenceMatch } from '../support/reference-topic-match.js';
 
 /** [filter, topic, expected] */
 const cases: Array<[string, string, boolean]> = [
@@ -77,19 +78,6 @@ test('empty strings never match', () => {
   assert.equal(topicMatchesFilter('#', ''), false);
   assert.equal(topicMatchesFilter('', 'a'), false);
 });
-
-/** Reference matcher by splitting, written independently of the index-walking one. */
-function referenceMatch(filter: string, topic: string): boolean {
-  if (topic.startsWith('$') && (filter.startsWith('+') || filter.startsWith('#'))) return false;
-  const f = filter.split('/');
-  const t = topic.split('/');
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === '#') return true;
-    if (i >= t.length) return false;
-    if (f[i] !== '+' && f[i] !== t[i]) return false;
-  }
-  return f.length === t.length;
-}
 
 test('agrees with a split-based reference on random inputs (seeded)', () => {
   let s = 0x9e3779b9;

@@ -5,29 +5,11 @@ import { topicMatchesFilter, validateTopicFilter, validateTopicName } from '../.
 import { createRetainedStore } from '../../router/src/index/retained-store.js';
 import { SubscriptionIndex } from '../../router/src/index/subscription-index.js';
 import { fuzzParams } from '../support/fuzz-params.js';
+import { referenceLevelsMatch, referenceMatch } from '../support/reference-topic-match.js';
 
 // The three matchers (topicMatchesFilter, the router's subscription index, the retained store)
 // against a reference written straight from the spec, on random topics and filters drawn from a
 // small alphabet so that matches are frequent, `$` topics and empty levels included.
-
-/** Reference matching [MQTT-4.7]: split into levels, `+` one level, `#` the rest (parent included). */
-function refMatches(filter: string, topic: string): boolean {
-  // [MQTT-4.7.2-1] a first-level wildcard does not match a topic starting with `$`.
-  if (topic.startsWith('$') && (filter.startsWith('+') || filter.startsWith('#'))) return false;
-  return levelsMatch(filter, topic);
-}
-
-/** Level-by-level matching alone, without the `$` rule. */
-function levelsMatch(filter: string, topic: string): boolean {
-  const f = filter.split('/');
-  const t = topic.split('/');
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === '#') return true;
-    if (i >= t.length) return false;
-    if (f[i] !== '+' && f[i] !== t[i]) return false;
-  }
-  return f.length === t.length;
-}
 
 /** Reference filter validity: non-empty [MQTT-4.7.3-1], `#` alone and last [MQTT-4.7.1-1], `+` alone [MQTT-4.7.1-2]. */
 function refValidFilter(filter: string): boolean {
@@ -49,7 +31,7 @@ test('topicMatchesFilter agrees with the reference on valid filters and topics',
     fc.property(filter, topic, (f, t) => {
       assert.equal(validateTopicFilter(f, 100), undefined);
       assert.equal(validateTopicName(t, 100), undefined);
-      assert.equal(topicMatchesFilter(f, t), refMatches(f, t), `${f} vs ${t}`);
+      assert.equal(topicMatchesFilter(f, t), referenceMatch(f, t), `${f} vs ${t}`);
     }),
     fuzzParams(3000),
   );
@@ -60,7 +42,7 @@ test('a first-level wildcard never matches a $ topic [MQTT-4.7.2-1], a literal $
     fc.property(filter, topic, (f, t) => {
       const dollarTopic = `$SYS/${t}`;
       if (f.startsWith('+') || f.startsWith('#')) assert.equal(topicMatchesFilter(f, dollarTopic), false, f);
-      assert.equal(topicMatchesFilter(`$SYS/${f}`, dollarTopic), levelsMatch(f, t), f);
+      assert.equal(topicMatchesFilter(`$SYS/${f}`, dollarTopic), referenceLevelsMatch(f, t), f);
     }),
     fuzzParams(1000),
   );
@@ -85,7 +67,7 @@ test('the subscription index visits exactly the subscriptions whose filter match
       for (const t of topics) {
         const seen: string[] = [];
         idx.match('', t, (e) => seen.push(e.key));
-        const want = filters.flatMap((f, i) => (refMatches(f, t) ? [`s${i}`] : []));
+        const want = filters.flatMap((f, i) => (referenceMatch(f, t) ? [`s${i}`] : []));
         assert.deepEqual(seen.sort(), want.sort(), t);
       }
     }),
@@ -101,7 +83,7 @@ test('the retained store returns exactly the stored topics a filter matches', ()
       for (const f of filters) {
         const seen: string[] = [];
         store.match('', f, (t) => seen.push(t));
-        assert.deepEqual(seen.sort(), topics.filter((t) => refMatches(f, t)).sort(), f);
+        assert.deepEqual(seen.sort(), topics.filter((t) => referenceMatch(f, t)).sort(), f);
       }
     }),
     fuzzParams(500),
