@@ -126,7 +126,13 @@ export class SessionService implements ShardHandler {
   private flushScheduled = false;
   private readonly now: () => number;
   private readonly gateways = new Map<string, number>();
-  private readonly recentDeliveries = new Set<string>();
+  /**
+   * Deliver ids taken recently, each with the serving of the shard that took it: a retry is
+   * dropped only by the same serving. After the shard was dropped without writing (a lost
+   * lease) and loaded again, perhaps by this same process, the copy is not in the store, so
+   * a retry must be delivered, not deduplicated (that acknowledged a message nobody held).
+   */
+  private readonly recentDeliveries = new Map<string, Served>();
   private readonly recentOrder = new RingQueue<string>();
   private gatewayCheck?: NodeJS.Timeout;
   private readonly counters;
@@ -299,14 +305,14 @@ export class SessionService implements ShardHandler {
     const e: SessionInEnv = decodeSessionIn(m.data);
     this.counters.events(KIND_NAMES[e.kind] ?? 'unknown');
     if (e.kind === SessIn.Deliver && e.id !== undefined) {
-      if (this.recentDeliveries.has(e.id)) {
+      if (this.recentDeliveries.get(e.id) === sv) {
         // A router retry of a copy we already took (our answer was late): deliver nothing
         // again (no duplicate without DUP); answer once what is pending is written.
         this.counters.outcomes('deliver_retry_deduplicated');
         this.commit(shard, [], [], m.reply ? () => void m.respond(ACK) : undefined);
         return;
       }
-      this.rememberDelivery(e.id);
+      this.rememberDelivery(e.id, sv);
     }
     const out: Effect[] = [];
     const st = sv.st;
@@ -367,9 +373,9 @@ export class SessionService implements ShardHandler {
   }
 
   /** Bounded memory of recent Deliver ids (FIFO eviction), to drop router retries. */
-  private rememberDelivery(id: string): void {
-    this.recentDeliveries.add(id);
-    this.recentOrder.push(id);
+  private rememberDelivery(id: string, sv: Served): void {
+    if (!this.recentDeliveries.has(id)) this.recentOrder.push(id);
+    this.recentDeliveries.set(id, sv);
     if (this.recentOrder.length > RECENT_DELIVERIES) this.recentDeliveries.delete(this.recentOrder.shift()!);
   }
 
