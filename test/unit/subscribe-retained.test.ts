@@ -231,3 +231,19 @@ test('UNSUBSCRIBE of only unknown filters is answered at once (3.1.1: no reason 
   assert.equal(ack!.cmd, 'unsuback');
   assert.equal(ack!.messageId, 5);
 });
+
+test('MQTT 5: a failed UNSUBSCRIBE still restores its filter when the only later change was a SUBSCRIBE that failed and was undone', () => {
+  const { h, c } = setup();
+  h.subscribe(c, [req('w/#', { qos: 1 })], { packetId: 22 });
+  const first = h.session('s')!.subs.get('w/#');
+  const [unsub] = effectsOf(h.unsubscribe(c, ['w/#'], { ack: false, packetId: 23 }), 'subs');
+  const [resub] = effectsOf(h.subscribe(c, [req('w/#', { qos: 0 })], { ack: false, packetId: 24 }), 'subs');
+  h.subsRouted(resub!.then!, false); // undone: the session is back to "unsubscribed"
+  assert.equal(h.session('s')!.subs.has('w/#'), false);
+  h.clearItems(c);
+  h.subsRouted(unsub!.then!, false);
+  // The failed UNSUBSCRIBE is repaired as if the undone SUBSCRIBE never happened [MQTT-3.11.3-1: 0x80].
+  assert.equal(h.session('s')!.subs.get('w/#'), first, 'the subscription from before the UNSUBSCRIBE is back');
+  const [ack] = acks(h, c);
+  assert.deepEqual(ack!.granted ?? (ack as { reasonCodes?: number[] }).reasonCodes, [0x80]);
+});

@@ -23,6 +23,8 @@ export type Continuation =
       retained: RetainedWant[];
       /** Raw filters this SUBSCRIBE set: [filter, what it replaced (undefined: new), what it set]. */
       added: Array<[string, SessionSub | undefined, SessionSub]>;
+      /** Per entry of `added`: the filter's touch token before this SUBSCRIBE, and its own. */
+      touched: Array<[before: number | undefined, mine: number]>;
     }
   | {
       kind: 'unsuback';

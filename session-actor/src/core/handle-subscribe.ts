@@ -25,6 +25,7 @@ export function handleSubscribe(st: ShardState, e: SubscribeEnv, _now: number, o
   const batch: SubChangeBatch = { changes, retainedFor: [] };
   const retained: RetainedWant[] = [];
   const added: Array<[string, SessionSub | undefined, SessionSub]> = [];
+  const touched: Array<[number | undefined, number]> = [];
   for (const r of e.subs) {
     if (r.rc !== 0xff) {
       codes.push(r.rc);
@@ -47,7 +48,7 @@ export function handleSubscribe(st: ShardState, e: SubscribeEnv, _now: number, o
     // [MQTT-3.8.4-3] a repeated filter replaces the existing subscription.
     const mine: SessionSub = { filter, group, qos: r.qos, noLocal: r.noLocal, retainAsPublished: r.retainAsPublished, retainHandling: r.retainHandling, subId: e.subscriptionId };
     s.subs.set(r.filter, mine);
-    touchFilter(st, s, r.filter);
+    touched.push([s.subTouch?.get(r.filter), touchFilter(st, s, r.filter)]);
     added.push([r.filter, previous, mine]);
     changes.push(subChange(SubOp.Add, s, mine));
     codes.push(r.qos);
@@ -58,7 +59,7 @@ export function handleSubscribe(st: ShardState, e: SubscribeEnv, _now: number, o
       retained.push({ qos: r.qos, subId: e.subscriptionId });
     }
   }
-  const then: Continuation = { kind: 'suback', key: s.key, incarnation: s.incarnation, epoch: e.epoch, packetId: e.packetId, codes, retained, added };
+  const then: Continuation = { kind: 'suback', key: s.key, incarnation: s.incarnation, epoch: e.epoch, packetId: e.packetId, codes, retained, added, touched };
   if (changes.length === 0) {
     onSubscribeRouted(st, then, true, [], 0, out);
     return;
@@ -90,6 +91,13 @@ export function onSubscribeRouted(
     const fix = new Map<string, SubChange>();
     for (let i = c.added.length - 1; i >= 0; i--) {
       const [filter, previous, mine] = c.added[i]!;
+      // A change undone by its own failure does not count as a later change: an earlier
+      // UNSUBSCRIBE of the filter whose answer fails after this may still repair it.
+      const [tokenBefore, token] = c.touched[i]!;
+      if (s.subTouch?.get(filter) === token) {
+        if (tokenBefore === undefined) s.subTouch.delete(filter);
+        else s.subTouch.set(filter, tokenBefore);
+      }
       if (s.subs.get(filter) !== mine) continue;
       if (previous) {
         s.subs.set(filter, previous);
