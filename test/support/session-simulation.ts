@@ -25,7 +25,8 @@ import { createShardState, defaultLimits, type SessionLimits, type ShardState } 
  * Seeded, deterministic simulation of the pure session core (DESIGN.md section 10): many
  * simulated MQTT clients on two gateways, external publishers, a brute-force router and the
  * runner's timer table, all on a fake clock, driving handleIn, the router continuations and
- * handleTimer. Faults: connection drops, takeovers, gateway loss, stale envelopes (old epochs),
+ * handleTimer. Faults: connection drops, takeovers, gateway loss, gateway death noticed late
+ * (clients back through the other gateway first), stale envelopes (old epochs),
  * duplicated deliveries and acks, router answers late / out of order / failed, late and
  * duplicate timer fires.
  *
@@ -96,6 +97,14 @@ export interface SimProfile {
   duplicateDeliverRate: number;
   duplicateAckRate: number;
   gatewayGoneRate: number;
+  /**
+   * Probability per step that a gateway dies (kill -9): its sockets and the output queued for
+   * it vanish, its clients reconnect through the gateway that lives, and the owner learns of
+   * the death only `gatewayDeathNoticeSteps` steps later (heartbeats), in any order with
+   * those reconnects.
+   */
+  gatewayDeathRate: number;
+  gatewayDeathNoticeSteps: number;
   /** Publishers attach Message Expiry deadlines. */
   messageExpiry: boolean;
   /** Clients sometimes announce a small Maximum Packet Size. */
@@ -138,6 +147,9 @@ export function profileForSeed(seed: number, steps = 2000): SimProfile {
     gatewayGoneRate: 0.003,
     messageExpiry: r.chance(0.3),
     smallMaxPacket: r.chance(0.3),
+    // Drawn last, so the draws above (and the runs of older seeds without this fault) stay as they were.
+    gatewayDeathNoticeSteps: r.pick([5, 40, 200]),
+    gatewayDeathRate: 0.003,
   };
 }
 
@@ -323,6 +335,8 @@ export class SessionSimulation {
   private nextConnId = 1;
   private readonly inbox: SessionInEnv[] = [];
   private readonly gwq = new Map<string, GatewayOutItem[]>();
+  /** Dead gateways and the step at which the owner learns of the death (GatewayGone). */
+  private readonly deadGateways = new Map<string, number>();
   private readonly pending: PendingAnswer[] = [];
   private readonly pendingSubsOps = new Map<string, number>();
   private readonly timers = new Map<string, ArmedTimer>();
@@ -922,7 +936,7 @@ export class SessionSimulation {
     const r = this.rng;
     if (!opts.final && r.chance(0.05)) cl.proto = r.pick([3, 4, 5] as ProtocolVersion[]);
     const proto = cl.proto;
-    const gateway = r.pick(GATEWAYS);
+    const gateway = r.pick(this.liveGateways());
     const id = this.nextConnId++;
     const cleanStart = opts.cleanStart ?? r.chance(0.25);
     const sessionExpiryS = proto === 5 ? (opts.final ? cl.lastExpiryS : r.pick([0, 0, 2, 10, 60, 3600, NEVER_EXPIRES])) : undefined;
@@ -1013,6 +1027,31 @@ export class SessionSimulation {
     }
     this.call(label, (out) => handleIn(this.st, e, this.now, out), { accepted, after, noopKey });
     this.lastSubRequest = undefined;
+  }
+
+  private liveGateways(): string[] {
+    return GATEWAYS.filter((g) => !this.deadGateways.has(g));
+  }
+
+  /**
+   * kill -9 of a gateway: every socket on it is gone (its clients will reconnect, through the
+   * other gateway), output on its way to it is lost, and it sends nothing more. The owner is
+   * told only later (applyGatewayDeaths), as heartbeats would.
+   */
+  private gatewayDies(g: string): void {
+    this.deadGateways.set(g, this.step + this.profile.gatewayDeathNoticeSteps);
+    for (const c of this.conns.values()) if (c.gateway === g && c.open) c.open = false;
+    this.gwq.get(g)!.length = 0;
+    this.log(`gateway ${g} dies (owner learns at step ${this.deadGateways.get(g)})`);
+  }
+
+  /** The owner notices dead gateways whose silence lasted long enough (all of them: `all`). */
+  private applyGatewayDeaths(all: boolean): void {
+    for (const [g, at] of [...this.deadGateways]) {
+      if (!all && this.step < at) continue;
+      this.gatewayGone(g);
+      this.deadGateways.delete(g); // a new gateway process may take the name from now on
+    }
   }
 
   private gatewayGone(g: string): void {
@@ -1170,6 +1209,10 @@ export class SessionSimulation {
   /** The gateway hands items to its sockets; Close ends the socket (the gateway then reports it lost). */
   private gatewayDeliver(g: string, n: number): void {
     const q = this.gwq.get(g)!;
+    if (this.deadGateways.has(g)) {
+      q.length = 0; // published to a subject nobody reads any more
+      return;
+    }
     for (let i = 0; i < n && q.length > 0; i++) {
       const it = q.shift()!;
       const c = this.conns.get(connKey(g, it.connId));
@@ -1326,6 +1369,11 @@ export class SessionSimulation {
       this.bump('fault.gateway_gone');
       this.gatewayGone(r.pick(GATEWAYS));
     }
+    if (p.gatewayDeathRate > 0 && r.chance(p.gatewayDeathRate) && this.deadGateways.size === 0) {
+      this.bump('fault.gateway_death');
+      this.gatewayDies(r.pick(GATEWAYS));
+    }
+    this.applyGatewayDeaths(false);
     const x = r.int(100);
     if (x < 24) {
       const k = 1 + r.int(3);
@@ -1415,6 +1463,7 @@ export class SessionSimulation {
   private finish(): void {
     this.phase = 'settle';
     this.log('--- settle');
+    this.applyGatewayDeaths(true);
     this.settle();
     for (let guard = 0; guard < 1000 && this.timers.size > 0; guard++) {
       let next: ArmedTimer | undefined;
