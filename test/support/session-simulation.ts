@@ -941,7 +941,7 @@ export class SessionSimulation {
     const cleanStart = opts.cleanStart ?? r.chance(0.25);
     const sessionExpiryS = proto === 5 ? (opts.final ? cl.lastExpiryS : r.pick([0, 0, 2, 10, 60, 3600, NEVER_EXPIRES])) : undefined;
     const receiveMaximum = proto === 5 && !opts.final ? r.pick([1, 2, 3, 10, 65535]) : 65535;
-    const maxPacketBytes = proto === 5 && this.profile.smallMaxPacket && !opts.final && r.chance(0.3) ? r.pick([20, 24, 40]) : 0;
+    const maxPacketBytes = proto === 5 && this.profile.smallMaxPacket && !opts.final && r.chance(0.3) ? r.pick([16, 20, 24, 40]) : 0;
     const e: ConnectEnv = { kind: SessIn.Connect, key: cl.id, mountpoint: '', clientId: cl.id, gateway, connId: id, proto, cleanStart, keepaliveS: 60, receiveMaximum, maxPacketBytes };
     if (sessionExpiryS !== undefined) e.sessionExpiryS = sessionExpiryS;
     if (opts.will ?? r.chance(0.6)) {
