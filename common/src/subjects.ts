@@ -12,8 +12,14 @@ export interface SubjectSpace {
   gatewayOut(gatewayId: string): string;
   /** Gateway heartbeats; shard owners treat a silent gateway's connections as lost. */
   readonly gatewayHeartbeat: string;
-  /** Gateway/session -> router (queue group `routerQueue`): PUBLISH to route. */
+  /** Gateway/session -> router (queue group `routerQueue`): PUBLISH to route, while no router is known. */
   readonly routePublish: string;
+  /** Gateway/session -> one router: PUBLISH to route, each publisher sticking to one router (ordering). */
+  routePublishTo(routerId: string): string;
+  /** Router -> everyone who routes: "I am alive" (or stopping) every router.heartbeatMs. */
+  readonly routerHeartbeat: string;
+  /** Anyone -> every router: "announce yourself now" (a process that just started). */
+  readonly routerProbe: string;
   /** Session -> every router: subscription changes (request; first router answers). */
   readonly routeSubscription: string;
   /** Router -> every other router: retained store changes. */
@@ -41,6 +47,12 @@ export function subjectSpace(prefix = 'mqtt', authPrefix = 'auth'): SubjectSpace
     },
     gatewayHeartbeat: `${prefix}.gw.hb`,
     routePublish: `${prefix}.route.pub`,
+    routePublishTo: (routerId) => {
+      if (!SAFE.test(routerId)) throw new Error(`router id must match ${SAFE}: ${routerId}`);
+      return `${prefix}.route.v1.pub.${routerId}`;
+    },
+    routerHeartbeat: `${prefix}.route.v1.hb`,
+    routerProbe: `${prefix}.route.v1.probe`,
     routeSubscription: `${prefix}.route.sub`,
     routeRetained: `${prefix}.route.retained`,
     routeRetainedQuery: `${prefix}.route.retained.query`,

@@ -11,6 +11,7 @@ import { decodeConnectReply, encodeSessionIn, LostReason, SessIn, type SessionIn
 import type { Logger } from '../../common/src/log.js';
 import { labelledCounter, type Metrics } from '../../common/src/metrics.js';
 import { retrying } from '../../common/src/retry.js';
+import { RouterChoice } from '../../common/src/router-choice.js';
 import { shardOf } from '../../common/src/shard.js';
 import { TokenBucket } from '../../common/src/token-bucket.js';
 import type { SubjectSpace } from '../../common/src/subjects.js';
@@ -53,6 +54,8 @@ export class GatewayService implements GatewayPorts {
   private readonly subs: BusSubscription[] = [];
   private timers: NodeJS.Timeout[] = [];
   private readonly auth: AuthClient;
+  /** The router each publisher's messages go to (per-publisher order with several routers). */
+  private readonly routers: RouterChoice;
   private readonly m;
   private listening = false;
   private stopping = false;
@@ -80,6 +83,7 @@ export class GatewayService implements GatewayPorts {
     this.publishRate = config['mqtt.maxPublishRatePerS'];
     const connectRate = config['mqtt.maxConnectRatePerS'];
     if (connectRate > 0) this.connectBucket = new TokenBucket(connectRate, connectRate, Date.now());
+    this.routers = new RouterChoice({ bus: deps.bus, subjects: deps.subjects, shards: config.shards, heartbeatMs: config['router.heartbeatMs'], log: deps.log });
     this.auth = deps.auth ?? createAuthClient(deps.bus, deps.subjects, config['nats.requestTimeoutMs']);
     const metrics = deps.metrics;
     this.m = {
@@ -111,7 +115,7 @@ export class GatewayService implements GatewayPorts {
   async start(): Promise<void> {
     const { bus, subjects } = this.deps;
     this.subs.push(bus.subscribe(subjects.gatewayOut(this.gatewayId), (m) => decodeGatewayOut(m.data, (it) => this.onOut(it))));
-    await bus.flush();
+    await this.routers.start();
     const hb = () => bus.publish(subjects.gatewayHeartbeat, encodeHeartbeat({ gatewayId: this.gatewayId, stopping: false }));
     hb();
     this.timers.push(setInterval(hb, this.config['gateway.heartbeatMs']));
@@ -145,6 +149,7 @@ export class GatewayService implements GatewayPorts {
       /* bus already closed */
     }
     for (const s of this.subs.splice(0)) s.unsubscribe();
+    this.routers.stop();
     this.listening = false;
   }
 
@@ -312,14 +317,14 @@ export class GatewayService implements GatewayPorts {
   }
 
   route(st: ConnState, m: import('../../common/src/envelope/message.js').Message, ack: boolean): Promise<number> | undefined {
-    const { bus, subjects } = this.deps;
     const data = encodeRoutePublish({ mountpoint: st.mountpoint, message: m });
+    // Every message of a connection goes to the router of its session's shard: in order [MQTT-4.6.0-6].
     if (!ack) {
-      bus.publish(subjects.routePublish, data);
+      this.deps.bus.publish(this.routers.subjectFor(st.shard), data);
       return undefined;
     }
     const timeoutMs = this.config['nats.requestTimeoutMs'];
-    return retrying(() => bus.request(subjects.routePublish, data, { timeoutMs }), { attempts: 6, baseDelayMs: 50 }).then(
+    return retrying(() => this.routers.request(st.shard, data, timeoutMs), { attempts: 6, baseDelayMs: 50 }).then(
       (r) => decodeStatusSafe(r.data),
       () => ROUTE_FAILED,
     );

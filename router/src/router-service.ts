@@ -15,11 +15,14 @@ import {
   SubOp,
   type RetainedAnswer,
 } from '../../common/src/envelope/router.js';
+import { encodeRouterBeat } from '../../common/src/envelope/heartbeat.js';
 import { encodeSessionIn, SessIn } from '../../common/src/envelope/session-in.js';
 import type { Logger } from '../../common/src/log.js';
 import { labelledCounter, type Metrics } from '../../common/src/metrics.js';
 
 const QOS_LABEL = ['0', '1', '2'] as const;
+/** How long a stopping router keeps taking publishes after announcing its stop. */
+const STOP_GRACE_MS = 300;
 import type { SubjectSpace } from '../../common/src/subjects.js';
 import { NoRespondersError, RequestTimeoutError } from '../../common/src/bus/bus.js';
 import { natsConnection } from '../../common/src/bus/nats-bus.js';
@@ -38,7 +41,9 @@ export interface RouterDeps {
 
 /**
  * The router: subscription index, retained messages, fan-out to shard owners.
- * Any number may run: publishes are spread over them by a queue group, every router
+ * Any number may run: each publisher sends its messages to one router of its own (chosen
+ * by common/src/router-choice.ts among the routers heard on the heartbeat subject, so its
+ * messages stay in order), or to the queue group while it knows none; every router
  * receives every subscription change and retained change, and a starting router asks the
  * session owners to replay their subscriptions.
  */
@@ -52,6 +57,7 @@ export class RouterService {
   private readonly index = new SubscriptionIndex();
   private readonly retained: RetainedStore<Message> = createRetainedStore<Message>();
   private readonly subs: BusSubscription[] = [];
+  private heartbeat?: NodeJS.Timeout;
   private readonly now: () => number;
   private readonly m;
   private started = false;
@@ -98,10 +104,16 @@ export class RouterService {
     // request among them is answered ROUTE_FAILED. A subscription change gets no answer (the
     // session's request then fails or another router answers).
     this.subs.push(bus.subscribe(subjects.routePublish, (m) => this.onPublish(m), { queue: subjects.routerQueue, errorReply: Buffer.from([ROUTE_FAILED]) }));
+    this.subs.push(bus.subscribe(subjects.routePublishTo(this.id), (m) => this.onPublish(m), { errorReply: Buffer.from([ROUTE_FAILED]) }));
     this.subs.push(bus.subscribe(subjects.routeSubscription, (m) => this.onSubChanges(m)));
     this.subs.push(bus.subscribe(subjects.routeRetained, (m) => this.onRetainedSync(m)));
+    this.subs.push(bus.subscribe(subjects.routerProbe, () => this.beat(false)));
     await bus.flush();
     bus.publish(subjects.routeResync, new Uint8Array(0));
+    // Announced only once our own subject is subscribed: nobody sends to it before.
+    this.beat(false);
+    this.heartbeat = setInterval(() => this.beat(false), this.config['router.heartbeatMs']);
+    this.heartbeat.unref();
     this.started = true;
   }
 
@@ -111,8 +123,22 @@ export class RouterService {
 
   async stop(): Promise<void> {
     this.started = false;
+    // Publishers move to the other routers first; what they sent us meanwhile still arrives.
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    try {
+      this.beat(true);
+      await this.deps.bus.flush();
+      // Messages publishers sent before they heard the stop are still on their way to us.
+      await new Promise((r) => setTimeout(r, STOP_GRACE_MS));
+    } catch {
+      /* bus already closed */
+    }
     for (const s of this.subs.splice(0)) s.unsubscribe();
     this.retainedKv?.stop();
+  }
+
+  private beat(stopping: boolean): void {
+    this.deps.bus.publish(this.deps.subjects.routerHeartbeat, encodeRouterBeat({ routerId: this.id, stopping }));
   }
 
   private onPublish(msg: BusMsg): void {

@@ -13,6 +13,7 @@ import { decodeSessionIn, encodeConnectReply, SessIn, type SessionInEnv } from '
 import type { Logger } from '../../common/src/log.js';
 import { labelledCounter, type Metrics } from '../../common/src/metrics.js';
 import { retrying } from '../../common/src/retry.js';
+import { RouterChoice } from '../../common/src/router-choice.js';
 import type { SubjectSpace } from '../../common/src/subjects.js';
 import type { Continuation, Effect, TimerKind } from './core/effects.js';
 import { handleIn } from './core/handle-in.js';
@@ -140,6 +141,8 @@ export class SessionService implements ShardHandler {
   private ownership: ShardOwnership;
   private store: SessionStore = new MemorySessionStore();
   private readonly nodeId: string;
+  /** The router this owner's Wills and QoS 2 messages go to, per shard (their order). */
+  private readonly routers: RouterChoice;
   private started = false;
   private readonly failedTurnLog = new LogEveryNth();
 
@@ -151,6 +154,7 @@ export class SessionService implements ShardHandler {
     this.now = deps.now ?? Date.now;
     this.nodeId = deps.nodeId ?? config['node.id'] ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40)}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.ownership = new StaticOwnership(config.shards);
+    this.routers = new RouterChoice({ bus: deps.bus, subjects: deps.subjects, shards: config.shards, heartbeatMs: config['router.heartbeatMs'], log: deps.log });
     const m = deps.metrics;
     this.counters = {
       events: labelledCounter(m.counter('session_events_total', 'Session envelopes handled, by kind.', ['kind'])),
@@ -205,7 +209,7 @@ export class SessionService implements ShardHandler {
     const hb = this.config['gateway.heartbeatMs'];
     this.gatewayCheck = setInterval(() => this.checkGateways(), hb);
     this.gatewayCheck.unref();
-    await bus.flush();
+    await this.routers.start();
     await this.ownership.start(this);
     this.started = true;
     log.info('session actor serving', { node: this.nodeId, shards: this.ownership.ownedCount, durable: this.store.durable });
@@ -220,6 +224,7 @@ export class SessionService implements ShardHandler {
     // Hands every shard to the remaining members (writes everything first).
     await this.ownership.stop().catch((err: Error) => this.deps.log.error('shard handoff at stop failed', { err }));
     for (const s of this.subs.splice(0)) s.unsubscribe();
+    this.routers.stop();
     for (const shard of [...this.served.keys()]) this.drop(shard);
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
@@ -542,12 +547,13 @@ export class SessionService implements ShardHandler {
   }
 
   private route(shard: number, mountpoint: string, message: Message, then?: Continuation, group?: string, exclude?: string): void {
-    const { bus, subjects, log } = this.deps;
+    const { log } = this.deps;
     const data = encodeRoutePublish({ mountpoint, message, group, exclude });
     const timeoutMs = this.config['nats.requestTimeoutMs'];
     if (then) this.opStarted(shard);
-    // Wills and QoS 2 messages must reach a router: retry while none answers.
-    retrying(() => bus.request(subjects.routePublish, data, { timeoutMs }), { attempts: 8, baseDelayMs: 50 })
+    // Wills and QoS 2 messages must reach a router: retry while none answers. The router of
+    // the session's shard, as the gateway picks it: one publisher's messages stay in order.
+    retrying(() => this.routers.request(shard, data, timeoutMs), { attempts: 8, baseDelayMs: 50 })
       .then((r) => decodeStatusSafe(r.data))
       .catch((err: Error) => {
         log.warn('routing failed', { err });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeSession, encodeSession } from '../../session-actor/src/core/session-codec.js';
 import { createSession, type Session } from '../../session-actor/src/core/session.js';
-import { rendezvousOwner } from '../../session-actor/src/ownership/rendezvous.js';
+import { rendezvousOwner } from '../../common/src/rendezvous.js';
 
 function sample(): Session {
   const s = createSession('mp\u0000dev/1 *>', 'mp', 'dev/1 *>', 5, 77);

@@ -11,5 +11,6 @@ export const sessionSettings = {
   'session.v3PersistentExpiryS': int({ default: 86400, min: 0, max: 4294967295, doc: 'Expiry of MQTT 3.1.1 clean-session=0 sessions after disconnect (the spec keeps them forever; brokers bound it).' }),
   'session.v3WillDelayS': int({ default: 0, min: 0, max: 4294967295, doc: 'NON-STANDARD: a Will delay applied to MQTT 3.1/3.1.1 clients (quick-reconnect grace). 0 = spec behaviour.' }),
   'session.suppressWillOnTakeover': bool({ default: false, doc: 'NON-STANDARD: do not publish the old connection Will when a new connection takes the client id over.' }),
+  'router.heartbeatMs': int({ default: 1000, min: 100, max: 60000, doc: 'Router heartbeat period on the bus: publishers stick to one live router (per-publisher order) and leave a router silent for 3 periods.' }),
   'router.maxRetainedMessages': int({ default: 1000000, min: 0, max: 100000000, doc: 'Retained messages kept (new ones beyond are refused and counted).' }),
 } as const;

@@ -6,11 +6,36 @@ export interface Heartbeat {
   stopping: boolean;
 }
 
+/** Router heartbeat on `routerHeartbeat`; `stopping` announces a graceful stop. */
+export interface RouterBeat {
+  routerId: string;
+  stopping: boolean;
+}
+
+/** Both heartbeats share one layout: the sender's id, then the stopping flag. */
+function encodeBeat(id: string, stopping: boolean): Buffer {
+  return new Writer().str(id).bool(stopping).finish();
+}
+
+function decodeBeat(data: Uint8Array): [string, boolean] {
+  const r = new Reader(data);
+  return [r.str(), r.bool()];
+}
+
 export function encodeHeartbeat(h: Heartbeat): Buffer {
-  return new Writer().str(h.gatewayId).bool(h.stopping).finish();
+  return encodeBeat(h.gatewayId, h.stopping);
 }
 
 export function decodeHeartbeat(data: Uint8Array): Heartbeat {
-  const r = new Reader(data);
-  return { gatewayId: r.str(), stopping: r.bool() };
+  const [gatewayId, stopping] = decodeBeat(data);
+  return { gatewayId, stopping };
+}
+
+export function encodeRouterBeat(b: RouterBeat): Buffer {
+  return encodeBeat(b.routerId, b.stopping);
+}
+
+export function decodeRouterBeat(data: Uint8Array): RouterBeat {
+  const [routerId, stopping] = decodeBeat(data);
+  return { routerId, stopping };
 }

@@ -1,4 +1,4 @@
-import { fnv1a32 } from '../../../common/src/shard.js';
+import { fnv1a32 } from './shard.js';
 
 /**
  * Rendezvous (highest random weight) hashing: every process computes the same owner for a
