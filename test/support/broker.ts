@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startNatsServer, type NatsServerHandle } from './nats-server.js';
+import { startNatsCluster, startNatsServer, type NatsClusterHandle, type NatsServerHandle } from './nats-server.js';
 import { spawnProcess, type ManagedProcess } from './processes.js';
 
 /**
@@ -23,6 +23,8 @@ export interface BrokerOptions {
   gateways?: number;
   /** Extra settings per role in cluster mode. */
   roleEnv?: Partial<Record<'gateway' | 'session' | 'router' | 'auth', Record<string, string>>>;
+  /** Cluster mode on a NATS cluster of this many nodes (buckets with as many replicas, at most 3) instead of one nats-server. */
+  natsNodes?: number;
 }
 
 export interface Broker {
@@ -30,7 +32,12 @@ export interface Broker {
   /** MQTT ports of the gateways (single mode: one). */
   readonly ports: number[];
   url(gateway?: number): string;
+  /** The nats-server (cluster mode on one NATS node). */
   readonly nats?: NatsServerHandle;
+  /** The NATS cluster (cluster mode with natsNodes > 1). */
+  readonly natsCluster?: NatsClusterHandle;
+  /** Every NATS URL, comma separated (cluster mode). */
+  readonly natsUrl?: string;
   readonly processes: Map<string, ManagedProcess>;
   /** Starts one more process of a role (cluster mode), e.g. a second session actor. */
   spawnRole(role: 'gateway' | 'session' | 'router' | 'auth', name: string, env?: Record<string, string>): Promise<ManagedProcess>;
@@ -56,9 +63,12 @@ export async function startBroker(mode: BrokerMode, o: BrokerOptions = {}): Prom
   const processes = new Map<string, ManagedProcess>();
   const ports: number[] = [];
   let nats: NatsServerHandle | undefined;
+  let natsCluster: NatsClusterHandle | undefined;
+  let natsUrl: string | undefined;
   const stopAll = async () => {
     await Promise.all([...processes.values()].map((p) => p.stop(5000)));
     await nats?.stop();
+    await natsCluster?.stop();
   };
   try {
     if (mode === 'single') {
@@ -66,8 +76,17 @@ export async function startBroker(mode: BrokerMode, o: BrokerOptions = {}): Prom
       processes.set('shardmq', proc);
       ports.push(mqttPort!);
     } else {
-      nats = await startNatsServer({ jetstream: true });
-      const base = { SHARDMQ_NATS_URL: nats.url, ...o.env };
+      const nodes = o.natsNodes ?? 1;
+      let replicas: Record<string, string> = {};
+      if (nodes > 1) {
+        natsCluster = await startNatsCluster({ nodes });
+        natsUrl = natsCluster.url;
+        replicas = { SHARDMQ_CLUSTER_REPLICAS: String(Math.min(3, nodes)) };
+      } else {
+        nats = await startNatsServer({ jetstream: true });
+        natsUrl = nats.url;
+      }
+      const base = { SHARDMQ_NATS_URL: natsUrl, ...replicas, ...o.env };
       for (const role of ['router', 'session', 'auth'] as const) {
         const { proc } = await spawnShardmq(role, { ...base, SHARDMQ_ROLES: role, ...o.roleEnv?.[role] });
         processes.set(role, proc);
@@ -89,11 +108,14 @@ export async function startBroker(mode: BrokerMode, o: BrokerOptions = {}): Prom
     mode,
     ports,
     nats,
+    natsCluster,
+    natsUrl,
     processes,
     url: (g = 0) => `mqtt://127.0.0.1:${ports[g % ports.length]}`,
     async spawnRole(role, name, env = {}) {
-      if (!nats) throw new Error('spawnRole needs cluster mode');
-      const { proc, mqttPort } = await spawnShardmq(name, { SHARDMQ_NATS_URL: nats.url, ...o.env, SHARDMQ_ROLES: role, ...o.roleEnv?.[role], ...env });
+      if (!natsUrl) throw new Error('spawnRole needs cluster mode');
+      const replicas: Record<string, string> = natsCluster ? { SHARDMQ_CLUSTER_REPLICAS: String(Math.min(3, natsCluster.nodes.length)) } : {};
+      const { proc, mqttPort } = await spawnShardmq(name, { SHARDMQ_NATS_URL: natsUrl, ...replicas, ...o.env, SHARDMQ_ROLES: role, ...o.roleEnv?.[role], ...env });
       processes.set(name, proc);
       if (role === 'gateway' && mqttPort) ports.push(mqttPort);
       return proc;

@@ -14,8 +14,9 @@ import { startBroker, type Broker } from './broker.js';
 export class ClusterState {
   private constructor(private readonly nc: NatsConnection, private readonly prefix: string) {}
 
+  /** natsUrl: one URL or several, comma separated (a NATS cluster). */
   static async open(natsUrl: string, prefix = 'shardmq'): Promise<ClusterState> {
-    return new ClusterState(await connect({ servers: natsUrl }), prefix);
+    return new ClusterState(await connect({ servers: natsUrl.split(',') }), prefix);
   }
 
   /** shard -> owner node id, for every live lease. */
@@ -57,9 +58,9 @@ export function shardOfClient(clientId: string, shards: number): number {
  * Starts a cluster (tiers as processes over NATS) with two session actors, `session-1` and
  * `session-2`, and waits until both hold leases and every shard is leased; throws otherwise.
  */
-export async function startTwoOwnerCluster(o: { env: Record<string, string>; gateways: number; shards: number }): Promise<{ broker: Broker; state: ClusterState }> {
-  const broker = await startBroker('cluster', { env: o.env, gateways: o.gateways, roleEnv: { session: { SHARDMQ_NODE_ID: 'session-1' } } });
-  const state = await ClusterState.open(broker.nats!.url);
+export async function startTwoOwnerCluster(o: { env: Record<string, string>; gateways: number; shards: number; natsNodes?: number }): Promise<{ broker: Broker; state: ClusterState }> {
+  const broker = await startBroker('cluster', { env: o.env, gateways: o.gateways, natsNodes: o.natsNodes, roleEnv: { session: { SHARDMQ_NODE_ID: 'session-1' } } });
+  const state = await ClusterState.open(broker.natsUrl!);
   await broker.spawnRole('session', 'session-2', { SHARDMQ_NODE_ID: 'session-2' });
   const deadline = Date.now() + 20_000;
   let owners = new Map<string, number>();

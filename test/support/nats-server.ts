@@ -79,8 +79,8 @@ interface Running {
   exited: Promise<void>;
 }
 
-function spawnServer(port: number, storeDir: string, jetstream: boolean): Promise<Running> {
-  const args = ['-a', HOST, '-p', String(port)];
+function spawnServer(port: number, storeDir: string, jetstream: boolean, extraArgs: readonly string[] = []): Promise<Running> {
+  const args = ['-a', HOST, '-p', String(port), ...extraArgs];
   if (jetstream) args.push('-js', '-sd', storeDir);
   const child = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   live.add(child);
@@ -221,5 +221,128 @@ export async function startNatsServer(opts: StartNatsServerOptions = {}): Promis
       running = await spawnServer(port, storeDir, jetstream);
     },
   };
+  return handle;
+}
+
+/** One node of a test NATS cluster. */
+export interface NatsNodeHandle {
+  /** Server name (also its JetStream peer name). */
+  readonly name: string;
+  readonly url: string;
+  readonly port: number;
+  /** HTTP monitoring port (`/varz`, `/jsz`). */
+  readonly monitorPort: number;
+  /** Sends a signal (default SIGKILL) without waiting: a crash. */
+  kill(signal?: NodeJS.Signals): void;
+  /** Waits until the node's process has ended (after kill). */
+  exited(): Promise<void>;
+  /** Starts the node again on the same ports and store dir (after kill), rejoining the cluster. */
+  restart(): Promise<void>;
+}
+
+/**
+ * A NATS cluster of `nodes` servers on 127.0.0.1 (free client, cluster and monitoring ports,
+ * routes between all of them, JetStream with a private store dir each), the way production
+ * runs it. `url` lists every node, comma separated (the format of SHARDMQ_NATS_URL).
+ */
+export interface NatsClusterHandle {
+  readonly url: string;
+  readonly urls: string[];
+  readonly nodes: NatsNodeHandle[];
+  /** Index of the node that is the JetStream meta leader now (asks the live nodes). */
+  metaLeader(): Promise<number>;
+  /** Stops every node and removes the store dirs. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** GET a monitoring endpoint of a node as JSON. */
+async function monitor(port: number, path: string): Promise<Record<string, unknown>> {
+  const r = await fetch(`http://${HOST}:${port}${path}`, { signal: AbortSignal.timeout(2000) });
+  return (await r.json()) as Record<string, unknown>;
+}
+
+function metaLeaderName(jsz: Record<string, unknown>): string {
+  const meta = jsz.meta_cluster as { leader?: string } | undefined;
+  return meta?.leader ?? '';
+}
+
+/**
+ * Starts a `nodes`-server JetStream cluster and resolves once it has elected a JetStream meta
+ * leader (before that, creating a stream fails). Who may call: tests only.
+ */
+export async function startNatsCluster(o: { nodes?: number } = {}): Promise<NatsClusterHandle> {
+  installExitHooks();
+  const n = o.nodes ?? 3;
+  const cluster = `shardmq-test-${process.pid}`;
+  const specs: { name: string; port: number; clusterPort: number; monitorPort: number; storeDir: string }[] = [];
+  const taken = new Set<number>();
+  const pick = async () => {
+    for (;;) {
+      const p = await freePort(HOST);
+      if (!taken.has(p)) {
+        taken.add(p);
+        return p;
+      }
+    }
+  };
+  for (let i = 0; i < n; i++) {
+    const storeDir = await mkdtemp(join(tmpdir(), 'shardmq-nats-'));
+    liveDirs.add(storeDir);
+    specs.push({ name: `n${i + 1}`, port: await pick(), clusterPort: await pick(), monitorPort: await pick(), storeDir });
+  }
+  const routes = specs.map((s) => `nats://${HOST}:${s.clusterPort}`).join(',');
+  const argsOf = (s: (typeof specs)[number]) => ['--name', s.name, '--cluster_name', cluster, '--cluster', `nats://${HOST}:${s.clusterPort}`, '--routes', routes, '-m', String(s.monitorPort)];
+  const running: (Running | undefined)[] = await Promise.all(specs.map((s) => spawnServer(s.port, s.storeDir, true, argsOf(s))));
+  let stopped: Promise<void> | undefined;
+  const handle: NatsClusterHandle = {
+    urls: specs.map((s) => `nats://${HOST}:${s.port}`),
+    get url() {
+      return this.urls.join(',');
+    },
+    nodes: specs.map((s, i) => ({
+      name: s.name,
+      url: `nats://${HOST}:${s.port}`,
+      port: s.port,
+      monitorPort: s.monitorPort,
+      kill(signal: NodeJS.Signals = 'SIGKILL') {
+        const r = running[i];
+        if (r && r.child.exitCode === null && r.child.signalCode === null) r.child.kill(signal);
+      },
+      async exited() {
+        await running[i]?.exited;
+      },
+      async restart() {
+        await stopChild(running[i]);
+        running[i] = await spawnServer(s.port, s.storeDir, true, argsOf(s));
+      },
+    })),
+    async metaLeader() {
+      for (const [i, s] of specs.entries()) {
+        if (!running[i] || running[i]!.child.exitCode !== null || running[i]!.child.signalCode !== null) continue;
+        const name = metaLeaderName(await monitor(s.monitorPort, '/jsz').catch(() => ({})));
+        const at = specs.findIndex((x) => x.name === name);
+        if (at >= 0) return at;
+      }
+      return -1;
+    },
+    stop() {
+      stopped ??= (async () => {
+        await Promise.all(running.map((r) => stopChild(r)));
+        for (const s of specs) {
+          await rm(s.storeDir, { recursive: true, force: true });
+          liveDirs.delete(s.storeDir);
+        }
+      })();
+      return stopped;
+    },
+  };
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while ((await handle.metaLeader()) < 0) {
+    if (Date.now() > deadline) {
+      await handle.stop();
+      throw new Error(`the ${n}-node NATS cluster elected no JetStream meta leader within ${READY_TIMEOUT_MS} ms`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
   return handle;
 }

@@ -20,6 +20,8 @@ export interface LeaseOptions {
 
 interface Held {
   rev: number;
+  /** A renewal of this lease is in flight: never two at once (the second would fail its CAS). */
+  renewing: boolean;
   /** Local time until which writes are allowed: renewal send time + TTL - safety margin. */
   validUntil: number;
   state: 'loading' | 'serving' | 'releasing';
@@ -46,8 +48,12 @@ export class LeaseOwnership implements ShardOwnership {
   private readonly held = new Map<number, Held>();
   private readonly busy = new Set<number>();
   private members: string[] = [];
+  /** Member id -> when its announcement was last seen on the members watch (local clock). */
+  private readonly memberSeen = new Map<string, number>();
   private handler?: ShardHandler;
   private timer?: NodeJS.Timeout;
+  private renewTimer?: NodeJS.Timeout;
+  private announcing = false;
   private quick?: NodeJS.Timeout;
   private ticking?: Promise<void>;
   private again = false;
@@ -78,19 +84,25 @@ export class LeaseOwnership implements ShardOwnership {
   async start(handler: ShardHandler): Promise<void> {
     this.handler = handler;
     await this.announce();
-    this.watches.push(await this.leases.watch({ include: 'updates' }));
-    this.watches.push(await this.memberKv.watch({ include: 'updates' }));
-    void this.follow(this.watches[0]!, (e) => this.onLeaseEvent(e));
-    void this.follow(this.watches[1]!, (e) => this.onMemberEvent(e));
+    // Listed once at start; afterwards membership follows the watch (no consumer per round).
+    const now = this.now();
+    for (const id of await this.listMembers()) this.memberSeen.set(id, now);
+    void this.follow(() => this.leases.watch({ include: 'updates' }), (e) => this.onLeaseEvent(e));
+    void this.follow(() => this.memberKv.watch({ include: 'updates' }), (e) => this.onMemberEvent(e));
     await this.tick();
     this.started = true;
     this.timer = setInterval(() => void this.tick(), this.o.leaseRenewMs);
     this.timer.unref();
+    // Renewals run on their own clock: a slow round (shard loads, a NATS leader election
+    // stalling a claim) must never delay them past the lease TTL.
+    this.renewTimer = setInterval(() => void this.renewAll(), this.o.leaseRenewMs);
+    this.renewTimer.unref();
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.renewTimer) clearInterval(this.renewTimer);
     if (this.quick) clearTimeout(this.quick);
     await this.ticking;
     for (const w of this.watches.splice(0)) w.stop();
@@ -132,12 +144,25 @@ export class LeaseOwnership implements ShardOwnership {
     return this.settledAt !== 0;
   }
 
-  /** Consumes a KV watch until it is stopped. */
-  private async follow(w: QueuedIterator<KvWatchEntry>, fn: (e: KvWatchEntry) => void): Promise<void> {
-    try {
-      for await (const e of w) fn(e);
-    } catch (err) {
-      if (!this.stopping) this.o.log.warn('kv watch ended', { err: err as Error });
+  /**
+   * Consumes a KV watch until we stop, opening it again when it ends (e.g. its consumer was
+   * on a NATS node that died and could not be recreated during the leader election).
+   */
+  private async follow(open: () => Promise<QueuedIterator<KvWatchEntry>>, fn: (e: KvWatchEntry) => void): Promise<void> {
+    while (!this.stopping) {
+      try {
+        const w = await open();
+        this.watches.push(w);
+        if (this.stopping) w.stop();
+        try {
+          for await (const e of w) fn(e);
+        } finally {
+          this.watches.splice(this.watches.indexOf(w) >>> 0, 1);
+        }
+      } catch (err) {
+        if (!this.stopping) this.o.log.warn('kv watch ended; opening it again', { err: err as Error });
+      }
+      if (!this.stopping) await new Promise((r) => setTimeout(r, this.o.leaseRenewMs));
     }
   }
 
@@ -149,11 +174,17 @@ export class LeaseOwnership implements ShardOwnership {
     if (rendezvousOwner(this.members, shard) === this.o.nodeId) void this.claim(shard, 'handoff');
   }
 
-  /** A member joined or left: recompute at once instead of at the next renewal. */
+  /**
+   * Membership follows the members watch: a PUT (re-announced every renewal) keeps a member
+   * alive for one TTL, a DEL (a member stopping) removes it. A member that joined or left
+   * makes us recompute at once instead of at the next round.
+   */
   private onMemberEvent(e: KvWatchEntry): void {
     if (this.stopping || !e.key.startsWith(MEMBER)) return;
     const id = e.key.slice(MEMBER.length);
     const known = this.members.includes(id);
+    if (e.operation === 'PUT') this.memberSeen.set(id, this.now());
+    else this.memberSeen.delete(id);
     if ((e.operation === 'PUT' && !known) || (e.operation !== 'PUT' && known)) void this.tick();
   }
 
@@ -161,12 +192,42 @@ export class LeaseOwnership implements ShardOwnership {
     await this.memberKv.put(MEMBER + this.o.nodeId, this.o.nodeId);
   }
 
-  private async readMembers(): Promise<string[]> {
+  /** Member keys in the bucket (start-up only: each listing costs a JetStream consumer). */
+  private async listMembers(): Promise<string[]> {
     const it = await this.memberKv.keys(`${MEMBER}>`);
     const out: string[] = [];
     for await (const k of it) out.push(k.slice(MEMBER.length));
+    return out;
+  }
+
+  /** Members heard within one TTL, and us. */
+  private liveMembers(): string[] {
+    const oldest = this.now() - this.o.leaseTtlMs;
+    for (const [id, at] of this.memberSeen) if (at < oldest) this.memberSeen.delete(id);
+    const out = [...this.memberSeen.keys()];
     if (!this.stopping && !out.includes(this.o.nodeId)) out.push(this.o.nodeId);
     return out.sort();
+  }
+
+  /**
+   * Renews every lease we hold, each on its own (one slow renewal delays no other), then
+   * re-announces us. Runs every leaseRenewMs.
+   */
+  private async renewAll(): Promise<void> {
+    if (this.stopping) return;
+    // Leases first, then the member key: a crashed member's key expires after its leases,
+    // so when the others see it gone its shards are claimable at once.
+    const renewals = Promise.all([...this.held.keys()].map((s) => this.renew(s)));
+    if (this.announcing) return;
+    this.announcing = true;
+    try {
+      await renewals;
+      if (!this.stopping) await this.announce();
+    } catch (err) {
+      this.o.log.warn('member announcement failed', { err: err as Error });
+    } finally {
+      this.announcing = false;
+    }
   }
 
   /** One renewal round; concurrent calls coalesce into one more round. */
@@ -192,12 +253,7 @@ export class LeaseOwnership implements ShardOwnership {
 
   private async round(): Promise<void> {
     if (this.stopping) return;
-    // Leases first, then the member key: a crashed member's key expires after its leases,
-    // so when the others see it gone its shards are claimable at once.
-    await Promise.all([...this.held.keys()].map((s) => this.renew(s)));
-    await this.announce();
-    this.members = await this.readMembers();
-    if (this.stopping) return;
+    this.members = this.liveMembers();
     const me = this.o.nodeId;
     const work: Promise<void>[] = [];
     for (let s = 0; s < this.o.shards; s++) {
@@ -222,9 +278,17 @@ export class LeaseOwnership implements ShardOwnership {
     }
   }
 
+  /**
+   * One lease renewal (CAS on the revision we hold). Only a CAS conflict loses the lease: a
+   * timeout (NATS electing a stream leader, a node gone) keeps it, and writes stop by
+   * themselves once validUntil passes (mayWrite); the next renewal that gets through tells
+   * whether the lease survived. A conflict may also be our own earlier renewal that timed
+   * out after it was applied: if the key still names us, adopt its revision.
+   */
   private async renew(shard: number): Promise<void> {
     const h = this.held.get(shard);
-    if (!h || h.state === 'releasing') return; // its delete uses the revision we hold
+    if (!h || h.state === 'releasing' || h.renewing) return; // a release deletes with the revision we hold
+    h.renewing = true;
     const sentAt = this.now();
     try {
       const rev = await this.leases.update(LEASE + shard, this.o.nodeId, h.rev);
@@ -232,8 +296,17 @@ export class LeaseOwnership implements ShardOwnership {
       h.rev = rev;
       h.validUntil = sentAt + this.o.leaseTtlMs - this.o.leaseSafetyMs;
     } catch (err) {
+      if (this.held.get(shard) !== h || !isCasConflict(err)) return;
+      const now = await this.leases.get(LEASE + shard).catch(() => null);
       if (this.held.get(shard) !== h) return;
-      if (isCasConflict(err) || this.now() >= h.validUntil) this.lose(shard, err as Error);
+      if (now && now.operation === 'PUT' && now.string() === this.o.nodeId && now.revision > h.rev) {
+        // Only we write our node id, and only over the revision we held: nobody came between.
+        h.rev = now.revision;
+        return; // validity comes back with the next renewal
+      }
+      this.lose(shard, err as Error);
+    } finally {
+      h.renewing = false;
     }
   }
 
@@ -256,7 +329,7 @@ export class LeaseOwnership implements ShardOwnership {
         if (!isCasConflict(err)) this.o.log.warn('lease create failed', { shard, err: err as Error });
         return; // someone holds it; its release (DEL event) or expiry brings us back
       }
-      const h: Held = { rev, validUntil: sentAt + this.o.leaseTtlMs - this.o.leaseSafetyMs, state: 'loading' };
+      const h: Held = { rev, renewing: false, validUntil: sentAt + this.o.leaseTtlMs - this.o.leaseSafetyMs, state: 'loading' };
       this.held.set(shard, h);
       if (why === 'handoff') this.m.handoffs.inc({ direction: 'in' });
       else if (why === 'takeover') this.m.takeovers.inc();

@@ -16,7 +16,9 @@ export interface SessionBuckets {
 }
 
 export async function openSessionBuckets(nc: NatsConnection, c: Config): Promise<SessionBuckets> {
-  const kvm = new Kvm(jetstream(nc));
+  // Each KV call may wait one bus request timeout: a call cut short while a NATS node is
+  // down and a stream elects a new leader (a few seconds) would only be retried.
+  const kvm = new Kvm(jetstream(nc, { timeout: c['nats.requestTimeoutMs'] }));
   const prefix = c['cluster.bucketPrefix'];
   const base = { replicas: c['cluster.replicas'], storage: c['cluster.storage'], history: 1 } as const;
   // Leases and members vanish when not renewed: the TTL is the crash-detection time.
