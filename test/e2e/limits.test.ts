@@ -4,6 +4,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Packet } from 'mqtt-packet';
 import { MODES, startBroker, type Broker } from '../support/broker.js';
 import { ClientPool, collect, publish, sleep, subscribe, waitFor, type Received } from '../support/mqtt-clients.js';
+import { counterValue, httpPortOf, scrape } from '../support/metrics-scrape.js';
 import { RawClient } from '../support/raw-mqtt.js';
 
 /**
@@ -20,14 +21,6 @@ const LIMITS = {
   SHARDMQ_SESSION_MAX_QUEUED_MESSAGES: '10',
 };
 
-/** The HTTP port a process printed in its "ready" line. */
-function httpPortOf(broker: Broker, name: string): number {
-  const out = broker.processes.get(name)?.output() ?? '';
-  const m = /"msg":"ready".*?"httpPort":(\d+)/.exec(out);
-  assert.ok(m, `${name} printed its httpPort`);
-  return Number(m[1]);
-}
-
 /** SUBSCRIBE returning the SUBACK codes, refusals included (mqtt.js rejects a 5.0 SUBACK with a code >= 0x80). */
 function subackCodes(c: MqttClient, topics: string | string[], qos: 0 | 1 | 2 = 1): Promise<number[]> {
   return new Promise((resolve, reject) =>
@@ -38,23 +31,6 @@ function subackCodes(c: MqttClient, topics: string | string[], qos: 0 | 1 | 2 = 
       else resolve((granted ?? []).map((g) => g.qos));
     }),
   );
-}
-
-async function scrape(port: number): Promise<string> {
-  const r = await fetch(`http://127.0.0.1:${port}/metrics`);
-  assert.equal(r.status, 200);
-  return r.text();
-}
-
-/** Sum of a counter's samples whose labels contain `labelMatch` (0 when absent). */
-function counterValue(text: string, name: string, labelMatch: string): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    if (!line.includes(labelMatch)) continue;
-    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
 }
 
 for (const mode of MODES) {

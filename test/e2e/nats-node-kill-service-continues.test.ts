@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Broker } from '../support/broker.js';
+import { ClusterState, startTwoOwnerCluster } from '../support/cluster-state.js';
+import { counterValue, httpPortOf, scrape } from '../support/metrics-scrape.js';
+import { ClientPool, collect, sleep, subscribe, waitFor, type Received } from '../support/mqtt-clients.js';
+import { Qos1Stream } from '../support/qos1-stream.js';
+
+/**
+ * Production runs a 3-node NATS cluster with every bucket at 3 replicas. kill -9 of one NATS
+ * node (the JetStream meta leader) under a steady QoS 1 load must be a pause of seconds: the
+ * publishes keep getting PUBACKs while the node stays down, no acknowledged message is lost,
+ * and the session actors keep their shard leases (no mass expiry and reload). The node then
+ * comes back and rejoins.
+ */
+
+const SHARDS = Number(process.env.NATS_KILL_TEST_SHARDS ?? 1024);
+const SUBSCRIBERS = 10;
+const DOWN_MS = Number(process.env.NATS_KILL_TEST_DOWN_MS ?? 20_000);
+const clusterEnv = {
+  SHARDMQ_SHARDS: String(SHARDS),
+  SHARDMQ_GATEWAY_HEARTBEAT_MS: '1000',
+};
+
+/** The longest time the set of acknowledged numbers did not grow, sampled every 50 ms. */
+function watchProgress(streams: Qos1Stream[]): { stop(): number } {
+  const total = () => streams.reduce((n, s) => n + s.acked.size, 0);
+  let last = total();
+  let since = Date.now();
+  let longest = 0;
+  const timer = setInterval(() => {
+    const now = Date.now();
+    const t = total();
+    if (t !== last) {
+      longest = Math.max(longest, now - since);
+      last = t;
+      since = now;
+    }
+  }, 50);
+  return {
+    stop() {
+      clearInterval(timer);
+      return Math.max(longest, Date.now() - since);
+    },
+  };
+}
+
+describe('kill -9 of a NATS node (3-node cluster, buckets at 3 replicas)', () => {
+  let broker: Broker;
+  let state: ClusterState;
+  const pool = new ClientPool();
+
+  before(async () => {
+    ({ broker, state } = await startTwoOwnerCluster({ env: clusterEnv, gateways: 2, shards: SHARDS, natsNodes: 3 }));
+  });
+
+  after(async () => {
+    await pool.closeAll();
+    await state?.close();
+    await broker?.stop();
+  });
+
+  test('the service pauses for seconds, keeps acknowledging, loses nothing acknowledged and keeps its leases', async () => {
+    const nats = broker.natsCluster!;
+    const metricsPorts = ['session', 'session-2'].map((n) => httpPortOf(broker, n));
+    const leaseCounters = async () => {
+      let lost = 0;
+      let takeovers = 0;
+      for (const port of metricsPorts) {
+        const text = await scrape(port);
+        lost += counterValue(text, 'shardmq_shard_leases_lost_total', '');
+        takeovers += counterValue(text, 'shardmq_shard_takeovers_total', '');
+      }
+      return { lost, takeovers };
+    };
+
+    const subs: Array<{ id: string; got: Received[] }> = [];
+    for (let i = 0; i < SUBSCRIBERS; i++) {
+      const id = `nk-sub-${i}`;
+      const client = await pool.connect(broker.url(i % 2), { protocolVersion: 5, clientId: id, clean: false, properties: { sessionExpiryInterval: 3600 } });
+      const got = collect(client);
+      await subscribe(client, 'nk/#', { qos: 1 });
+      subs.push({ id, got });
+    }
+    const streams: Qos1Stream[] = [];
+    for (const g of [0, 1]) {
+      const pub = await pool.connect(broker.url(g), { protocolVersion: 5, clientId: `nk-pub-${g}` });
+      streams.push(new Qos1Stream(pub, `nk/${g}`, { everyMs: 40, maxInflight: 8 }));
+    }
+    await waitFor(() => streams.every((s) => s.acked.size > 20), 'the streams to flow', 30_000);
+    const before = await leaseCounters();
+
+    const leader = await nats.metaLeader();
+    assert.ok(leader >= 0, 'the NATS cluster has a JetStream meta leader');
+    const victim = nats.nodes[leader]!;
+    const progress = watchProgress(streams);
+    const ackedAtKill = streams.map((s) => s.acked.size);
+    victim.kill('SIGKILL');
+    await victim.exited();
+    const killedAt = Date.now();
+    // Service continues while the node is down: publishes keep getting PUBACKs.
+    await waitFor(() => streams.every((s, i) => s.acked.size > ackedAtKill[i]! + 10), 'PUBACKs while the NATS node is down', DOWN_MS);
+    const resumedMs = Date.now() - killedAt;
+    const left = DOWN_MS - (Date.now() - killedAt);
+    if (left > 0) await sleep(left);
+    const ackedWhileDown = streams.map((s, i) => s.acked.size - ackedAtKill[i]!);
+    const longestPauseMs = progress.stop();
+    const during = await leaseCounters();
+    await victim.restart();
+    const leaderAfter = await nats.metaLeader();
+    await sleep(5000);
+    for (const s of streams) await s.stop();
+    for (const s of subs) {
+      for (const [g, stream] of streams.entries()) {
+        await stream.verify(`${s.id} (stream ${g})`, s.got.filter((r) => r.topic === `nk/${g}`), 60_000);
+      }
+    }
+    const end = await leaseCounters();
+    const sent = streams.reduce((n, s) => n + s.sent, 0);
+    const acked = streams.reduce((n, s) => n + s.acked.size, 0);
+    const refused = streams.reduce((n, s) => n + s.refused.size, 0);
+    console.log(
+      `# NATS node ${victim.name} (meta leader) killed for ${DOWN_MS} ms: PUBACKs again after ${resumedMs} ms, longest pause without any PUBACK ${longestPauseMs} ms; ` +
+        `acknowledged while down ${ackedWhileDown.join('+')}; published ${sent}, acknowledged ${acked}, refused ${refused}; ` +
+        `leases lost ${during.lost - before.lost} while down, ${end.lost - before.lost} in all; takeovers ${end.takeovers - before.takeovers}; meta leader after restart: n${leaderAfter + 1}`,
+    );
+    assert.equal(end.lost - before.lost, 0, 'no shard lease was lost (no mass expiry, no reload)');
+    // Every shard still leased (by the two session actors).
+    const owners = await state.owners();
+    assert.equal([...owners.values()].reduce((a, b) => a + b, 0), SHARDS);
+  });
+});
