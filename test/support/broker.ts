@@ -39,6 +39,8 @@ export interface Broker {
   /** Every NATS URL, comma separated (cluster mode). */
   readonly natsUrl?: string;
   readonly processes: Map<string, ManagedProcess>;
+  /** Process name -> its /metrics port, read from its "ready" line at start. */
+  readonly httpPorts: Map<string, number>;
   /** Starts one more process of a role (cluster mode), e.g. a second session actor. */
   spawnRole(role: 'gateway' | 'session' | 'router' | 'auth', name: string, env?: Record<string, string>): Promise<ManagedProcess>;
   output(): string;
@@ -47,7 +49,7 @@ export interface Broker {
 
 const READY = /"msg":"ready"/;
 
-async function spawnShardmq(name: string, env: Record<string, string>): Promise<{ proc: ManagedProcess; mqttPort?: number }> {
+async function spawnShardmq(name: string, env: Record<string, string>): Promise<{ proc: ManagedProcess; mqttPort?: number; httpPort?: number }> {
   const proc = await spawnProcess(process.execPath, [CLI, 'start'], {
     name,
     env: { SHARDMQ_LOG_LEVEL: 'info', SHARDMQ_HTTP_PORT: '0', SHARDMQ_MQTT_HOST: '127.0.0.1', SHARDMQ_MQTT_PORT: '0', ...env },
@@ -56,11 +58,17 @@ async function spawnShardmq(name: string, env: Record<string, string>): Promise<
   });
   const line = await proc.waitForLine(READY, 1000).catch(() => '');
   const m = /"mqttPort":(\d+)/.exec(line) ?? /"mqttPort":(\d+)/.exec(proc.output());
-  return { proc, mqttPort: m ? Number(m[1]) : undefined };
+  const h = /"httpPort":(\d+)/.exec(line) ?? /"msg":"ready".*?"httpPort":(\d+)/.exec(proc.output());
+  return { proc, mqttPort: m ? Number(m[1]) : undefined, httpPort: h ? Number(h[1]) : undefined };
 }
 
 export async function startBroker(mode: BrokerMode, o: BrokerOptions = {}): Promise<Broker> {
   const processes = new Map<string, ManagedProcess>();
+  const httpPorts = new Map<string, number>();
+  const started = (name: string, r: { proc: ManagedProcess; httpPort?: number }) => {
+    processes.set(name, r.proc);
+    if (r.httpPort) httpPorts.set(name, r.httpPort);
+  };
   const ports: number[] = [];
   let nats: NatsServerHandle | undefined;
   let natsCluster: NatsClusterHandle | undefined;
@@ -72,9 +80,9 @@ export async function startBroker(mode: BrokerMode, o: BrokerOptions = {}): Prom
   };
   try {
     if (mode === 'single') {
-      const { proc, mqttPort } = await spawnShardmq('shardmq', { ...o.env });
-      processes.set('shardmq', proc);
-      ports.push(mqttPort!);
+      const r = await spawnShardmq('shardmq', { ...o.env });
+      started('shardmq', r);
+      ports.push(r.mqttPort!);
     } else {
       const nodes = o.natsNodes ?? 1;
       let replicas: Record<string, string> = {};
@@ -88,16 +96,15 @@ export async function startBroker(mode: BrokerMode, o: BrokerOptions = {}): Prom
       }
       const base = { SHARDMQ_NATS_URL: natsUrl, ...replicas, ...o.env };
       for (const role of ['router', 'session', 'auth'] as const) {
-        const { proc } = await spawnShardmq(role, { ...base, SHARDMQ_ROLES: role, ...o.roleEnv?.[role] });
-        processes.set(role, proc);
+        started(role, await spawnShardmq(role, { ...base, SHARDMQ_ROLES: role, ...o.roleEnv?.[role] }));
       }
       const n = o.gateways ?? 2;
-      const started = await Promise.all(
+      const gws = await Promise.all(
         Array.from({ length: n }, (_, i) => spawnShardmq(`gateway-${i + 1}`, { ...base, SHARDMQ_ROLES: 'gateway', ...o.roleEnv?.gateway })),
       );
-      started.forEach(({ proc, mqttPort }, i) => {
-        processes.set(`gateway-${i + 1}`, proc);
-        ports.push(mqttPort!);
+      gws.forEach((r, i) => {
+        started(`gateway-${i + 1}`, r);
+        ports.push(r.mqttPort!);
       });
     }
   } catch (err) {
@@ -111,14 +118,15 @@ export async function startBroker(mode: BrokerMode, o: BrokerOptions = {}): Prom
     natsCluster,
     natsUrl,
     processes,
+    httpPorts,
     url: (g = 0) => `mqtt://127.0.0.1:${ports[g % ports.length]}`,
     async spawnRole(role, name, env = {}) {
       if (!natsUrl) throw new Error('spawnRole needs cluster mode');
       const replicas: Record<string, string> = natsCluster ? { SHARDMQ_CLUSTER_REPLICAS: String(Math.min(3, natsCluster.nodes.length)) } : {};
-      const { proc, mqttPort } = await spawnShardmq(name, { SHARDMQ_NATS_URL: natsUrl, ...replicas, ...o.env, SHARDMQ_ROLES: role, ...o.roleEnv?.[role], ...env });
-      processes.set(name, proc);
-      if (role === 'gateway' && mqttPort) ports.push(mqttPort);
-      return proc;
+      const r = await spawnShardmq(name, { SHARDMQ_NATS_URL: natsUrl, ...replicas, ...o.env, SHARDMQ_ROLES: role, ...o.roleEnv?.[role], ...env });
+      started(name, r);
+      if (role === 'gateway' && r.mqttPort) ports.push(r.mqttPort);
+      return r.proc;
     },
     output: () => [...processes.entries()].map(([n, p]) => `--- ${n}\n${p.output()}`).join('\n'),
     stop: stopAll,

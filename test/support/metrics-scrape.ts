@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import type { Broker } from './broker.js';
 
-/** The HTTP port a process printed in its "ready" line (read it early: output keeps the last lines only). */
+/** The HTTP port a process printed in its "ready" line. */
 export function httpPortOf(broker: Broker, name: string): number {
-  const out = broker.processes.get(name)?.output() ?? '';
-  const m = /"msg":"ready".*?"httpPort":(\d+)/.exec(out);
-  assert.ok(m, `${name} printed its httpPort`);
-  return Number(m[1]);
+  const port = broker.httpPorts.get(name);
+  assert.ok(port, `${name} printed its httpPort`);
+  return port;
 }
 
 /** The /metrics text of a process. */
