@@ -26,7 +26,13 @@ interface Run {
 async function publishAll(pubs: MqttClient[], phase: string, midway?: () => void): Promise<Run> {
   const run: Run = { acked: new Map(), refused: 0 };
   let halfway = 0;
-  await Promise.all(
+  // A publisher whose connection closes never hears its PUBACKs: fail instead of waiting forever.
+  let onClose: (() => void) | undefined;
+  const closed = new Promise<never>((_, reject) => {
+    onClose = () => reject(new Error(`a publisher's connection closed during the ${phase} phase`));
+    for (const pub of pubs) pub.once('close', onClose);
+  });
+  const sending = Promise.all(
     pubs.map(async (pub, p) => {
       const t1 = `order/${phase}/${p}/1`;
       const acked = new Set<number>();
@@ -49,6 +55,11 @@ async function publishAll(pubs: MqttClient[], phase: string, midway?: () => void
       await Promise.all(inflight);
     }),
   );
+  try {
+    await Promise.race([sending, closed]);
+  } finally {
+    for (const pub of pubs) pub.off('close', onClose!);
+  }
   return run;
 }
 
