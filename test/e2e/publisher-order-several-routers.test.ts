@@ -109,7 +109,7 @@ for (const mode of MODES) {
 
     before(async () => {
       // Subscribers receive every stream at once: their queues must not overflow (a limit, not a loss).
-      const env = { SHARDMQ_ROUTER_HEARTBEAT_MS: '500', SHARDMQ_SESSION_MAX_QUEUED_MESSAGES: '1000000', SHARDMQ_SESSION_MAX_INFLIGHT: '1000' };
+      const env = { SHARDMQ_SHARDS: '128', SHARDMQ_ROUTER_HEARTBEAT_MS: '500', SHARDMQ_SESSION_MAX_QUEUED_MESSAGES: '1000000', SHARDMQ_SESSION_MAX_INFLIGHT: '1000' };
       broker = await startBroker(mode, { env });
       if (mode === 'cluster') {
         await broker.spawnRole('router', 'router-2');
