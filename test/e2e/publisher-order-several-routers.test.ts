@@ -108,8 +108,9 @@ for (const mode of MODES) {
     const subs: Received[][] = [];
 
     before(async () => {
-      // Subscribers receive every stream at once: their queues must not overflow (a limit, not a loss).
-      const env = { SHARDMQ_SHARDS: '128', SHARDMQ_ROUTER_HEARTBEAT_MS: '500', SHARDMQ_SESSION_MAX_QUEUED_MESSAGES: '1000000', SHARDMQ_SESSION_MAX_INFLIGHT: '1000' };
+      // Subscribers receive every stream at once: their queues must not overflow (a limit, not a
+      // loss). A long lease keeps a loaded machine's slow renewals from moving shards mid-test.
+      const env = { SHARDMQ_SHARDS: '128', SHARDMQ_CLUSTER_LEASE_TTL_MS: '10000', SHARDMQ_ROUTER_HEARTBEAT_MS: '500', SHARDMQ_SESSION_MAX_QUEUED_MESSAGES: '1000000', SHARDMQ_SESSION_MAX_INFLIGHT: '1000' };
       broker = await startBroker(mode, { env });
       if (mode === 'cluster') {
         await broker.spawnRole('router', 'router-2');
@@ -122,7 +123,7 @@ for (const mode of MODES) {
         subs.push(collect(sub));
         await subscribe(sub, 'order/#', { qos: 1 });
       }
-      for (let p = 0; p < PUBLISHERS; p++) pubs.push(await pool.connect(broker.url(p), { clientId: `order-pub-${p}`, clean: true }));
+      for (let p = 0; p < PUBLISHERS; p++) pubs.push(await pool.connect(broker.url(p), { protocolVersion: 5, clientId: `order-pub-${p}`, clean: true }));
     });
 
     after(async () => {
