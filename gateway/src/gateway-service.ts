@@ -15,6 +15,7 @@ import { RouterChoice } from '../../common/src/router-choice.js';
 import { shardOf } from '../../common/src/shard.js';
 import { TokenBucket } from '../../common/src/token-bucket.js';
 import type { SubjectSpace } from '../../common/src/subjects.js';
+import { admission, connectionCap, openFileLimit, type Refusal } from './connection-admission.js';
 import { Connection } from './connection.js';
 import { startListeners, type ListenerPorts, type Listeners } from './listeners.js';
 import type { ConnState } from './protocol/conn-state.js';
@@ -50,6 +51,11 @@ export class GatewayService implements GatewayPorts {
   readonly shards: number;
   private listeners?: Listeners;
   private readonly conns = new Map<number, Connection>();
+  /** Ids of connections that have not completed CONNECT (bounded by mqtt.maxPendingConnects). */
+  private readonly preConnect = new Set<number>();
+  /** mqtt.maxConnections, or derived from the open-file limit (connection-admission.ts). */
+  private readonly maxConnections: number;
+  private lastRefusalLogAt = 0;
   private nextConnId = 1;
   private readonly subs: BusSubscription[] = [];
   private timers: NodeJS.Timeout[] = [];
@@ -80,6 +86,7 @@ export class GatewayService implements GatewayPorts {
       unauthorizedPublish: config['mqtt.unauthorizedPublish'],
       allowWildcardSubscriptions: config['mqtt.allowWildcardSubscriptions'],
     };
+    this.maxConnections = connectionCap(config['mqtt.maxConnections'], openFileLimit());
     this.publishRate = config['mqtt.maxPublishRatePerS'];
     const connectRate = config['mqtt.maxConnectRatePerS'];
     if (connectRate > 0) this.connectBucket = new TokenBucket(connectRate, connectRate, Date.now());
@@ -121,9 +128,10 @@ export class GatewayService implements GatewayPorts {
     this.timers.push(setInterval(hb, this.config['gateway.heartbeatMs']));
     this.timers.push(setInterval(() => this.sweep(), 500));
     for (const t of this.timers) t.unref();
-    this.listeners = await startListeners(this.config, (s) => this.accept(s), this.deps.log);
+    this.listeners = await startListeners(this.config, (s) => this.accept(s), this.deps.log, () => this.count('accept_failed'));
     this.listening = true;
-    this.deps.log.info('mqtt listeners up', { host: this.config['mqtt.host'], ...this.listeners.ports, gateway: this.gatewayId });
+    const maxConnections = Number.isFinite(this.maxConnections) ? this.maxConnections : 'unbounded';
+    this.deps.log.info('mqtt listeners up', { host: this.config['mqtt.host'], ...this.listeners.ports, gateway: this.gatewayId, maxConnections });
   }
 
   /**
@@ -156,6 +164,11 @@ export class GatewayService implements GatewayPorts {
   private accept(socket: net.Socket): void {
     if (this.stopping) {
       socket.destroy();
+      return;
+    }
+    const refusal = admission(this.conns.size, this.preConnect.size, this.maxConnections, this.config['mqtt.maxPendingConnects']);
+    if (refusal !== undefined) {
+      this.refuse(socket, refusal);
       return;
     }
     if (this.connectBucket) {
@@ -197,8 +210,22 @@ export class GatewayService implements GatewayPorts {
       },
     );
     this.conns.set(id, c);
+    this.preConnect.add(id);
     socket.on('error', () => {});
     socket.on('close', () => this.onSocketClosed(c));
+  }
+
+  /** Closes a connection the gateway has no room for, unread; counted, logged at most every 10 s. */
+  private refuse(socket: net.Socket, why: Refusal): void {
+    this.count(`connection_refused_${why}`);
+    socket.on('error', () => {});
+    socket.destroy();
+    const now = Date.now();
+    if (now - this.lastRefusalLogAt >= 10_000) {
+      this.lastRefusalLogAt = now;
+      const limit = why === 'max_connections' ? { setting: 'mqtt.maxConnections', value: this.maxConnections } : { setting: 'mqtt.maxPendingConnects', value: this.config['mqtt.maxPendingConnects'] };
+      this.deps.log.warn('refusing new connections: limit reached', { ...limit, open: this.conns.size, pending: this.preConnect.size });
+    }
   }
 
   /** Publish rate limit: a connection over its rate is not read until it is back under it. */
@@ -220,6 +247,7 @@ export class GatewayService implements GatewayPorts {
 
   private onSocketClosed(c: Connection): void {
     this.conns.delete(c.state.id);
+    this.preConnect.delete(c.state.id);
     if (c.state.phase !== 'closed') this.notifyLost(c, LostReason.SocketClosed);
     c.state.phase = 'closed';
   }
@@ -265,6 +293,7 @@ export class GatewayService implements GatewayPorts {
   close(st: ConnState, rc: number | undefined, reason: LostReason): void {
     const c = this.conns.get(st.id);
     if (!c || st.phase === 'closed') return;
+    this.preConnect.delete(st.id);
     this.notifyLost(c, reason);
     if (rc !== undefined && st.proto === 5 && st.phase === 'connected') {
       const text = REASON_TEXT[rc];
@@ -339,6 +368,7 @@ export class GatewayService implements GatewayPorts {
   }
 
   connected(st: ConnState): void {
+    this.preConnect.delete(st.id);
     const c = this.conns.get(st.id);
     if (!c) return;
     const out = st.pendingOut.splice(0);

@@ -70,7 +70,13 @@ function attachWebSocket(server: http.Server | https.Server, path: string, onSoc
   return wss;
 }
 
-export async function startListeners(config: Config, onSocket: (s: net.Socket) => void, log: Logger): Promise<Listeners> {
+/**
+ * `onAcceptError` counts listener errors. On Linux, libuv never reports EMFILE from accept: it
+ * accepts the waiting connections on a spare descriptor and closes them (no busy loop), so a
+ * process out of descriptors stays up and the client just sees its connection closed; the
+ * gateway's connection cap (connection-admission.ts) keeps it from getting there.
+ */
+export async function startListeners(config: Config, onSocket: (s: net.Socket) => void, log: Logger, onAcceptError: () => void = () => {}): Promise<Listeners> {
   const host = config['mqtt.host'];
   const backlog = config['mqtt.listenBacklog'];
   const servers: net.Server[] = [];
@@ -114,7 +120,12 @@ export async function startListeners(config: Config, onSocket: (s: net.Socket) =
     for (const s of servers) s.close();
     throw err;
   }
-  for (const s of servers) s.on('error', (err) => log.error('listener error', { err }));
+  for (const s of servers) {
+    s.on('error', (err) => {
+      onAcceptError();
+      log.error('listener error', { err });
+    });
+  }
   return {
     ports,
     close: async () => {

@@ -12,6 +12,7 @@ import {
   ROUTE_FAILED,
   ROUTE_NO_MATCH,
   ROUTE_OK,
+  ROUTE_QUOTA,
   SubOp,
   type RetainedAnswer,
 } from '../../common/src/envelope/router.js';
@@ -28,6 +29,7 @@ import { NoRespondersError, RequestTimeoutError } from '../../common/src/bus/bus
 import { natsConnection } from '../../common/src/bus/nats-bus.js';
 import { fanOut, fanOutToGroup } from './fan-out.js';
 import { RetainedKv } from './persistence/retained-kv.js';
+import { retainedCost, RetainedQuota, type RetainedLimit } from './retained-quota.js';
 import { createRetainedStore, type RetainedStore } from './index/retained-store.js';
 import { SubscriptionIndex } from './index/subscription-index.js';
 
@@ -56,6 +58,7 @@ export class RouterService {
   private deliverSeq = 0;
   private readonly index = new SubscriptionIndex();
   private readonly retained: RetainedStore<Message> = createRetainedStore<Message>();
+  private readonly retainedQuota: RetainedQuota;
   private readonly subs: BusSubscription[] = [];
   private heartbeat?: NodeJS.Timeout;
   private readonly now: () => number;
@@ -71,6 +74,7 @@ export class RouterService {
     private readonly deps: RouterDeps,
   ) {
     this.now = deps.now ?? Date.now;
+    this.retainedQuota = new RetainedQuota(config['router.maxRetainedMessages'], config['router.maxRetainedBytes']);
     const metrics = deps.metrics;
     this.m = {
       routed: labelledCounter(metrics.counter('routed_messages_total', 'Messages routed, by QoS.', ['qos'])),
@@ -80,6 +84,7 @@ export class RouterService {
     };
     metrics.gauge('subscriptions', 'Subscriptions in this router index.', [], (g) => g.set(this.index.size));
     metrics.gauge('retained_messages', 'Retained messages held by this router.', [], (g) => g.set(this.retained.size));
+    metrics.gauge('retained_bytes', 'Topic and payload bytes of the retained messages held by this router.', [], (g) => g.set(this.retainedQuota.bytes));
   }
 
   static create(config: Config, deps: RouterDeps): RouterService {
@@ -95,7 +100,7 @@ export class RouterService {
         (mountpoint, m) => this.storeRetained(mountpoint, m, false),
         (key) => {
           const e = this.retainedKeys.get(key);
-          if (e) this.retained.delete(e.mountpoint, e.topic);
+          if (e) this.dropRetained(e.mountpoint, e.topic);
           this.retainedKeys.delete(key);
         },
       );
@@ -145,6 +150,12 @@ export class RouterService {
     const p = decodeRoutePublish(msg.data);
     const m = p.message;
     this.m.routed(QOS_LABEL[m.qos]);
+    if (m.retain && m.payload.length > 0 && this.retainedLimitHit(p.mountpoint, m) !== undefined) {
+      // The retained store is full: refuse the whole message (not delivered either), so an
+      // MQTT 5 publisher told 0x97 Quota exceeded [MQTT 5.0 3.4.2.1] knows nobody got it.
+      msg.respond(Buffer.from([ROUTE_QUOTA]));
+      return;
+    }
     // A retained message is durable before the publisher hears it was accepted.
     let stored: Promise<number> | undefined;
     if (m.retain) {
@@ -193,21 +204,34 @@ export class RouterService {
 
   /** Retained store change [MQTT-3.3.1-5..7]: an empty payload clears the topic. */
   private storeRetained(mountpoint: string, m: Message, broadcast: boolean): void {
+    if (m.payload.length === 0) this.dropRetained(mountpoint, m.topic);
+    else {
+      // Also bounds what other routers replicate and what the KV store loads.
+      if (this.retainedLimitHit(mountpoint, m) !== undefined) return;
+      const previous = this.retained.set(mountpoint, m.topic, m);
+      this.retainedQuota.bytes += retainedCost(m.topic, m) - (previous === undefined ? 0 : retainedCost(m.topic, previous));
+    }
     if (this.retainedKv) {
       const k = RetainedKv.keyOf(mountpoint, m.topic);
       if (m.payload.length === 0) this.retainedKeys.delete(k);
       else this.retainedKeys.set(k, { mountpoint, topic: m.topic });
     }
-    if (m.payload.length === 0) this.retained.delete(mountpoint, m.topic);
-    else {
-      const exists = this.retained.get(mountpoint, m.topic) !== undefined;
-      if (!exists && this.retained.size >= this.config['router.maxRetainedMessages']) {
-        this.m.limit.inc({ limit: 'maxRetainedMessages' });
-        return;
-      }
-      this.retained.set(mountpoint, m.topic, m);
-    }
     if (broadcast) this.deps.bus.publish(this.deps.subjects.routeRetained, encodeRetainedSync({ routerId: this.id, mountpoint, message: m }));
+  }
+
+  private dropRetained(mountpoint: string, topic: string): void {
+    const previous = this.retained.get(mountpoint, topic);
+    if (previous === undefined) return;
+    this.retained.delete(mountpoint, topic);
+    this.retainedQuota.bytes -= retainedCost(topic, previous);
+  }
+
+  /** The retained bound storing m would pass (counted), or undefined when it fits. */
+  private retainedLimitHit(mountpoint: string, m: Message): RetainedLimit | undefined {
+    const previous = this.retained.get(mountpoint, m.topic);
+    const hit = this.retainedQuota.check(this.retained.size, previous === undefined ? undefined : retainedCost(m.topic, previous), retainedCost(m.topic, m));
+    if (hit !== undefined) this.m.limit.inc({ limit: hit });
+    return hit;
   }
 
   private onRetainedSync(msg: BusMsg): void {

@@ -7,6 +7,8 @@ export const mqttSettings = {
   'mqtt.listenBacklog': int({ default: 4000, min: 1, max: 65535, doc: 'TCP accept backlog; decides how a connection storm is absorbed.' }),
   'mqtt.mountpoint': str({ default: '', pattern: /^[^\u0000/#+]*$/, doc: 'Mountpoint of this listener: tenants under different mountpoints never see each other.' }),
   'mqtt.maxPacketBytes': int({ default: 262144, min: 64, max: 1048000, doc: 'Largest MQTT packet accepted or sent (must stay below NATS max_payload, 1 MB by default).' }),
+  'mqtt.maxConnections': int({ default: 0, min: 0, max: 10000000, doc: 'Most client connections one gateway holds; beyond it a new connection is closed before its CONNECT is read (counted as connection_refused_max_connections). 0: the process open-file limit minus a reserve (a tenth, at least 32) for the bus, the HTTP endpoint and files, so the listener never runs out of descriptors.' }),
+  'mqtt.maxPendingConnects': int({ default: 10000, min: 1, max: 10000000, doc: 'Most connections one gateway holds that have not completed CONNECT (pre-authentication); beyond it a new connection is closed at once (counted as connection_refused_pending_connects).' }),
   'mqtt.connectTimeoutMs': int({ default: 10000, min: 100, max: 600000, doc: 'Close sockets that send no CONNECT within this time.' }),
   'mqtt.maxKeepaliveS': int({ default: 65535, min: 1, max: 65535, doc: 'Largest keepalive granted (MQTT 5 Server Keep Alive when the client asks for more).' }),
   'mqtt.maxClientIdLength': int({ default: 128, min: 23, max: 65535, doc: 'Longest client identifier accepted.' }),

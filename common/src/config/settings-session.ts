@@ -12,5 +12,6 @@ export const sessionSettings = {
   'session.v3WillDelayS': int({ default: 0, min: 0, max: 4294967295, doc: 'NON-STANDARD: a Will delay applied to MQTT 3.1/3.1.1 clients (quick-reconnect grace). 0 = spec behaviour.' }),
   'session.suppressWillOnTakeover': bool({ default: false, doc: 'NON-STANDARD: do not publish the old connection Will when a new connection takes the client id over.' }),
   'router.heartbeatMs': int({ default: 1000, min: 100, max: 60000, doc: 'Router heartbeat period on the bus: publishers stick to one live router (per-publisher order) and leave a router silent for 3 periods.' }),
-  'router.maxRetainedMessages': int({ default: 1000000, min: 0, max: 100000000, doc: 'Retained messages kept (new ones beyond are refused and counted).' }),
+  'router.maxRetainedMessages': int({ default: 1000000, min: 0, max: 100000000, doc: 'Retained messages kept per router. A retained PUBLISH to a new topic beyond it is refused whole (MQTT 5 QoS 1/2: reason 0x97 Quota exceeded; otherwise dropped) and counted in shardmq_limit_hits_total{limit="maxRetainedMessages"}.' }),
+  'router.maxRetainedBytes': int({ default: 1073741824, min: 0, max: 1099511627776, doc: 'Topic and payload bytes of all retained messages kept per router. A retained PUBLISH that would pass it is refused whole like one beyond router.maxRetainedMessages, counted as limit="maxRetainedBytes".' }),
 } as const;

@@ -12,12 +12,16 @@ import { RC } from './reason-codes.js';
  * Writes PUBACKs in the order the PUBLISHes arrived [MQTT-4.6.0-2], as router answers come in.
  * A QoS 1 message the router could not accept is never acknowledged as delivered: 5.0 gets
  * PUBACK 0x80, 3.1.1 (which has no failure code) gets its connection closed so it resends.
+ * A message refused for good (0x87 not authorized, 0x97 retained store full) is acknowledged
+ * to 3.1.1 and dropped.
  */
 export function flushAcks(c: ConnState, ports: GatewayPorts): void {
   while (c.acks.length > 0 && c.acks.peek()!.rc >= 0) {
     const a = c.acks.shift()!;
     if (c.phase !== 'connected') continue;
-    if (a.rc >= 0x80 && c.proto !== 5 && a.rc !== RC.NOT_AUTHORIZED) {
+    // A refusal that a resend cannot fix (not authorized, a full retained store) is acknowledged
+    // to 3.1.1 and dropped, so the client does not resend it forever.
+    if (a.rc >= 0x80 && c.proto !== 5 && a.rc !== RC.NOT_AUTHORIZED && a.rc !== RC.QUOTA_EXCEEDED) {
       ports.close(c, undefined, LostReason.ProtocolError);
       return;
     }
