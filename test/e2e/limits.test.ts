@@ -3,8 +3,8 @@ import { after, before, describe, test } from 'node:test';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Packet } from 'mqtt-packet';
 import { MODES, startBroker, type Broker } from '../support/broker.js';
-import { ClientPool, collect, publish, sleep, subscribe, waitFor, type Received } from '../support/mqtt-clients.js';
-import { counterValue, httpPortOf, scrape } from '../support/metrics-scrape.js';
+import { counterValue, httpPortOf, scrape } from '../support/broker-metrics.js';
+import { ClientPool, collect, publish, sleep, subackCodes, subscribe, waitFor, type Received } from '../support/mqtt-clients.js';
 import { RawClient } from '../support/raw-mqtt.js';
 
 /**
@@ -20,18 +20,6 @@ const LIMITS = {
   SHARDMQ_MQTT_MAX_PACKET_BYTES: '2048',
   SHARDMQ_SESSION_MAX_QUEUED_MESSAGES: '10',
 };
-
-/** SUBSCRIBE returning the SUBACK codes, refusals included (mqtt.js rejects a 5.0 SUBACK with a code >= 0x80). */
-function subackCodes(c: MqttClient, topics: string | string[], qos: 0 | 1 | 2 = 1): Promise<number[]> {
-  return new Promise((resolve, reject) =>
-    c.subscribe(topics, { qos }, (err, granted) => {
-      const packet = (err as (Error & { packet?: { granted?: number[] } }) | null)?.packet;
-      if (packet?.granted) resolve(packet.granted);
-      else if (err) reject(err);
-      else resolve((granted ?? []).map((g) => g.qos));
-    }),
-  );
-}
 
 for (const mode of MODES) {
   describe(`limits (${mode})`, () => {

@@ -21,6 +21,8 @@ export interface BrokerOptions {
   env?: Record<string, string>;
   /** Gateways in cluster mode (default 2). Single mode always has one. */
   gateways?: number;
+  /** Open-file limit (RLIMIT_NOFILE, soft and hard) of every shardmq process, set with prlimit. */
+  nofile?: number;
   /** Extra settings per role in cluster mode. */
   roleEnv?: Partial<Record<'gateway' | 'session' | 'router' | 'auth', Record<string, string>>>;
   /** Cluster mode on a NATS cluster of this many nodes (buckets with as many replicas, at most 3) instead of one nats-server. */
@@ -49,8 +51,10 @@ export interface Broker {
 
 const READY = /"msg":"ready"/;
 
-async function spawnShardmq(name: string, env: Record<string, string>): Promise<{ proc: ManagedProcess; mqttPort?: number; httpPort?: number }> {
-  const proc = await spawnProcess(process.execPath, [CLI, 'start'], {
+async function spawnShardmq(name: string, env: Record<string, string>, nofile?: number): Promise<{ proc: ManagedProcess; mqttPort?: number; httpPort?: number }> {
+  // prlimit sets the limit and execs node: the pid stays the broker's.
+  const [cmd, args] = nofile === undefined ? [process.execPath, [CLI, 'start']] : ['prlimit', [`--nofile=${nofile}:${nofile}`, process.execPath, CLI, 'start']];
+  const proc = await spawnProcess(cmd, args, {
     name,
     env: { SHARDMQ_LOG_LEVEL: 'info', SHARDMQ_HTTP_PORT: '0', SHARDMQ_MQTT_HOST: '127.0.0.1', SHARDMQ_MQTT_PORT: '0', ...env },
     readyLine: READY,
@@ -80,7 +84,7 @@ export async function startBroker(mode: BrokerMode, o: BrokerOptions = {}): Prom
   };
   try {
     if (mode === 'single') {
-      const r = await spawnShardmq('shardmq', { ...o.env });
+      const r = await spawnShardmq('shardmq', { ...o.env }, o.nofile);
       started('shardmq', r);
       ports.push(r.mqttPort!);
     } else {
@@ -96,11 +100,11 @@ export async function startBroker(mode: BrokerMode, o: BrokerOptions = {}): Prom
       }
       const base = { SHARDMQ_NATS_URL: natsUrl, ...replicas, ...o.env };
       for (const role of ['router', 'session', 'auth'] as const) {
-        started(role, await spawnShardmq(role, { ...base, SHARDMQ_ROLES: role, ...o.roleEnv?.[role] }));
+        started(role, await spawnShardmq(role, { ...base, SHARDMQ_ROLES: role, ...o.roleEnv?.[role] }, o.nofile));
       }
       const n = o.gateways ?? 2;
       const gws = await Promise.all(
-        Array.from({ length: n }, (_, i) => spawnShardmq(`gateway-${i + 1}`, { ...base, SHARDMQ_ROLES: 'gateway', ...o.roleEnv?.gateway })),
+        Array.from({ length: n }, (_, i) => spawnShardmq(`gateway-${i + 1}`, { ...base, SHARDMQ_ROLES: 'gateway', ...o.roleEnv?.gateway }, o.nofile)),
       );
       gws.forEach((r, i) => {
         started(`gateway-${i + 1}`, r);

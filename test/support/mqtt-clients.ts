@@ -74,3 +74,27 @@ export function subscribe(c: MqttClient, topic: string | string[], opts: mqtt.IC
 export function publish(c: MqttClient, topic: string, payload: string | Buffer, opts: mqtt.IClientPublishOptions = { qos: 1 }): Promise<void> {
   return new Promise((resolve, reject) => c.publish(topic, payload, opts, (err) => (err ? reject(err) : resolve())));
 }
+
+/**
+ * A bystander's proof that the broker still serves: one QoS 1 PUBLISH to a topic it is
+ * subscribed to, PUBACKed and delivered back to it.
+ */
+export async function qos1RoundTrip(c: MqttClient, topic: string): Promise<void> {
+  const got = collect(c);
+  await subscribe(c, topic, { qos: 1 });
+  const payload = `round-trip-${Date.now()}-${Math.random()}`;
+  await publish(c, topic, payload, { qos: 1 });
+  await waitFor(() => got.some((g) => g.topic === topic && g.payload.toString() === payload), `the bystander's own QoS 1 message on ${topic}`, 20_000);
+}
+
+/** SUBSCRIBE returning the SUBACK codes, refusals included (mqtt.js rejects a 5.0 SUBACK with a code >= 0x80). */
+export function subackCodes(c: MqttClient, topics: string | string[], qos: 0 | 1 | 2 = 1): Promise<number[]> {
+  return new Promise((resolve, reject) =>
+    c.subscribe(topics, { qos }, (err, granted) => {
+      const packet = (err as (Error & { packet?: { granted?: number[] } }) | null)?.packet;
+      if (packet?.granted) resolve(packet.granted);
+      else if (err) reject(err);
+      else resolve((granted ?? []).map((g) => g.qos));
+    }),
+  );
+}

@@ -109,3 +109,40 @@ export function rawPacket(firstByte: number, body: Buffer): Buffer {
   } while (n > 0);
   return Buffer.concat([Buffer.from([firstByte, ...len]), body]);
 }
+
+/**
+ * Many TCP connections that never send a byte (a CONNECT storm that never CONNECTs, or more
+ * connections than the broker has descriptors), counting how many the server closed.
+ */
+export class IdleSockets {
+  readonly sockets: net.Socket[] = [];
+  /** Connections the server closed (or reset); those we destroy ourselves are not counted. */
+  closedByServer = 0;
+  private ours = false;
+
+  /** Opens n connections to 127.0.0.1:port, resolving once each connected or failed. */
+  static async open(port: number, n: number): Promise<IdleSockets> {
+    const idle = new IdleSockets();
+    await Promise.all(
+      Array.from({ length: n }, () => {
+        const s = net.connect({ host: '127.0.0.1', port });
+        idle.sockets.push(s);
+        s.on('error', () => {});
+        s.once('close', () => {
+          if (!idle.ours) idle.closedByServer++;
+        });
+        return new Promise<void>((r) => (s.once('connect', () => r()), s.once('close', () => r())));
+      }),
+    );
+    return idle;
+  }
+
+  get open(): number {
+    return this.sockets.filter((s) => !s.destroyed).length;
+  }
+
+  destroy(): void {
+    this.ours = true;
+    for (const s of this.sockets) s.destroy();
+  }
+}
