@@ -9,8 +9,9 @@ import { RawClient } from '../support/raw-mqtt.js';
 /**
  * A retained-message flood from one client: router.maxRetainedMessages and
  * router.maxRetainedBytes bound the store. A retained PUBLISH beyond them is refused whole:
- * MQTT 5 QoS 1 gets PUBACK 0x97 (Quota exceeded), QoS 0 and 3.1.1 are dropped (3.1.1 QoS 1 is
- * still acknowledged, so it is not resent forever); each refusal is counted.
+ * MQTT 5 QoS 1 gets PUBACK 0x97 (Quota exceeded) and QoS 2 PUBREC 0x97; QoS 0 and 3.1.1 are
+ * dropped (3.1.1 QoS 1/2 are still acknowledged, so they are not resent forever); each refusal
+ * is counted.
  */
 
 const MAX_MESSAGES = 20;
@@ -60,6 +61,10 @@ for (const mode of MODES) {
       assert.ok((await retainedPuback(c, 5, 101, 'rq/2', Buffer.alloc(0))) < 0x80);
       assert.ok((await retainedPuback(c, 5, 102, 'rq/new', Buffer.from('fits now'))) < 0x80);
       assert.equal(await retainedPuback(c, 5, 103, 'rq/another', Buffer.from('full again')), 0x97);
+      // QoS 2 takes the same answer through the publisher's session: PUBREC 0x97.
+      c.sendPacket({ cmd: 'publish', topic: 'rq/qos2', payload: Buffer.from('x'), qos: 2, messageId: 104, retain: true, dup: false } as Packet);
+      const rec = (await c.waitPacket((p) => p.cmd === 'pubrec' && p.messageId === 104, 'PUBREC')) as { reasonCode?: number };
+      assert.equal(rec.reasonCode, 0x97);
     });
 
     test('a retained publish that would pass router.maxRetainedBytes gets 0x97 too; a late subscriber sees exactly the stored messages', async () => {
@@ -79,14 +84,19 @@ for (const mode of MODES) {
       assert.ok(!topics.includes('rq/big') && !topics.includes('rq/another') && topics.includes('rq/new'));
     });
 
-    test('QoS 0 and MQTT 3.1.1 retained publishes beyond the bound are dropped and counted; 3.1.1 QoS 1 is still acknowledged; others are served', async () => {
+    test('QoS 0 and MQTT 3.1.1 retained publishes beyond the bound are dropped and counted; 3.1.1 QoS 1 and 2 are still acknowledged; others are served', async () => {
       const before = await metricOf(broker, router(), 'shardmq_limit_hits_total', 'limit="maxRetainedMessages"');
       const c = await RawClient.connected(broker.ports[0]!, `${mode}-rq-v4`, 4);
       raws.push(c);
       assert.equal(await retainedPuback(c, 4, 1, 'rq/v4/a', Buffer.from('x')), 0, 'a place was left by the byte test: accepted');
       assert.equal(await retainedPuback(c, 4, 2, 'rq/v4/b', Buffer.from('x')), 0, '3.1.1 has no refusal code: acknowledged');
       c.sendPacket({ cmd: 'publish', topic: 'rq/v4/c', payload: Buffer.from('x'), qos: 0, retain: true, dup: false } as Packet, 4);
-      await waitForMetric(broker, router(), 'shardmq_limit_hits_total', 'limit="maxRetainedMessages"', (n) => n === before + 2);
+      // 3.1.1 QoS 2: PUBREC and PUBCOMP as if accepted, so it is not resent forever.
+      c.sendPacket({ cmd: 'publish', topic: 'rq/v4/d', payload: Buffer.from('x'), qos: 2, messageId: 3, retain: true, dup: false } as Packet, 4);
+      await c.waitPacket((p) => p.cmd === 'pubrec' && p.messageId === 3, 'PUBREC');
+      c.sendPacket({ cmd: 'pubrel', messageId: 3 } as Packet, 4);
+      await c.waitPacket((p) => p.cmd === 'pubcomp' && p.messageId === 3, 'PUBCOMP');
+      await waitForMetric(broker, router(), 'shardmq_limit_hits_total', 'limit="maxRetainedMessages"', (n) => n === before + 3);
       assert.equal(c.closed, false, 'the 3.1.1 publisher stays connected');
       const bystander = await pool.connect(broker.url(0), { protocolVersion: 5, clientId: `${mode}-rq-bystander` });
       await qos1RoundTrip(bystander, 'other/bystander');

@@ -6,6 +6,8 @@ import { ackPacket } from './packets.js';
 import type { ShardState } from './shard-state.js';
 
 const RC_UNSPECIFIED = 0x80;
+/** The router refused the message for good (its retained store is full). */
+const RC_QUOTA_EXCEEDED = 0x97;
 
 /**
  * An inbound QoS 2 PUBLISH, routed through the publisher's session for exactly-once:
@@ -30,13 +32,16 @@ export function onPublish2Routed(st: ShardState, c: Extract<Continuation, { kind
   const s = st.sessions.get(c.key);
   // Only the session that asked, and only while the id is still pending (not released since).
   if (!s || s.incarnation !== c.incarnation || s.inboundQos2.get(c.packetId) !== 'pending') return;
-  if (status >= 0x80) {
+  // A refusal a resend cannot fix is, for 3.1.1 (no failure code), acknowledged as received
+  // and dropped like an accepted message, so the client does not resend it forever.
+  if (status >= 0x80 && !(status === RC_QUOTA_EXCEEDED && s.proto !== 5)) {
     s.inboundQos2.delete(c.packetId);
     // Answer on the session's current connection: a client that reconnected and resent while
     // this copy was routing was told nothing yet [MQTT-4.3.3].
     if (!s.conn) return;
-    // 5.0 tells the publisher it failed; 3.1.1 has no code, so close and let it resend.
-    if (s.proto === 5) emitPacket(s, ackPacket('pubrec', c.packetId, RC_UNSPECIFIED, s.proto), out);
+    // 5.0 tells the publisher it failed (0x97 Quota exceeded, or 0x80); 3.1.1 has no code, so
+    // close and let it resend.
+    if (s.proto === 5) emitPacket(s, ackPacket('pubrec', c.packetId, status === RC_QUOTA_EXCEEDED ? status : RC_UNSPECIFIED, s.proto), out);
     else closeConnection(s, RC_UNSPECIFIED, out);
     return;
   }
