@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { startBroker, type Broker } from '../support/broker.js';
+import { after, describe, test } from 'node:test';
+import { brokerFixture } from '../support/broker-fixture.js';
 import { metricOf } from '../support/broker-metrics.js';
-import { ClientPool, qos1RoundTrip, waitFor } from '../support/mqtt-clients.js';
+import { qos1RoundTrip, waitFor } from '../support/mqtt-clients.js';
 import { IdleSockets } from '../support/raw-mqtt.js';
 
 /**
@@ -15,30 +15,23 @@ const PENDING = 50;
 const STORM = 150;
 
 describe('a storm of connections that never CONNECT (single)', () => {
-  let broker: Broker;
-  const pool = new ClientPool();
+  const f = brokerFixture('single', { env: { SHARDMQ_MQTT_CONNECT_TIMEOUT_MS: '3000', SHARDMQ_MQTT_MAX_PENDING_CONNECTS: String(PENDING) } });
+  const { pool } = f;
   let storm: IdleSockets | undefined;
-  before(async () => {
-    broker = await startBroker('single', { env: { SHARDMQ_MQTT_CONNECT_TIMEOUT_MS: '3000', SHARDMQ_MQTT_MAX_PENDING_CONNECTS: String(PENDING) } });
-  });
-  after(async () => {
-    storm?.destroy();
-    await pool.closeAll();
-    await broker?.stop();
-  });
+  after(() => storm?.destroy());
 
   test('beyond mqtt.maxPendingConnects sockets are closed at once, the rest after mqtt.connectTimeoutMs, both counted; a bystander is served', async () => {
-    const bystander = await pool.connect(broker.url(), { protocolVersion: 5, clientId: 'storm-bystander' });
-    storm = await IdleSockets.open(broker.ports[0]!, STORM);
+    const bystander = await pool.connect(f.broker.url(), { protocolVersion: 5, clientId: 'storm-bystander' });
+    storm = await IdleSockets.open(f.broker.ports[0]!, STORM);
     await waitFor(() => storm!.closedByServer >= STORM - PENDING, 'the sockets beyond the pending cap closed');
-    assert.equal(await metricOf(broker, 'shardmq', 'shardmq_gateway_events_total', 'what="connection_refused_pending_connects"'), STORM - PENDING);
+    assert.equal(await metricOf(f.broker, 'shardmq', 'shardmq_gateway_events_total', 'what="connection_refused_pending_connects"'), STORM - PENDING);
     await qos1RoundTrip(bystander, 'storm/bystander');
 
     // The held ones never send CONNECT: each is closed by the connect timeout.
     await waitFor(() => storm!.closedByServer === STORM, 'every idle socket closed by the connect timeout', 20_000);
-    assert.equal(await metricOf(broker, 'shardmq', 'shardmq_gateway_events_total', 'what="connect_timeout"'), PENDING);
+    assert.equal(await metricOf(f.broker, 'shardmq', 'shardmq_gateway_events_total', 'what="connect_timeout"'), PENDING);
     assert.equal(bystander.connected, true, 'the established client was not touched');
-    const late = await pool.connect(broker.url(), { protocolVersion: 4, clientId: 'storm-late' });
+    const late = await pool.connect(f.broker.url(), { protocolVersion: 4, clientId: 'storm-late' });
     await qos1RoundTrip(late, 'storm/late');
   });
 });

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import mqttPacket, { type Packet } from 'mqtt-packet';
-import { startBroker, type Broker } from '../support/broker.js';
+import { brokerFixture } from '../support/broker-fixture.js';
 import { metricOf, rssBytes } from '../support/broker-metrics.js';
-import { ClientPool, qos1RoundTrip } from '../support/mqtt-clients.js';
+import { qos1RoundTrip } from '../support/mqtt-clients.js';
 import { RawClient } from '../support/raw-mqtt.js';
 
 /**
@@ -34,23 +34,14 @@ function publishOfSize(size: number, messageId: number): Buffer {
 }
 
 describe('oversized packets refused from the fixed header (single)', () => {
-  let broker: Broker;
-  const pool = new ClientPool();
-  const raws: RawClient[] = [];
-  const tooLarge = () => metricOf(broker, 'shardmq', 'shardmq_gateway_events_total', 'what="packet_too_large"');
-  before(async () => {
-    broker = await startBroker('single', { env: { SHARDMQ_MQTT_MAX_PACKET_BYTES: String(MAX) } });
-  });
-  after(async () => {
-    for (const r of raws) r.destroy();
-    await pool.closeAll();
-    await broker?.stop();
-  });
+  const f = brokerFixture('single', { env: { SHARDMQ_MQTT_MAX_PACKET_BYTES: String(MAX) } });
+  const { pool, raws } = f;
+  const tooLarge = () => metricOf(f.broker, 'shardmq', 'shardmq_gateway_events_total', 'what="packet_too_large"');
 
   test('a PUBLISH announcing 256 MB gets DISCONNECT 0x95 from its header; the broker memory does not grow by the announced size', async () => {
-    const pid = broker.processes.get('shardmq')!.pid;
+    const pid = f.broker.processes.get('shardmq')!.pid;
     const rssBefore = rssBytes(pid);
-    const c = await RawClient.connected(broker.ports[0]!, 'huge-5', 5);
+    const c = await RawClient.connected(f.broker.ports[0]!, 'huge-5', 5);
     raws.push(c);
     c.send(ANNOUNCE_256MB);
     c.send(Buffer.alloc(64 * 1024)); // the start of a body that never will be buffered
@@ -62,7 +53,7 @@ describe('oversized packets refused from the fixed header (single)', () => {
   });
 
   test('a packet of exactly mqtt.maxPacketBytes passes; one byte more gets DISCONNECT 0x95', async () => {
-    const c = await RawClient.connected(broker.ports[0]!, 'exact-5', 5);
+    const c = await RawClient.connected(f.broker.ports[0]!, 'exact-5', 5);
     raws.push(c);
     c.send(publishOfSize(MAX, 1));
     const ack = (await c.waitPacket((p) => p.cmd === 'puback', 'PUBACK of the packet at the maximum')) as { reasonCode?: number };
@@ -76,13 +67,13 @@ describe('oversized packets refused from the fixed header (single)', () => {
   });
 
   test('a CONNECT announcing 256 MB, and a 3.1.1 oversized PUBLISH, are closed without a reply; counted; a bystander is served', async () => {
-    const bystander = await pool.connect(broker.url(), { protocolVersion: 5, clientId: 'huge-bystander' });
-    const pre = await RawClient.open(broker.ports[0]!, 5);
+    const bystander = await pool.connect(f.broker.url(), { protocolVersion: 5, clientId: 'huge-bystander' });
+    const pre = await RawClient.open(f.broker.ports[0]!, 5);
     raws.push(pre);
     pre.send([0x10, 0xff, 0xff, 0xff, 0x7f]);
     assert.equal(await pre.waitClosed(), true);
     assert.equal(pre.packets.length, 0, 'closed without a reply: the CONNECT was never read');
-    const v4 = await RawClient.connected(broker.ports[0]!, 'huge-4', 4);
+    const v4 = await RawClient.connected(f.broker.ports[0]!, 'huge-4', 4);
     raws.push(v4);
     v4.send(ANNOUNCE_256MB);
     assert.equal(await v4.waitClosed(), true);

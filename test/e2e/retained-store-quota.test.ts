@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { Packet } from 'mqtt-packet';
-import { MODES, startBroker, type Broker } from '../support/broker.js';
+import { MODES } from '../support/broker.js';
+import { brokerFixture } from '../support/broker-fixture.js';
 import { metricOf, waitForMetric } from '../support/broker-metrics.js';
-import { ClientPool, collect, qos1RoundTrip, sleep, subscribe, waitFor } from '../support/mqtt-clients.js';
+import { collect, qos1RoundTrip, sleep, subscribe, waitFor } from '../support/mqtt-clients.js';
 import { RawClient } from '../support/raw-mqtt.js';
 
 /**
@@ -27,24 +28,15 @@ async function retainedPuback(c: RawClient, v: 4 | 5, id: number, topic: string,
 
 for (const mode of MODES) {
   describe(`retained store quota (${mode})`, () => {
-    let broker: Broker;
-    const pool = new ClientPool();
-    const raws: RawClient[] = [];
+    const f = brokerFixture(mode, { env: { SHARDMQ_ROUTER_MAX_RETAINED_MESSAGES: String(MAX_MESSAGES), SHARDMQ_ROUTER_MAX_RETAINED_BYTES: String(MAX_BYTES) } });
+    const { pool, raws } = f;
     const router = () => (mode === 'single' ? 'shardmq' : 'router');
-    before(async () => {
-      broker = await startBroker(mode, { env: { SHARDMQ_ROUTER_MAX_RETAINED_MESSAGES: String(MAX_MESSAGES), SHARDMQ_ROUTER_MAX_RETAINED_BYTES: String(MAX_BYTES) } });
-    });
-    after(async () => {
-      for (const r of raws) r.destroy();
-      await pool.closeAll();
-      await broker?.stop();
-    });
 
     test('MQTT 5: retained publishes beyond router.maxRetainedMessages get PUBACK 0x97, are not delivered, and are counted', async () => {
-      const live = await pool.connect(broker.url(0), { protocolVersion: 5, clientId: `${mode}-rq-live` });
+      const live = await pool.connect(f.broker.url(0), { protocolVersion: 5, clientId: `${mode}-rq-live` });
       const got = collect(live);
       await subscribe(live, 'rq/#', { qos: 1 });
-      const c = await RawClient.connected(broker.ports[0]!, `${mode}-rq-flood`, 5);
+      const c = await RawClient.connected(f.broker.ports[0]!, `${mode}-rq-flood`, 5);
       raws.push(c);
       const codes: number[] = [];
       for (let i = 1; i <= FLOOD; i++) codes.push(await retainedPuback(c, 5, i, `rq/${i}`, Buffer.from(`value-${i}`)));
@@ -54,7 +46,7 @@ for (const mode of MODES) {
       await waitFor(() => got.length >= MAX_MESSAGES, 'the accepted messages delivered');
       await sleep(300);
       assert.equal(got.length, MAX_MESSAGES, 'a refused message is not delivered either');
-      assert.equal(await metricOf(broker, router(), 'shardmq_limit_hits_total', 'limit="maxRetainedMessages"'), FLOOD - MAX_MESSAGES);
+      assert.equal(await metricOf(f.broker, router(), 'shardmq_limit_hits_total', 'limit="maxRetainedMessages"'), FLOOD - MAX_MESSAGES);
 
       // Replacing a stored topic is not a new message; clearing one frees a place.
       assert.ok((await retainedPuback(c, 5, 100, 'rq/1', Buffer.from('replaced'))) < 0x80);
@@ -68,13 +60,13 @@ for (const mode of MODES) {
     });
 
     test('a retained publish that would pass router.maxRetainedBytes gets 0x97 too; a late subscriber sees exactly the stored messages', async () => {
-      const c = await RawClient.connected(broker.ports[0]!, `${mode}-rq-bytes`, 5);
+      const c = await RawClient.connected(f.broker.ports[0]!, `${mode}-rq-bytes`, 5);
       raws.push(c);
       // Free one place, then offer a message too big for the byte bound.
       assert.ok((await retainedPuback(c, 5, 1, 'rq/3', Buffer.alloc(0))) < 0x80);
       assert.equal(await retainedPuback(c, 5, 2, 'rq/big', Buffer.alloc(MAX_BYTES, 1)), 0x97);
-      assert.equal(await metricOf(broker, router(), 'shardmq_limit_hits_total', 'limit="maxRetainedBytes"'), 1);
-      const late = await pool.connect(broker.url(1), { protocolVersion: 5, clientId: `${mode}-rq-late` });
+      assert.equal(await metricOf(f.broker, router(), 'shardmq_limit_hits_total', 'limit="maxRetainedBytes"'), 1);
+      const late = await pool.connect(f.broker.url(1), { protocolVersion: 5, clientId: `${mode}-rq-late` });
       const got = collect(late);
       await subscribe(late, 'rq/#', { qos: 1 });
       await waitFor(() => got.length >= MAX_MESSAGES - 1, 'the retained messages');
@@ -85,8 +77,8 @@ for (const mode of MODES) {
     });
 
     test('QoS 0 and MQTT 3.1.1 retained publishes beyond the bound are dropped and counted; 3.1.1 QoS 1 and 2 are still acknowledged; others are served', async () => {
-      const before = await metricOf(broker, router(), 'shardmq_limit_hits_total', 'limit="maxRetainedMessages"');
-      const c = await RawClient.connected(broker.ports[0]!, `${mode}-rq-v4`, 4);
+      const before = await metricOf(f.broker, router(), 'shardmq_limit_hits_total', 'limit="maxRetainedMessages"');
+      const c = await RawClient.connected(f.broker.ports[0]!, `${mode}-rq-v4`, 4);
       raws.push(c);
       assert.equal(await retainedPuback(c, 4, 1, 'rq/v4/a', Buffer.from('x')), 0, 'a place was left by the byte test: accepted');
       assert.equal(await retainedPuback(c, 4, 2, 'rq/v4/b', Buffer.from('x')), 0, '3.1.1 has no refusal code: acknowledged');
@@ -96,9 +88,9 @@ for (const mode of MODES) {
       await c.waitPacket((p) => p.cmd === 'pubrec' && p.messageId === 3, 'PUBREC');
       c.sendPacket({ cmd: 'pubrel', messageId: 3 } as Packet, 4);
       await c.waitPacket((p) => p.cmd === 'pubcomp' && p.messageId === 3, 'PUBCOMP');
-      await waitForMetric(broker, router(), 'shardmq_limit_hits_total', 'limit="maxRetainedMessages"', (n) => n === before + 3);
+      await waitForMetric(f.broker, router(), 'shardmq_limit_hits_total', 'limit="maxRetainedMessages"', (n) => n === before + 3);
       assert.equal(c.closed, false, 'the 3.1.1 publisher stays connected');
-      const bystander = await pool.connect(broker.url(0), { protocolVersion: 5, clientId: `${mode}-rq-bystander` });
+      const bystander = await pool.connect(f.broker.url(0), { protocolVersion: 5, clientId: `${mode}-rq-bystander` });
       await qos1RoundTrip(bystander, 'other/bystander');
     });
   });

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { Packet } from 'mqtt-packet';
-import { startBroker, type Broker } from '../support/broker.js';
+import { brokerFixture } from '../support/broker-fixture.js';
 import { metricOf, rssBytes, waitForMetric } from '../support/broker-metrics.js';
-import { ClientPool, publish, qos1RoundTrip } from '../support/mqtt-clients.js';
+import { publish, qos1RoundTrip } from '../support/mqtt-clients.js';
 import { RawClient } from '../support/raw-mqtt.js';
 
 /**
@@ -23,43 +23,34 @@ const QOS0_FLOOD = 3000;
 const MB = 1024 * 1024;
 
 describe('a subscriber that never reads (single)', () => {
-  let broker: Broker;
-  const pool = new ClientPool();
-  const raws: RawClient[] = [];
+  const f = brokerFixture('single', {
+    env: { SHARDMQ_MQTT_SOCKET_HIGH_WATER_BYTES: String(64 * 1024), SHARDMQ_SESSION_MAX_INFLIGHT: String(INFLIGHT), SHARDMQ_SESSION_MAX_QUEUED_MESSAGES: String(QUEUED) },
+  });
+  const { pool, raws } = f;
   /** A subscriber that, once subscribed, reads nothing and acknowledges nothing. */
   const stalledSubscriber = async (id: string, topic: string, qos: 0 | 1) => {
-    const c = await RawClient.connected(broker.ports[0]!, id, 5);
+    const c = await RawClient.connected(f.broker.ports[0]!, id, 5);
     raws.push(c);
     c.sendPacket({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos }] } as Packet);
     await c.waitPacket((p) => p.cmd === 'suback', 'SUBACK');
     c.socket.pause();
     return c;
   };
-  before(async () => {
-    broker = await startBroker('single', {
-      env: { SHARDMQ_MQTT_SOCKET_HIGH_WATER_BYTES: String(64 * 1024), SHARDMQ_SESSION_MAX_INFLIGHT: String(INFLIGHT), SHARDMQ_SESSION_MAX_QUEUED_MESSAGES: String(QUEUED) },
-    });
-  });
-  after(async () => {
-    for (const r of raws) r.destroy();
-    await pool.closeAll();
-    await broker?.stop();
-  });
 
   test('QoS 1: beyond the inflight window and the session queue, messages are dropped and counted; the publisher is acknowledged', async () => {
     await stalledSubscriber('slow-sub-1', 'slow/q1', 1);
-    const pub = await pool.connect(broker.url(), { protocolVersion: 5, clientId: 'slow-pub-1' });
+    const pub = await pool.connect(f.broker.url(), { protocolVersion: 5, clientId: 'slow-pub-1' });
     await Promise.all(Array.from({ length: QOS1_FLOOD }, (_, i) => publish(pub, 'slow/q1', `m${i}`.padEnd(1024, '.'), { qos: 1 })));
-    const dropped = await waitForMetric(broker, 'shardmq', 'shardmq_session_outcomes_total', 'what="queue_full_dropped"', (n) => n >= QOS1_FLOOD - INFLIGHT - QUEUED);
+    const dropped = await waitForMetric(f.broker, 'shardmq', 'shardmq_session_outcomes_total', 'what="queue_full_dropped"', (n) => n >= QOS1_FLOOD - INFLIGHT - QUEUED);
     assert.equal(dropped, QOS1_FLOOD - INFLIGHT - QUEUED, `${INFLIGHT} in flight, ${QUEUED} queued, the rest dropped`);
     await qos1RoundTrip(pub, 'slow-bystander/q1');
   });
 
   test('QoS 0: a 192 MB flood is dropped for the stalled socket, counted, without the broker memory growing by the flood', async () => {
     const slow = await stalledSubscriber('slow-sub-0', 'slow/q0', 0);
-    const pid = broker.processes.get('shardmq')!.pid;
+    const pid = f.broker.processes.get('shardmq')!.pid;
     const rssBefore = rssBytes(pid);
-    const pub = await pool.connect(broker.url(), { protocolVersion: 5, clientId: 'slow-pub-0' });
+    const pub = await pool.connect(f.broker.url(), { protocolVersion: 5, clientId: 'slow-pub-0' });
     const payload = Buffer.alloc(QOS0_PAYLOAD, 0x61);
     for (let i = 0; i < QOS0_FLOOD; i += 100) {
       // QoS 0 resolves once written: batches keep the test's own buffers small.
@@ -67,13 +58,13 @@ describe('a subscriber that never reads (single)', () => {
     }
     // A QoS 1 publish after the flood: acknowledged once the broker has read everything before it.
     await publish(pub, 'slow/after', 'after', { qos: 1 });
-    const dropped = await metricOf(broker, 'shardmq', 'shardmq_gateway_events_total', 'what="qos0_dropped_slow_consumer"');
+    const dropped = await metricOf(f.broker, 'shardmq', 'shardmq_gateway_events_total', 'what="qos0_dropped_slow_consumer"');
     // The kernel socket buffers and 4 x 64 KB at the gateway hold a few MB; the rest must be dropped.
     assert.ok(dropped >= QOS0_FLOOD / 2, `dropped ${dropped} of ${QOS0_FLOOD}`);
     const grewMb = (rssBytes(pid) - rssBefore) / MB;
     assert.ok(grewMb < 128, `RSS grew by ${grewMb.toFixed(1)} MB for a ${(QOS0_FLOOD * QOS0_PAYLOAD) / MB} MB flood`);
     assert.equal(slow.closed, false, 'a slow subscriber is not disconnected for being slow');
-    const bystander = await pool.connect(broker.url(), { protocolVersion: 4, clientId: 'slow-bystander' });
+    const bystander = await pool.connect(f.broker.url(), { protocolVersion: 4, clientId: 'slow-bystander' });
     await qos1RoundTrip(bystander, 'slow-bystander/q0');
   });
 });
