@@ -56,7 +56,8 @@ async function spawnShardmq(name: string, env: Record<string, string>, nofile?: 
   const [cmd, args] = nofile === undefined ? [process.execPath, [CLI, 'start']] : ['prlimit', [`--nofile=${nofile}:${nofile}`, process.execPath, CLI, 'start']];
   const proc = await spawnProcess(cmd, args, {
     name,
-    env: { SHARDMQ_LOG_LEVEL: 'info', SHARDMQ_HTTP_PORT: '0', SHARDMQ_MQTT_HOST: '127.0.0.1', SHARDMQ_MQTT_PORT: '0', ...env },
+    // SHARDMQ_TEST_VERBOSE is the test runner's, not a broker setting: the broker refuses unknown SHARDMQ_* variables.
+    env: { SHARDMQ_TEST_VERBOSE: undefined, SHARDMQ_LOG_LEVEL: 'info', SHARDMQ_HTTP_PORT: '0', SHARDMQ_MQTT_HOST: '127.0.0.1', SHARDMQ_MQTT_PORT: '0', ...env },
     readyLine: READY,
     readyTimeoutMs: 20_000,
   });
