@@ -66,6 +66,9 @@ export class GatewayService implements GatewayPorts {
   private listening = false;
   private stopping = false;
   private readonly publishRate: number;
+  /** Route ids: unique per gateway process (random prefix) and per request (counter). */
+  private readonly routeIdPrefix = randomBytes(6).toString('base64url');
+  private routeSeq = 0;
   private readonly publishBuckets = new WeakMap<Connection, TokenBucket>();
   private readonly connectBucket?: TokenBucket;
 
@@ -346,7 +349,9 @@ export class GatewayService implements GatewayPorts {
   }
 
   route(st: ConnState, m: import('../../common/src/envelope/message.js').Message, ack: boolean): Promise<number> | undefined {
-    const data = encodeRoutePublish({ mountpoint: st.mountpoint, message: m });
+    // QoS 1/2: an id the retries below keep, so a retry after a lost answer is routed once.
+    const id = ack ? `${this.routeIdPrefix}${(++this.routeSeq).toString(36)}` : undefined;
+    const data = encodeRoutePublish({ mountpoint: st.mountpoint, message: m, id });
     // Every message of a connection goes to the router of its session's shard: in order [MQTT-4.6.0-6].
     if (!ack) {
       this.deps.bus.publish(this.routers.subjectFor(st.shard), data);

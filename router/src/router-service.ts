@@ -17,7 +17,7 @@ import {
   type RetainedAnswer,
 } from '../../common/src/envelope/router.js';
 import { encodeRouterBeat } from '../../common/src/envelope/heartbeat.js';
-import { encodeSessionIn, SessIn } from '../../common/src/envelope/session-in.js';
+import { encodeSessionIn, SessIn, type DeliveryTarget } from '../../common/src/envelope/session-in.js';
 import type { Logger } from '../../common/src/log.js';
 import { labelledCounter, type Metrics } from '../../common/src/metrics.js';
 
@@ -28,6 +28,7 @@ import type { SubjectSpace } from '../../common/src/subjects.js';
 import { NoRespondersError, RequestTimeoutError } from '../../common/src/bus/bus.js';
 import { natsConnection } from '../../common/src/bus/nats-bus.js';
 import { fanOut, fanOutToGroup } from './fan-out.js';
+import { RouteDedup } from './route-dedup.js';
 import { RetainedKv } from './persistence/retained-kv.js';
 import { retainedCost, RetainedQuota, type RetainedLimit } from './retained-quota.js';
 import { createRetainedStore, type RetainedStore } from './index/retained-store.js';
@@ -56,6 +57,8 @@ export class RouterService {
   private readonly online = (key: string): boolean => !this.offline.has(key);
   /** Ids of QoS 1/2 Deliver requests: a retry of the same copy carries the same id. */
   private deliverSeq = 0;
+  /** Route ids of QoS 1/2 publishes routed lately (a few seconds of traffic at high rates). */
+  private readonly routeDedup = new RouteDedup(100_000);
   private readonly index = new SubscriptionIndex();
   private readonly retained: RetainedStore<Message> = createRetainedStore<Message>();
   private readonly retainedQuota: RetainedQuota;
@@ -80,6 +83,7 @@ export class RouterService {
       routed: labelledCounter(metrics.counter('routed_messages_total', 'Messages routed, by QoS.', ['qos'])),
       deliveries: labelledCounter(metrics.counter('routed_deliveries_total', 'Session deliveries produced by fan-out, by QoS of the message.', ['qos'])),
       failures: metrics.counter('route_failures_total', 'Messages a shard owner did not accept in time.'),
+      retriesAnswered: metrics.counter('route_retries_answered_total', 'Retried QoS 1/2 route requests answered with the first attempt\'s outcome instead of being routed again.'),
       limit: metrics.counter('limit_hits_total', 'Times a configured limit was hit, by limit name.', ['limit']),
     };
     metrics.gauge('subscriptions', 'Subscriptions in this router index.', [], (g) => g.set(this.index.size));
@@ -149,6 +153,15 @@ export class RouterService {
   private onPublish(msg: BusMsg): void {
     const p = decodeRoutePublish(msg.data);
     const m = p.message;
+    if (p.id !== undefined && msg.reply) {
+      const first = this.routeDedup.previous(p.id);
+      if (first) {
+        // A retry of a publish this router routes or routed: answer as the first attempt did.
+        this.m.retriesAnswered.inc();
+        void first.then((status) => msg.respond(Buffer.from([status])));
+        return;
+      }
+    }
     this.m.routed(QOS_LABEL[m.qos]);
     if (m.retain && m.payload.length > 0 && this.retainedLimitHit(p.mountpoint, m) !== undefined) {
       // The retained store is full: refuse the whole message (not delivered either), so an
@@ -183,22 +196,34 @@ export class RouterService {
       else void stored.then((c) => msg.respond(Buffer.from([c >= 0x80 ? c : code])));
       return;
     }
-    // QoS 1/2: acknowledge to the publisher only once every shard owner accepted its copy
-    // (written to its store). While a shard has no owner (failover, handoff) the request
-    // finds no responder: retry until the deadline, which stays below the publisher-side
-    // request timeout so the gateway never re-sends a publish we are still routing.
+    const outcome = this.deliverAcked(p.id, m, byShard, stored);
+    void (p.id === undefined ? outcome : this.routeDedup.track(p.id, outcome)).then((status) => msg.respond(Buffer.from([status])));
+  }
+
+  /**
+   * QoS 1/2: acknowledge to the publisher only once every shard owner accepted its copy
+   * (written to its store). While a shard has no owner (failover, handoff) the request
+   * finds no responder: retry until the deadline, which stays below the publisher-side
+   * request timeout so the gateway rarely re-sends a publish we are still routing (and when
+   * it does, route-dedup.ts answers the retry). Runs on a router.
+   */
+  private deliverAcked(routeId: string | undefined, m: Message, byShard: Map<number, DeliveryTarget[]>, stored: Promise<number> | undefined): Promise<number> {
+    const { bus, subjects } = this.deps;
     const timeoutMs = this.config['nats.requestTimeoutMs'];
     const deadline = Date.now() + Math.max(500, Math.min(this.config['cluster.deliverRetryMs'], timeoutMs - 500));
     const waits: Promise<number>[] = stored ? [stored] : [];
     for (const [shard, targets] of byShard) {
       this.m.deliveries(QOS_LABEL[m.qos], targets.length);
-      const data = encodeSessionIn({ kind: SessIn.Deliver, targets, message: m, id: `${this.id.slice(0, 6)}${(++this.deliverSeq).toString(36)}` });
+      // The copy's id derives from the route id when there is one: a retry of the same publish
+      // that reached another router makes the same ids, and the owner takes the copy once.
+      const id = routeId !== undefined ? `${routeId}.${shard}` : `${this.id.slice(0, 6)}${(++this.deliverSeq).toString(36)}`;
+      const data = encodeSessionIn({ kind: SessIn.Deliver, targets, message: m, id });
       waits.push(requestUntil(bus, subjects.sessionIn(shard), data, deadline, Math.max(1000, Math.floor(timeoutMs / 3))).then((r) => decodeStatusSafe(r.data), () => ROUTE_FAILED));
     }
-    Promise.all(waits).then((codes) => {
+    return Promise.all(waits).then((codes) => {
       const failed = codes.some((c) => c >= 0x80);
       if (failed) this.m.failures.inc();
-      msg.respond(Buffer.from([failed ? ROUTE_FAILED : ROUTE_OK]));
+      return failed ? ROUTE_FAILED : ROUTE_OK;
     });
   }
 

@@ -124,9 +124,14 @@ export const gatewayOutItem: fc.Arbitrary<GatewayOutItem> = fc.oneof(
   rec({ kind: fc.constant(GwOut.Close as const), connId: u32, epoch: u32, rc: u8 }),
 );
 
+/** A `$share` group name is never empty (`$share//f` is refused at SUBSCRIBE). */
+const groupName = text.filter((g) => g !== '');
+
 export const routePublish: fc.Arbitrary<RoutePublish> = fc.oneof(
   rec({ mountpoint: text, message }),
-  rec({ mountpoint: text, message, group: text, exclude: text }),
+  rec({ mountpoint: text, message, id: text }),
+  rec({ mountpoint: text, message, group: groupName, exclude: text }),
+  rec({ mountpoint: text, message, group: groupName, exclude: text, id: text }),
 );
 
 const subChange: fc.Arbitrary<SubChange> = rec(

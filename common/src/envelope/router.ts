@@ -11,12 +11,20 @@ export interface RoutePublish {
   group?: string;
   /** Session key the group copy must not go back to. */
   exclude?: string;
+  /**
+   * Set by the publisher's gateway on QoS 1/2 requests and kept by its retries, so a retried
+   * request is routed once (route-dedup.ts) and its Deliver copies keep their ids.
+   */
+  id?: string;
 }
 
 export function encodeRoutePublish(p: RoutePublish): Buffer {
   const w = new Writer().str(p.mountpoint);
   writeMessage(w, p.message);
-  if (p.group !== undefined) w.str(p.group).str(p.exclude ?? '');
+  // Trailing optional fields: the group pair (empty strings: none; a group name is never
+  // empty), then the id. A reader that predates the id ignores trailing bytes.
+  if (p.group !== undefined || p.id !== undefined) w.str(p.group ?? '').str(p.exclude ?? '');
+  if (p.id !== undefined) w.str(p.id);
   return w.finish();
 }
 
@@ -25,9 +33,14 @@ export function decodeRoutePublish(data: Uint8Array): RoutePublish {
   const mountpoint = r.str();
   const p: RoutePublish = { mountpoint, message: readMessage(r) };
   if (!r.done) {
-    p.group = r.str();
-    p.exclude = r.str();
+    const group = r.str();
+    const exclude = r.str();
+    if (group !== '') {
+      p.group = group;
+      p.exclude = exclude;
+    }
   }
+  if (!r.done) p.id = r.str();
   return p;
 }
 
