@@ -39,6 +39,11 @@ const PENDING_OUT_MAX = 10000;
 const CONNECT_ATTEMPTS = 44;
 /** Retries (backoff 50 ms doubling to 1 s) cover ~12 s for envelopes to a shard owner. */
 const SESSION_SEND_ATTEMPTS = 16;
+/**
+ * A lost connection's notice is retried far longer (about 10 minutes): until the owner has it,
+ * the session counts as connected, so its Will and expiry wait.
+ */
+const CONN_LOST_SEND_ATTEMPTS = 320;
 const CONNACK_UNACCEPTABLE_PROTOCOL = Buffer.from([0x20, 0x02, 0x00, 0x01]);
 
 /**
@@ -325,9 +330,15 @@ export class GatewayService implements GatewayPorts {
       return;
     }
     const timeoutMs = this.config['nats.requestTimeoutMs'];
-    retrying(() => bus.request(subject, data, { timeoutMs }), { attempts: SESSION_SEND_ATTEMPTS, baseDelayMs: 50, maxDelayMs: 1000 }).catch((err: Error) => {
+    const closing = env.kind === SessIn.ConnLost || env.kind === SessIn.Disconnect;
+    const attempts = closing ? CONN_LOST_SEND_ATTEMPTS : SESSION_SEND_ATTEMPTS;
+    retrying(() => bus.request(subject, data, { timeoutMs }), { attempts, baseDelayMs: 50, maxDelayMs: closing ? 2000 : 1000 }).catch((err: Error) => {
       this.count('session_message_undelivered');
       log.warn('session message not delivered: no shard owner answered', { kind: env.kind, err });
+      // An ack, SUBSCRIBE or QoS 2 step the owner never got would stall this connection (a
+      // window slot held, a SUBACK never sent): close it, so the client reconnects and the
+      // session resends what it owes [MQTT-4.4.0-1].
+      if (!closing && st.phase === 'connected' && 'epoch' in env && env.epoch === st.epoch) this.close(st, RC.UNSPECIFIED, LostReason.ProtocolError);
     });
   }
 
