@@ -1,86 +1,114 @@
 #!/usr/bin/env node
 import { runUserCommand, USER_USAGE } from '../auth-service/src/cli/user-command.js';
-import { ConfigError, loadConfig } from '../common/src/config/load-config.js';
+import { ConfigError, loadConfig, type IgnoredEnv } from '../common/src/config/load-config.js';
 import { createLogger } from '../common/src/log.js';
 import { installProcessFaultPolicy } from '../common/src/process-faults.js';
+import { runConfigCommand } from './cli/config-command.js';
+import { packageVersion } from './cli/package-version.js';
+import { CONFIG_USAGE, MAIN_USAGE, START_USAGE } from './cli/usage.js';
 import { startNode } from './start-node.js';
 
-const USAGE = `usage: shardmq <command> [flags]
+const out = (s: string) => process.stdout.write(s + '\n');
+const err = (s: string) => process.stderr.write(s + '\n');
+const isHelp = (a: string | undefined) => a === '--help' || a === '-h';
 
-commands:
-  start        run the broker roles named by SHARDMQ_ROLES (default: all, in one process)
-  user ...     manage devices in the auth database (shardmq user --help)
-  help         this text
+const USAGE_OF: Record<string, string> = { start: START_USAGE, config: CONFIG_USAGE, user: USER_USAGE.join('\n'), help: MAIN_USAGE };
 
-Every setting is an env var (SHARDMQ_...), a flag (--mqtt-port 1884) or a config-file key
-(--config file.json); see docs/configuration.md.`;
+async function start(args: string[]): Promise<number> {
+  const ignored: IgnoredEnv[] = [];
+  let config;
+  try {
+    config = loadConfig({ env: process.env, argv: args, onIgnoredEnv: (i) => ignored.push(i) });
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      err(`shardmq: configuration error: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
+  const log = createLogger(config['log.level']);
+  // Before anything starts: see common/src/process-faults.ts for the policy and why.
+  const faults = installProcessFaultPolicy(log);
+  for (const i of ignored) {
+    if (i.shadowsSetting) log.warn('ignored a Kubernetes service-link variable that has a setting\'s name; set enableServiceLinks: false on the pod', { env: i.name });
+    else log.debug('ignored a Kubernetes service-link variable', { env: i.name });
+  }
+  let node;
+  try {
+    node = await startNode(config, log);
+  } catch (e) {
+    log.error('start-up failed', { err: e as Error });
+    return 1;
+  }
+  faults.useMetrics(node.metrics);
+  await new Promise<void>((resolve) => {
+    const onSignal = (sig: string) => {
+      log.info('signal received, stopping gracefully', { signal: sig });
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      node.stop().then(resolve, resolve);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  return 0;
+}
+
+async function user(args: string[]): Promise<number> {
+  if (args.length === 0 || isHelp(args[0])) {
+    out(USER_USAGE.join('\n'));
+    return args.length === 0 ? 2 : 0;
+  }
+  // The user CLI reads the same configuration (database URL etc.) from env; its own words are positional.
+  let config;
+  try {
+    config = loadConfig({ env: process.env });
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      err(`shardmq: configuration error: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
+  return runUserCommand(args, config, out);
+}
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
-  if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') {
-    process.stdout.write(USAGE + '\n');
-    return cmd === undefined ? 2 : 0;
+  if (cmd === undefined) {
+    err(MAIN_USAGE);
+    return 2;
   }
-  if (cmd === 'start') {
-    let config;
-    try {
-      config = loadConfig({ env: process.env, argv: rest });
-    } catch (err) {
-      if (err instanceof ConfigError) {
-        process.stderr.write(`shardmq: configuration error: ${err.message}\n`);
-        return 2;
-      }
-      throw err;
-    }
-    const log = createLogger(config['log.level']);
-    // Before anything starts: see common/src/process-faults.ts for the policy and why.
-    const faults = installProcessFaultPolicy(log);
-    let node;
-    try {
-      node = await startNode(config, log);
-    } catch (err) {
-      log.error('start-up failed', { err: err as Error });
-      return 1;
-    }
-    faults.useMetrics(node.metrics);
-    await new Promise<void>((resolve) => {
-      const onSignal = (sig: string) => {
-        log.info('signal received, stopping gracefully', { signal: sig });
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-        node.stop().then(resolve, resolve);
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-    });
+  if (cmd === '--version' || cmd === 'version') {
+    out(packageVersion());
     return 0;
   }
-  if (cmd === 'user') {
-    // The user CLI reads the same configuration (database URL etc.) from env; its own words are positional.
-    let config;
-    try {
-      config = loadConfig({ env: process.env });
-    } catch (err) {
-      if (err instanceof ConfigError) {
-        process.stderr.write(`shardmq: configuration error: ${err.message}\n`);
-        return 2;
-      }
-      throw err;
+  if (cmd === 'help' || isHelp(cmd)) {
+    const topic = cmd === 'help' ? rest[0] : undefined;
+    if (topic !== undefined && !(topic in USAGE_OF)) {
+      err(`shardmq: unknown command "${topic}"\n${MAIN_USAGE}`);
+      return 2;
     }
-    if (rest.length === 0 || rest[0] === '--help') {
-      process.stdout.write(USER_USAGE + '\n');
-      return rest.length === 0 ? 2 : 0;
-    }
-    return runUserCommand(rest, config, (line) => process.stdout.write(line + '\n'));
+    out(topic ? USAGE_OF[topic]! : MAIN_USAGE);
+    return 0;
   }
-  process.stderr.write(`shardmq: unknown command "${cmd}"\n${USAGE}\n`);
+  if (cmd === 'start') {
+    if (rest.some(isHelp)) {
+      out(START_USAGE);
+      return 0;
+    }
+    return start(rest);
+  }
+  if (cmd === 'config') return runConfigCommand(rest, process.env, out, err);
+  if (cmd === 'user') return user(rest);
+  err(`shardmq: unknown command "${cmd}"\n${MAIN_USAGE}`);
   return 2;
 }
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
-  (err: Error) => {
-    process.stderr.write(`shardmq: ${err.stack ?? err.message}\n`);
+  (e: Error) => {
+    err(`shardmq: ${e.stack ?? e.message}`);
     process.exit(1);
   },
 );

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isServiceLinkVar } from './service-links.js';
 import { envName, flagName, type Setting } from './setting.js';
 import { settings, type Config, type SettingKey } from './settings.js';
 import { ROLES } from './settings-core.js';
@@ -14,6 +15,17 @@ export interface ConfigSources {
   env?: Record<string, string | undefined>;
   /** Command-line flags (`--mqtt-port 1884` or `--mqtt-port=1884`); positional words are rejected. */
   argv?: readonly string[];
+  /**
+   * Told about each env var that was ignored because it is a Kubernetes service link (see
+   * service-links.ts); the CLI logs them once its logger exists.
+   */
+  onIgnoredEnv?: (ignored: IgnoredEnv) => void;
+}
+
+export interface IgnoredEnv {
+  name: string;
+  /** True when the name is also a setting's env var (a Service named like `shardmq-mqtt` shadows SHARDMQ_MQTT_PORT). */
+  shadowsSetting: boolean;
 }
 
 const keys = Object.keys(settings) as SettingKey[];
@@ -116,10 +128,23 @@ export function loadConfig(src: ConfigSources = {}): Config {
         }
       } else k = undefined;
     }
-    if (!k) throw new ConfigError(`unknown setting ${name} in the environment (see docs/configuration.md)`);
+    if (!k) {
+      // Injected by Kubernetes for a Service whose name starts with "shardmq-", not set by anyone.
+      if (isServiceLinkVar(name, raw)) {
+        src.onIgnoredEnv?.({ name, shadowsSetting: false });
+        continue;
+      }
+      throw new ConfigError(`unknown setting ${name} in the environment (see docs/configuration.md)`);
+    }
     try {
       out[k] = (settings[k] as Setting<unknown>).parse(value);
     } catch (e) {
+      // A Service named `shardmq-mqtt` also yields SHARDMQ_MQTT_PORT=tcp://10.0.0.11:1883 under a
+      // setting's name: that value is a link, never a port number, so the setting keeps its other sources.
+      if (isServiceLinkVar(name, raw)) {
+        src.onIgnoredEnv?.({ name, shadowsSetting: true });
+        continue;
+      }
       throw new ConfigError(`setting ${describe(k)}: ${(e as Error).message}`);
     }
   }
