@@ -215,3 +215,33 @@ describe('redactedConfig', () => {
     assert.equal(shown['nats.password'], undefined);
   });
 });
+
+describe('Kubernetes service-link variables', () => {
+  // What a pod gets for a Service "shardmq-mqtt" (port mqtt 1883/TCP) when service links are on.
+  const links = {
+    SHARDMQ_MQTT_SERVICE_HOST: '10.96.0.11',
+    SHARDMQ_MQTT_SERVICE_PORT: '1883',
+    SHARDMQ_MQTT_SERVICE_PORT_MQTT: '1883',
+    SHARDMQ_MQTT_PORT: 'tcp://10.96.0.11:1883',
+    SHARDMQ_MQTT_PORT_1883_TCP: 'tcp://10.96.0.11:1883',
+    SHARDMQ_MQTT_PORT_1883_TCP_PROTO: 'tcp',
+    SHARDMQ_MQTT_PORT_1883_TCP_PORT: '1883',
+    SHARDMQ_MQTT_PORT_1883_TCP_ADDR: '10.96.0.11',
+    SHARDMQ_NATS_SERVICE_HOST: 'fd00::11',
+    SHARDMQ_NATS_PORT_4222_UDP: 'udp://[fd00::11]:4222',
+  };
+
+  it('are ignored and reported, even the one under a setting\'s name (mqtt.port keeps its other sources)', () => {
+    const ignored: string[] = [];
+    const cfg = loadConfig({ env: { ...links, SHARDMQ_CONFIG: file('{"mqtt":{"port":1999}}') }, onIgnoredEnv: (i) => ignored.push(`${i.name}${i.shadowsSetting ? '!' : ''}`) });
+    assert.equal(cfg['mqtt.port'], 1999);
+    assert.deepEqual(ignored.sort(), Object.keys(links).map((k) => (k === 'SHARDMQ_MQTT_PORT' ? `${k}!` : k)).sort());
+  });
+
+  it('a real typo next to them is still refused, and so is a link-shaped name with a value of another shape', () => {
+    assert.match(configError(() => loadConfig({ env: { ...links, SHARDMQ_MQTT_MAX_PACKET_BYTE: '1024' } })), /SHARDMQ_MQTT_MAX_PACKET_BYTE/);
+    assert.match(configError(() => loadConfig({ env: { SHARDMQ_MQTT_SERVICE_PORT: 'high' } })), /SHARDMQ_MQTT_SERVICE_PORT/);
+    assert.match(configError(() => loadConfig({ env: { SHARDMQ_MQTT_PORT_1883_TCP: 'tcp://10.96.0.11:1884' } })), /SHARDMQ_MQTT_PORT_1883_TCP/);
+    assert.match(configError(() => loadConfig({ env: { SHARDMQ_MQTT_PORT: '18a3' } })), /mqtt\.port/);
+  });
+});

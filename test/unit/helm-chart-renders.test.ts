@@ -83,12 +83,12 @@ interface Rendered {
 }
 
 let valuesNo = 0;
-/** `helm template r1 <chart> -f <values>`; values are written as JSON (valid YAML). */
-function render(values: Record<string, unknown>): Rendered {
+/** `helm template <release> <chart> -f <values>`; values are written as JSON (valid YAML). */
+function render(values: Record<string, unknown>, release = 'r1'): Rendered {
   const file = join(work, `values-${valuesNo++}.yaml`);
   writeFileSync(file, JSON.stringify(values));
   const home = join(work, 'helm-home');
-  const r = spawnSync(helm, ['template', 'r1', CHART, '--namespace', 'mqtt', '-f', file], {
+  const r = spawnSync(helm, ['template', release, CHART, '--namespace', 'mqtt', '-f', file], {
     encoding: 'utf8',
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -102,8 +102,8 @@ function render(values: Record<string, unknown>): Rendered {
   return { status: r.status, stderr: r.stderr, objects };
 }
 
-function renderOk(values: Record<string, unknown>): Record<string, any>[] {
-  const r = render(values);
+function renderOk(values: Record<string, unknown>, release = 'r1'): Record<string, any>[] {
+  const r = render(values, release);
   assert.equal(r.status, 0, r.stderr);
   return r.objects;
 }
@@ -133,6 +133,49 @@ function podEnv(d: Record<string, any>, objs: Record<string, any>[]): Record<str
     env[e.name] = e.value;
   }
   return env;
+}
+
+/**
+ * The Docker-link style variables Kubernetes gives a pod for each Service in its namespace when
+ * the pod spec does not set enableServiceLinks: false (name upper-cased, "-" -> "_"; cluster IPs
+ * made up here, the API server assigns them).
+ */
+function serviceLinkEnv(services: Record<string, any>[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  services.forEach((svc, i) => {
+    const name = String(svc.metadata.name).toUpperCase().replace(/-/g, '_');
+    const ip = `10.96.0.${11 + i}`;
+    const ports = svc.spec.ports as { name?: string; port: number; protocol?: string }[];
+    env[`${name}_SERVICE_HOST`] = ip;
+    env[`${name}_SERVICE_PORT`] = String(ports[0]!.port);
+    const first = ports[0]!;
+    env[`${name}_PORT`] = `${(first.protocol ?? 'TCP').toLowerCase()}://${ip}:${first.port}`;
+    for (const p of ports) {
+      const proto = p.protocol ?? 'TCP';
+      if (p.name) env[`${name}_SERVICE_PORT_${p.name.toUpperCase().replace(/-/g, '_')}`] = String(p.port);
+      const base = `${name}_PORT_${p.port}_${proto}`;
+      env[base] = `${proto.toLowerCase()}://${ip}:${p.port}`;
+      env[`${base}_PROTO`] = proto.toLowerCase();
+      env[`${base}_PORT`] = String(p.port);
+      env[`${base}_ADDR`] = ip;
+    }
+  });
+  return env;
+}
+
+/**
+ * What the container really gets: the service links of every Service in the namespace (unless the
+ * pod spec turns them off), then its envFrom and env, which win over a link of the same name.
+ */
+function realPodEnv(d: Record<string, any>, objs: Record<string, any>[], namespaceServices: Record<string, any>[], forceLinks = false): Record<string, string> {
+  const links = forceLinks || d.spec.template.spec.enableServiceLinks !== false ? serviceLinkEnv(namespaceServices) : {};
+  return { ...links, ...podEnv(d, objs) };
+}
+
+/** `shardmq config check` run with exactly `env` (nothing inherited from the test process). */
+function configCheck(env: Record<string, string>): { status: number | null; out: string } {
+  const r = spawnSync(process.execPath, [join(ROOT, 'dist/bin/shardmq.js'), 'config', 'check'], { env, encoding: 'utf8', timeout: 30_000 });
+  return { status: r.status, out: r.stdout + r.stderr };
 }
 
 const MODELS: Record<string, new (data: any) => { validate(): void }> = {
@@ -173,6 +216,34 @@ describe('Helm chart deploy/helm/shardmq', { skip }, () => {
     ]);
     for (const o of objs) validate(o);
   });
+
+  for (const release of ['shardmq', 'shardmq-eu']) {
+    it(`release "${release}": every tier's process accepts the environment its pod really gets, service links off (as rendered) and on`, () => {
+      const objs = renderOk(withDb(), release);
+      // A NATS Service in the same namespace named like the release, as an operator might add it.
+      const natsSvc = { kind: 'Service', metadata: { name: `${release}-nats` }, spec: { ports: [{ name: 'client', port: 4222, protocol: 'TCP' }, { name: 'monitor', port: 8222 }] } };
+      const services = [...objs.filter((o) => o.kind === 'Service'), natsSvc];
+      const links = serviceLinkEnv(services);
+      const prefixed = Object.keys(links).filter((k) => k.startsWith('SHARDMQ_'));
+      const mqttLink = `${release.toUpperCase().replace(/-/g, '_')}_MQTT_SERVICE_PORT`;
+      assert.ok(prefixed.includes(mqttLink), 'the release name puts service links under our prefix');
+      assert.ok(prefixed.length >= 16, prefixed.join(' '));
+      for (const d of deployments(objs)) {
+        assert.equal(d.spec.template.spec.enableServiceLinks, false, `${tierOf(d)}: service links are off`);
+        for (const forceLinks of [false, true]) {
+          const env = realPodEnv(d, objs, services, forceLinks);
+          assert.equal(mqttLink in env, forceLinks, 'links present exactly when enabled');
+          const check = configCheck(env);
+          assert.equal(check.status, 0, `${release} ${tierOf(d)} links ${forceLinks ? 'on' : 'off'}: ${check.out}`);
+          assert.match(check.out, new RegExp(`ok: configuration is valid \\(roles: ${tierOf(d)}\\)`));
+          // The same environment with one real typo is still refused, naming it.
+          const typo = configCheck({ ...env, SHARDMQ_MQTT_MAX_PACKET_BYTE: '1024' });
+          assert.equal(typo.status, 1, typo.out);
+          assert.match(typo.out, /SHARDMQ_MQTT_MAX_PACKET_BYTE/);
+        }
+      }
+    });
+  }
 
   it('the validator does reject a broken object (so the check above means something)', () => {
     const d = deployments(renderOk(withDb()))[0]!;

@@ -12,6 +12,8 @@
  */
 
 const IP = String.raw`(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*)`;
+/** In a URL Kubernetes joins host and port like Go's net.JoinHostPort: IPv6 in brackets. */
+const URL_HOST = String.raw`(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\])`;
 const PORT = String.raw`\d{1,5}`;
 const PROTO = '(?:TCP|UDP|SCTP)';
 
@@ -19,8 +21,8 @@ const PROTO = '(?:TCP|UDP|SCTP)';
 const SHAPES: readonly (readonly [RegExp, (m: RegExpExecArray) => RegExp])[] = [
   [/_SERVICE_HOST$/, () => new RegExp(`^${IP}$`)],
   [/_SERVICE_PORT(?:_[A-Z0-9_]+)?$/, () => new RegExp(`^${PORT}$`)],
-  [new RegExp(`_PORT$`), () => new RegExp(`^(?:tcp|udp|sctp)://${IP}:${PORT}$`)],
-  [new RegExp(`_PORT_(${PORT})_(${PROTO})$`), (m) => new RegExp(`^${m[2]!.toLowerCase()}://${IP}:${m[1]}$`)],
+  [new RegExp(`_PORT$`), () => new RegExp(`^(?:tcp|udp|sctp)://${URL_HOST}:${PORT}$`)],
+  [new RegExp(`_PORT_(${PORT})_(${PROTO})$`), (m) => new RegExp(`^${m[2]!.toLowerCase()}://${URL_HOST}:${m[1]}$`)],
   [new RegExp(`_PORT_${PORT}_(${PROTO})_PROTO$`), (m) => new RegExp(`^${m[1]!.toLowerCase()}$`)],
   [new RegExp(`_PORT_(${PORT})_${PROTO}_PORT$`), (m) => new RegExp(`^${m[1]}$`)],
   [new RegExp(`_PORT_${PORT}_${PROTO}_ADDR$`), () => new RegExp(`^${IP}$`)],
