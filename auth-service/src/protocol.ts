@@ -3,7 +3,7 @@ import type { ClientAcl } from './acl/acl-types.js';
 /**
  * Bus contract between gateway and auth-service on `subjects.authConnect` (request/reply,
  * queue group `subjects.authQueue`). JSON is fine here: one round trip per CONNECT, never per
- * message. Versioned by the subject (`auth.v1.connect`); unknown fields are ignored, so fields
+ * message. Versioned by the subject (`<prefix>.auth.v1.connect`, `mqtt.auth.v1.connect` by default); unknown fields are ignored, so fields
  * may be added without a new subject.
  */
 

@@ -1,6 +1,7 @@
 /**
  * Every bus subject shardmq uses, built here and nowhere else.
- * `prefix` namespaces one cluster on a shared NATS (default "mqtt"/"auth").
+ * `prefix` (nats.subjectPrefix, default "mqtt") is the first token of every subject, so clusters with
+ * different prefixes on one NATS never see each other's traffic, logins included.
  */
 
 export interface SubjectSpace {
@@ -36,8 +37,8 @@ export interface SubjectSpace {
 
 const SAFE = /^[A-Za-z0-9_-]+$/;
 
-export function subjectSpace(prefix = 'mqtt', authPrefix = 'auth'): SubjectSpace {
-  if (!SAFE.test(prefix) || !SAFE.test(authPrefix)) throw new Error(`bus subject prefix must match ${SAFE}`);
+export function subjectSpace(prefix = 'mqtt'): SubjectSpace {
+  if (!SAFE.test(prefix)) throw new Error(`bus subject prefix must match ${SAFE}`);
   return {
     sessionIn: (shard) => `${prefix}.sess.${shard}.in`,
     sessionInAll: `${prefix}.sess.*.in`,
@@ -57,7 +58,7 @@ export function subjectSpace(prefix = 'mqtt', authPrefix = 'auth'): SubjectSpace
     routeRetained: `${prefix}.route.retained`,
     routeRetainedQuery: `${prefix}.route.retained.query`,
     routeResync: `${prefix}.route.resync`,
-    authConnect: `${authPrefix}.v1.connect`,
+    authConnect: `${prefix}.auth.v1.connect`,
     routerQueue: 'router',
     authQueue: 'auth',
   };

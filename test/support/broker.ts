@@ -27,6 +27,10 @@ export interface BrokerOptions {
   roleEnv?: Partial<Record<'gateway' | 'session' | 'router' | 'auth', Record<string, string>>>;
   /** Cluster mode on a NATS cluster of this many nodes (buckets with as many replicas, at most 3) instead of one nats-server. */
   natsNodes?: number;
+  /** Cluster mode: join this nats-server (the caller stops it) instead of starting a private one. */
+  nats?: NatsServerHandle;
+  /** Cluster mode: the non-gateway roles to start (default router, session, auth). */
+  backRoles?: readonly ('router' | 'session' | 'auth')[];
 }
 
 export interface Broker {
@@ -80,7 +84,7 @@ export async function startBroker(mode: BrokerMode, o: BrokerOptions = {}): Prom
   let natsUrl: string | undefined;
   const stopAll = async () => {
     await Promise.all([...processes.values()].map((p) => p.stop(5000)));
-    await nats?.stop();
+    if (!o.nats) await nats?.stop();
     await natsCluster?.stop();
   };
   try {
@@ -96,11 +100,11 @@ export async function startBroker(mode: BrokerMode, o: BrokerOptions = {}): Prom
         natsUrl = natsCluster.url;
         replicas = { SHARDMQ_CLUSTER_REPLICAS: String(Math.min(3, nodes)) };
       } else {
-        nats = await startNatsServer({ jetstream: true });
+        nats = o.nats ?? (await startNatsServer({ jetstream: true }));
         natsUrl = nats.url;
       }
       const base = { SHARDMQ_NATS_URL: natsUrl, ...replicas, ...o.env };
-      for (const role of ['router', 'session', 'auth'] as const) {
+      for (const role of o.backRoles ?? (['router', 'session', 'auth'] as const)) {
         started(role, await spawnShardmq(role, { ...base, SHARDMQ_ROLES: role, ...o.roleEnv?.[role] }, o.nofile));
       }
       const n = o.gateways ?? 2;
