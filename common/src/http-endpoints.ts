@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { envName, flagName } from './config/setting.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 
@@ -43,7 +44,12 @@ export async function startHttpEndpoints(o: {
     res.end();
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      // Every process defaults to 9464: the usual cause is a second shardmq on the same machine.
+      if (err.code === 'EADDRINUSE') {
+        reject(new Error(`setting http.port (${envName('http.port')} / ${flagName('http.port')}): ${o.host}:${o.port} is already in use; give each process on this machine its own port (0 picks a free one) or set SHARDMQ_HTTP_ENABLED=false`));
+      } else reject(err);
+    });
     server.listen(o.port, o.host, () => resolve());
   });
   const a = server.address();
