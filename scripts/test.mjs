@@ -9,6 +9,8 @@
 // Usage: npm test [-- <word>... ] [-- --test-name-pattern=<re> ...]
 //   <word>      run only test files whose path under dist/test contains the word (any of them)
 //   --test-*    passed through to `node --test` (e.g. --test-name-pattern, --test-only)
+// On a node older than 22 it installs Node 24 from npm (scripts/node24.mjs) and runs itself again
+// with it, so the build and every test run on Node 24.
 // See docs/testing.md.
 
 import { spawn, spawnSync } from 'node:child_process';
@@ -16,6 +18,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, rmdirSync, sta
 import { availableParallelism, tmpdir } from 'node:os';
 import { delimiter, dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeForProject } from './node24.mjs';
 
 const startedAt = Date.now();
 let tmpDir = '';
@@ -339,8 +342,37 @@ function onSignal(sig) {
 
 // ---------------------------------------------------------------- main
 
+/**
+ * Runs this script again under a Node >= 22 when the current one is older; resolves to true
+ * (after that run ended, with its exit code set) or false when this node will do.
+ */
+function rerunUnderNewerNode() {
+  let bin;
+  try {
+    bin = nodeForProject(ROOT, npmCommand(), log);
+  } catch (err) {
+    fail(err.message);
+  }
+  if (bin === process.execPath) return Promise.resolve(false);
+  if (process.env.SHARDMQ_TEST_RERUN === '1') fail(`${bin} is not the node this run was started with`);
+  log(`running the tests with ${bin} (${spawnSync(bin, ['--version'], { encoding: 'utf8' }).stdout.trim()})`);
+  // Its directory first on PATH: anything the tests start as plain `node` or via npx gets it too.
+  const env = { ...process.env, SHARDMQ_TEST_RERUN: '1', PATH: [dirname(bin), process.env.PATH ?? ''].join(delimiter) };
+  const child = spawn(bin, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit', env });
+  // The child cleans up after itself on these; a terminal's SIGINT reaches both of us anyway.
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
+  return new Promise((resolve) => {
+    child.once('error', (err) => fail(`could not start ${bin}: ${err.message}`));
+    child.once('exit', (code, signal) => {
+      process.exitCode = code ?? (signal === 'SIGINT' ? 130 : 1);
+      resolve(true);
+    });
+  });
+}
+
 async function main() {
   const { filters, nodeArgs } = parseArgs(process.argv.slice(2));
+  if (await rerunUnderNewerNode()) return;
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGHUP', () => onSignal('SIGHUP'));
