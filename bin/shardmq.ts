@@ -84,7 +84,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (cmd === 'help' || isHelp(cmd)) {
-    const topic = cmd === 'help' ? rest[0] : undefined;
+    const topic = cmd === 'help' && !isHelp(rest[0]) ? rest[0] : undefined;
     if (topic !== undefined && !(topic in USAGE_OF)) {
       err(`shardmq: unknown command "${topic}"\n${MAIN_USAGE}`);
       return 2;

@@ -32,7 +32,8 @@ export function runConfigCommand(args: readonly string[], env: Record<string, st
     throw e;
   }
   if (ignored.length > 0) err(`shardmq: ignored Kubernetes service-link variables: ${ignored.map((i) => i.name).join(', ')}`);
-  if (sub === 'print') out(JSON.stringify(redactedConfig(config), null, 2));
+  // Unset settings print as null rather than vanishing from the JSON.
+  if (sub === 'print') out(JSON.stringify(redactedConfig(config), (_k, v: unknown) => (v === undefined ? null : v), 2));
   else out(`ok: configuration is valid (roles: ${config.roles.join(',')})`);
   return 0;
 }

@@ -1,27 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { startBroker, type Broker } from '../support/broker.js';
 import { ClientPool } from '../support/mqtt-clients.js';
+import { shardmqCli as shardmq } from '../support/shardmq-cli.js';
 import { startPostgres, type PostgresHandle } from '../support/postgres.js';
 import { applyVmqMigration } from '../support/vmq-db.js';
-
-const run = promisify(execFile);
-const CLI = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', 'bin', 'shardmq.js');
-
-/** Runs the real CLI; resolves with exit code and output (never rejects). */
-async function shardmq(args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string }> {
-  try {
-    const r = await run(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 30_000 });
-    return { code: 0, out: r.stdout + r.stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof err.code === 'number' ? err.code : -1, out: (err.stdout ?? '') + (err.stderr ?? '') };
-  }
-}
 
 describe('the shardmq CLI', () => {
   test('an unknown setting stops start-up with exit 2, naming it', async () => {
