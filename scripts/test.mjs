@@ -354,10 +354,11 @@ function rerunUnderNewerNode() {
     fail(err.message);
   }
   if (bin === process.execPath) return Promise.resolve(false);
-  if (process.env.SHARDMQ_TEST_RERUN === '1') fail(`${bin} is not the node this run was started with`);
+  if (process.env.TEST_MJS_NODE_RERUN === '1') fail(`${bin} is not the node this run was started with`);
   log(`running the tests with ${bin} (${spawnSync(bin, ['--version'], { encoding: 'utf8' }).stdout.trim()})`);
   // Its directory first on PATH: anything the tests start as plain `node` or via npx gets it too.
-  const env = { ...process.env, SHARDMQ_TEST_RERUN: '1', PATH: [dirname(bin), process.env.PATH ?? ''].join(delimiter) };
+  // The marker is not named SHARDMQ_*: shardmq processes the tests start refuse unknown SHARDMQ_ vars.
+  const env = { ...process.env, TEST_MJS_NODE_RERUN: '1', PATH: [dirname(bin), process.env.PATH ?? ''].join(delimiter) };
   const child = spawn(bin, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit', env });
   // The child cleans up after itself on these; a terminal's SIGINT reaches both of us anyway.
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
