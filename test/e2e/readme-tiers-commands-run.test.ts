@@ -98,9 +98,17 @@ describe('the README commands for running the tiers separately', () => {
     for (const c of commands) {
       procs.push(await spawnProcess(process.execPath, [CLI, 'start'], { name: c.env.SHARDMQ_ROLES!, env: exactly(c.env), readyLine: READY, readyTimeoutMs: 60_000 }));
     }
+    // "ready" is logged when the roles started; a session process turns /readyz green once its shards
+    // are loaded, which takes a while on a busy machine: poll each one, with a generous bound.
     for (const port of httpPorts) {
-      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
-      assert.equal(res.status, 200, `/readyz on ${port}: ${await res.text()}`);
+      let last = '';
+      for (let i = 0; i < 600; i++) {
+        const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+        last = `${res.status} ${await res.text()}`;
+        if (res.status === 200) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.match(last, /^200 /, `/readyz on ${port}`);
     }
     const url = `mqtt://127.0.0.1:${commands[3]!.env.SHARDMQ_MQTT_PORT}`;
     const sub = await pool.connect(url, { clientId: 'readme-sub', protocolVersion: 5, connectTimeout: 60_000 });
