@@ -20,6 +20,7 @@ try {
   process.stderr.write(`[start] error: ${err.message}\n`);
   process.exit(1);
 }
+if (node !== process.execPath) process.stdout.write(`[start] node ${process.version} is older than 22: running shardmq with ${node}\n`);
 const child = spawn(node, [join(root, 'dist/bin/shardmq.js'), 'start', ...process.argv.slice(2)], { stdio: 'inherit' });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
