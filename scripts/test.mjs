@@ -373,6 +373,8 @@ function rerunUnderNewerNode() {
 
 async function main() {
   const { filters, nodeArgs } = parseArgs(process.argv.slice(2));
+  // npm ci first: it empties node_modules, where the Node 24 fallback lives.
+  installModules();
   if (await rerunUnderNewerNode()) return;
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
@@ -380,7 +382,6 @@ async function main() {
   process.on('exit', cleanup);
 
   provision();
-  installModules();
   build();
   removeStaleOutputs();
 
