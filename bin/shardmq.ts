@@ -6,6 +6,7 @@ import { installProcessFaultPolicy } from '../common/src/process-faults.js';
 import { runConfigCommand } from './cli/config-command.js';
 import { packageVersion } from './cli/package-version.js';
 import { CONFIG_USAGE, MAIN_USAGE, START_USAGE } from './cli/usage.js';
+import { stopOnSignal } from './stop-on-signal.js';
 import { startNode } from './start-node.js';
 
 const out = (s: string) => process.stdout.write(s + '\n');
@@ -41,17 +42,7 @@ async function start(args: string[]): Promise<number> {
     return 1;
   }
   faults.useMetrics(node.metrics);
-  await new Promise<void>((resolve) => {
-    const onSignal = (sig: string) => {
-      log.info('signal received, stopping gracefully', { signal: sig });
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      node.stop().then(resolve, resolve);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
-  return 0;
+  return stopOnSignal(node, config['node.stopTimeoutMs'], log);
 }
 
 async function user(args: string[]): Promise<number> {

@@ -18,6 +18,8 @@ interface Role {
   start(): Promise<void>;
   stop(): Promise<void>;
   ready(): boolean;
+  /** The stop deadline passed: end the waits of stop() and close what is left now. */
+  force?(): void;
 }
 
 export interface RunningNode {
@@ -27,7 +29,10 @@ export interface RunningNode {
   readonly httpPort?: number;
   readonly gateway?: GatewayService;
   readonly metrics: Metrics;
+  /** Graceful stop of every role, in reverse start order. */
   stop(): Promise<void>;
+  /** Deadline or second signal: every role closes what it still has open, now. */
+  force(): void;
 }
 
 function defaultNodeId(): string {
@@ -62,8 +67,9 @@ export async function startNode(config: Config, log: Logger = createLogger(confi
   if (config.roles.includes('session')) roles.push(wrap('session', SessionService.create(config, { ...deps, nodeId, log: log.child({ role: 'session' }) })));
   if (config.roles.includes('auth')) roles.push(wrap('auth', AuthService.create(config, { ...deps, log: log.child({ role: 'auth' }) })));
   if (config.roles.includes('gateway')) {
-    gateway = GatewayService.create(config, { ...deps, log: log.child({ role: 'gateway' }), nodeId });
-    roles.push(wrap('gateway', gateway));
+    const gw = GatewayService.create(config, { ...deps, log: log.child({ role: 'gateway' }), nodeId });
+    gateway = gw;
+    roles.push({ ...wrap('gateway', gw), force: () => gw.force() });
   }
   const started: Role[] = [];
   let http: { port: number; close(): Promise<void> } | undefined;
@@ -99,16 +105,25 @@ export async function startNode(config: Config, log: Logger = createLogger(confi
     httpPort: http?.port,
     gateway,
     metrics,
+    // The gateway stops first (it drains devices while the tiers behind it still answer),
+    // then auth, session (hands its shards off) and router (answers what it holds).
     stop: () =>
       (stopping ??= (async () => {
+        const t0 = Date.now();
         log.info('stopping');
         for (const r of [...started].reverse()) {
+          const t = Date.now();
           await r.stop().catch((err: Error) => log.error('error stopping role', { role: r.name, err }));
+          log.info('role stopped', { role: r.name, ms: Date.now() - t });
         }
-        await http?.close();
+        // Not http.close(): like any server's close it waits for open (keep-alive) connections.
+        void http?.close();
         await bus.close().catch(() => {});
-        log.info('stopped');
+        log.info('stopped', { ms: Date.now() - t0 });
       })()),
+    force: () => {
+      for (const r of started) r.force?.();
+    },
   };
 }
 

@@ -17,6 +17,7 @@ import { TokenBucket } from '../../common/src/token-bucket.js';
 import type { SubjectSpace } from '../../common/src/subjects.js';
 import { admission, connectionCap, openFileLimit, type Refusal } from './connection-admission.js';
 import { Connection } from './connection.js';
+import { drainConnections } from './graceful-drain.js';
 import { startListeners, type ListenerPorts, type Listeners } from './listeners.js';
 import type { ConnState } from './protocol/conn-state.js';
 import { encodePublish } from './protocol/encode-publish.js';
@@ -70,6 +71,12 @@ export class GatewayService implements GatewayPorts {
   private readonly m;
   private listening = false;
   private stopping = false;
+  /** The stop deadline passed: stop() closes what is left at once. */
+  private forced = false;
+  /** Connections being drained: they take no new work (publishes wait for the next gateway). */
+  private readonly draining = new WeakSet<Connection>();
+  /** Envelopes to shard owners not yet answered (stop() lets them finish). */
+  private sessionSends = 0;
   private readonly publishRate: number;
   /** Route ids: unique per gateway process (random prefix) and per request (counter). */
   private readonly routeIdPrefix = randomBytes(6).toString('base64url');
@@ -143,21 +150,33 @@ export class GatewayService implements GatewayPorts {
   }
 
   /**
-   * Graceful stop: stop accepting, tell MQTT 5 clients 0x8B, close connections at a bounded
-   * rate (so a fleet does not stampede the next node), announce the stop to shard owners.
+   * Graceful stop, bounded by node.stopTimeoutMs (the caller calls force() at the deadline):
+   * stop accepting, then drain the open connections at gateway.drainRatePerS, each after
+   * its in-flight QoS 1 publishes are answered, with DISCONNECT 0x8B Server shutting down
+   * (0x9C Use another server with gateway.serverReference) for MQTT 5 clients
+   * [MQTT-3.14.2-1]; then wait for the owners to take the lost-connection notices and
+   * announce the stop, so owners run the Will path (Will Delay still applies) for any
+   * connection whose notice did not arrive.
    */
   async stop(): Promise<void> {
+    if (this.stopping) return;
     this.stopping = true;
-    await this.listeners?.close();
-    const perTick = Math.max(1, Math.ceil(this.config['gateway.drainRatePerS'] / 10));
+    const { log, bus, subjects } = this.deps;
+    this.listeners?.close();
     const all = [...this.conns.values()];
-    for (let i = 0; i < all.length; i += perTick) {
-      for (const c of all.slice(i, i + perTick)) this.close(c.state, RC.SERVER_SHUTTING_DOWN, LostReason.ServerShutdown);
-      if (i + perTick < all.length) await new Promise((r) => setTimeout(r, 100));
-    }
+    const ratePerS = this.config['gateway.drainRatePerS'];
+    log.info('draining connections', { connections: all.length, ratePerS });
+    await drainConnections(all, {
+      ratePerS,
+      startDraining: (c) => this.draining.add(c),
+      close: (c) => this.close(c.state, this.shutdownRc, LostReason.ServerShutdown),
+      forced: () => this.forced,
+    });
+    // Let the DISCONNECTs and FINs leave (close() destroys a socket the peer keeps open after 1 s).
+    await this.until(() => this.conns.size === 0, 1500);
+    await this.until(() => this.sessionSends === 0);
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    const { bus, subjects } = this.deps;
     try {
       bus.publish(subjects.gatewayHeartbeat, encodeHeartbeat({ gatewayId: this.gatewayId, stopping: true }));
       await bus.flush();
@@ -167,6 +186,28 @@ export class GatewayService implements GatewayPorts {
     for (const s of this.subs.splice(0)) s.unsubscribe();
     this.routers.stop();
     this.listening = false;
+  }
+
+  /**
+   * The stop deadline passed (or a second signal came): every connection still open is
+   * closed now, with the same DISCONNECT, and the waits of stop() end.
+   */
+  force(): void {
+    this.stopping = true;
+    this.forced = true;
+    this.listeners?.close();
+    for (const c of [...this.conns.values()]) this.close(c.state, this.shutdownRc, LostReason.ServerShutdown);
+  }
+
+  /** The DISCONNECT reason of a graceful stop: 0x9C with a Server Reference when one is configured. */
+  private get shutdownRc(): number {
+    return this.config['gateway.serverReference'] ? RC.USE_ANOTHER_SERVER : RC.SERVER_SHUTTING_DOWN;
+  }
+
+  /** Polls until cond() holds, the stop is forced, or maxMs passes. */
+  private async until(cond: () => boolean, maxMs = Infinity): Promise<void> {
+    const end = Date.now() + maxMs;
+    while (!cond() && !this.forced && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
   }
 
   private accept(socket: net.Socket): void {
@@ -202,6 +243,9 @@ export class GatewayService implements GatewayPorts {
         const now = Date.now();
         conn.state.lastRxAt = now;
         this.m.packetsIn(p.cmd);
+        // A draining connection only finishes what it started: a publish or (un)subscribe
+        // read now is left unanswered, and the client sends it again to the next gateway.
+        if (this.draining.has(conn) && (p.cmd === 'publish' || p.cmd === 'subscribe' || p.cmd === 'unsubscribe')) return;
         if (p.cmd === 'publish' && this.publishRate > 0) this.throttlePublisher(conn, now);
         handlePacket(conn.state, p, this);
       },
@@ -305,7 +349,10 @@ export class GatewayService implements GatewayPorts {
     this.notifyLost(c, reason);
     if (rc !== undefined && st.proto === 5 && st.phase === 'connected') {
       const text = REASON_TEXT[rc];
-      const packet = { cmd: 'disconnect', reasonCode: rc, ...(text ? { properties: { reasonString: text } } : {}) } as mqtt.Packet;
+      const properties: mqtt.IDisconnectPacket['properties'] = text ? { reasonString: text } : {};
+      const ref = this.config['gateway.serverReference'];
+      if (rc === RC.USE_ANOTHER_SERVER && ref) properties.serverReference = ref;
+      const packet = { cmd: 'disconnect', reasonCode: rc, properties } as mqtt.Packet;
       c.write(mqtt.generate(packet, { protocolVersion: 5 }));
     }
     st.phase = 'closed';
@@ -332,14 +379,17 @@ export class GatewayService implements GatewayPorts {
     const timeoutMs = this.config['nats.requestTimeoutMs'];
     const closing = env.kind === SessIn.ConnLost || env.kind === SessIn.Disconnect;
     const attempts = closing ? CONN_LOST_SEND_ATTEMPTS : SESSION_SEND_ATTEMPTS;
-    retrying(() => bus.request(subject, data, { timeoutMs }), { attempts, baseDelayMs: 50, maxDelayMs: closing ? 2000 : 1000 }).catch((err: Error) => {
-      this.count('session_message_undelivered');
-      log.warn('session message not delivered: no shard owner answered', { kind: env.kind, err });
-      // An ack, SUBSCRIBE or QoS 2 step the owner never got would stall this connection (a
-      // window slot held, a SUBACK never sent): close it, so the client reconnects and the
-      // session resends what it owes [MQTT-4.4.0-1].
-      if (!closing && st.phase === 'connected' && 'epoch' in env && env.epoch === st.epoch) this.close(st, RC.UNSPECIFIED, LostReason.ProtocolError);
-    });
+    this.sessionSends++;
+    retrying(() => bus.request(subject, data, { timeoutMs }), { attempts, baseDelayMs: 50, maxDelayMs: closing ? 2000 : 1000 })
+      .catch((err: Error) => {
+        this.count('session_message_undelivered');
+        log.warn('session message not delivered: no shard owner answered', { kind: env.kind, err });
+        // An ack, SUBSCRIBE or QoS 2 step the owner never got would stall this connection (a
+        // window slot held, a SUBACK never sent): close it, so the client reconnects and the
+        // session resends what it owes [MQTT-4.4.0-1].
+        if (!closing && st.phase === 'connected' && 'epoch' in env && env.epoch === st.epoch) this.close(st, RC.UNSPECIFIED, LostReason.ProtocolError);
+      })
+      .finally(() => this.sessionSends--);
   }
 
   async connectSession(env: import('../../common/src/envelope/session-in.js').ConnectEnv) {

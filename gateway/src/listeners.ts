@@ -23,8 +23,12 @@ export interface ListenerPorts {
 
 export interface Listeners {
   readonly ports: ListenerPorts;
-  /** Stops accepting on every listener (open connections stay). */
-  close(): Promise<void>;
+  /**
+   * Stops accepting on every listener: the listening sockets close now, open connections stay
+   * (the gateway drains them). Deliberately not awaiting server.close()'s callback, which
+   * fires only once every open connection has ended: a stop awaiting it waits for itself.
+   */
+  close(): void;
 }
 
 function bound(server: net.Server): number {
@@ -128,9 +132,9 @@ export async function startListeners(config: Config, onSocket: (s: net.Socket) =
   }
   return {
     ports,
-    close: async () => {
+    close: () => {
       for (const w of wsServers) w.close();
-      await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+      for (const s of servers) s.close();
     },
   };
 }

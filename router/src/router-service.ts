@@ -64,6 +64,11 @@ export class RouterService {
   private readonly retainedQuota: RetainedQuota;
   private readonly subs: BusSubscription[] = [];
   private heartbeat?: NodeJS.Timeout;
+  /** The publish subscriptions (queue group and this router's own subject), drained first on stop. */
+  private readonly publishSubs: BusSubscription[] = [];
+  /** Publishes answered asynchronously and not answered yet; stop() waits for them. */
+  private inflight = 0;
+  private readonly idle: Array<() => void> = [];
   private readonly now: () => number;
   private readonly m;
   private started = false;
@@ -112,8 +117,8 @@ export class RouterService {
     // Envelopes that do not decode are dropped and counted by the bus guard; a publisher's
     // request among them is answered ROUTE_FAILED. A subscription change gets no answer (the
     // session's request then fails or another router answers).
-    this.subs.push(bus.subscribe(subjects.routePublish, (m) => this.onPublish(m), { queue: subjects.routerQueue, errorReply: Buffer.from([ROUTE_FAILED]) }));
-    this.subs.push(bus.subscribe(subjects.routePublishTo(this.id), (m) => this.onPublish(m), { errorReply: Buffer.from([ROUTE_FAILED]) }));
+    this.publishSubs.push(bus.subscribe(subjects.routePublish, (m) => this.onPublish(m), { queue: subjects.routerQueue, errorReply: Buffer.from([ROUTE_FAILED]) }));
+    this.publishSubs.push(bus.subscribe(subjects.routePublishTo(this.id), (m) => this.onPublish(m), { errorReply: Buffer.from([ROUTE_FAILED]) }));
     this.subs.push(bus.subscribe(subjects.routeSubscription, (m) => this.onSubChanges(m)));
     this.subs.push(bus.subscribe(subjects.routeRetained, (m) => this.onRetainedSync(m)));
     this.subs.push(bus.subscribe(subjects.routerProbe, () => this.beat(false)));
@@ -130,6 +135,14 @@ export class RouterService {
     return this.started;
   }
 
+  /**
+   * Announces the stop (publishers pick other routers), then leaves the publish subjects
+   * only after its in-flight work is answered: the subscriptions are drained (publishes
+   * NATS already sent here are still routed), then every QoS 1/2 publish waits for its
+   * owners' answers (bounded by cluster.deliverRetryMs) and is answered, so no publisher
+   * times out and re-sends a message already delivered (a duplicate without DUP).
+   * Subscription changes keep being applied meanwhile.
+   */
   async stop(): Promise<void> {
     this.started = false;
     // Publishers move to the other routers first; what they sent us meanwhile still arrives.
@@ -142,6 +155,9 @@ export class RouterService {
     } catch {
       /* bus already closed */
     }
+    // Then leave: what NATS already sent us is still routed, and every publish in flight answered.
+    await Promise.all(this.publishSubs.splice(0).map((s) => s.drain()));
+    while (this.inflight > 0) await new Promise<void>((r) => this.idle.push(r));
     for (const s of this.subs.splice(0)) s.unsubscribe();
     this.retainedKv?.stop();
   }
@@ -193,11 +209,19 @@ export class RouterService {
       }
       const code = byShard.size === 0 ? ROUTE_NO_MATCH : ROUTE_OK;
       if (!stored || !msg.reply) msg.respond(Buffer.from([code]));
-      else void stored.then((c) => msg.respond(Buffer.from([c >= 0x80 ? c : code])));
+      else this.answerLater(stored.then((c) => void msg.respond(Buffer.from([c >= 0x80 ? c : code]))));
       return;
     }
     const outcome = this.deliverAcked(p.id, m, byShard, stored);
-    void (p.id === undefined ? outcome : this.routeDedup.track(p.id, outcome)).then((status) => msg.respond(Buffer.from([status])));
+    this.answerLater((p.id === undefined ? outcome : this.routeDedup.track(p.id, outcome)).then((status) => void msg.respond(Buffer.from([status]))));
+  }
+
+  /** Counts a publish answered asynchronously, so stop() waits for its answer. */
+  private answerLater(answered: Promise<void>): void {
+    this.inflight++;
+    void answered.finally(() => {
+      if (--this.inflight === 0) for (const r of this.idle.splice(0)) r();
+    });
   }
 
   /**

@@ -48,6 +48,12 @@ export interface RequestOptions {
 
 export interface BusSubscription {
   unsubscribe(): void;
+  /**
+   * Leaves the subject (and its queue group) and resolves once the messages the server
+   * already sent to this subscription were handed to the handler, so none is dropped on the
+   * floor (NATS drain). Memory bus: same as unsubscribe (nothing is in flight to a local subscriber).
+   */
+  drain(): Promise<void>;
 }
 
 export interface Bus {

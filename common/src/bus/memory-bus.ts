@@ -71,6 +71,11 @@ class MemSub implements BusSubscription {
     this.closed = true;
     this.bus.remove(this);
   }
+
+  drain(): Promise<void> {
+    this.unsubscribe();
+    return Promise.resolve();
+  }
 }
 
 class QueueGroup {

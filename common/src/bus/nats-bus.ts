@@ -113,10 +113,13 @@ class NatsBusMsg implements BusMsg {
 }
 
 class NatsBusSub implements BusSubscription {
-  constructor(private readonly sub: { unsubscribe(): void; isClosed(): boolean }) {}
+  constructor(private readonly sub: { unsubscribe(): void; drain(): Promise<void>; isClosed(): boolean }) {}
   unsubscribe(): void {
     // Unsubscribing after close is harmless: close already removed the interest.
     if (!this.sub.isClosed()) this.sub.unsubscribe();
+  }
+  async drain(): Promise<void> {
+    if (!this.sub.isClosed()) await this.sub.drain();
   }
 }
 

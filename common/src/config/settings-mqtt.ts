@@ -20,7 +20,8 @@ export const mqttSettings = {
   'mqtt.unauthorizedPublish': oneOf({ default: 'drop', values: ['drop', 'disconnect'] as const, doc: 'MQTT 3.1.1: what happens to a publish the ACL denies (MQTT 5 always answers 0x87).' }),
   'mqtt.allowWildcardSubscriptions': bool({ default: true, doc: 'Allow + and # in subscriptions.' }),
   'gateway.heartbeatMs': int({ default: 1000, min: 100, max: 60000, doc: 'Gateway heartbeat period on the bus.' }),
-  'gateway.drainRatePerS': int({ default: 500, min: 1, max: 1000000, doc: 'Connections closed per second on graceful stop.' }),
+  'gateway.drainRatePerS': int({ default: 500, min: 1, max: 1000000, doc: 'Connections closed per second on graceful stop (a full gateway drains in connections / drainRatePerS seconds; node.stopTimeoutMs must cover it).' }),
+  'gateway.serverReference': optStr({ default: undefined, doc: 'On graceful stop, MQTT 5 clients get DISCONNECT 0x9C (Use another server) with this Server Reference (e.g. "mqtt.example.com:1883") instead of 0x8B (Server shutting down).' }),
 } as const;
 
 /** Extra listeners of the gateway: TLS, WebSocket, secure WebSocket. All off by default. */

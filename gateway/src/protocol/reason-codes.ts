@@ -20,6 +20,7 @@ export const RC = {
   TOPIC_ALIAS_INVALID: 0x94,
   PACKET_TOO_LARGE: 0x95,
   QUOTA_EXCEEDED: 0x97,
+  USE_ANOTHER_SERVER: 0x9c,
   WILDCARD_NOT_SUPPORTED: 0xa2,
 } as const;
 
@@ -51,4 +52,5 @@ export const REASON_TEXT: Readonly<Record<number, string>> = {
   [RC.TOPIC_ALIAS_INVALID]: 'topic alias invalid',
   [RC.PACKET_TOO_LARGE]: 'packet too large',
   [RC.QUOTA_EXCEEDED]: 'quota exceeded',
+  [RC.USE_ANOTHER_SERVER]: 'server shutting down, use another server',
 };
