@@ -138,8 +138,10 @@ export class AuthService {
   async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;
-    this.sub?.unsubscribe();
+    // Drain, not unsubscribe: requests NATS already sent to this member are still answered.
+    const sub = this.sub;
     this.sub = undefined;
+    await sub?.drain();
     await Promise.allSettled([...this.inflightRequests]);
     await this.bcrypt?.close();
     await this.cluster?.end();
