@@ -45,6 +45,8 @@ const SESSION_SEND_ATTEMPTS = 16;
  * the session counts as connected, so its Will and expiry wait.
  */
 const CONN_LOST_SEND_ATTEMPTS = 320;
+/** How long a stopping gateway waits for owners to answer its last envelopes (lost-connection notices). */
+const SESSION_NOTICE_WAIT_MS = 2000;
 const CONNACK_UNACCEPTABLE_PROTOCOL = Buffer.from([0x20, 0x02, 0x00, 0x01]);
 
 /**
@@ -174,7 +176,8 @@ export class GatewayService implements GatewayPorts {
     });
     // Let the DISCONNECTs and FINs leave (close() destroys a socket the peer keeps open after 1 s).
     await this.until(() => this.conns.size === 0, 1500);
-    await this.until(() => this.sessionSends === 0);
+    // Lost-connection notices still unanswered after this are covered by the stop announcement.
+    await this.until(() => this.sessionSends === 0, SESSION_NOTICE_WAIT_MS);
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     try {
