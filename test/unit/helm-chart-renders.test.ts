@@ -267,8 +267,10 @@ describe('Helm chart deploy/helm/shardmq', { skip }, () => {
       assert.deepEqual(cfg.roles, [tierOf(d)]);
       assert.equal(cfg['nats.url'], 'nats://nats:4222');
       assert.equal(cfg['auth.databaseUrl'], DB_URL);
+      const t = chartTier(tierOf(d));
+      assert.equal(cfg['node.stopTimeoutMs'], (t.terminationGracePeriodSeconds - t.preStopSleepSeconds - t.stopMarginSeconds) * 1000, 'the stop deadline follows the grace period');
       for (const r of settingReferences()) {
-        if (r.key === 'roles' || r.key === 'nats.url' || r.key === 'auth.databaseUrl') continue;
+        if (r.key === 'roles' || r.key === 'nats.url' || r.key === 'auth.databaseUrl' || r.key === 'node.stopTimeoutMs') continue;
         assert.deepEqual(cfg[r.key as keyof typeof cfg], r.setting.default, r.key);
       }
     }
@@ -366,10 +368,39 @@ describe('Helm chart deploy/helm/shardmq', { skip }, () => {
     assert.equal(pdb.spec.selector.matchLabels['app.kubernetes.io/component'], 'session');
     for (const o of objs) validate(o);
   });
+
+  it('the gateway grace period covers the drain of a full gateway: preStop + maxConnections / drainRatePerS + 2 x margin', () => {
+    const check = (values: Record<string, unknown>, maxConnections: number, drainRatePerS: number) => {
+      const gw = deployments(renderOk(values)).find((d) => tierOf(d) === 'gateway')!;
+      const t = chartTier('gateway');
+      const grace = gw.spec.template.spec.terminationGracePeriodSeconds as number;
+      const preStop = Number(container(gw).lifecycle.preStop.exec.command[1]);
+      const deadlineMs = Number((container(gw).env as { name: string; value: string }[]).find((e) => e.name === 'SHARDMQ_NODE_STOP_TIMEOUT_MS')!.value);
+      const drainS = Math.ceil(maxConnections / drainRatePerS);
+      assert.equal(deadlineMs, (grace - preStop - t.stopMarginSeconds) * 1000, 'the process deadline comes before the SIGKILL');
+      assert.ok(deadlineMs >= (drainS + t.stopMarginSeconds) * 1000, `deadline ${deadlineMs} ms must cover a ${drainS} s drain`);
+    };
+    const t = chartTier('gateway');
+    check(withDb(), t.maxConnections!, 500);
+    // Four times the devices at the same rate: the default grace period is too short, and the chart says so.
+    const big = withDb({ gateway: { drainRatePerS: 500 } }, { tiers: { gateway: { ...t, maxConnections: 4 * t.maxConnections! } } });
+    const r = render(big);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /terminationGracePeriodSeconds \(60\) is shorter than a full gateway's drain/);
+    check(withDb({ gateway: { drainRatePerS: 500 } }, { tiers: { gateway: { ...t, maxConnections: 4 * t.maxConnections!, terminationGracePeriodSeconds: 180 } } }), 4 * t.maxConnections!, 500);
+  });
 });
 
+interface ChartTier {
+  replicas: number;
+  terminationGracePeriodSeconds: number;
+  preStopSleepSeconds: number;
+  stopMarginSeconds: number;
+  maxConnections?: number;
+}
+
 /** tiers.<tier> of the chart's values.yaml. */
-function chartTier(tier: string): { replicas: number } {
-  const values = parse(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as { tiers: Record<string, { replicas: number }> };
+function chartTier(tier: string): ChartTier {
+  const values = parse(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as { tiers: Record<string, ChartTier> };
   return values.tiers[tier]!;
 }

@@ -18,7 +18,7 @@ export const coreSettings = {
   'nats.requestTimeoutMs': int({ default: 5000, min: 100, max: 120000, doc: 'Timeout of one bus request between tiers.' }),
   shards: int({ default: 1024, min: 1, max: 65536, doc: 'Number of virtual session shards. Fixed for the life of a cluster.' }),
   'node.id': optStr({ default: undefined, doc: 'Identity of this process on the bus (letters, digits, - and _). Default: hostname-pid-random.' }),
-  'node.stopTimeoutMs': int({ default: 25000, min: 1000, max: 3600000, doc: 'Deadline of a graceful stop (SIGTERM): past it, or on a second signal, what is left is closed at once and the process exits with code 1. Keep it below the orchestrator\'s grace period (Kubernetes terminationGracePeriodSeconds minus the preStop sleep).' }),
+  'node.stopTimeoutMs': int({ default: 25000, min: 1000, max: 3600000, doc: 'Deadline of a graceful stop (SIGTERM): past it, or on a second signal, what is left is closed at once and the process exits with code 1. Keep it below the orchestrator\'s grace period (the Helm chart sets it per tier: terminationGracePeriodSeconds - preStopSleepSeconds - stopMarginSeconds).' }),
   'log.level': oneOf({ default: 'info', values: ['debug', 'info', 'warn', 'error'] as const, doc: 'Log level (JSON lines on stderr).' }),
   'http.host': str({ default: '0.0.0.0', doc: 'Listen address of the /metrics, /healthz and /readyz endpoint.' }),
   'http.port': int({ default: 9464, min: 0, max: 65535, doc: 'Port of /metrics, /healthz and /readyz; 0 picks a free port.' }),

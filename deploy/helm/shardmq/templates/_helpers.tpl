@@ -118,11 +118,38 @@ Flattens .map into .out: {"mqtt": {"port": 1883}} -> {"mqtt.port": 1883}. Writes
 {{- if not (include "shardmq.natsUrl" .) -}}
 {{- fail "shardmq: the tiers run as separate Deployments and need NATS (with JetStream): set nats.url (e.g. nats://nats:4222)" -}}
 {{- end -}}
+{{- range $tier, $t := .Values.tiers -}}
+{{- if lt (include "shardmq.stopTimeoutMs" $t | int) 1000 -}}
+{{- fail (printf "shardmq: tiers.%s.terminationGracePeriodSeconds must exceed preStopSleepSeconds + stopMarginSeconds by at least 1 s (the stop deadline)" $tier) -}}
+{{- end -}}
+{{- end -}}
+{{- $gw := .Values.tiers.gateway -}}
+{{- $drain := include "shardmq.gatewayDrainSeconds" . | int -}}
+{{- $need := add (int ($gw.preStopSleepSeconds | default 0)) $drain (mul 2 (int $gw.stopMarginSeconds)) -}}
+{{- if lt (int $gw.terminationGracePeriodSeconds) $need -}}
+{{- fail (printf "shardmq: tiers.gateway.terminationGracePeriodSeconds (%d) is shorter than a full gateway's drain: preStopSleepSeconds %d + maxConnections / config.gateway.drainRatePerS = %d s + 2 x stopMarginSeconds %d = %d s" (int $gw.terminationGracePeriodSeconds) (int ($gw.preStopSleepSeconds | default 0)) $drain (int $gw.stopMarginSeconds) $need) -}}
+{{- end -}}
 {{- range $name, $port := dict "http" (include "shardmq.httpPort" .) "mqtt" (include "shardmq.mqttPort" .) -}}
 {{- if eq $port "0" -}}
 {{- fail (printf "shardmq: config.%s.port must be a fixed port in Kubernetes (probes, scraping and the Service use it)" $name) -}}
 {{- end -}}
 {{- end -}}
+{{- end -}}
+
+{{/*
+Graceful stop arithmetic (docs/operations.md, "Graceful stop"), per tier:
+  stop deadline (SHARDMQ_NODE_STOP_TIMEOUT_MS) = terminationGracePeriodSeconds - preStopSleepSeconds - stopMarginSeconds
+and for the gateway the deadline must cover the drain of a full gateway plus the margin:
+  deadline >= ceil(maxConnections / config.gateway.drainRatePerS) + stopMarginSeconds
+*/}}
+{{- define "shardmq.stopTimeoutMs" -}}
+{{- mul (sub (sub (int .terminationGracePeriodSeconds) (int (.preStopSleepSeconds | default 0))) (int .stopMarginSeconds)) 1000 -}}
+{{- end -}}
+
+{{- define "shardmq.gatewayDrainSeconds" -}}
+{{- $rate := ((.Values.config | default dict).gateway | default dict).drainRatePerS | default 500 | int -}}
+{{- $n := int .Values.tiers.gateway.maxConnections -}}
+{{- div (add $n (sub $rate 1)) $rate -}}
 {{- end -}}
 
 {{/* Container ports, from config.* (null: the registry default). */}}
