@@ -3,6 +3,7 @@ import type { Bus, BusMsg, BusSubscription } from '../../common/src/bus/bus.js';
 import type { Config } from '../../common/src/config/settings.js';
 import type { Message } from '../../common/src/envelope/message.js';
 import {
+  decodeResyncAnswer,
   decodeRetainedSync,
   decodeRoutePublish,
   decodeStatusSafe,
@@ -114,21 +115,64 @@ export class RouterService {
         },
       );
     }
+    this.subs.push(bus.subscribe(subjects.routeSubscription, (m) => this.onSubChanges(m)));
+    this.subs.push(bus.subscribe(subjects.routeRetained, (m) => this.onRetainedSync(m)));
+    await bus.flush();
+    await this.replaySubscriptions();
     // Envelopes that do not decode are dropped and counted by the bus guard; a publisher's
     // request among them is answered ROUTE_FAILED. A subscription change gets no answer (the
     // session's request then fails or another router answers).
     this.publishSubs.push(bus.subscribe(subjects.routePublish, (m) => this.onPublish(m), { queue: subjects.routerQueue, errorReply: Buffer.from([ROUTE_FAILED]) }));
     this.publishSubs.push(bus.subscribe(subjects.routePublishTo(this.id), (m) => this.onPublish(m), { errorReply: Buffer.from([ROUTE_FAILED]) }));
-    this.subs.push(bus.subscribe(subjects.routeSubscription, (m) => this.onSubChanges(m)));
-    this.subs.push(bus.subscribe(subjects.routeRetained, (m) => this.onRetainedSync(m)));
     this.subs.push(bus.subscribe(subjects.routerProbe, () => this.beat(false)));
     await bus.flush();
-    bus.publish(subjects.routeResync, new Uint8Array(0));
-    // Announced only once our own subject is subscribed: nobody sends to it before.
+    // Announced only once our own subject is subscribed (nobody sends to it before) and the
+    // index is complete (publishers stick to the router they pick).
     this.beat(false);
     this.heartbeat = setInterval(() => this.beat(false), this.config['router.heartbeatMs']);
     this.heartbeat.unref();
     this.started = true;
+  }
+
+  /**
+   * Asks the session owners to replay their subscriptions and, over NATS, waits until their
+   * answers cover every shard (asking again for what is missing), at most router.indexWaitMs.
+   * Only then may this router take publishes (queue group, own subject, heartbeat): with a partial index it would answer "no
+   * matching subscribers" for messages that have subscribers, and the publisher would take
+   * the PUBACK for a message nobody gets. No owner answering the first round means no
+   * session actor runs yet: owners publish the subscriptions of each shard they load anyway.
+   * In one process the session actor starts after the router and does the same.
+   */
+  private async replaySubscriptions(): Promise<void> {
+    const { bus, subjects, log } = this.deps;
+    if (bus.kind !== 'nats') {
+      bus.publish(subjects.routeResync, new Uint8Array(0));
+      return;
+    }
+    const covered = new Set<number>();
+    let answers = 0;
+    const reply = `${subjects.routeResync}.answer.${this.id}`;
+    const sub = bus.subscribe(reply, (m) => {
+      answers++;
+      try {
+        for (const s of decodeResyncAnswer(m.data)) covered.add(s);
+      } catch (err) {
+        log.warn('dropping malformed resync answer', { err: err as Error });
+      }
+    });
+    const shards = this.config.shards;
+    const deadline = Date.now() + this.config['router.indexWaitMs'];
+    try {
+      await bus.flush();
+      for (let round = 0; covered.size < shards && Date.now() < deadline; round++) {
+        bus.publish(subjects.routeResync, new Uint8Array(0), { reply });
+        await new Promise((r) => setTimeout(r, RESYNC_ROUND_MS));
+        if (round === 1 && answers === 0) return; // a second round unanswered: no session actor runs
+      }
+      if (covered.size < shards) log.warn('starting with a partial subscription index: no owner replayed some shards', { missing: shards - covered.size });
+    } finally {
+      sub.unsubscribe();
+    }
   }
 
   ready(): boolean {
@@ -314,6 +358,9 @@ export class RouterService {
     msg.respond(encodeRetainedAnswer(answer));
   }
 }
+
+/** How long a starting router waits for resync answers before asking again for the missing shards. */
+const RESYNC_ROUND_MS = 500;
 
 /**
  * A request retried with backoff while nobody answers (a shard between owners), each

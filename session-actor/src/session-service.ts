@@ -8,7 +8,7 @@ import type { Config } from '../../common/src/config/settings.js';
 import { encodeGatewayOut, type GatewayOutItem } from '../../common/src/envelope/gateway-out.js';
 import { decodeHeartbeat } from '../../common/src/envelope/heartbeat.js';
 import type { Message } from '../../common/src/envelope/message.js';
-import { decodeRetainedAnswer, decodeStatusSafe, encodeRoutePublish, encodeSubChanges, type SubChange, type SubChangeBatch } from '../../common/src/envelope/router.js';
+import { decodeRetainedAnswer, decodeStatusSafe, encodeResyncAnswer, encodeRoutePublish, encodeSubChanges, type SubChange, type SubChangeBatch } from '../../common/src/envelope/router.js';
 import { decodeSessionIn, encodeConnectReply, SessIn, type SessionInEnv } from '../../common/src/envelope/session-in.js';
 import type { Logger } from '../../common/src/log.js';
 import { labelledCounter, type Metrics } from '../../common/src/metrics.js';
@@ -204,7 +204,7 @@ export class SessionService implements ShardHandler {
     } else if (bus.kind === 'nats') {
       log.warn('cluster.persistence is off: this session actor owns every shard in memory; run only one');
     }
-    this.subs.push(bus.subscribe(subjects.routeResync, () => this.resyncRouters()));
+    this.subs.push(bus.subscribe(subjects.routeResync, (m) => this.resyncRouters(m)));
     this.subs.push(bus.subscribe(subjects.gatewayHeartbeat, (m) => this.onHeartbeat(m)));
     const hb = this.config['gateway.heartbeatMs'];
     this.gatewayCheck = setInterval(() => this.checkGateways(), hb);
@@ -648,13 +648,18 @@ export class SessionService implements ShardHandler {
     }
   }
 
-  /** A router (re)started: replay every subscription we hold so its index is complete. */
-  private resyncRouters(): void {
+  /**
+   * A router (re)started: replay every subscription we hold so its index is complete, then
+   * tell it which shards that covered (after the replay, on the same connection: it arrives
+   * last), so it joins the publish queue group only once every shard is covered.
+   */
+  private resyncRouters(m: BusMsg): void {
     const changes: SubChange[] = [];
     for (const sv of this.served.values()) {
       for (const s of sv.st.sessions.values()) indexStateOf(s, changes);
     }
     this.publishSubs(changes);
+    if (m.reply) m.respond(encodeResyncAnswer([...this.served.keys()]));
   }
 
   /** A heartbeat that does not decode is dropped and counted by the bus guard. */

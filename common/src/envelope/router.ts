@@ -162,6 +162,24 @@ export function decodeRetainedSync(data: Uint8Array): RetainedSync {
   return { routerId, mountpoint, message: readMessage(r) };
 }
 
+/**
+ * Session owner -> starting router, answering its resync: the shards whose subscriptions the
+ * owner has just replayed on the subscription subject (sent after them, so they arrived first).
+ */
+export function encodeResyncAnswer(shards: readonly number[]): Buffer {
+  const w = new Writer().u32(shards.length);
+  for (const s of shards) w.u32(s);
+  return w.finish();
+}
+
+export function decodeResyncAnswer(data: Uint8Array): number[] {
+  const r = new Reader(data);
+  const n = r.u32();
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(r.u32());
+  return out;
+}
+
 /** Reads a one-byte status answer; anything unreadable counts as failure. */
 export function decodeStatusSafe(data: Uint8Array): number {
   return data.length > 0 ? data[0]! : ROUTE_FAILED;
