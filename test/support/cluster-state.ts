@@ -55,24 +55,34 @@ export function shardOfClient(clientId: string, shards: number): number {
 }
 
 /**
+ * Waits until every one of `owners` holds leases and every shard is leased; throws after
+ * timeoutMs with the lease counts it saw.
+ */
+export async function waitUntilShardsSpread(state: ClusterState, owners: readonly string[], shards: number, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const seen = await state.owners();
+    const leased = [...seen.values()].reduce((a, b) => a + b, 0);
+    if (owners.every((o) => (seen.get(o) ?? 0) > 0) && leased === shards) return;
+    if (Date.now() > deadline) throw new Error(`shards never spread over ${owners.join(' and ')}: ${JSON.stringify([...seen])}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
  * Starts a cluster (tiers as processes over NATS) with two session actors, `session-1` and
  * `session-2`, and waits until both hold leases and every shard is leased; throws otherwise.
  */
 export async function startTwoOwnerCluster(o: { env: Record<string, string>; gateways: number; shards: number; natsNodes?: number }): Promise<{ broker: Broker; state: ClusterState }> {
   const broker = await startBroker('cluster', { env: o.env, gateways: o.gateways, natsNodes: o.natsNodes, roleEnv: { session: { SHARDMQ_NODE_ID: 'session-1' } } });
   const state = await ClusterState.open(broker.natsUrl!);
-  await broker.spawnRole('session', 'session-2', { SHARDMQ_NODE_ID: 'session-2' });
-  const deadline = Date.now() + 20_000;
-  let owners = new Map<string, number>();
-  for (;;) {
-    owners = await state.owners();
-    const leased = [...owners.values()].reduce((a, b) => a + b, 0);
-    if ((owners.get('session-1') ?? 0) > 0 && (owners.get('session-2') ?? 0) > 0 && leased === o.shards) return { broker, state };
-    if (Date.now() > deadline) {
-      await state.close();
-      await broker.stop();
-      throw new Error(`shards never spread over both session actors: ${JSON.stringify([...owners])}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
+  try {
+    await broker.spawnRole('session', 'session-2', { SHARDMQ_NODE_ID: 'session-2' });
+    await waitUntilShardsSpread(state, ['session-1', 'session-2'], o.shards);
+    return { broker, state };
+  } catch (err) {
+    await state.close();
+    await broker.stop();
+    throw err;
   }
 }
