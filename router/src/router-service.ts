@@ -153,6 +153,9 @@ export class RouterService {
     let answers = 0;
     const reply = `${subjects.routeResync}.answer.${this.id}`;
     const sub = bus.subscribe(reply, (m) => {
+      // NATS answers a publish with a reply subject that nobody subscribes to with an empty
+      // "no responders" status message: not an owner's answer.
+      if (m.data.length === 0) return;
       answers++;
       try {
         for (const s of decodeResyncAnswer(m.data)) covered.add(s);
@@ -170,6 +173,7 @@ export class RouterService {
         if (round === 1 && answers === 0) return; // a second round unanswered: no session actor runs
       }
       if (covered.size < shards) log.warn('starting with a partial subscription index: no owner replayed some shards', { missing: shards - covered.size });
+      else log.info('subscription index replayed by the session owners', { shards, answers });
     } finally {
       sub.unsubscribe();
     }
