@@ -38,6 +38,10 @@ export interface ManagedProcess {
   stop(timeoutMs?: number): Promise<number | null>;
   /** Resolves with the exit code (null if ended by a signal or never started); never rejects. */
   readonly exited: Promise<number | null>;
+  /** True until the process exits (or if it never started: false). */
+  readonly running: boolean;
+  /** Calls `listener` with every complete line printed from now on (stdout and stderr). */
+  onLine(listener: (line: string) => void): void;
 }
 
 /** Lines kept per process for diagnostics. */
@@ -138,6 +142,7 @@ class ProcessImpl implements ManagedProcess {
   /** Seqs of retained lines already returned by waitForLine. */
   private readonly consumed = new Set<number>();
   private readonly waiters = new Set<Waiter>();
+  private readonly lineListeners: ((line: string) => void)[] = [];
   private readonly partial = { stdout: '', stderr: '' };
   private done = false;
   private exitCode: number | null = null;
@@ -250,10 +255,15 @@ class ProcessImpl implements ManagedProcess {
   private onData(stream: 'stdout' | 'stderr', chunk: string): void {
     const parts = (this.partial[stream] + chunk).split('\n');
     this.partial[stream] = parts.pop() ?? '';
-    for (const p of parts) this.onLine(p.endsWith('\r') ? p.slice(0, -1) : p);
+    for (const p of parts) this.addLine(p.endsWith('\r') ? p.slice(0, -1) : p);
   }
 
-  private onLine(text: string): void {
+  onLine(listener: (line: string) => void): void {
+    this.lineListeners.push(listener);
+  }
+
+  private addLine(text: string): void {
+    for (const l of this.lineListeners) l(text);
     const seq = this.nextSeq++;
     if (verbose) process.stderr.write(`[${this.name}] ${text}\n`);
     this.lines.push({ seq, text });
@@ -272,7 +282,7 @@ class ProcessImpl implements ManagedProcess {
   private finish(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.done) return;
     for (const stream of ['stdout', 'stderr'] as const) {
-      if (this.partial[stream]) this.onLine(this.partial[stream]);
+      if (this.partial[stream]) this.addLine(this.partial[stream]);
       this.partial[stream] = '';
     }
     this.done = true;
