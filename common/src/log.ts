@@ -20,7 +20,12 @@ export function createLogger(level: LogLevel = 'info', base: Record<string, unkn
   const emit = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[lvl] < min) return;
     const rec: Record<string, unknown> = { t: new Date().toISOString(), level: lvl, msg, ...base, ...fields };
-    for (const [k, v] of Object.entries(rec)) if (v instanceof Error) rec[k] = v.message;
+    for (const [k, v] of Object.entries(rec)) {
+      if (!(v instanceof Error)) continue;
+      rec[k] = v.message;
+      // An error-level record is a bug to find: keep where it was thrown (`errStack` for `err`).
+      if (lvl === 'error' && v.stack) rec[`${k}Stack`] = v.stack;
+    }
     sink(JSON.stringify(rec) + '\n');
   };
   return {

@@ -20,6 +20,8 @@ export class Connection {
   private outBytes = 0;
   private queued = false;
   private paused = false;
+  /** Set on bad input or a fault: the rest of the input is ignored while the socket closes. */
+  private refused = false;
   /** Set once the owner has been told (or need not be told) the connection is gone. */
   sessionNotified = false;
 
@@ -32,21 +34,44 @@ export class Connection {
     private readonly highWaterBytes: number,
     onPacket: (c: Connection, p: mqtt.Packet) => void,
     onBad: (c: Connection, why: 'too-large' | 'malformed', err?: Error) => void,
+    onFault: (c: Connection, err: unknown) => void,
   ) {
     this.state = createConnState(id, `${socket.remoteAddress}:${socket.remotePort}`, mountpoint, now);
     this.guard = new FrameGuard(maxPacketBytes);
     this.parser = mqtt.parser();
     this.onPacket = onPacket;
-    this.parser.on('packet', (p: mqtt.Packet) => onPacket(this, p));
-    this.parser.on('error', (err: Error) => onBad(this, 'malformed', err));
-    socket.on('data', (chunk: Buffer) => {
-      if (this.state.phase === 'closed') return;
-      const verdict = this.guard.scan(chunk);
-      if (verdict !== 'ok') {
-        onBad(this, verdict);
+    const internals = this.parser as unknown as ParserInternals;
+    // After bad input nothing more of this connection's input is used (the rest of the chunk included).
+    const bad = (why: 'too-large' | 'malformed', err?: Error) => {
+      this.refused = true;
+      onBad(this, why, err);
+    };
+    this.parser.on('packet', (p: mqtt.Packet) => {
+      if (this.refused) return;
+      if (!fieldsFillPacket(p, internals._pos)) {
+        bad('malformed', new Error(`${p.cmd}: fields do not fill the Remaining Length ${p.length} (read ${internals._pos})`));
         return;
       }
-      this.parse(chunk);
+      onPacket(this, p);
+    });
+    this.parser.on('error', (err: Error) => {
+      if (!this.refused) bad('malformed', err);
+    });
+    socket.on('data', (chunk: Buffer) => {
+      if (this.refused || this.state.phase === 'closed') return;
+      // Fault isolation: anything thrown while handling this read (framing, parsing, every
+      // handler reached synchronously from it) closes this connection only.
+      try {
+        const verdict = this.guard.scan(chunk);
+        if (verdict !== 'ok') {
+          bad(verdict);
+          return;
+        }
+        this.parse(chunk);
+      } catch (err) {
+        this.refused = true;
+        onFault(this, err);
+      }
     });
   }
 
@@ -70,6 +95,7 @@ export class Connection {
       if (p === undefined) break;
       pos = end;
       this.onPacket(this, p);
+      if (this.refused) return;
     }
     if (pos < n) this.parserIdle = this.parser.parse(pos === 0 ? chunk : chunk.subarray(pos)) === 0;
   }
@@ -132,9 +158,27 @@ export class Connection {
   }
 }
 
-/** mqtt-packet keeps the CONNECT it parsed as its settings; PUBLISH has properties after a 5.0 CONNECT. */
+/**
+ * mqtt-packet keeps the CONNECT it parsed as its settings (PUBLISH has properties after a 5.0
+ * CONNECT), and the read position within the packet body while it emits the packet. Both are
+ * internals of mqtt-packet 9 (package-lock pins it; test/unit/packet-field-checks.test.ts fails
+ * if they change).
+ */
 interface ParserInternals {
   settings: { protocolVersion?: number };
+  _pos: number;
+}
+
+/**
+ * mqtt-packet reads fields from its whole input buffer, not just the packet: a truncated packet
+ * borrows bytes from the next one (a PUBACK without its packet id, followed by a PINGREQ, gets
+ * id 0xC000) or reads values as -1 at the end of the input. A packet whose fields did not end
+ * exactly at its Remaining Length (PUBLISH: not past it, the rest is payload) is malformed
+ * [MQTT-1.5.5 / 2.1.4: Remaining Length is the size of the variable header and payload].
+ */
+export function fieldsFillPacket(p: mqtt.Packet, read: number): boolean {
+  const length = p.length ?? 0;
+  return p.cmd === 'publish' ? read <= length : read === length;
 }
 
 /** Above this, a turn's output is handed to the socket buffer by buffer instead of copied into one. */

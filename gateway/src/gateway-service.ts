@@ -23,6 +23,7 @@ import type { ConnState } from './protocol/conn-state.js';
 import { encodePublish } from './protocol/encode-publish.js';
 import { handlePacket } from './protocol/handle-packet.js';
 import type { GatewayLimits, GatewayPorts } from './protocol/ports.js';
+import type { PacketFault } from './protocol/packet-fault.js';
 import { RC, REASON_TEXT } from './protocol/reason-codes.js';
 
 export interface GatewayDeps {
@@ -263,6 +264,7 @@ export class GatewayService implements GatewayPorts {
         // [MQTT-4.13.1-1] malformed packet / [MQTT-3.1.2-24] too large: 5.0 says why, then close.
         this.close(conn.state, why === 'too-large' ? RC.PACKET_TOO_LARGE : RC.MALFORMED, LostReason.ProtocolError);
       },
+      (conn, err) => this.fault(conn.state, err),
     );
     this.conns.set(id, c);
     this.preConnect.add(id);
@@ -320,18 +322,27 @@ export class GatewayService implements GatewayPorts {
     const now = Date.now();
     const connectTimeout = this.config['mqtt.connectTimeoutMs'];
     for (const c of this.conns.values()) {
-      const st = c.state;
-      if (st.phase === 'new' || st.phase === 'connecting') {
-        if (now - st.openedAt > connectTimeout) {
-          this.count('connect_timeout');
-          this.close(st, undefined, LostReason.ProtocolError);
-        }
-      } else if (st.phase === 'connected' && st.keepaliveMs > 0 && now - st.lastRxAt > st.keepaliveMs * 1.5) {
-        this.count('keepalive_timeout');
-        this.close(st, RC.KEEPALIVE_TIMEOUT, LostReason.KeepaliveTimeout);
+      try {
+        this.sweepOne(c, now, connectTimeout);
+      } catch (err) {
+        this.fault(c.state, err);
       }
     }
   }
+
+  private sweepOne(c: Connection, now: number, connectTimeout: number): void {
+    const st = c.state;
+    if (st.phase === 'new' || st.phase === 'connecting') {
+      if (now - st.openedAt > connectTimeout) {
+        this.count('connect_timeout');
+        this.close(st, undefined, LostReason.ProtocolError);
+      }
+    } else if (st.phase === 'connected' && st.keepaliveMs > 0 && now - st.lastRxAt > st.keepaliveMs * 1.5) {
+      this.count('keepalive_timeout');
+      this.close(st, RC.KEEPALIVE_TIMEOUT, LostReason.KeepaliveTimeout);
+    }
+  }
+
 
   // ---- GatewayPorts ----
 
@@ -432,6 +443,31 @@ export class GatewayService implements GatewayPorts {
     this.m.events(what);
   }
 
+  refuse(st: ConnState, f: PacketFault): void {
+    this.count(f.what);
+    if (this.deps.log.enabled('debug')) this.deps.log.debug('closing connection on a refused packet', { peer: st.peer, clientId: st.clientId, what: f.what, rc: f.rc });
+    if (st.proto === 5 && (st.phase === 'new' || st.phase === 'connecting')) {
+      // Before CONNACK the answer is a CONNACK with the reason code [MQTT-3.2.2-7 in 5.0].
+      const text = REASON_TEXT[f.rc];
+      this.send(st, { cmd: 'connack', sessionPresent: false, reasonCode: f.rc, ...(text ? { properties: { reasonString: text } } : {}) } as mqtt.Packet);
+    }
+    this.close(st, f.rc, LostReason.ProtocolError);
+  }
+
+  fault(st: ConnState, err: unknown): void {
+    this.count('internal_error');
+    this.deps.log.error('internal error while handling a connection: closed it', { peer: st.peer, clientId: st.clientId, phase: st.phase, err });
+    const c = this.conns.get(st.id);
+    try {
+      this.close(st, RC.IMPLEMENTATION_SPECIFIC, LostReason.ProtocolError);
+    } catch (closeErr) {
+      // Closing failed too (e.g. telling the owner): drop the socket; the owner's keepalive ends the session.
+      this.deps.log.error('internal error while closing a faulted connection', { peer: st.peer, err: closeErr });
+      st.phase = 'closed';
+      c?.socket.destroy();
+    }
+  }
+
   newClientId(): string {
     return `shardmq-${randomBytes(9).toString('base64url')}`;
   }
@@ -448,9 +484,18 @@ export class GatewayService implements GatewayPorts {
 
   // ---- session output ----
 
+  /** Session output for one connection; a bug while writing it closes that connection only. */
   private onOut(it: GatewayOutItem): void {
     const c = this.conns.get(it.connId);
     if (!c) return;
+    try {
+      this.writeOut(c, it);
+    } catch (err) {
+      this.fault(c.state, err);
+    }
+  }
+
+  private writeOut(c: Connection, it: GatewayOutItem): void {
     const st = c.state;
     if (st.phase === 'connecting') {
       if (st.pendingOut.length < PENDING_OUT_MAX) st.pendingOut.push(it);

@@ -6,6 +6,7 @@ import type { Message } from '../../common/src/envelope/message.js';
 import { SessIn, type ConnectEnv, type ConnectReply, type SessionInEnv } from '../../common/src/envelope/session-in.js';
 import { createConnState, type ConnState } from '../../gateway/src/protocol/conn-state.js';
 import { handlePacket } from '../../gateway/src/protocol/handle-packet.js';
+import type { PacketFault } from '../../gateway/src/protocol/packet-fault.js';
 import type { GatewayLimits, GatewayPorts } from '../../gateway/src/protocol/ports.js';
 
 /** The gateway's protocol state machine driven without sockets: a fake GatewayPorts records everything. */
@@ -42,6 +43,16 @@ class FakePorts implements GatewayPorts {
     this.routed.push(m);
     if (!ack) return undefined;
     return new Promise<number>((resolve) => this.routeAnswers.push(resolve));
+  };
+  refused: string[] = [];
+  faults: unknown[] = [];
+  refuse = (c: ConnState, f: PacketFault) => {
+    this.refused.push(f.what);
+    this.close(c, f.rc);
+  };
+  fault = (c: ConnState, err: unknown) => {
+    this.faults.push(err);
+    this.close(c, 0x83);
   };
   count = () => {};
   newClientId = () => 'assigned-1';

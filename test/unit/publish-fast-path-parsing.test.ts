@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { test } from 'node:test';
 import mqtt from 'mqtt-packet';
-import { Connection } from '../../gateway/src/connection.js';
+import { Connection, fieldsFillPacket } from '../../gateway/src/connection.js';
 import { parsePlainPublish, wholePacketEnd } from '../../gateway/src/protocol/parse-plain-publish.js';
 
 /** What mqtt-packet alone emits for a byte stream fed in the given chunks (packets, then errors). */
@@ -11,9 +11,21 @@ function reference(chunks: Buffer[]): { packets: unknown[]; errors: string[] } {
   const parser = mqtt.parser();
   const packets: unknown[] = [];
   const errors: string[] = [];
-  parser.on('packet', (p) => packets.push(plain(p)));
-  parser.on('error', (e: Error) => errors.push(e.message));
-  for (const c of chunks) parser.parse(c);
+  let stopped = false;
+  parser.on('packet', (p) => {
+    if (stopped) return;
+    // The connection refuses what mqtt-packet decodes from bytes beyond the packet (connection.ts).
+    const read = (parser as unknown as { _pos: number })._pos;
+    if (!fieldsFillPacket(p, read)) {
+      stopped = true;
+      errors.push(`${p.cmd}: fields do not fill the Remaining Length ${p.length} (read ${read})`);
+    } else packets.push(plain(p));
+  });
+  parser.on('error', (e: Error) => {
+    if (!stopped) errors.push(e.message);
+    stopped = true;
+  });
+  for (const c of chunks) if (!stopped) parser.parse(c);
   return { packets, errors };
 }
 
@@ -70,6 +82,9 @@ function viaConnection(chunks: Buffer[]): { packets: unknown[]; errors: string[]
     (_c, why, err) => {
       closed = true;
       errors.push(err?.message ?? why);
+    },
+    (_c, err) => {
+      throw err; // a bug in the parsing path must fail this test, not be swallowed
     },
   );
   for (const c of chunks) {
@@ -175,7 +190,7 @@ test('parsePlainPublish declines what it does not decode', () => {
 
 test('writes of one turn leave as one buffer, in order; uncorkNow sends at once', async () => {
   const sock = new FakeSocket();
-  const c = new Connection(sock as unknown as Socket, 1, '', 0, 1 << 20, 1 << 20, () => {}, () => {});
+  const c = new Connection(sock as unknown as Socket, 1, '', 0, 1 << 20, 1 << 20, () => {}, () => {}, () => {});
   c.write(Buffer.from('ab'));
   c.write(Buffer.from('cd'));
   assert.equal(sock.written.length, 0);

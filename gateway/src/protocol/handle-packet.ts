@@ -12,6 +12,7 @@ import { onSubscribe } from './on-subscribe.js';
 import { onUnsubscribe } from './on-unsubscribe.js';
 import type { GatewayPorts } from './ports.js';
 import { RC } from './reason-codes.js';
+import { protocolError } from './packet-fault.js';
 
 /** Packets a client may have in flight between CONNECT and CONNACK before we close it. */
 const MAX_EARLY_PACKETS = 256;
@@ -65,8 +66,8 @@ export function handlePacket(c: ConnState, p: Packet, ports: GatewayPorts): void
       onDisconnect(c, p, ports);
       return;
     default:
-      // CONNACK, SUBACK, PINGRESP... from a client, or AUTH (enhanced auth unsupported).
-      ports.count('unexpected_packet');
-      ports.close(c, RC.PROTOCOL_ERROR, LostReason.ProtocolError);
+      // CONNACK, SUBACK, PINGRESP... from a client, or AUTH without an Authentication Method
+      // in CONNECT (enhanced authentication is not supported) (MQTT 5.0 4.12): a Protocol Error.
+      ports.refuse(c, protocolError('unexpected_packet'));
   }
 }

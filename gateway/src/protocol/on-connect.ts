@@ -9,6 +9,8 @@ import type { ConnState } from './conn-state.js';
 import type { GatewayPorts } from './ports.js';
 import { RC, RC3, REASON_TEXT } from './reason-codes.js';
 import { messageProps } from './message-props.js';
+import { malformed, protocolError, stringFault, type PacketFault } from './packet-fault.js';
+import { ALLOWED_PROPS, propertiesFault } from './property-rules.js';
 
 /** Refuses the CONNECT with a CONNACK code, then closes [MQTT-3.2.2-6: session present 0]. */
 export function refuseConnect(c: ConnState, ports: GatewayPorts, rc5: number, rc3: number, why: string): void {
@@ -27,6 +29,35 @@ function validClientId(id: string): boolean {
 }
 
 /**
+ * The fields of a CONNECT before use, beyond what mqtt-packet refuses while parsing (protocol
+ * name and level, reserved flag [MQTT-3.1.2-3], Will flags without a Will [MQTT-3.1.2-11..15]):
+ * the protocol name matching the level ("MQIsdp" for 3.1, "MQTT" otherwise [MQTT-3.1.2-1]),
+ * Will QoS 3 (malformed: [MQTT-3.1.2-12] in 5.0, [MQTT-3.1.2-14] in 3.1.1), a password without
+ * a user name in 3.1/3.1.1 [MQTT-3.1.2-22], a user name that is valid UTF-8 [MQTT-3.1.3-11],
+ * MQTT 5 properties (CONNECT and Will) of the allowed kinds and types, and Authentication Data
+ * only with an Authentication Method (3.1.2.11.10, a Protocol Error). The client id is judged
+ * by onConnect (CONNACK 0x85). Pure; gateway only.
+ */
+export function connectFault(p: IConnectPacket): PacketFault | undefined {
+  const v = p.protocolVersion ?? 4;
+  if ((v === 3) !== (p.protocolId === 'MQIsdp')) return malformed('protocol_name_mismatch');
+  if (typeof p.clientId !== 'string') return malformed('client_id_invalid');
+  if (p.will) {
+    if (!((p.will.qos as number) >= 0 && (p.will.qos as number) <= 2)) return malformed('will_qos_invalid');
+    if (typeof p.will.topic !== 'string' || !Buffer.isBuffer(p.will.payload)) return malformed('will_invalid');
+  }
+  if (p.username !== undefined) {
+    const f = stringFault(p.username);
+    if (f) return f;
+  }
+  if (v !== 5) return p.password !== undefined && p.username === undefined ? malformed('password_without_username') : undefined;
+  const f = propertiesFault(p.properties, ALLOWED_PROPS.connect) ?? propertiesFault(p.will?.properties, ALLOWED_PROPS.will);
+  if (f) return f;
+  if (p.properties?.authenticationData !== undefined && p.properties.authenticationMethod === undefined) return protocolError('auth_data_without_method');
+  return undefined;
+}
+
+/**
  * CONNECT: validate, authenticate, then attach to the session on its shard owner.
  * Runs in the gateway for one connection; the CONNACK is written when the owner answers.
  */
@@ -36,9 +67,14 @@ export function onConnect(c: ConnState, p: IConnectPacket, ports: GatewayPorts):
     ports.close(c, RC.PROTOCOL_ERROR, LostReason.ProtocolError);
     return;
   }
-  c.phase = 'connecting';
   const proto = (p.protocolVersion ?? 4) as ProtocolVersion;
   c.proto = proto;
+  const fault = connectFault(p);
+  if (fault) {
+    ports.refuse(c, fault);
+    return;
+  }
+  c.phase = 'connecting';
   const lim = ports.limits;
   const props = p.properties ?? {};
 
@@ -176,5 +212,6 @@ export function onConnect(c: ConnState, p: IConnectPacket, ports: GatewayPorts):
           if (c.phase === 'connecting') refuseConnect(c, ports, RC.SERVER_UNAVAILABLE, RC3.SERVER_UNAVAILABLE, 'session_unavailable');
         },
       );
-    });
+    })
+    .catch((err: unknown) => ports.fault(c, err)); // a bug in this chain closes this connection, not the process
 }

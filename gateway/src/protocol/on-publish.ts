@@ -5,6 +5,8 @@ import { LostReason, SessIn } from '../../../common/src/envelope/session-in.js';
 import { validateTopicName } from '../../../common/src/topic.js';
 import type { ConnState, PendingAck } from './conn-state.js';
 import { messageProps } from './message-props.js';
+import { malformed, packetIdFault, protocolError, type PacketFault } from './packet-fault.js';
+import { ALLOWED_PROPS, propertiesFault } from './property-rules.js';
 import type { GatewayPorts } from './ports.js';
 import { RC } from './reason-codes.js';
 
@@ -35,10 +37,35 @@ function inboundUnacked(c: ConnState): number {
 }
 
 /**
+ * The fields of a PUBLISH before use: a Packet Identifier 1-65535 at QoS 1 and 2 [MQTT-2.2.1-3],
+ * DUP 0 at QoS 0 [MQTT-3.3.1-2], MQTT 5 properties of the allowed kinds and types, a Response
+ * Topic that is a topic name [MQTT-3.3.2-14]. The topic itself and the alias are checked by
+ * onPublish (they answer 0x90 / 0x94). Pure; gateway only.
+ */
+export function publishFault(p: IPublishPacket, v5: boolean): PacketFault | undefined {
+  if (p.qos > 0) {
+    const f = packetIdFault(p.messageId);
+    if (f) return f;
+  } else if (p.dup) return malformed('dup_on_qos0');
+  if (typeof p.topic !== 'string' || !Buffer.isBuffer(p.payload)) return malformed('publish_invalid');
+  if (!v5 || p.properties === undefined) return undefined;
+  const f = propertiesFault(p.properties, ALLOWED_PROPS.publish);
+  if (f) return f;
+  const rt = p.properties.responseTopic;
+  if (rt !== undefined && validateTopicName(rt, Number.MAX_SAFE_INTEGER) !== undefined) return protocolError('response_topic_invalid');
+  return undefined;
+}
+
+/**
  * PUBLISH from a client: topic alias, validation, Receive Maximum, ACL, then to a router
  * (QoS 0/1) or through the publisher's session for exactly-once (QoS 2). Gateway only.
  */
 export function onPublish(c: ConnState, p: IPublishPacket, ports: GatewayPorts): void {
+  const fault = publishFault(p, c.proto === 5);
+  if (fault) {
+    ports.refuse(c, fault);
+    return;
+  }
   const lim = ports.limits;
   let topic = p.topic;
   const props = p.properties;
@@ -69,7 +96,7 @@ export function onPublish(c: ConnState, p: IPublishPacket, ports: GatewayPorts):
     return;
   }
   const qos = p.qos;
-  const packetId = p.messageId ?? 0;
+  const packetId = qos > 0 ? p.messageId! : 0;
   if (qos === 2 && c.qos2In.has(packetId)) {
     // A resend of a QoS 2 PUBLISH not yet released: the session answers PUBREC without forwarding.
   } else if (qos > 0 && c.proto === 5 && inboundUnacked(c) >= lim.receiveMaximum) {
@@ -107,10 +134,13 @@ export function onPublish(c: ConnState, p: IPublishPacket, ports: GatewayPorts):
   if (qos === 1) {
     const a: PendingAck = { packetId, rc: -1 };
     c.acks.push(a);
-    ports.route(c, m, true)!.then((code) => {
-      a.rc = code === 0x10 && c.proto === 5 ? RC.NO_MATCHING_SUBSCRIBERS : code >= 0x80 ? code : 0;
-      flushAcks(c, ports);
-    });
+    ports
+      .route(c, m, true)!
+      .then((code) => {
+        a.rc = code === 0x10 && c.proto === 5 ? RC.NO_MATCHING_SUBSCRIBERS : code >= 0x80 ? code : 0;
+        flushAcks(c, ports);
+      })
+      .catch((err: unknown) => ports.fault(c, err)); // a bug here closes this connection, not the process
     return;
   }
   c.qos2In.add(packetId);

@@ -3,6 +3,7 @@ import type { AuthReply, AuthRequest } from '../../../auth-service/src/protocol.
 import type { Message } from '../../../common/src/envelope/message.js';
 import type { ConnectEnv, ConnectReply, LostReason, SessionInEnv } from '../../../common/src/envelope/session-in.js';
 import type { ConnState } from './conn-state.js';
+import type { PacketFault } from './packet-fault.js';
 
 export interface GatewayLimits {
   maxPacketBytes: number;
@@ -35,6 +36,18 @@ export interface GatewayPorts {
   authenticate(req: AuthRequest): Promise<AuthReply>;
   /** QoS 0: fire and forget (returns undefined). QoS 1: resolves with the router's status code. */
   route(c: ConnState, m: Message, ack: boolean): Promise<number> | undefined;
+  /**
+   * Refuses a packet that failed its checks: counts fault.what, logs it at debug with the peer,
+   * answers MQTT 5 with the reason code (CONNACK before CONNACK was sent, else DISCONNECT) and
+   * closes; 3.1/3.1.1 are just closed.
+   */
+  refuse(c: ConnState, fault: PacketFault): void;
+  /**
+   * An unexpected exception while handling this connection (a bug, not bad input): counted as
+   * internal_error, logged at error with its stack, the connection closed (MQTT 5: DISCONNECT
+   * 0x83). Never rethrows: one connection's input must not take the process down.
+   */
+  fault(c: ConnState, err: unknown): void;
   /** Counts a limit hit or a refusal in metrics. */
   count(what: string): void;
   newClientId(): string;
