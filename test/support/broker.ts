@@ -55,13 +55,19 @@ export interface Broker {
 
 const READY = /"msg":"ready"/;
 
+/** The broker refuses unknown SHARDMQ_* variables: the test runner's own (SHARDMQ_TEST_*, SHARDMQ_FUZZ_*) are not passed on. */
+function testOnlyEnvRemoved(): Record<string, undefined> {
+  const out: Record<string, undefined> = {};
+  for (const k of Object.keys(process.env)) if (/^SHARDMQ_(TEST|FUZZ)_/.test(k)) out[k] = undefined;
+  return out;
+}
+
 async function spawnShardmq(name: string, env: Record<string, string>, nofile?: number): Promise<{ proc: ManagedProcess; mqttPort?: number; httpPort?: number }> {
   // prlimit sets the limit and execs node: the pid stays the broker's.
   const [cmd, args] = nofile === undefined ? [process.execPath, [CLI, 'start']] : ['prlimit', [`--nofile=${nofile}:${nofile}`, process.execPath, CLI, 'start']];
   const proc = await spawnProcess(cmd, args, {
     name,
-    // SHARDMQ_TEST_VERBOSE is the test runner's, not a broker setting: the broker refuses unknown SHARDMQ_* variables.
-    env: { SHARDMQ_TEST_VERBOSE: undefined, SHARDMQ_LOG_LEVEL: 'info', SHARDMQ_HTTP_PORT: '0', SHARDMQ_MQTT_HOST: '127.0.0.1', SHARDMQ_MQTT_PORT: '0', ...env },
+    env: { ...testOnlyEnvRemoved(), SHARDMQ_LOG_LEVEL: 'info', SHARDMQ_HTTP_PORT: '0', SHARDMQ_MQTT_HOST: '127.0.0.1', SHARDMQ_MQTT_PORT: '0', ...env },
     readyLine: READY,
     readyTimeoutMs: 20_000,
   });

@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { BrokerHealth } from '../support/broker-health.js';
+import { MODES, startBroker, type Broker } from '../support/broker.js';
+import { waitFor } from '../support/mqtt-clients.js';
+import { describeCase, fuzzCase, type FuzzCase } from '../support/mqtt-fuzz.js';
+
+/**
+ * Issue 8, "no input can take a process down": a seeded MQTT packet fuzzer over real sockets.
+ * Each case is one connection (test/support/mqtt-fuzz.ts): a valid or mutated CONNECT, then
+ * valid and mutated packets of every type, written in random pieces. Afterwards every broker
+ * process is the one started before, none logged an internal error (a crash the per-connection
+ * isolation caught still fails this test), a bystander still publishes and receives at QoS 1,
+ * and resident memory is back near where it started.
+ *
+ * Replay: SHARDMQ_FUZZ_SEED=<seed> [SHARDMQ_FUZZ_CASES=<n>] npm test -- packet-fuzz
+ * One case: SHARDMQ_FUZZ_SEED=<seed> SHARDMQ_FUZZ_CASE=<index> npm test -- packet-fuzz
+ * Long run:  SHARDMQ_FUZZ_CASES=1000000 npm test -- packet-fuzz   (SHARDMQ_TEST_FILE_TIMEOUT_MS to match)
+ */
+
+const env = process.env;
+const SEED = env.SHARDMQ_FUZZ_SEED !== undefined ? Number(env.SHARDMQ_FUZZ_SEED) >>> 0 : (Math.random() * 0x100000000) >>> 0;
+/** Cases per mode. */
+const CASES = Number(env.SHARDMQ_FUZZ_CASES ?? 25_000);
+const ONLY_CASE = env.SHARDMQ_FUZZ_CASE !== undefined ? Number(env.SHARDMQ_FUZZ_CASE) : undefined;
+/** Connections open at once. */
+const CONCURRENCY = Number(env.SHARDMQ_FUZZ_CONCURRENCY ?? 100);
+/** How long a case waits for the broker to react before it closes its socket. */
+const LINGER_MS = Number(env.SHARDMQ_FUZZ_LINGER_MS ?? 100);
+/** Client ids come from a pool this large (bounded sessions; occasional takeovers are wanted too). */
+const CLIENT_IDS = 1000;
+const RSS_SLACK_BYTES = 64 * 1024 * 1024;
+
+const replay = `SHARDMQ_FUZZ_SEED=${SEED} SHARDMQ_FUZZ_CASES=${CASES} npm test -- packet-fuzz`;
+
+function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+interface Stats {
+  cases: number;
+  closedByBroker: number;
+  connacked: number;
+}
+
+/** Sends one case on its own socket; resolves when the socket is gone. Never rejects. */
+function runCase(port: number, c: FuzzCase, byPort: Map<number, FuzzCase>, stats: Stats): Promise<void> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.setNoDelay(true);
+    let closed = false;
+    let gotData = false;
+    let byBroker = true;
+    let timer: NodeJS.Timeout | undefined;
+    s.on('error', () => {});
+    s.on('data', (d: Buffer) => {
+      if (!gotData && d[0] === 0x20) stats.connacked++;
+      gotData = true;
+    });
+    s.once('close', () => {
+      closed = true;
+      clearTimeout(timer);
+      if (byBroker) stats.closedByBroker++;
+      stats.cases++;
+      resolve();
+    });
+    s.once('connect', async () => {
+      byPort.set(s.localPort!, c);
+      const stream = Buffer.concat([c.connect, ...c.packets]);
+      let off = 0;
+      for (const w of c.writes) {
+        if (closed) return;
+        s.write(stream.subarray(off, off + w));
+        off += w;
+        if (c.waitConnack && off === c.connect.length) {
+          const until = Date.now() + 5000;
+          while (!gotData && !closed && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+        } else if (c.writes.length > 1) await new Promise((r) => setImmediate(r));
+      }
+      timer = setTimeout(() => {
+        byBroker = false;
+        if (c.graceful) {
+          s.end();
+          setTimeout(() => s.destroy(), 1000).unref();
+        } else s.resetAndDestroy();
+      }, LINGER_MS);
+    });
+  });
+}
+
+/** Runs cases [0, n) (or only ONLY_CASE) with CONCURRENCY sockets open at once. */
+async function runCases(port: number, mode: string, n: number, byPort: Map<number, FuzzCase>): Promise<Stats> {
+  const stats: Stats = { cases: 0, closedByBroker: 0, connacked: 0 };
+  const indexes = ONLY_CASE !== undefined ? [ONLY_CASE] : Array.from({ length: n }, (_, i) => i);
+  let next = 0;
+  const worker = async () => {
+    while (next < indexes.length) {
+      const i = indexes[next++]!;
+      await runCase(port, fuzzCase(SEED, i, `fz-${mode}-${i % CLIENT_IDS}`), byPort, stats);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, indexes.length) }, worker));
+  return stats;
+}
+
+for (const mode of MODES) {
+  describe(`MQTT packet fuzzing keeps the broker up (${mode})`, () => {
+    let broker: Broker;
+    let health: BrokerHealth;
+    const startRss = new Map<string, number>();
+    /** Local port of each case's socket, to name the case behind a logged fault (its peer). */
+    const byPort = new Map<number, FuzzCase>();
+
+    before(async () => {
+      broker = await startBroker(mode, { env: { SHARDMQ_MQTT_CONNECT_TIMEOUT_MS: '2000' } });
+      health = await BrokerHealth.watch(broker, `fuzz-${mode}`);
+      for (const [name, p] of broker.processes) startRss.set(name, rssBytes(p.pid));
+    });
+    after(async () => {
+      await health?.close();
+      await broker?.stop();
+    });
+
+    test(`${ONLY_CASE !== undefined ? `case ${ONLY_CASE}` : `${CASES} cases`}, seed ${SEED}: no process exits or logs an internal error, a bystander still works, memory settles`, { timeout: 600_000 }, async () => {
+      const t0 = Date.now();
+      const stats = await runCases(broker.ports[0]!, mode, CASES, byPort);
+      const seconds = (Date.now() - t0) / 1000;
+      console.log(`# fuzz ${mode}: seed ${SEED}, ${stats.cases} cases in ${seconds.toFixed(1)} s (${Math.round(stats.cases / seconds)}/s), ${stats.connacked} got CONNACK, ${stats.closedByBroker} closed by the broker`);
+      const explain = () => {
+        const peers = health.faults.flatMap((l) => [...l.matchAll(/"peer":"[^"]*:(\d+)"/g)].map((m) => Number(m[1])));
+        const cases = [...new Set(peers)].map((p) => byPort.get(p)).filter((c) => c !== undefined);
+        return `seed ${SEED}; replay: ${replay}\n${cases.map((c) => `${describeCase(c)}\n  one case: SHARDMQ_FUZZ_SEED=${SEED} SHARDMQ_FUZZ_CASE=${c.index} npm test -- packet-fuzz`).join('\n')}`;
+      };
+      try {
+        assert.equal(stats.cases, ONLY_CASE !== undefined ? 1 : CASES, 'every case ran');
+        await health.assertHealthy();
+        // GC is lazy: poll until every process is back under its start + slack (bounded wait).
+        const over = () => [...broker.processes].filter(([name, p]) => rssBytes(p.pid) > startRss.get(name)! + RSS_SLACK_BYTES).map(([n]) => n);
+        await waitFor(() => over().length === 0, `RSS back under start + 64 MB (over: ${over().join(', ')})`, 60_000);
+      } catch (err) {
+        (err as Error).message += `\n${explain()}`;
+        throw err;
+      }
+    });
+  });
+}
