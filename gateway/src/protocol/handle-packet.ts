@@ -30,8 +30,10 @@ export function handlePacket(c: ConnState, p: Packet, ports: GatewayPorts): void
     return;
   }
   if (c.phase === 'connecting' && p.cmd !== 'connect') {
-    if (c.pendingIn.length >= MAX_EARLY_PACKETS) ports.close(c, RC.QUOTA_EXCEEDED, LostReason.ProtocolError);
-    else c.pendingIn.push(p);
+    if (c.pendingIn.length >= MAX_EARLY_PACKETS) {
+      ports.count('early_packets_exceeded');
+      ports.close(c, RC.QUOTA_EXCEEDED, LostReason.ProtocolError);
+    } else c.pendingIn.push(p);
     return;
   }
   switch (p.cmd) {
