@@ -115,7 +115,7 @@ for (const mode of MODES) {
     const byPort = new Map<number, FuzzCase>();
 
     before(async () => {
-      broker = await startBroker(mode, { env: { SHARDMQ_MQTT_CONNECT_TIMEOUT_MS: '2000' } });
+      broker = await startBroker(mode);
       health = await BrokerHealth.watch(broker, `fuzz-${mode}`);
       for (const [name, p] of broker.processes) startRss.set(name, rssBytes(p.pid));
     });
