@@ -1,4 +1,5 @@
 import mqttPacket, { type Packet } from 'mqtt-packet';
+import { mqttString as str, rawPacket as frame, varInt } from './raw-mqtt.js';
 
 /**
  * A seeded MQTT packet fuzzer: valid packets of every type for MQTT 3.1, 3.1.1 and 5.0 (built with
@@ -67,24 +68,6 @@ export interface FuzzCase {
 
 // ---- encoding helpers ----
 
-export function varInt(n: number): Buffer {
-  const out: number[] = [];
-  do {
-    let d = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) d |= 0x80;
-    out.push(d);
-  } while (n > 0);
-  return Buffer.from(out);
-}
-
-function str(s: string | Buffer): Buffer {
-  const b = typeof s === 'string' ? Buffer.from(s, 'utf8') : s;
-  const l = Buffer.alloc(2);
-  l.writeUInt16BE(b.length & 0xffff);
-  return Buffer.concat([l, b]);
-}
-
 function u16(n: number): Buffer {
   const b = Buffer.alloc(2);
   b.writeUInt16BE(n & 0xffff);
@@ -95,10 +78,6 @@ function u32(n: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32BE(n >>> 0);
   return b;
-}
-
-function frame(first: number, body: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([first]), varInt(body.length), body]);
 }
 
 /** Where the body of the packet at the start of `b` begins, or -1 when the header is cut short. */

@@ -97,17 +97,21 @@ export function mqttString(bytes: Buffer | string): Buffer {
   return Buffer.concat([len, b]);
 }
 
-/** Builds a packet from a first byte and a body, with a correct Remaining Length. */
-export function rawPacket(firstByte: number, body: Buffer): Buffer {
-  const len: number[] = [];
-  let n = body.length;
+/** An MQTT Variable Byte Integer [MQTT-1.5.5] (the Remaining Length, MQTT 5 property lengths). */
+export function varInt(n: number): Buffer {
+  const out: number[] = [];
   do {
     let d = n % 128;
     n = Math.floor(n / 128);
     if (n > 0) d |= 0x80;
-    len.push(d);
+    out.push(d);
   } while (n > 0);
-  return Buffer.concat([Buffer.from([firstByte, ...len]), body]);
+  return Buffer.from(out);
+}
+
+/** Builds a packet from a first byte and a body, with a correct Remaining Length. */
+export function rawPacket(firstByte: number, body: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([firstByte]), varInt(body.length), body]);
 }
 
 /**

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { test } from 'node:test';
 import mqtt, { type Packet } from 'mqtt-packet';
@@ -13,6 +12,7 @@ import { handlePacket } from '../../gateway/src/protocol/handle-packet.js';
 import type { PacketFault } from '../../gateway/src/protocol/packet-fault.js';
 import type { GatewayLimits, GatewayPorts } from '../../gateway/src/protocol/ports.js';
 import { describeCase, fuzzCase } from '../support/mqtt-fuzz.js';
+import { FakeSocket } from '../support/fake-socket.js';
 
 /**
  * The packet fuzzer's cases (test/support/mqtt-fuzz.ts) fed in-process through the real
@@ -25,22 +25,6 @@ import { describeCase, fuzzCase } from '../support/mqtt-fuzz.js';
 
 const SEED = process.env.SHARDMQ_FUZZ_SEED !== undefined ? Number(process.env.SHARDMQ_FUZZ_SEED) >>> 0 : (Math.random() * 0x100000000) >>> 0;
 const CASES = Number(process.env.SHARDMQ_FUZZ_INPROCESS_CASES ?? 20_000);
-
-class FakeSocket extends EventEmitter {
-  remoteAddress = '127.0.0.1';
-  remotePort = 1;
-  destroyed = false;
-  writable = true;
-  writableLength = 0;
-  write(): boolean {
-    return true;
-  }
-  end(): void {}
-  cork(): void {}
-  uncork(): void {}
-  pause(): void {}
-  resume(): void {}
-}
 
 /** Ports that do the encoding work of the real gateway and record faults. */
 class EncodingPorts implements GatewayPorts {

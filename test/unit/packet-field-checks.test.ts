@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { test } from 'node:test';
 import mqtt, { type IConnectPacket, type IDisconnectPacket, type IPublishPacket, type ISubscribePacket, type IUnsubscribePacket, type Packet } from 'mqtt-packet';
@@ -12,6 +11,7 @@ import { subscribeFault } from '../../gateway/src/protocol/on-subscribe.js';
 import { unsubscribeFault } from '../../gateway/src/protocol/on-unsubscribe.js';
 import { packetIdFault, stringFault } from '../../gateway/src/protocol/packet-fault.js';
 import { ALLOWED_PROPS, propertiesFault } from '../../gateway/src/protocol/property-rules.js';
+import { FakeSocket } from '../support/fake-socket.js';
 
 /** The gateway's boundary checks, pure: which fields are refused, with 0x81 (malformed) or 0x82 (protocol error). */
 
@@ -99,18 +99,6 @@ test('CONNECT: Will QoS 3, protocol name vs level, password without user name (3
 });
 
 // ---- the connection's length check, which relies on mqtt-packet 9 internals (_pos) ----
-
-class FakeSocket extends EventEmitter {
-  remoteAddress = '127.0.0.1';
-  remotePort = 1;
-  destroyed = false;
-  writable = true;
-  writableLength = 0;
-  write(): boolean {
-    return true;
-  }
-  end(): void {}
-}
 
 function feed(chunks: Buffer[]): { packets: Packet[]; errors: string[] } {
   const sock = new FakeSocket();

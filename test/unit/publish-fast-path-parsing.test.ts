@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { test } from 'node:test';
 import mqtt from 'mqtt-packet';
 import { Connection, fieldsFillPacket } from '../../gateway/src/connection.js';
 import { parsePlainPublish, wholePacketEnd } from '../../gateway/src/protocol/parse-plain-publish.js';
+import { FakeSocket } from '../support/fake-socket.js';
 
 /** What mqtt-packet alone emits for a byte stream fed in the given chunks (packets, then errors). */
 function reference(chunks: Buffer[]): { packets: unknown[]; errors: string[] } {
@@ -32,31 +32,6 @@ function reference(chunks: Buffer[]): { packets: unknown[]; errors: string[] } {
 /** Own enumerable fields only, Buffers as Buffers (mqtt-packet emits class instances). */
 function plain(p: object): unknown {
   return { ...p };
-}
-
-class FakeSocket extends EventEmitter {
-  remoteAddress = '127.0.0.1';
-  remotePort = 1;
-  destroyed = false;
-  writable = true;
-  writableLength = 0;
-  written: Buffer[] = [];
-  ended = false;
-  write(b: Buffer): boolean {
-    this.written.push(Buffer.from(b));
-    return true;
-  }
-  cork(): void {}
-  uncork(): void {}
-  pause(): this {
-    return this;
-  }
-  resume(): this {
-    return this;
-  }
-  end(): void {
-    this.ended = true;
-  }
 }
 
 /** What a Connection (fast path + mqtt-packet) emits for the same chunks. Errors stop input, as the gateway closes. */
