@@ -31,7 +31,8 @@ export class BrokerHealth {
   static async watch(broker: Broker, name: string): Promise<BrokerHealth> {
     const h = new BrokerHealth(broker);
     h.topic = `bystander/${name}`;
-    h.bystander = await h.pool.connect(broker.url(0), { protocolVersion: 5, clientId: `bystander-${name}` });
+    // A busy machine can take a while to lease every shard after start: a generous CONNACK wait.
+    h.bystander = await h.pool.connect(broker.url(0), { protocolVersion: 5, clientId: `bystander-${name}`, connectTimeout: 60_000 });
     h.got = collect(h.bystander);
     await subscribe(h.bystander, h.topic, { qos: 1 });
     await h.assertBystanderWorks();
