@@ -221,7 +221,7 @@ export class GatewayService implements GatewayPorts {
     }
     const refusal = admission(this.conns.size, this.preConnect.size, this.maxConnections, this.config['mqtt.maxPendingConnects']);
     if (refusal !== undefined) {
-      this.refuse(socket, refusal);
+      this.refuseSocket(socket, refusal);
       return;
     }
     if (this.connectBucket) {
@@ -273,7 +273,7 @@ export class GatewayService implements GatewayPorts {
   }
 
   /** Closes a connection the gateway has no room for, unread; counted, logged at most every 10 s. */
-  private refuse(socket: net.Socket, why: Refusal): void {
+  private refuseSocket(socket: net.Socket, why: Refusal): void {
     this.count(`connection_refused_${why}`);
     socket.on('error', () => {});
     socket.destroy();
