@@ -367,7 +367,7 @@ export class SessionService implements ShardHandler {
    * the caller (they were never committed, so nothing unwritten is acknowledged); count, log
    * with the stack (rate-limited) and close the session's connection (failed-turn.ts). The
    * in-memory session keeps whatever the core changed before it threw and is not marked dirty
-   * by this turn; see docs/robustness-bus-and-store.md for why.
+   * by this turn; see docs/robustness.md for why.
    */
   private turnFailed(shard: number, entry: string, key: string | undefined, err: unknown): void {
     this.counters.turnFailures(entry);
