@@ -1,9 +1,10 @@
 import type { ConnLostEnv, DisconnectEnv, GatewayGoneEnv } from '../../../common/src/envelope/session-in.js';
 import type { Effect } from './effects.js';
-import { connectionClosed, discardWill } from './session-end.js';
+import { closeConnection, connectionClosed, discardWill } from './session-end.js';
 import type { ShardState } from './shard-state.js';
 
 const RC_DISCONNECT_WITH_WILL = 0x04;
+const RC_UNSPECIFIED = 0x80;
 
 /**
  * DISCONNECT from the client: 0x00 (and every 3.1.1 DISCONNECT) discards the Will
@@ -28,6 +29,11 @@ export function handleConnLost(st: ShardState, e: ConnLostEnv, now: number, out:
 /** A gateway restarted or went silent: every connection it held is lost. Shard owner only. */
 export function handleGatewayGone(st: ShardState, e: GatewayGoneEnv, now: number, out: Effect[]): void {
   for (const s of [...st.sessions.values()]) {
-    if (s.conn && s.conn.gateway === e.gateway) connectionClosed(st, s, now, out);
+    if (!s.conn || s.conn.gateway !== e.gateway) continue;
+    // The gateway may only have been late with its heartbeats (a loaded machine): if it still
+    // lives, it closes the connection (5.0: DISCONNECT 0x80), so the client reconnects and finds
+    // its session, instead of talking to a session that no longer counts it as connected.
+    closeConnection(s, RC_UNSPECIFIED, out);
+    connectionClosed(st, s, now, out);
   }
 }
