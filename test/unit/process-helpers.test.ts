@@ -126,9 +126,10 @@ test('fails while a child runs', async () => {
 });
 `,
     );
-    // --test-force-exit as scripts/test.mjs uses it: without it the leftover child would keep
+    // The exit preload as scripts/test.mjs uses it: without it the leftover child would keep
     // the failed file alive, which is the runner's problem to solve, not the helper's.
-    const run = await spawnProcess(node, ['--test', '--test-force-exit', '--test-reporter=spec', fixture], {
+    const exitPreload = new URL('../../../scripts/test-file-exit.mjs', import.meta.url).pathname;
+    const run = await spawnProcess(node, ['--test', '--import', exitPreload, '--test-reporter=spec', fixture], {
       name: 'fixture',
       // NODE_TEST_CONTEXT (set for this file by the runner) would make the fixture skip its tests.
       env: { SHARDMQ_TEST_VERBOSE: undefined, NODE_TEST_CONTEXT: undefined },
