@@ -37,6 +37,11 @@ export class RingQueue<T> {
     return this.count === 0 ? undefined : this.items[this.head];
   }
 
+  /** The i-th item from the head (0 = peek()), or undefined past the end. */
+  at(i: number): T | undefined {
+    return i < 0 || i >= this.count ? undefined : this.items[(this.head + i) & (this.items.length - 1)];
+  }
+
   clear(): void {
     this.items = new Array<T | undefined>(16);
     this.head = 0;

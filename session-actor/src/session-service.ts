@@ -25,7 +25,8 @@ import { createShardState, type SessionLimits, type ShardState } from './core/sh
 import { LeaseOwnership } from './ownership/lease-ownership.js';
 import { StaticOwnership, type ShardHandler, type ShardOwnership } from './ownership/shard-ownership.js';
 import { openSessionBuckets } from './persistence/kv-buckets.js';
-import { KvSessionStore } from './persistence/kv-session-store.js';
+import { LogSessionStore } from './persistence/log-session-store.js';
+import { openSessionLog } from './persistence/session-log-stream.js';
 import { FencedError, MemorySessionStore, type SessionStore } from './persistence/session-store.js';
 import { closeAfterFailedTurn, TURN_FAILED } from './failed-turn.js';
 import { errorFields, LogEveryNth } from '../../common/src/log-every-nth.js';
@@ -187,8 +188,9 @@ export class SessionService implements ShardHandler {
     const { bus, subjects, log } = this.deps;
     if (bus.kind === 'nats' && this.config['cluster.persistence']) {
       const c = this.config;
-      const buckets = await openSessionBuckets(natsConnection(bus), c);
-      this.store = new KvSessionStore(buckets.sessions, c.shards, c['cluster.loadConcurrency'], log, this.deps.metrics);
+      const nc = natsConnection(bus);
+      const buckets = await openSessionBuckets(nc, c);
+      this.store = new LogSessionStore(await openSessionLog(nc, c), c.shards, log, this.deps.metrics);
       const ttl = c['cluster.leaseTtlMs'];
       this.ownership = new LeaseOwnership(buckets.leases, buckets.members, {
         nodeId: this.nodeId,
@@ -463,7 +465,7 @@ export class SessionService implements ShardHandler {
         const effects = p.effects.splice(0);
         const replies = p.replies.splice(0);
         try {
-          if (keys.length > 0) await this.store.write(shard, keys.map((k) => [k, sv.st.sessions.get(k)] as const));
+          if (keys.length > 0 || failures > 0) await this.store.write(shard, keys.map((k) => [k, sv.st.sessions.get(k)] as const), sv.st.sessions);
         } catch (err) {
           if (err instanceof FencedError) {
             this.deps.log.warn('another owner wrote this shard; dropping it', { shard });

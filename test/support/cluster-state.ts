@@ -1,14 +1,14 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { decodeSession } from '../../session-actor/src/core/session-codec.js';
 import type { Session } from '../../session-actor/src/core/session.js';
-import { sessionStoreKey } from '../../session-actor/src/persistence/kv-buckets.js';
+import { readShardLog } from '../../session-actor/src/persistence/log-session-store.js';
+import { openSessionLog } from '../../session-actor/src/persistence/session-log-stream.js';
 import { sessionKey, shardOf } from '../../common/src/shard.js';
 import { startBroker, type Broker } from './broker.js';
 
 /**
- * Reads the cluster's JetStream KV state from a test (shard leases, stored sessions), the
+ * Reads the cluster's JetStream state from a test (shard leases, stored sessions), the
  * way an operator would with the nats CLI. Test support only.
  */
 export class ClusterState {
@@ -39,10 +39,10 @@ export class ClusterState {
 
   /** The stored session of a client id (no mountpoint), or undefined. */
   async session(clientId: string, shards: number): Promise<Session | undefined> {
-    const kv = await new Kvm(jetstream(this.nc)).open(`${this.prefix}-sessions`);
+    const log = await openSessionLog(this.nc, { 'cluster.bucketPrefix': this.prefix, 'cluster.storage': 'file', 'cluster.replicas': 1, 'nats.requestTimeoutMs': 5000 });
     const key = sessionKey('', clientId);
-    const e = await kv.get(sessionStoreKey(shardOf(key, shards), key));
-    return e && e.operation === 'PUT' ? decodeSession(e.value) : undefined;
+    const { replay } = await readShardLog(log, shardOf(key, shards));
+    return replay.finish().sessions.get(key);
   }
 
   async close(): Promise<void> {

@@ -99,6 +99,22 @@ export class Writer {
     this.pos += n;
     return this;
   }
+  /** Bytes written so far. */
+  get length(): number {
+    return this.pos;
+  }
+  /** A copy of bytes [start, end) written so far. */
+  slice(start: number, end: number): Buffer {
+    return Buffer.from(this.buf.subarray(start, end));
+  }
+  /** Whether the bytes written from start on equal b exactly. */
+  equals(start: number, b: Buffer): boolean {
+    return this.pos - start === b.length && this.buf.compare(b, 0, b.length, start, this.pos) === 0;
+  }
+  /** Forgets everything written from pos on. */
+  truncate(pos: number): void {
+    if (pos < this.pos) this.pos = pos;
+  }
   /** Copies the encoded bytes out; the writer must not be used afterwards. */
   finish(): Buffer {
     const out = Buffer.allocUnsafe(this.pos);

@@ -3,7 +3,7 @@ import { SubOp, type SubChange, type SubChangeBatch } from '../../../common/src/
 import type { Message } from '../../../common/src/envelope/message.js';
 import type { SubscribeEnv } from '../../../common/src/envelope/session-in.js';
 import type { Continuation, Effect, RetainedWant } from './effects.js';
-import type { SessionSub } from './session.js';
+import { setSub, type SessionSub } from './session.js';
 import { subChange } from './sub-changes.js';
 import { deliver, emitPacket } from './outbound.js';
 import { subackPacket } from './packets.js';
@@ -47,7 +47,7 @@ export function handleSubscribe(st: ShardState, e: SubscribeEnv, _now: number, o
     const group = shared ? shared.group : undefined;
     // [MQTT-3.8.4-3] a repeated filter replaces the existing subscription.
     const mine: SessionSub = { filter, group, qos: r.qos, noLocal: r.noLocal, retainAsPublished: r.retainAsPublished, retainHandling: r.retainHandling, subId: e.subscriptionId };
-    s.subs.set(r.filter, mine);
+    setSub(s, r.filter, mine);
     touched.push([s.subTouch?.get(r.filter), touchFilter(st, s, r.filter)]);
     added.push([r.filter, previous, mine]);
     changes.push(subChange(SubOp.Add, s, mine));
@@ -100,10 +100,10 @@ export function onSubscribeRouted(
       }
       if (s.subs.get(filter) !== mine) continue;
       if (previous) {
-        s.subs.set(filter, previous);
+        setSub(s, filter, previous);
         fix.set(filter, subChange(SubOp.Add, s, previous));
       } else {
-        s.subs.delete(filter);
+        setSub(s, filter, undefined);
         fix.set(filter, subChange(SubOp.Remove, s, mine));
       }
     }

@@ -3,7 +3,7 @@ import type { UnsubscribeEnv } from '../../../common/src/envelope/session-in.js'
 import type { Continuation, Effect } from './effects.js';
 import { emitPacket } from './outbound.js';
 import { unsubackPacket } from './packets.js';
-import type { SessionSub } from './session.js';
+import { setSub, type SessionSub } from './session.js';
 import { removalOf, subChange } from './sub-changes.js';
 import { touchFilter, type ShardState } from './shard-state.js';
 
@@ -26,7 +26,7 @@ export function handleUnsubscribe(st: ShardState, e: UnsubscribeEnv, _now: numbe
       codes.push(RC_NO_SUBSCRIPTION); // [MQTT-3.10.4-5] still answered
       continue;
     }
-    s.subs.delete(raw);
+    setSub(s, raw, undefined);
     tokens.push(touchFilter(st, s, raw));
     codes.push(0);
     changes.push(removalOf(s, sub));
@@ -55,7 +55,7 @@ export function onUnsubscribeRouted(st: ShardState, c: Extract<Continuation, { k
       const prev = c.removed[i];
       if (!prev || s.subTouch?.get(raw) !== c.tokens[i]) return; // nothing removed, or changed since
       if (s.proto === 5) {
-        s.subs.set(raw, prev);
+        setSub(s, raw, prev);
         s.subTouch.delete(raw);
         fix.push(subChange(SubOp.Add, s, prev));
         codes[i] = RC_UNSPECIFIED;

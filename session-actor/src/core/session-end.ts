@@ -48,6 +48,7 @@ export function endSession(st: ShardState, s: Session, out: Effect[]): void {
       batch: { changes: [keyChange(SubOp.RemoveKey, s)], retainedFor: [] },
     });
     s.subs.clear();
+    s.subsVersion++;
   }
   returnSharedDeliveries(s, out); // after RemoveKey: the group must not pick this session again
   discardDeliveries(s);

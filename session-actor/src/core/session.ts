@@ -54,6 +54,11 @@ export interface Session {
   /** Seconds the session outlives its connection; 0xffffffff = never expires. */
   expiryS: number;
   subs: Map<string, SessionSub>;
+  /**
+   * Bumped on every change of `subs` (never reset): the session store writes subscription
+   * changes only when it moved, so a delivery costs nothing per subscription.
+   */
+  subsVersion: number;
   /** Set once a subscription change went to the routers: the session's end must clear the index. */
   everSubscribed?: boolean;
   /**
@@ -90,6 +95,7 @@ export function createSession(key: string, mountpoint: string, clientId: string,
     epoch: 0,
     expiryS: 0,
     subs: new Map(),
+    subsVersion: 0,
     inflight: new Map(),
     heldCount: 0,
     queue: new RingQueue(),
@@ -99,4 +105,11 @@ export function createSession(key: string, mountpoint: string, clientId: string,
     receiveMaximum: 65535,
     maxPacketBytes: 0,
   };
+}
+
+/** Sets (or with sub = undefined removes) one subscription; the only way core code changes `subs`. */
+export function setSub(s: Session, raw: string, sub: SessionSub | undefined): void {
+  if (sub) s.subs.set(raw, sub);
+  else s.subs.delete(raw);
+  s.subsVersion++;
 }

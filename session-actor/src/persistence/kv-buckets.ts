@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
@@ -12,7 +11,6 @@ import type { Config } from '../../../common/src/config/settings.js';
 export interface SessionBuckets {
   leases: KV;
   members: KV;
-  sessions: KV;
 }
 
 export async function openSessionBuckets(nc: NatsConnection, c: Config): Promise<SessionBuckets> {
@@ -24,13 +22,7 @@ export async function openSessionBuckets(nc: NatsConnection, c: Config): Promise
   // Leases and members vanish when not renewed: the TTL is the crash-detection time.
   const leases = await kvm.create(`${prefix}-leases`, { ...base, ttl: c['cluster.leaseTtlMs'] });
   const members = await kvm.create(`${prefix}-members`, { ...base, ttl: c['cluster.leaseTtlMs'] });
-  const sessions = await kvm.create(`${prefix}-sessions`, { ...base });
-  return { leases, members, sessions };
-}
-
-/** KV key of a session: never the raw client id (it may hold '.', '*', '>' or spaces). */
-export function sessionStoreKey(shard: number, sessionKey: string): string {
-  return `s.${shard}.${createHash('sha256').update(sessionKey).digest('hex').slice(0, 32)}`;
+  return { leases, members };
 }
 
 /** Whether an error is a failed compare-and-set (someone else wrote the key). */

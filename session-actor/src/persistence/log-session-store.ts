@@ -1,0 +1,211 @@
+import { Writer } from '../../../common/src/envelope/codec.js';
+import { messageBytes, type Message } from '../../../common/src/envelope/message.js';
+import type { Logger } from '../../../common/src/log.js';
+import type { Metrics } from '../../../common/src/metrics.js';
+import { shardOf } from '../../../common/src/shard.js';
+import type { Session } from '../core/session.js';
+import { isCasConflict } from './kv-buckets.js';
+import { ShardLogChanges } from './session-log-changes.js';
+import { Batch, ShardReplay } from './session-log-records.js';
+import { FencedError, type SessionStore } from './session-store.js';
+import type { SessionLog } from './session-log-stream.js';
+
+/** Compaction is considered once the log holds this much more than the live state. */
+const MIN_GARBAGE_BYTES = 64 * 1024;
+/** Entries on one shard's subject beyond which compaction is considered even for a small state (load time). */
+const MAX_LOG_ENTRIES = 512;
+/** Room left in a log entry for the JetStream headers (fencing) and the batch flag. */
+const HEADER_ROOM = 4096;
+/** Attempts to read an entry a direct get did not find yet (a replica behind its leader). */
+const READ_RETRIES = 20;
+
+interface Pending {
+  body: Buffer;
+  snapshot: boolean;
+}
+
+/** What this process knows about one shard's log while it owns the shard. */
+interface ShardLog {
+  changes: ShardLogChanges;
+  /** Last sequence on the shard's subject this owner read or wrote: every append expects it (fencing). */
+  lastSeq: number;
+  /** Encoded batches not yet acknowledged, in order: retried as they are (the tracker moved on). */
+  pending: Pending[];
+  /** Bytes and entries on the subject (since the last snapshot, which they include). */
+  logBytes: number;
+  logEntries: number;
+  /** logBytes at which compaction is considered next. */
+  checkAt: number;
+}
+
+/**
+ * Sessions as one append-only log per shard in one JetStream stream (session-log-stream.ts):
+ * each write appends one entry with the records of what changed (session-log-changes.ts),
+ * with `Nats-Expected-Last-Subject-Sequence` set to the last sequence this owner read or
+ * wrote, so a paused ex-owner's append fails once the new owner wrote (fencing). When the log
+ * holds about twice the live state, a write appends a snapshot instead and purges the
+ * subject below it. A shard loads by walking its subject with direct gets (no consumer).
+ * Runs on the shard owner only.
+ */
+export class LogSessionStore implements SessionStore {
+  readonly durable = true;
+  private readonly logs = new Map<number, ShardLog>();
+  private readonly m;
+
+  constructor(
+    private readonly log: SessionLog,
+    private readonly shards: number,
+    private readonly logger: Logger,
+    metrics: Metrics,
+  ) {
+    this.m = {
+      bytes: metrics.counter('session_persisted_bytes_total', 'Bytes appended to the session log (records and snapshots).'),
+      writes: metrics.counter('session_writes_total', 'Session log operations, by kind (append, snapshot, purge).', ['op']),
+      entriesRead: metrics.counter('session_log_entries_read_total', 'Session log entries read when loading shards.'),
+    };
+  }
+
+  async load(shard: number): Promise<Session[]> {
+    const { replay, last, bytes, entries } = await readShardLog(this.log, shard);
+    this.m.entriesRead.inc(entries);
+    const r = replay.finish();
+    for (const [key, s] of r.sessions) {
+      if (shardOf(s.key, this.shards) === shard) continue;
+      this.logger.warn('session stored under the wrong shard; ignored (was the shard count changed?)', { shard });
+      r.sessions.delete(key);
+    }
+    this.logs.set(shard, { changes: ShardLogChanges.fromReplay(r), lastSeq: last, pending: [], logBytes: bytes, logEntries: entries, checkAt: 0 });
+    return [...r.sessions.values()];
+  }
+
+  async write(shard: number, entries: ReadonlyArray<readonly [string, Session | undefined]>, sessions: ReadonlyMap<string, Session>): Promise<void> {
+    const l = this.logs.get(shard);
+    if (!l) throw new FencedError(shard, new Error('shard not loaded by this store'));
+    // Encode now (synchronously): the records are the change up to this instant.
+    const w = new Writer();
+    const snapshot = this.compactionDue(l, sessions);
+    if (snapshot) l.changes.snapshot(w, sessions.values());
+    else for (const [key, s] of entries) l.changes.diff(w, key, s);
+    if (w.length > 0) {
+      const body = w.finish();
+      if (snapshot) l.pending = [{ body, snapshot: true }]; // a snapshot makes earlier unwritten changes moot
+      else {
+        const tail = l.pending[l.pending.length - 1];
+        if (tail && !tail.snapshot) tail.body = Buffer.concat([tail.body, body]);
+        else l.pending.push({ body, snapshot: false });
+      }
+    }
+    while (l.pending.length > 0) {
+      const p = l.pending[0]!;
+      const firstSeq = await this.append(shard, l, p);
+      l.pending.shift();
+      if (p.snapshot) {
+        l.logBytes = p.body.length;
+        l.logEntries = Math.ceil(p.body.length / this.chunkBytes());
+        l.checkAt = Math.max(2 * p.body.length, MIN_GARBAGE_BYTES);
+        // Everything before the snapshot is moot. A failed purge only leaves garbage a later
+        // snapshot purges (replay ignores what precedes a snapshot).
+        this.m.writes.inc({ op: 'purge' });
+        this.log.purgeBelow(this.log.subject(shard), firstSeq).catch((err: Error) => this.logger.warn('session log purge failed', { shard, err }));
+      }
+    }
+  }
+
+  forget(shard: number): void {
+    this.logs.delete(shard);
+  }
+
+  /**
+   * Amortized compaction: a snapshot costs about the live state, and is written only once the
+   * log holds more than that in garbage, so each appended byte pays for at most a constant
+   * share of snapshots. Many tiny entries also trigger it when the garbage is at least half
+   * the live state (loading walks entries one by one).
+   */
+  private compactionDue(l: ShardLog, sessions: ReadonlyMap<string, Session>): boolean {
+    if (l.logBytes < l.checkAt && l.logEntries <= MAX_LOG_ENTRIES) return false;
+    const live = liveBytes(sessions);
+    const garbage = l.logBytes - live;
+    if (garbage > live + MIN_GARBAGE_BYTES || (l.logEntries > MAX_LOG_ENTRIES && garbage > live / 2 + MIN_GARBAGE_BYTES / 4)) return true;
+    l.checkAt = l.logBytes + Math.max(MIN_GARBAGE_BYTES, live / 2);
+    if (l.logEntries > MAX_LOG_ENTRIES) l.logEntries = 0; // look again after as many entries
+    return false;
+  }
+
+  private chunkBytes(): number {
+    return Math.max(4096, this.log.maxPayload() - HEADER_ROOM);
+  }
+
+  /** Appends one batch (several entries when larger than the max payload); returns its first sequence. */
+  private async append(shard: number, l: ShardLog, p: Pending): Promise<number> {
+    const subject = this.log.subject(shard);
+    const chunk = this.chunkBytes();
+    let firstSeq = 0;
+    for (let off = 0; off < p.body.length || off === 0; off += chunk) {
+      const end = Math.min(p.body.length, off + chunk);
+      const flags = (off === 0 ? Batch.First : 0) | (end === p.body.length ? Batch.Last : 0) | (p.snapshot ? Batch.Snapshot : 0);
+      const data = Buffer.allocUnsafe(1 + end - off);
+      data[0] = flags;
+      p.body.copy(data, 1, off, end);
+      let seq: number;
+      try {
+        seq = await this.log.append(subject, data, l.lastSeq);
+      } catch (err) {
+        if (isCasConflict(err)) throw new FencedError(shard, err);
+        throw err;
+      }
+      l.lastSeq = seq;
+      if (off === 0) firstSeq = seq;
+      l.logBytes += data.length;
+      l.logEntries++;
+      this.m.bytes.inc(data.length);
+      this.m.writes.inc({ op: p.snapshot ? 'snapshot' : 'append' });
+      if (end === p.body.length) break;
+    }
+    return firstSeq;
+  }
+}
+
+/**
+ * Reads a shard's whole log (up to the last sequence the stream leader reports) into a
+ * replay. Direct gets, one entry after the other: no consumer. Session actors and test support.
+ */
+export async function readShardLog(log: SessionLog, shard: number): Promise<{ replay: ShardReplay; last: number; bytes: number; entries: number }> {
+  const subject = log.subject(shard);
+  const last = await log.lastSeq(subject);
+  const replay = new ShardReplay();
+  let seq = 0;
+  let bytes = 0;
+  let entries = 0;
+  let misses = 0;
+  while (seq < last) {
+    const e = await log.next(subject, seq + 1);
+    if (!e || e.seq > last) {
+      // A replica serving direct gets may be behind the leader that told us `last`.
+      if (++misses > READ_RETRIES) throw new Error(`session log of shard ${shard} ends at ${e?.seq ?? seq}, expected ${last}`);
+      await new Promise((r) => setTimeout(r, 25 * misses));
+      continue;
+    }
+    replay.entry(e.data);
+    seq = e.seq;
+    bytes += e.data.length;
+    entries++;
+  }
+  return { replay, last, bytes, entries };
+}
+
+/** Bytes a snapshot of the sessions would take, roughly (each message once). */
+function liveBytes(sessions: ReadonlyMap<string, Session>): number {
+  let n = 0;
+  const seen = new Set<Message>();
+  const msg = (m: Message) => {
+    if (seen.has(m)) return;
+    seen.add(m);
+    n += 16 + messageBytes(m);
+  };
+  for (const s of sessions.values()) {
+    n += 96 + s.key.length * 2 + s.subs.size * 48 + (s.queue.length + s.inflight.size) * 24;
+    for (const f of s.inflight.values()) msg(f.message);
+    for (const d of s.queue) msg(d.message);
+  }
+  return n;
+}

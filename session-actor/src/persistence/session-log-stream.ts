@@ -1,0 +1,90 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { Config } from '../../../common/src/config/settings.js';
+
+/** One entry of a shard's log as read back. */
+export interface LogEntry {
+  seq: number;
+  data: Uint8Array;
+}
+
+/**
+ * The JetStream operations the session log needs (one stream, one subject per shard).
+ * Only nats-server 2.9 features: per-subject compare-and-set on publish, direct get by
+ * subject, purge by subject below a sequence. Session actors and test support.
+ */
+export interface SessionLog {
+  subject(shard: number): string;
+  /** Last sequence on the subject (0: empty), read from the stream leader. */
+  lastSeq(subject: string): Promise<number>;
+  /** The first entry on the subject at or after seq, or null. */
+  next(subject: string, seq: number): Promise<LogEntry | null>;
+  /** Appends if the subject's last sequence is still expectedLast; resolves the new sequence. */
+  append(subject: string, data: Uint8Array, expectedLast: number): Promise<number>;
+  /** Removes the subject's entries below seq. */
+  purgeBelow(subject: string, seq: number): Promise<void>;
+  /** Largest entry the server accepts (bytes). */
+  maxPayload(): number;
+}
+
+/**
+ * The `<prefix>-session-log` stream, subjects `<prefix>.slog.<shard>`; created when missing,
+ * with direct gets allowed (loads read any replica; see LogSessionStore.load for the lag).
+ */
+export async function openSessionLog(nc: NatsConnection, c: Pick<Config, 'cluster.bucketPrefix' | 'cluster.storage' | 'cluster.replicas' | 'nats.requestTimeoutMs'>): Promise<SessionLog> {
+  const prefix = c['cluster.bucketPrefix'];
+  const name = `${prefix}-session-log`;
+  const jsm = await jetstreamManager(nc);
+  const config = {
+    name,
+    subjects: [`${prefix}.slog.>`],
+    storage: c['cluster.storage'] === 'memory' ? StorageType.Memory : StorageType.File,
+    num_replicas: c['cluster.replicas'],
+    allow_direct: true,
+  };
+  try {
+    const info = await jsm.streams.info(name);
+    if (!info.config.allow_direct) await jsm.streams.update(name, { ...info.config, allow_direct: true });
+  } catch {
+    await jsm.streams.add(config);
+  }
+  return new NatsSessionLog(nc, jetstream(nc), jsm, name, prefix, c['nats.requestTimeoutMs']);
+}
+
+class NatsSessionLog implements SessionLog {
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly stream: string,
+    private readonly prefix: string,
+    private readonly timeoutMs: number,
+  ) {}
+
+  subject(shard: number): string {
+    return `${this.prefix}.slog.${shard}`;
+  }
+
+  async lastSeq(subject: string): Promise<number> {
+    const m = await this.jsm.streams.getMessage(this.stream, { last_by_subj: subject });
+    return m ? m.seq : 0;
+  }
+
+  async next(subject: string, seq: number): Promise<LogEntry | null> {
+    const m = await this.jsm.direct.getMessage(this.stream, { next_by_subj: subject, seq });
+    return m ? { seq: m.seq, data: m.data } : null;
+  }
+
+  async append(subject: string, data: Uint8Array, expectedLast: number): Promise<number> {
+    const ack = await this.js.publish(subject, data, { expect: { lastSubjectSequence: expectedLast }, timeout: this.timeoutMs });
+    return ack.seq;
+  }
+
+  async purgeBelow(subject: string, seq: number): Promise<void> {
+    await this.jsm.streams.purge(this.stream, { filter: subject, seq });
+  }
+
+  maxPayload(): number {
+    return Math.min(this.nc.info?.max_payload ?? 1024 * 1024, 8 * 1024 * 1024);
+  }
+}
