@@ -3,8 +3,8 @@ import { bool, int, oneOf } from './setting.js';
 /** Session actor and router settings. */
 export const sessionSettings = {
   'session.maxInflight': int({ default: 32, min: 1, max: 65535, doc: 'Unacknowledged QoS 1/2 deliveries per session (capped by the client Receive Maximum).' }),
-  'session.maxQueuedMessages': int({ default: 1000, min: 0, max: 10000000, doc: 'Messages queued per session while offline or beyond the inflight window.' }),
-  'session.maxQueuedBytes': int({ default: 16777216, min: 0, max: 4294967295, doc: 'Payload bytes queued per session.' }),
+  'session.maxQueuedMessages': int({ default: 100000, min: 0, max: 10000000, doc: 'Messages queued per session while offline or beyond the inflight window (counted in shardmq_session_outcomes_total when hit). The default lets an online subscriber slower than a burst of 10,000 messages lose nothing.' }),
+  'session.maxQueuedBytes': int({ default: 67108864, min: 0, max: 4294967295, doc: 'Payload and topic bytes queued per session (64 MiB default; counted in shardmq_session_outcomes_total when hit).' }),
   'session.queueOverflow': oneOf({ default: 'drop-new', values: ['drop-new', 'drop-oldest'] as const, doc: 'Which message is dropped when a session queue is full (counted in shardmq_session_outcomes_total{what="queue_full_dropped" or "queue_oldest_dropped"}).' }),
   'session.queueQos0': bool({ default: false, doc: 'Queue QoS 0 messages for offline persistent sessions.' }),
   'session.maxExpiryS': int({ default: 4294967295, min: 0, max: 4294967295, doc: 'Cap on the MQTT 5 Session Expiry Interval a client may ask for.' }),
