@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Load generator CLI:
- *   node dist/loadtest/src/cli.js <fanin|latency|connect-storm|fleet> --url mqtt://127.0.0.1:1883 [options]
+ *   node dist/loadtest/src/cli.js <fanin|latency|connect-storm|fleet|durable-fanout> --url mqtt://127.0.0.1:1883 [options]
  * Prints a table (or JSON with --json). Exit code 1 when the run failed or lost messages it should not
  * have (QoS >= 1 loss), so it can gate CI.
  */
@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import type { ConnectionParams, ProtocolVersion } from './mqtt-clients.js';
 import { formatTable, type Cell } from './report-table.js';
 import { connectStormDefaults, runConnectStorm } from './scenarios/connect-storm.js';
+import { durableFanoutDefaults, runDurableFanout } from './scenarios/durable-fanout.js';
 import { fanInDefaults, runFanIn } from './scenarios/fan-in.js';
 import { fleetDefaults, runFleet } from './scenarios/fleet.js';
 import { latencyDefaults, runLatency } from './scenarios/latency.js';
@@ -20,6 +21,7 @@ const numericFlags = {
   latency: { pairs: 'pairs', rate: 'ratePerS', 'payload-bytes': 'payloadBytes', qos: 'qos', 'warmup-s': 'warmupS', 'duration-s': 'durationS' },
   'connect-storm': { clients: 'clients', concurrency: 'concurrency', 'hold-s': 'holdS' },
   fleet: { devices: 'devices', 'interval-s': 'intervalS', 'payload-bytes': 'payloadBytes', qos: 'qos', 'duration-s': 'durationS', concurrency: 'connectConcurrency' },
+  'durable-fanout': { subscribers: 'subscribers', rate: 'ratePerS', 'payload-bytes': 'payloadBytes', 'duration-s': 'durationS', 'drain-timeout-ms': 'drainTimeoutMs' },
 } as const;
 type Scenario = keyof typeof numericFlags;
 
@@ -28,6 +30,7 @@ const defaultsOf: Record<Scenario, object> = {
   latency: latencyDefaults,
   'connect-storm': connectStormDefaults,
   fleet: fleetDefaults,
+  'durable-fanout': durableFanoutDefaults,
 };
 
 function usage(): string {
@@ -141,6 +144,17 @@ async function main(argv: string[]): Promise<number> {
         [[r.devices, r.intervalS, r.qos, r.connectS, r.offeredPerS, r.receivedPerS, r.sent, r.received, r.lost, r.duplicates]],
       );
       table += `\n\n${formatTable(latencyHeaders, [latencyRow('publish -> deliver', r.latency)])}`;
+      break;
+    }
+    case 'durable-fanout': {
+      const r = await runDurableFanout(opts as Parameters<typeof runDurableFanout>[0]);
+      result = r;
+      bad = r.unacknowledged > 0 || r.missing > 0;
+      table = formatTable(
+        ['subscribers', 'offered/s', 'sent', 'acked', 'owed', 'delivered', 'missing', 'dups', 'last delivery - last ack ms'],
+        [[r.subscribers, r.offeredPerS, r.sent, r.acknowledged, r.owed, r.delivered, r.missing, r.duplicates, r.lastDeliveryAfterLastAckMs]],
+      );
+      table += `\n\n${formatTable(latencyHeaders, [latencyRow('publish -> deliver', r.latency), latencyRow('publish -> ack', r.ackLatency)])}`;
       break;
     }
   }

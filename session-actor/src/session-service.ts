@@ -1,4 +1,3 @@
-import { RingQueue } from '../../common/src/ring-queue.js';
 import { indexStateOf } from './core/sub-changes.js';
 import { randomBytes, randomInt } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -27,9 +26,13 @@ import { StaticOwnership, type ShardHandler, type ShardOwnership } from './owner
 import { openSessionBuckets } from './persistence/kv-buckets.js';
 import { LogSessionStore } from './persistence/log-session-store.js';
 import { openSessionLog } from './persistence/session-log-stream.js';
-import { FencedError, MemorySessionStore, type SessionStore } from './persistence/session-store.js';
+import { MemorySessionStore, type SessionStore } from './persistence/session-store.js';
 import { closeAfterFailedTurn, TURN_FAILED } from './failed-turn.js';
 import { errorFields, LogEveryNth } from '../../common/src/log-every-nth.js';
+import { RecentDeliveries } from './runner/deliver-dedup.js';
+import { GatewayLiveness } from './runner/gateway-liveness.js';
+import { SessionTimers } from './runner/session-timers.js';
+import { WriteBeforeAcknowledge } from './runner/write-before-acknowledge.js';
 
 export interface SessionDeps {
   bus: Bus;
@@ -58,7 +61,6 @@ const KIND_NAMES: Record<number, string> = {
 };
 
 const ACK = Buffer.from([0]);
-const LAZY_WRITE_MS = 100;
 /** Deliver ids remembered to drop router retries (a few seconds of QoS 1/2 traffic). */
 const RECENT_DELIVERIES = 50_000;
 
@@ -77,34 +79,11 @@ export function limitsFromConfig(c: Config): SessionLimits {
   };
 }
 
-/**
- * Work of one shard waiting for its state write: the sessions changed since the last
- * write, and the effects and replies that may only leave once that write is durable
- * (a PUBLISH to a device, a router's Deliver acknowledgement, a CONNACK, a Will).
- */
-interface Pending {
-  dirty: Set<string>;
-  /**
-   * Sessions changed by turns nothing outside waits for (a PUBACK/PUBCOMP that released a
-   * window slot and sent nothing): written with the shard's next write, or after
-   * LAZY_WRITE_MS. Losing such a write in a crash only makes the next owner resend with DUP.
-   */
-  lazy: Set<string>;
-  lazyTimer?: NodeJS.Timeout;
-  effects: Effect[];
-  replies: Array<() => void>;
-  scheduled: boolean;
-  flushing: boolean;
-  /** Asynchronous effects (router requests) whose continuation has not run yet. */
-  ops: number;
-  idle: Array<() => void>;
-}
-
 /** A shard this process serves: its sessions, its inbox subscription, its pending writes. */
 interface Served {
   st: ShardState;
   inbox?: BusSubscription;
-  pending: Pending;
+  writes: WriteBeforeAcknowledge;
 }
 
 /**
@@ -113,30 +92,25 @@ interface Served {
  * core (core/handle-in.ts) and performs the effects it returns. The only place in this
  * tier that touches the bus, timers or the clock.
  *
- * Durability (cluster mode): every turn marks the sessions it touched; once per event-loop
- * turn the shard's dirty sessions are written to JetStream KV (compare-and-set), and only
- * then are that turn's outputs released: deliveries to gateways, Deliver acknowledgements
- * to routers, CONNACK fields, Wills and subscription changes. A QoS 1/2 message the router
- * acknowledged is therefore in the store, and a device never sees a PUBLISH the next owner
- * does not know about (no duplicates without DUP after a failover).
+ * The rules it holds live in runner/: write before acknowledge (cluster mode: nothing a turn
+ * produced leaves the process before the shard's change is in the session log), Deliver
+ * deduplication, gateway liveness, session timers.
  */
 export class SessionService implements ShardHandler {
   private readonly served = new Map<number, Served>();
   private readonly subs: BusSubscription[] = [];
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers: SessionTimers;
   private readonly pendingOut = new Map<string, GatewayOutItem[]>();
   private flushScheduled = false;
   private readonly now: () => number;
-  private readonly gateways = new Map<string, number>();
+  private readonly gateways: GatewayLiveness;
   /**
    * Deliver ids taken recently, each with the serving of the shard that took it: a retry is
    * dropped only by the same serving. After the shard was dropped without writing (a lost
    * lease) and loaded again, perhaps by this same process, the copy is not in the store, so
    * a retry must be delivered, not deduplicated (that acknowledged a message nobody held).
    */
-  private readonly recentDeliveries = new Map<string, Served>();
-  private readonly recentOrder = new RingQueue<string>();
-  private gatewayCheck?: NodeJS.Timeout;
+  private readonly recentDeliveries = new RecentDeliveries<Served>(RECENT_DELIVERIES);
   private readonly counters;
   private readonly limits: SessionLimits;
   private ownership: ShardOwnership;
@@ -156,6 +130,11 @@ export class SessionService implements ShardHandler {
     this.nodeId = deps.nodeId ?? config['node.id'] ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40)}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.ownership = new StaticOwnership(config.shards);
     this.routers = new RouterChoice({ bus: deps.bus, subjects: deps.subjects, shards: config.shards, heartbeatMs: config['router.heartbeatMs'], log: deps.log });
+    this.timers = new SessionTimers(this.now);
+    this.gateways = new GatewayLiveness(config['gateway.heartbeatMs'], this.now, (gw, why) => {
+      if (why === 'silent') this.deps.log.warn('gateway went silent; treating its connections as lost', { gateway: gw });
+      this.gatewayGone(gw);
+    });
     const m = deps.metrics;
     this.counters = {
       events: labelledCounter(m.counter('session_events_total', 'Session envelopes handled, by kind.', ['kind'])),
@@ -208,9 +187,7 @@ export class SessionService implements ShardHandler {
     }
     this.subs.push(bus.subscribe(subjects.routeResync, (m) => this.resyncRouters(m)));
     this.subs.push(bus.subscribe(subjects.gatewayHeartbeat, (m) => this.onHeartbeat(m)));
-    const hb = this.config['gateway.heartbeatMs'];
-    this.gatewayCheck = setInterval(() => this.checkGateways(), hb);
-    this.gatewayCheck.unref();
+    this.gateways.start();
     await this.routers.start();
     await this.ownership.start(this);
     this.started = true;
@@ -228,9 +205,8 @@ export class SessionService implements ShardHandler {
     for (const s of this.subs.splice(0)) s.unsubscribe();
     this.routers.stop();
     for (const shard of [...this.served.keys()]) this.drop(shard);
-    for (const t of this.timers.values()) clearTimeout(t);
-    this.timers.clear();
-    if (this.gatewayCheck) clearInterval(this.gatewayCheck);
+    this.timers.clearAll();
+    this.gateways.stop();
     this.flushOut();
   }
 
@@ -240,9 +216,8 @@ export class SessionService implements ShardHandler {
     const t0 = performance.now();
     const sessions = await this.store.load(shard);
     const st = createShardState(this.limits, randomInt(1, 0xffffffff));
-    const now = this.now();
     for (const s of sessions) st.sessions.set(s.key, s);
-    const served: Served = { st, pending: newPending() };
+    const served: Served = { st, writes: this.shardWrites(shard, st) };
     this.served.set(shard, served);
     const changes: SubChange[] = [];
     for (const s of sessions) {
@@ -250,10 +225,7 @@ export class SessionService implements ShardHandler {
       if (!s.conn) {
         if (s.willDueAt !== undefined) this.setTimer(shard, s.key, 'will', s.willDueAt);
         if (s.expiresAt !== undefined) this.setTimer(shard, s.key, 'expiry', s.expiresAt);
-      } else if (!this.gateways.has(s.conn.gateway)) {
-        // A gateway we never heard from: if it stays silent it is declared gone (Will path).
-        this.gateways.set(s.conn.gateway, now);
-      }
+      } else this.gateways.knowOf(s.conn.gateway); // silent from now on: declared gone (Will path)
       indexStateOf(s, changes);
     }
     // Routers that started while nobody served this shard learn its subscriptions now.
@@ -272,14 +244,9 @@ export class SessionService implements ShardHandler {
     sv.inbox = undefined;
     // Let router requests in flight finish (their continuations change state), then write.
     const deadline = this.now() + Math.max(100, this.config['cluster.handoffTimeoutMs'] - 500);
-    while ((sv.pending.ops > 0 || sv.pending.flushing || sv.pending.scheduled) && this.now() < deadline && this.served.get(shard) === sv) {
-      await new Promise<void>((r) => {
-        sv.pending.idle.push(r);
-        setTimeout(r, 50).unref();
-      });
-    }
+    while (sv.writes.busy && this.now() < deadline && this.served.get(shard) === sv) await sv.writes.waitIdle(50);
     if (this.served.get(shard) !== sv) return;
-    await this.flush(shard);
+    await sv.writes.flush();
     this.flushOut();
     this.drop(shard);
   }
@@ -298,8 +265,7 @@ export class SessionService implements ShardHandler {
       this.clearTimer(s.key, 'will');
       this.clearTimer(s.key, 'expiry');
     }
-    if (sv.pending.lazyTimer) clearTimeout(sv.pending.lazyTimer);
-    for (const r of sv.pending.idle.splice(0)) r();
+    sv.writes.dispose();
     this.store.forget(shard);
   }
 
@@ -312,14 +278,13 @@ export class SessionService implements ShardHandler {
     const e: SessionInEnv = decodeSessionIn(m.data);
     this.counters.events(KIND_NAMES[e.kind] ?? 'unknown');
     if (e.kind === SessIn.Deliver && e.id !== undefined) {
-      if (this.recentDeliveries.get(e.id) === sv) {
+      if (this.recentDeliveries.seen(e.id, sv)) {
         // A router retry of a copy we already took (our answer was late): deliver nothing
         // again (no duplicate without DUP); answer once what is pending is written.
         this.counters.outcomes('deliver_retry_deduplicated');
         this.commit(shard, [], [], m.reply ? () => void m.respond(ACK) : undefined);
         return;
       }
-      this.rememberDelivery(e.id, sv);
     }
     const out: Effect[] = [];
     const st = sv.st;
@@ -328,7 +293,7 @@ export class SessionService implements ShardHandler {
       reply = handleIn(st, e, this.now(), out);
     } catch (err) {
       // A retry of this Deliver must be taken again, not answered as a duplicate.
-      if (e.kind === SessIn.Deliver && e.id !== undefined) this.recentDeliveries.delete(e.id);
+      if (e.kind === SessIn.Deliver && e.id !== undefined) this.recentDeliveries.forget(e.id);
       this.turnFailed(shard, KIND_NAMES[e.kind] ?? 'unknown', 'key' in e ? e.key : undefined, err);
       if (m.reply) m.respond(TURN_FAILED);
       return;
@@ -379,13 +344,6 @@ export class SessionService implements ShardHandler {
     if (sv) this.run(shard, closeAfterFailedTurn(sv.st, key));
   }
 
-  /** Bounded memory of recent Deliver ids (FIFO eviction), to drop router retries. */
-  private rememberDelivery(id: string, sv: Served): void {
-    if (!this.recentDeliveries.has(id)) this.recentOrder.push(id);
-    this.recentDeliveries.set(id, sv);
-    if (this.recentOrder.length > RECENT_DELIVERIES) this.recentDeliveries.delete(this.recentOrder.shift()!);
-  }
-
   /**
    * Ends a turn of one shard: timers and counters now; everything visible outside waits
    * for the write of the sessions the turn changed (fast path: nothing changed and nothing
@@ -407,89 +365,34 @@ export class SessionService implements ShardHandler {
       this.ownership.abandon(shard);
       return;
     }
-    const p = sv.pending;
     const deferred: Effect[] = [];
     for (const ef of out) {
       if (ef.t === 'timer' || ef.t === 'count') this.runOne(shard, ef);
       else deferred.push(ef);
     }
-    if (lazy && deferred.length === 0 && !respond) {
-      for (const k of dirty) p.lazy.add(k);
-      if (!p.lazyTimer && p.lazy.size > 0) {
-        p.lazyTimer = setTimeout(() => {
-          p.lazyTimer = undefined;
-          if (this.served.get(shard) !== sv || p.lazy.size === 0 || p.scheduled || p.flushing) return;
-          p.scheduled = true;
-          setImmediate(() => void this.flush(shard));
-        }, LAZY_WRITE_MS);
-        p.lazyTimer.unref();
-      }
-      return;
-    }
-    for (const k of dirty) p.dirty.add(k);
-    if (p.dirty.size === 0 && !p.flushing && !p.scheduled && p.effects.length === 0) {
-      this.run(shard, deferred);
-      respond?.();
-      return;
-    }
-    for (const ef of deferred) p.effects.push(ef);
-    if (respond) p.replies.push(respond);
-    if (!p.scheduled && !p.flushing) {
-      p.scheduled = true;
-      setImmediate(() => void this.flush(shard));
-    }
+    sv.writes.commit(dirty, deferred, respond, lazy);
   }
 
-  /** Writes the shard's dirty sessions, then releases the outputs that waited for it. */
-  private async flush(shard: number): Promise<void> {
-    const sv = this.served.get(shard);
-    if (!sv) return;
-    const p = sv.pending;
-    p.scheduled = false;
-    if (p.flushing) return;
-    p.flushing = true;
-    let failures = 0;
-    try {
-      while (p.dirty.size > 0 || p.lazy.size > 0 || p.effects.length > 0 || p.replies.length > 0) {
-        if (this.served.get(shard) !== sv) return;
-        if (!this.ownership.mayWrite(shard)) {
-          this.deps.log.warn('lease no longer valid before writing; dropping the shard', { shard });
-          this.drop(shard);
-          this.ownership.abandon(shard);
-          return;
-        }
-        for (const k of p.lazy) p.dirty.add(k);
-        p.lazy.clear();
-        const keys = [...p.dirty];
-        p.dirty.clear();
-        const effects = p.effects.splice(0);
-        const replies = p.replies.splice(0);
-        try {
-          if (keys.length > 0 || failures > 0) await this.store.write(shard, keys.map((k) => [k, sv.st.sessions.get(k)] as const), sv.st.sessions);
-        } catch (err) {
-          if (err instanceof FencedError) {
-            this.deps.log.warn('another owner wrote this shard; dropping it', { shard });
-            this.drop(shard);
-            this.ownership.abandon(shard);
-            return;
-          }
-          // Transient (NATS reconnecting, timeout): keep everything and try again.
-          this.counters.writeFailures.inc();
-          if (++failures === 1 || failures % 20 === 0) this.deps.log.warn('session write failed; retrying', { shard, err: err as Error });
-          for (const k of keys) p.dirty.add(k);
-          p.effects.unshift(...effects);
-          p.replies.unshift(...replies);
-          await new Promise((r) => setTimeout(r, Math.min(1000, 50 * failures)));
-          continue;
-        }
-        if (this.served.get(shard) !== sv) return;
+  /** The write-before-acknowledge rule of one shard, wired to this runner and the store. */
+  private shardWrites(shard: number, st: ShardState): WriteBeforeAcknowledge {
+    return new WriteBeforeAcknowledge({
+      write: (keys) => this.store.write(shard, keys.map((k) => [k, st.sessions.get(k)] as const), st.sessions),
+      mayWrite: () => this.ownership.mayWrite(shard),
+      lose: (why) => {
+        if (why === 'lease') this.deps.log.warn('lease no longer valid before writing; dropping the shard', { shard });
+        else this.deps.log.warn('another owner wrote this shard; dropping it', { shard });
+        this.drop(shard);
+        this.ownership.abandon(shard);
+      },
+      release: (effects, replies) => {
         this.run(shard, effects);
         for (const r of replies) r();
-      }
-    } finally {
-      p.flushing = false;
-      for (const r of p.idle.splice(0)) r();
-    }
+      },
+      failed: (err, failures) => {
+        this.counters.writeFailures.inc();
+        if (failures === 1 || failures % 20 === 0) this.deps.log.warn('session write failed; retrying', { shard, err });
+      },
+    });
   }
 
   private run(shard: number, out: Effect[]): void {
@@ -536,15 +439,12 @@ export class SessionService implements ShardHandler {
   }
 
   private opStarted(shard: number): void {
-    const sv = this.served.get(shard);
-    if (sv) sv.pending.ops++;
+    this.served.get(shard)?.writes.opStarted();
   }
 
   private opDone(shard: number): Served | undefined {
     const sv = this.served.get(shard);
-    if (!sv) return undefined;
-    sv.pending.ops--;
-    if (sv.pending.ops === 0) for (const r of sv.pending.idle.splice(0)) r();
+    sv?.writes.opDone();
     return sv;
   }
 
@@ -609,20 +509,11 @@ export class SessionService implements ShardHandler {
   }
 
   private clearTimer(key: string, kind: TimerKind): void {
-    const id = `${kind}\u0000${key}`;
-    const old = this.timers.get(id);
-    if (old) clearTimeout(old);
-    this.timers.delete(id);
+    this.timers.clear(key, kind);
   }
 
   private setTimer(shard: number, key: string, kind: TimerKind, at: number | undefined): void {
-    this.clearTimer(key, kind);
-    if (at === undefined) return;
-    const id = `${kind}\u0000${key}`;
-    const delay = Math.max(0, at - this.now());
-    // setTimeout caps at 2^31-1 ms; longer deadlines re-arm when the first timer fires.
-    const t = setTimeout(() => {
-      this.timers.delete(id);
+    this.timers.set(key, kind, at, () => {
       const sv = this.served.get(shard);
       if (!sv) return;
       const out: Effect[] = [];
@@ -635,13 +526,12 @@ export class SessionService implements ShardHandler {
       }
       const s = sv.st.sessions.get(key);
       if (s && !s.conn) {
+        // Deadlines beyond setTimeout's range fire early: re-arm until due.
         const due = kind === 'will' ? s.willDueAt : s.expiresAt;
         if (due !== undefined && due > this.now()) this.setTimer(shard, key, kind, due);
       }
       this.commit(shard, [key], out);
-    }, Math.min(delay, 0x7fffffff));
-    t.unref();
-    this.timers.set(id, t);
+    });
   }
 
   private publishSubs(changes: SubChange[]): void {
@@ -667,19 +557,7 @@ export class SessionService implements ShardHandler {
   /** A heartbeat that does not decode is dropped and counted by the bus guard. */
   private onHeartbeat(m: BusMsg): void {
     const hb = decodeHeartbeat(m.data);
-    if (hb.stopping) this.gatewayGone(hb.gatewayId);
-    else this.gateways.set(hb.gatewayId, this.now());
-  }
-
-  /** Gateways silent for 3 heartbeat periods are gone: their connections take the Will path. */
-  private checkGateways(): void {
-    const limit = this.now() - 3 * this.config['gateway.heartbeatMs'];
-    for (const [gw, seen] of this.gateways) {
-      if (seen < limit) {
-        this.deps.log.warn('gateway went silent; treating its connections as lost', { gateway: gw });
-        this.gatewayGone(gw);
-      }
-    }
+    this.gateways.heard(hb.gatewayId, hb.stopping);
   }
 
   /**
@@ -687,7 +565,6 @@ export class SessionService implements ShardHandler {
    * connection takes the Will path exactly once cluster-wide (the state written says so).
    */
   private gatewayGone(gw: string): void {
-    this.gateways.delete(gw);
     for (const [shard, sv] of this.served) {
       const keys: string[] = [];
       for (const s of sv.st.sessions.values()) if (s.conn?.gateway === gw) keys.push(s.key);
@@ -702,8 +579,4 @@ export class SessionService implements ShardHandler {
       this.commit(shard, keys, out);
     }
   }
-}
-
-function newPending(): Pending {
-  return { dirty: new Set(), lazy: new Set(), effects: [], replies: [], scheduled: false, flushing: false, ops: 0, idle: [] };
 }

@@ -1,0 +1,52 @@
+/**
+ * Gateway liveness as a session actor sees it: gateways publish a heartbeat every
+ * `gateway.heartbeatMs`; one silent for three periods (or that said it is stopping) is gone,
+ * and the runner runs the lost-connection path for the sessions of its own shards connected
+ * through it (each Will fires once cluster-wide: docs/sharding.md, "Gateways going silent").
+ * Runs on every session actor.
+ */
+export class GatewayLiveness {
+  private readonly lastHeard = new Map<string, number>();
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly heartbeatMs: number,
+    private readonly now: () => number,
+    private readonly gone: (gateway: string, why: 'stopping' | 'silent') => void,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.check(), this.heartbeatMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** A heartbeat arrived (stopping: the gateway is shutting down). */
+  heard(gateway: string, stopping: boolean): void {
+    if (stopping) this.declareGone(gateway, 'stopping');
+    else this.lastHeard.set(gateway, this.now());
+  }
+
+  /**
+   * A loaded session is connected through this gateway: if we never heard of it, its silence
+   * clock starts now (if it stays silent it is declared gone).
+   */
+  knowOf(gateway: string): void {
+    if (!this.lastHeard.has(gateway)) this.lastHeard.set(gateway, this.now());
+  }
+
+  /** Gateways silent for 3 heartbeat periods are gone. */
+  check(): void {
+    const limit = this.now() - 3 * this.heartbeatMs;
+    for (const [gw, seen] of this.lastHeard) if (seen < limit) this.declareGone(gw, 'silent');
+  }
+
+  private declareGone(gateway: string, why: 'stopping' | 'silent'): void {
+    this.lastHeard.delete(gateway);
+    this.gone(gateway, why);
+  }
+}
