@@ -169,7 +169,7 @@ export class SessionService implements ShardHandler {
       const c = this.config;
       const nc = natsConnection(bus);
       const buckets = await openSessionBuckets(nc, c);
-      this.store = new LogSessionStore(await openSessionLog(nc, c), c.shards, log, this.deps.metrics);
+      this.store = new LogSessionStore(await openSessionLog(nc, c), c.shards, log, this.deps.metrics, c['cluster.loadConcurrency']);
       const ttl = c['cluster.leaseTtlMs'];
       this.ownership = new LeaseOwnership(buckets.leases, buckets.members, {
         nodeId: this.nodeId,

@@ -51,12 +51,16 @@ export class LogSessionStore implements SessionStore {
   readonly durable = true;
   private readonly logs = new Map<number, ShardLog>();
   private readonly m;
+  private loading = 0;
+  private readonly waiting: Array<() => void> = [];
 
   constructor(
     private readonly log: SessionLog,
     private readonly shards: number,
     private readonly logger: Logger,
     metrics: Metrics,
+    /** Shards read at once (a takeover claims hundreds together). */
+    private readonly loadConcurrency = 64,
   ) {
     this.m = {
       bytes: metrics.counter('session_persisted_bytes_total', 'Bytes appended to the session log (records and snapshots).'),
@@ -66,7 +70,16 @@ export class LogSessionStore implements SessionStore {
   }
 
   async load(shard: number): Promise<Session[]> {
-    const { replay, last, bytes, entries } = await readShardLog(this.log, shard);
+    while (this.loading >= this.loadConcurrency) await new Promise<void>((r) => this.waiting.push(r));
+    this.loading++;
+    let read: Awaited<ReturnType<typeof readShardLog>>;
+    try {
+      read = await readShardLog(this.log, shard);
+    } finally {
+      this.loading--;
+      this.waiting.shift()?.();
+    }
+    const { replay, last, bytes, entries } = read;
     this.m.entriesRead.inc(entries);
     const r = replay.finish();
     for (const [key, s] of r.sessions) {
