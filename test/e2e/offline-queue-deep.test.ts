@@ -10,11 +10,11 @@ import { assertCompleteInOrder, publishWindowed } from '../support/windowed-publ
  * messages of 1 KB are published for it gets them all, in order [MQTT-4.6.0-6], after
  * reconnecting with Session Present 1. 10,000 messages of 1 KB by default; the 100,000-message
  * run (512 bytes each, within the default 64 MiB bound):
- * SHARDMQ_DEEP_QUEUE_MESSAGES=100000 SHARDMQ_DEEP_QUEUE_PAYLOAD_BYTES=512 npm test -- offline-queue-deep
+ * DEEP_QUEUE_TEST_MESSAGES=100000 DEEP_QUEUE_TEST_PAYLOAD_BYTES=512 npm test -- offline-queue-deep
  */
 
-const N = Number(process.env.SHARDMQ_DEEP_QUEUE_MESSAGES ?? 10_000);
-const PAYLOAD_BYTES = Number(process.env.SHARDMQ_DEEP_QUEUE_PAYLOAD_BYTES ?? 1024);
+const N = Number(process.env.DEEP_QUEUE_TEST_MESSAGES ?? 10_000);
+const PAYLOAD_BYTES = Number(process.env.DEEP_QUEUE_TEST_PAYLOAD_BYTES ?? 1024);
 const WINDOW = 100;
 
 for (const mode of MODES) {
