@@ -12,8 +12,11 @@ import type { SessionLog } from './session-log-stream.js';
 
 /** Compaction is considered once the log holds this much more than the live state. */
 const MIN_GARBAGE_BYTES = 64 * 1024;
-/** Entries on one shard's subject beyond which compaction is considered even for a small state (load time). */
-const MAX_LOG_ENTRIES = 512;
+/**
+ * Entries on one shard's subject beyond which compaction is considered even for a small state:
+ * a load reads entries one after the other, so their count is what a takeover waits for.
+ */
+const MAX_LOG_ENTRIES = 32;
 /** Room left in a log entry for the JetStream headers (fencing) and the batch flag. */
 const HEADER_ROOM = 4096;
 /** Attempts to read an entry a direct get did not find yet (a replica behind its leader). */
@@ -34,8 +37,9 @@ interface ShardLog {
   /** Bytes and entries on the subject (since the last snapshot, which they include). */
   logBytes: number;
   logEntries: number;
-  /** logBytes at which compaction is considered next. */
+  /** logBytes, and logEntries, at which compaction is considered next. */
   checkAt: number;
+  checkEntriesAt: number;
 }
 
 /**
@@ -87,7 +91,7 @@ export class LogSessionStore implements SessionStore {
       this.logger.warn('session stored under the wrong shard; ignored (was the shard count changed?)', { shard });
       r.sessions.delete(key);
     }
-    this.logs.set(shard, { changes: ShardLogChanges.fromReplay(r), lastSeq: last, pending: [], logBytes: bytes, logEntries: entries, checkAt: 0 });
+    this.logs.set(shard, { changes: ShardLogChanges.fromReplay(r), lastSeq: last, pending: [], logBytes: bytes, logEntries: entries, checkAt: 0, checkEntriesAt: 0 });
     return [...r.sessions.values()];
   }
 
@@ -116,6 +120,7 @@ export class LogSessionStore implements SessionStore {
         l.logBytes = p.body.length;
         l.logEntries = Math.ceil(p.body.length / this.chunkBytes());
         l.checkAt = Math.max(2 * p.body.length, MIN_GARBAGE_BYTES);
+        l.checkEntriesAt = l.logEntries + MAX_LOG_ENTRIES;
         // Everything before the snapshot is moot. A failed purge only leaves garbage a later
         // snapshot purges (replay ignores what precedes a snapshot).
         this.m.writes.inc({ op: 'purge' });
@@ -131,16 +136,18 @@ export class LogSessionStore implements SessionStore {
   /**
    * Amortized compaction: a snapshot costs about the live state, and is written only once the
    * log holds more than that in garbage, so each appended byte pays for at most a constant
-   * share of snapshots. Many tiny entries also trigger it when the garbage is at least half
-   * the live state (loading walks entries one by one).
+   * share of snapshots. More than MAX_LOG_ENTRIES entries also trigger it once the garbage is
+   * at least half the live state (still amortized: a snapshot then costs at most twice the
+   * garbage appended), which keeps a shard of small sessions loadable in a few reads.
    */
   private compactionDue(l: ShardLog, sessions: ReadonlyMap<string, Session>): boolean {
-    if (l.logBytes < l.checkAt && l.logEntries <= MAX_LOG_ENTRIES) return false;
+    if (l.logBytes < l.checkAt && l.logEntries < l.checkEntriesAt) return false;
     const live = liveBytes(sessions);
     const garbage = l.logBytes - live;
-    if (garbage > live + MIN_GARBAGE_BYTES || (l.logEntries > MAX_LOG_ENTRIES && garbage > live / 2 + MIN_GARBAGE_BYTES / 4)) return true;
+    if (garbage > live + MIN_GARBAGE_BYTES || (l.logEntries >= l.checkEntriesAt && garbage > live / 2)) return true;
+    // Look again once about as much was appended again (the estimate walks the shard: amortized).
     l.checkAt = l.logBytes + Math.max(MIN_GARBAGE_BYTES, live / 2);
-    if (l.logEntries > MAX_LOG_ENTRIES) l.logEntries = 0; // look again after as many entries
+    l.checkEntriesAt = l.logEntries + Math.max(MAX_LOG_ENTRIES, Math.ceil(live / 1024));
     return false;
   }
 
