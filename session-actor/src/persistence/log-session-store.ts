@@ -137,14 +137,15 @@ export class LogSessionStore implements SessionStore {
    * Amortized compaction: a snapshot costs about the live state, and is written only once the
    * log holds more than that in garbage, so each appended byte pays for at most a constant
    * share of snapshots. More than MAX_LOG_ENTRIES entries also trigger it once the garbage is
-   * at least half the live state (still amortized: a snapshot then costs at most twice the
-   * garbage appended), which keeps a shard of small sessions loadable in a few reads.
+   * at least half the live state plus 16 KB (still amortized: a snapshot then costs at most
+   * twice the garbage appended; the 16 KB keeps snapshots and purges of a shard of small
+   * sessions rare), which keeps a shard loadable in a few reads.
    */
   private compactionDue(l: ShardLog, sessions: ReadonlyMap<string, Session>): boolean {
     if (l.logBytes < l.checkAt && l.logEntries < l.checkEntriesAt) return false;
     const live = liveBytes(sessions);
     const garbage = l.logBytes - live;
-    if (garbage > live + MIN_GARBAGE_BYTES || (l.logEntries >= l.checkEntriesAt && garbage > live / 2)) return true;
+    if (garbage > live + MIN_GARBAGE_BYTES || (l.logEntries >= l.checkEntriesAt && garbage > live / 2 + MIN_GARBAGE_BYTES / 4)) return true;
     // Look again once about as much was appended again (the estimate walks the shard: amortized).
     l.checkAt = l.logBytes + Math.max(MIN_GARBAGE_BYTES, live / 2);
     l.checkEntriesAt = l.logEntries + Math.max(MAX_LOG_ENTRIES, Math.ceil(live / 1024));
