@@ -19,9 +19,13 @@ export class MemorySessionLog implements SessionLog {
     return `t.slog.${shard}`;
   }
 
-  async lastSeq(subject: string): Promise<number> {
+  async last(subject: string): Promise<LogEntry | null> {
     const l = this.entries.get(subject);
-    return l && l.length > 0 ? l[l.length - 1]!.seq : 0;
+    return l && l.length > 0 ? l[l.length - 1]! : null;
+  }
+
+  private async lastSeq(subject: string): Promise<number> {
+    return (await this.last(subject))?.seq ?? 0;
   }
 
   async next(subject: string, seq: number): Promise<LogEntry | null> {

@@ -21,6 +21,17 @@ const MAX_LOG_ENTRIES = 32;
 const HEADER_ROOM = 4096;
 /** Attempts to read an entry a direct get did not find yet (a replica behind its leader). */
 const READ_RETRIES = 20;
+/**
+ * Entry header: u8 batch flags, then the sequence (u48) of the first entry of the shard's last
+ * complete snapshot (0: none), so a load starts there without reading what precedes it.
+ */
+const HEADER_BYTES = 7;
+/**
+ * Pause between two purges of this process: a purge by subject costs the stream tens of ms
+ * (measured 79 ms on a 100,000-message stream, nats-server 2.9), and loads skip what it
+ * would remove anyway (they start at the snapshot), so purging is only space reclamation.
+ */
+const PURGE_SPACING_MS = 1000;
 
 interface Pending {
   body: Buffer;
@@ -32,6 +43,8 @@ interface ShardLog {
   changes: ShardLogChanges;
   /** Last sequence on the shard's subject this owner read or wrote: every append expects it (fencing). */
   lastSeq: number;
+  /** First sequence of the last complete snapshot (0: none), written into every entry's header. */
+  snapSeq: number;
   /** Encoded batches not yet acknowledged, in order: retried as they are (the tracker moved on). */
   pending: Pending[];
   /** Bytes and entries on the subject (since the last snapshot, which they include). */
@@ -57,6 +70,9 @@ export class LogSessionStore implements SessionStore {
   private readonly m;
   private loading = 0;
   private readonly waiting: Array<() => void> = [];
+  /** subject -> purge below this sequence; one purge at a time, PURGE_SPACING_MS apart. */
+  private readonly purges = new Map<string, number>();
+  private purging = false;
 
   constructor(
     private readonly log: SessionLog,
@@ -65,6 +81,7 @@ export class LogSessionStore implements SessionStore {
     metrics: Metrics,
     /** Shards read at once (a takeover claims hundreds together). */
     private readonly loadConcurrency = 64,
+    private readonly purgeSpacingMs = PURGE_SPACING_MS,
   ) {
     this.m = {
       bytes: metrics.counter('session_persisted_bytes_total', 'Bytes appended to the session log (records and snapshots).'),
@@ -83,7 +100,7 @@ export class LogSessionStore implements SessionStore {
       this.loading--;
       this.waiting.shift()?.();
     }
-    const { replay, last, bytes, entries } = read;
+    const { replay, last, snapSeq, bytes, entries } = read;
     this.m.entriesRead.inc(entries);
     const r = replay.finish();
     for (const [key, s] of r.sessions) {
@@ -91,7 +108,7 @@ export class LogSessionStore implements SessionStore {
       this.logger.warn('session stored under the wrong shard; ignored (was the shard count changed?)', { shard });
       r.sessions.delete(key);
     }
-    this.logs.set(shard, { changes: ShardLogChanges.fromReplay(r), lastSeq: last, pending: [], logBytes: bytes, logEntries: entries, checkAt: 0, checkEntriesAt: 0 });
+    this.logs.set(shard, { changes: ShardLogChanges.fromReplay(r), lastSeq: last, snapSeq, pending: [], logBytes: bytes, logEntries: entries, checkAt: 0, checkEntriesAt: 0 });
     return [...r.sessions.values()];
   }
 
@@ -121,16 +138,38 @@ export class LogSessionStore implements SessionStore {
         l.logEntries = Math.ceil(p.body.length / this.chunkBytes());
         l.checkAt = Math.max(2 * p.body.length, MIN_GARBAGE_BYTES);
         l.checkEntriesAt = l.logEntries + MAX_LOG_ENTRIES;
-        // Everything before the snapshot is moot. A failed purge only leaves garbage a later
-        // snapshot purges (replay ignores what precedes a snapshot).
-        this.m.writes.inc({ op: 'purge' });
-        this.log.purgeBelow(this.log.subject(shard), firstSeq).catch((err: Error) => this.logger.warn('session log purge failed', { shard, err }));
+        l.snapSeq = firstSeq;
+        // Everything before the snapshot is moot (loads start at it): reclaim it, unhurried.
+        this.purgeLater(this.log.subject(shard), firstSeq);
       }
     }
   }
 
   forget(shard: number): void {
     this.logs.delete(shard);
+  }
+
+  /** Queues a purge (below seq: always safe, a complete snapshot starts there) and runs the queue. */
+  private purgeLater(subject: string, seq: number): void {
+    this.purges.set(subject, Math.max(seq, this.purges.get(subject) ?? 0));
+    if (this.purging) return;
+    this.purging = true;
+    void (async () => {
+      try {
+        for (;;) {
+          const next = this.purges.entries().next();
+          if (next.done) return;
+          const [s, below] = next.value;
+          this.purges.delete(s);
+          this.m.writes.inc({ op: 'purge' });
+          // A failed purge only leaves garbage that loads skip; a later snapshot purges it.
+          await this.log.purgeBelow(s, below).catch((err: Error) => this.logger.warn('session log purge failed', { subject: s, err }));
+          await new Promise((r) => setTimeout(r, this.purgeSpacingMs).unref());
+        }
+      } finally {
+        this.purging = false;
+      }
+    })();
   }
 
   /**
@@ -164,9 +203,10 @@ export class LogSessionStore implements SessionStore {
     for (let off = 0; off < p.body.length || off === 0; off += chunk) {
       const end = Math.min(p.body.length, off + chunk);
       const flags = (off === 0 ? Batch.First : 0) | (end === p.body.length ? Batch.Last : 0) | (p.snapshot ? Batch.Snapshot : 0);
-      const data = Buffer.allocUnsafe(1 + end - off);
+      const data = Buffer.allocUnsafe(HEADER_BYTES + end - off);
       data[0] = flags;
-      p.body.copy(data, 1, off, end);
+      data.writeUIntBE(l.snapSeq, 1, 6);
+      p.body.copy(data, HEADER_BYTES, off, end);
       let seq: number;
       try {
         seq = await this.log.append(subject, data, l.lastSeq);
@@ -190,11 +230,14 @@ export class LogSessionStore implements SessionStore {
  * Reads a shard's whole log (up to the last sequence the stream leader reports) into a
  * replay. Direct gets, one entry after the other: no consumer. Session actors and test support.
  */
-export async function readShardLog(log: SessionLog, shard: number): Promise<{ replay: ShardReplay; last: number; bytes: number; entries: number }> {
+export async function readShardLog(log: SessionLog, shard: number): Promise<{ replay: ShardReplay; last: number; snapSeq: number; bytes: number; entries: number }> {
   const subject = log.subject(shard);
-  const last = await log.lastSeq(subject);
+  const lastEntry = await log.last(subject);
+  const last = lastEntry?.seq ?? 0;
+  // Start at the last complete snapshot the newest entry names (nothing before it matters).
+  const snapSeq = lastEntry && lastEntry.data.length >= HEADER_BYTES ? Buffer.from(lastEntry.data.buffer, lastEntry.data.byteOffset, lastEntry.data.byteLength).readUIntBE(1, 6) : 0;
   const replay = new ShardReplay();
-  let seq = 0;
+  let seq = Math.max(0, snapSeq - 1);
   let bytes = 0;
   let entries = 0;
   let misses = 0;
@@ -206,12 +249,12 @@ export async function readShardLog(log: SessionLog, shard: number): Promise<{ re
       await new Promise((r) => setTimeout(r, 25 * misses));
       continue;
     }
-    replay.entry(e.data);
+    replay.entry(e.data, HEADER_BYTES);
     seq = e.seq;
     bytes += e.data.length;
     entries++;
   }
-  return { replay, last, bytes, entries };
+  return { replay, last, snapSeq, bytes, entries };
 }
 
 /** Bytes a snapshot of the sessions would take, roughly (each message once). */

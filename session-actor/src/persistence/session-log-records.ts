@@ -109,15 +109,15 @@ export class ShardReplay {
   private open: Uint8Array[] = [];
   private openFlags = 0;
 
-  /** One log entry (a JetStream message's data). */
-  entry(data: Uint8Array): void {
+  /** One log entry: flags at data[0], the body from bodyStart on (the store puts a header between). */
+  entry(data: Uint8Array, bodyStart = 1): void {
     if (data.length === 0) return;
     const flags = data[0]!;
     if (flags & Batch.First) {
       this.open = []; // an earlier batch that never got its last entry is dropped
       this.openFlags = flags;
     } else if (this.open.length === 0) return; // continuation of a batch whose start was purged or lost
-    this.open.push(data.subarray(1));
+    this.open.push(data.subarray(bodyStart));
     if (!(flags & Batch.Last)) return;
     const parts = this.open;
     this.open = [];

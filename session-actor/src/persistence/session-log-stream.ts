@@ -15,8 +15,8 @@ export interface LogEntry {
  */
 export interface SessionLog {
   subject(shard: number): string;
-  /** Last sequence on the subject (0: empty), read from the stream leader. */
-  lastSeq(subject: string): Promise<number>;
+  /** The last entry on the subject (null: empty), read from the stream leader. */
+  last(subject: string): Promise<LogEntry | null>;
   /** The first entry on the subject at or after seq, or null. */
   next(subject: string, seq: number): Promise<LogEntry | null>;
   /** Appends if the subject's last sequence is still expectedLast; resolves the new sequence. */
@@ -65,9 +65,9 @@ class NatsSessionLog implements SessionLog {
     return `${this.prefix}.slog.${shard}`;
   }
 
-  async lastSeq(subject: string): Promise<number> {
+  async last(subject: string): Promise<LogEntry | null> {
     const m = await this.jsm.streams.getMessage(this.stream, { last_by_subj: subject });
-    return m ? m.seq : 0;
+    return m ? { seq: m.seq, data: m.data } : null;
   }
 
   async next(subject: string, seq: number): Promise<LogEntry | null> {
