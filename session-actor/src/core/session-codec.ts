@@ -1,4 +1,4 @@
-import { Writer } from '../../../common/src/envelope/codec.js';
+import { EnvelopeError, Writer } from '../../../common/src/envelope/codec.js';
 import { ShardLogChanges } from '../persistence/session-log-changes.js';
 import { Batch, ShardReplay } from '../persistence/session-log-records.js';
 import type { Session } from './session.js';
@@ -23,14 +23,18 @@ export function encodeSession(s: Session): Buffer {
   return w.finish();
 }
 
-/** Throws a RangeError on anything but exactly one encoded session. */
+/** Throws EnvelopeError on anything but exactly one encoded session. */
 export function decodeSession(data: Uint8Array): Session {
-  if (data.length < 2) throw new RangeError('session encoding truncated');
-  if (data[0] !== VERSION) throw new RangeError(`unknown session encoding version ${data[0]}`);
-  if (data[1] !== (Batch.First | Batch.Last | Batch.Snapshot)) throw new RangeError('not a whole-session encoding');
+  if (data.length < 2) throw new EnvelopeError('session encoding truncated');
+  if (data[0] !== VERSION) throw new EnvelopeError(`unknown session encoding version ${data[0]}`);
+  if (data[1] !== (Batch.First | Batch.Last | Batch.Snapshot)) throw new EnvelopeError('not a whole-session encoding');
   const r = new ShardReplay();
-  r.entry(data.subarray(1));
+  try {
+    r.entry(data.subarray(1));
+  } catch (err) {
+    throw err instanceof EnvelopeError ? err : new EnvelopeError(`malformed session encoding: ${(err as Error).message}`);
+  }
   const sessions = [...r.finish().sessions.values()];
-  if (sessions.length !== 1) throw new RangeError(`expected one session, found ${sessions.length}`);
+  if (sessions.length !== 1) throw new EnvelopeError(`expected one session, found ${sessions.length}`);
   return sessions[0]!;
 }

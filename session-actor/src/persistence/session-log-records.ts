@@ -1,4 +1,4 @@
-import { Reader, type Writer } from '../../../common/src/envelope/codec.js';
+import { EnvelopeError, Reader, type Writer } from '../../../common/src/envelope/codec.js';
 import { messageBytes, readMessage, writeMessage, type Message, type QoS } from '../../../common/src/envelope/message.js';
 import type { ProtocolVersion } from '../../../common/src/envelope/session-in.js';
 import { createSession, type Delivery, type Inflight, type Session, type SessionSub } from '../core/session.js';
@@ -218,7 +218,7 @@ export class ShardReplay {
           break;
         }
         default:
-          throw new RangeError(`unknown session log record ${type}`);
+          throw new EnvelopeError(`unknown session log record ${type}`);
       }
     }
   }
