@@ -255,7 +255,8 @@ export class ShardReplay {
     }
     s.proto = proto;
     s.epoch = r.u32();
-    s.conn = flags & F_CONN ? { gateway: r.str(), connId: r.u32() } : undefined;
+    if (flags & F_CONN) s.conn = { gateway: r.str(), connId: r.u32() };
+    else delete s.conn;
     s.expiryS = r.u32();
     s.nextPacketId = r.u16();
     s.receiveMaximum = r.u16();
@@ -265,9 +266,11 @@ export class ShardReplay {
       const message = readMessage(r);
       message.payload = Buffer.from(message.payload);
       s.will = { delayS, message };
-    } else s.will = undefined;
-    s.willDueAt = flags & F_WILL_DUE ? r.f64() : undefined;
-    s.expiresAt = flags & F_EXPIRES ? r.f64() : undefined;
+    } else delete s.will;
+    if (flags & F_WILL_DUE) s.willDueAt = r.f64();
+    else delete s.willDueAt;
+    if (flags & F_EXPIRES) s.expiresAt = r.f64();
+    else delete s.expiresAt;
     if (flags & F_EVER_SUBSCRIBED) s.everSubscribed = true;
     s.inboundQos2.clear();
     const n = r.u16();
