@@ -194,6 +194,7 @@ export class ShardReplay {
         }
         case Rec.InflightSet: {
           const packetId = r.u16();
+          if (packetId === 0) throw new EnvelopeError('inflight packet id 0 [MQTT-2.2.1-3]');
           const o = r.u8();
           const d = this.delivery(r);
           const s = this.session(key);
