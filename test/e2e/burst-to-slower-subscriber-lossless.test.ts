@@ -1,6 +1,7 @@
-import { after, before, describe, test } from 'node:test';
-import { MODES, startBroker, type Broker } from '../support/broker.js';
-import { ClientPool, collect, subscribe, waitFor } from '../support/mqtt-clients.js';
+import { describe, test } from 'node:test';
+import { MODES } from '../support/broker.js';
+import { brokerFixture } from '../support/broker-fixture.js';
+import { collect, subscribe, waitFor } from '../support/mqtt-clients.js';
 import { assertCompleteInOrder, publishWindowed } from '../support/windowed-publisher.js';
 
 /**
@@ -14,23 +15,14 @@ const WINDOW = 100;
 
 for (const mode of MODES) {
   describe(`burst to a slower online subscriber (${mode})`, () => {
-    let broker: Broker;
-    const pool = new ClientPool();
-
-    before(async () => {
-      broker = await startBroker(mode);
-    });
-    after(async () => {
-      await pool.closeAll();
-      await broker?.stop();
-    });
+    const fx = brokerFixture(mode);
 
     test(`an online subscriber slower than a burst of ${N} QoS 1 messages (publisher window ${WINDOW}) loses none`, async () => {
       const topic = `burst/${mode}`;
-      const sub = await pool.connect(broker.url(0), { protocolVersion: 5, clientId: `burst-sub-${mode}` });
+      const sub = await fx.pool.connect(fx.broker.url(0), { protocolVersion: 5, clientId: `burst-sub-${mode}` });
       const got = collect(sub);
       await subscribe(sub, topic, { qos: 1 });
-      const pub = await pool.connect(broker.url(broker.ports.length - 1), { protocolVersion: 5, clientId: `burst-pub-${mode}` });
+      const pub = await fx.pool.connect(fx.broker.url(fx.broker.ports.length - 1), { protocolVersion: 5, clientId: `burst-pub-${mode}` });
       await publishWindowed(pub, topic, N, WINDOW, 64);
       await waitFor(() => got.length >= N, `${N} messages (got ${got.length})`, 120_000);
       assertCompleteInOrder(got, N);

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import mqtt, { type IClientOptions, type IConnackPacket } from 'mqtt';
-import { MODES, startBroker, type Broker } from '../support/broker.js';
-import { ClientPool, collect, subscribe, waitFor } from '../support/mqtt-clients.js';
+import { MODES } from '../support/broker.js';
+import { brokerFixture } from '../support/broker-fixture.js';
+import { collect, subscribe, waitFor } from '../support/mqtt-clients.js';
 import { assertCompleteInOrder, publishWindowed } from '../support/windowed-publisher.js';
 
 /**
@@ -19,29 +20,20 @@ const WINDOW = 100;
 
 for (const mode of MODES) {
   describe(`deep offline queue (${mode})`, () => {
-    let broker: Broker;
-    const pool = new ClientPool();
-
-    before(async () => {
-      broker = await startBroker(mode);
-    });
-    after(async () => {
-      await pool.closeAll();
-      await broker?.stop();
-    });
+    const fx = brokerFixture(mode);
 
     test(`an offline persistent session gets ${N} queued QoS 1 messages of ${PAYLOAD_BYTES} bytes, complete and in order, after reconnecting`, async () => {
       const topic = `deep/${mode}`;
       const opts: IClientOptions = { protocolVersion: 5, clean: false, clientId: `deep-${mode}`, properties: { sessionExpiryInterval: 3600 } };
-      const first = await pool.connect(broker.url(0), opts);
+      const first = await fx.pool.connect(fx.broker.url(0), opts);
       await subscribe(first, topic, { qos: 1 });
       await new Promise<void>((r) => first.end(false, {}, () => r()));
 
-      const pub = await pool.connect(broker.url(broker.ports.length - 1), { protocolVersion: 5, clientId: `deep-pub-${mode}` });
+      const pub = await fx.pool.connect(fx.broker.url(fx.broker.ports.length - 1), { protocolVersion: 5, clientId: `deep-pub-${mode}` });
       await publishWindowed(pub, topic, N, WINDOW, PAYLOAD_BYTES);
 
       // Listener attached before CONNACK: the queue follows it at once.
-      const again = mqtt.connect(broker.url(0), { reconnectPeriod: 0, connectTimeout: 20_000, ...opts });
+      const again = mqtt.connect(fx.broker.url(0), { reconnectPeriod: 0, connectTimeout: 20_000, ...opts });
       const got = collect(again);
       const connack = await new Promise<IConnackPacket>((resolve, reject) => {
         again.once('connect', resolve);
