@@ -1,6 +1,6 @@
 /**
  * FIFO queue on a growable ring buffer: O(1) push/shift without Array.shift()'s O(n)
- * copying (FACTS.md: aedes' throughput collapses on long Array.shift queues).
+ * copying (a broker whose queues shift long arrays collapses as they grow: Array.shift is O(n)).
  * Used for every per-session and per-connection queue.
  */
 export class RingQueue<T> {

@@ -1,7 +1,7 @@
 /**
  * Finds MQTT packet boundaries in the raw byte stream so an oversized packet is refused
  * from its fixed header, before mqtt-packet buffers it (mqtt-packet does not bound sizes:
- * FACTS.md). Allocation-free; one instance per connection. Gateway only.
+ * docs/robustness.md). Allocation-free; one instance per connection. Gateway only.
  */
 export class FrameGuard {
   /** Body bytes still to skip in the current packet. */

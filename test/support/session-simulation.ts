@@ -22,7 +22,7 @@ import { NEVER_EXPIRES, type Inflight, type SessionSub } from '../../session-act
 import { createShardState, defaultLimits, type SessionLimits, type ShardState } from '../../session-actor/src/core/shard-state.js';
 
 /**
- * Seeded, deterministic simulation of the pure session core (DESIGN.md section 10): many
+ * Seeded, deterministic simulation of the pure session core (docs/architecture.md: the protocol logic is pure): many
  * simulated MQTT clients on two gateways, external publishers, a brute-force router and the
  * runner's timer table, all on a fake clock, driving handleIn, the router continuations and
  * handleTimer. Faults: connection drops, takeovers, gateway loss, gateway death noticed late
@@ -30,7 +30,7 @@ import { createShardState, defaultLimits, type SessionLimits, type ShardState } 
  * duplicated deliveries and acks, router answers late / out of order / failed, late and
  * duplicate timer fires.
  *
- * A reference model of the session lifecycle and the Will rules (DESIGN.md section 5) runs
+ * A reference model of the session lifecycle and the Will rules (docs/architecture.md, "Will semantics") runs
  * beside the core; invariants are checked after every core call and at the end (after the
  * simulation settles: all answers in, all timers fired, every surviving session reconnected).
  * Same seed, same run: only the seeded PRNG below decides anything (never Math.random).
@@ -224,7 +224,7 @@ interface RefWill {
   why?: string;
 }
 
-/** The reference model of one session (DESIGN.md section 5, MQTT 3.1.2/3.1.3/3.14). */
+/** The reference model of one session (docs/architecture.md "Will semantics", MQTT 3.1.2/3.1.3/3.14). */
 interface RefSession {
   conn?: SimConn;
   proto: ProtocolVersion;
@@ -815,7 +815,7 @@ export class SessionSimulation {
     w.why = why;
   }
 
-  /** The connection of `r` closed: DESIGN.md section 5 (and the 3.1.1 grace knob). */
+  /** The connection of `r` closed: docs/architecture.md "Will semantics" (and the 3.1.1 grace knob). */
   private refClose(key: string, r: RefSession, how: 'lost' | 'disc0' | 'disc4', sessionExpiryS?: number): void {
     if (how === 'disc0' && r.will) {
       this.refNever(r.will, 'DISCONNECT discards the Will');

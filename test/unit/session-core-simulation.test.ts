@@ -6,7 +6,7 @@ import type { Effect } from '../../session-actor/src/core/effects.js';
 import { describeViolations, simulate, type SimHooks, type SimProfile, type SimReport } from '../support/session-simulation.js';
 import { effectsOf, msg, SessionCoreHarness, type Conn } from '../support/session-core-harness.js';
 
-// DESIGN.md section 10: one seeded test runs many simulated clients, two gateways, publishers,
+// docs/testing.md and docs/architecture.md: one seeded test runs many simulated clients, two gateways, publishers,
 // a router and the runner's timers on a fake clock around the pure session core, injects
 // faults, and checks invariants after every core call (test/support/session-simulation.ts).
 // Replay or soak: SHARDMQ_SIM_SEED=<first seed> SHARDMQ_SIM_SEEDS=<count> SHARDMQ_SIM_STEPS=<steps>.

@@ -6,7 +6,7 @@ import { SessIn } from '../../common/src/envelope/session-in.js';
 import { createShardState, defaultLimits, takeEpoch } from '../../session-actor/src/core/shard-state.js';
 import { effectsOf, msg, SessionCoreHarness } from '../support/session-core-harness.js';
 
-// Session takeover [MQTT-3.1.4-2] (5.0: [MQTT-3.1.4-3], DISCONNECT 0x8E) and epoch fencing (DESIGN.md 4).
+// Session takeover [MQTT-3.1.4-2] (5.0: [MQTT-3.1.4-3], DISCONNECT 0x8E) and epoch fencing (docs/architecture.md, "Fencing").
 
 test('[MQTT-3.1.4-2] MQTT 5 takeover closes the old connection with DISCONNECT 0x8E, addressed by its gateway, connId and epoch', () => {
   const h = new SessionCoreHarness();

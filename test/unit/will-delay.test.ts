@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { GwOut } from '../../common/src/envelope/gateway-out.js';
 import { effectsOf, SessionCoreHarness } from '../support/session-core-harness.js';
 
-// MQTT 5 Will Delay Interval (3.1.3.2) and Will publication rules (3.1.2.5), DESIGN.md section 5.
+// MQTT 5 Will Delay Interval (3.1.3.2) and Will publication rules (3.1.2.5), docs/architecture.md, "Will semantics".
 
 test('[MQTT-3.1.3-9] connection lost: no Will before the delay, exactly one Will once it passes', () => {
   const h = new SessionCoreHarness();

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { effectsOf, SessionCoreHarness } from '../support/session-core-harness.js';
 
 // MQTT 3.1/3.1.1 Will rules (the Will belongs to the connection) and the two opt-in,
-// non-standard knobs of DESIGN.md section 5: v3WillDelayS and suppressWillOnTakeover.
+// non-standard knobs of docs/architecture.md, "Will semantics": v3WillDelayS and suppressWillOnTakeover.
 
 for (const proto of [3, 4] as const) {
   test(`MQTT ${proto === 3 ? '3.1' : '3.1.1'}: Will on connection loss is published immediately`, () => {

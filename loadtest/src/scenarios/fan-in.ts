@@ -4,7 +4,7 @@
  *
  * Flow control: each publisher may be at most `windowPerPublisher` messages ahead of what the
  * subscriber has received from it. Flooding without a window only measures how fast the kernel's
- * socket buffers fill (FACTS.md); with a window the number reflects what the broker delivers.
+ * socket buffers fill; with a window the number reflects what the broker delivers.
  * A publisher that gets nothing back for `stallTimeoutMs` writes its outstanding messages off as lost
  * (QoS 0 allows a broker to drop) and continues, so one lost message cannot stop the run.
  *

@@ -7,7 +7,7 @@ import { NEVER_EXPIRES, type Session } from './session.js';
 import type { ShardState } from './shard-state.js';
 
 /**
- * Will and session-end rules (DESIGN.md section 5). Runs on the shard owner only.
+ * Will and session-end rules (docs/architecture.md, "Will semantics"). Runs on the shard owner only.
  */
 
 /** Publishes the session's Will now and forgets it (fires exactly once). */

@@ -31,7 +31,7 @@ const LEASE = 'shard.';
 const MEMBER = 'm.';
 
 /**
- * Shard ownership by lease (DESIGN.md section 6, docs/sharding.md). Runs in each session
+ * Shard ownership by lease (docs/sharding.md). Runs in each session
  * actor process with a NATS bus.
  *
  * - Members announce themselves in `<prefix>-members` (bucket TTL = lease TTL), renewed
