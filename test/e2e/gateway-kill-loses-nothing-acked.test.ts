@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import type { Broker } from '../support/broker.js';
 import { ClusterState, startTwoOwnerCluster } from '../support/cluster-state.js';
-import { collect, sleep, subscribe, waitFor, type Received } from '../support/mqtt-clients.js';
+import { collect, connectRoaming, sleep, subscribe, waitFor, type Received } from '../support/mqtt-clients.js';
 
 /**
  * Issue 14: kill -9 of a gateway under a fleet's traffic in both directions must not lose a
@@ -41,14 +41,8 @@ class RoamingClient {
   readonly client: MqttClient;
   reconnects = 0;
 
-  constructor(urls: string[], first: number, opts: IClientOptions, reconnectMs: number) {
-    const servers = [first, 1 - first].map((i) => {
-      const u = new URL(urls[i]!);
-      return { host: u.hostname, port: Number(u.port) };
-    });
-    // mqtt.js rotates through `servers` on every reconnect attempt: after the first gateway
-    // dies, the next attempt goes to the other one.
-    this.client = mqtt.connect({ servers, reconnectPeriod: reconnectMs, connectTimeout: 10_000, ...opts });
+  constructor(ports: readonly number[], first: number, opts: IClientOptions, reconnectMs: number) {
+    this.client = connectRoaming(ports, first, { reconnectPeriod: reconnectMs, ...opts });
     this.client.on('connect', () => this.reconnects++);
     this.got = collect(this.client);
   }
@@ -111,7 +105,7 @@ for (const order of ORDERS) describe(`gateway kill -9 under a fleet, ${order.nam
   });
 
   test('devices and a $share backend member on the killed gateway come back; every acknowledged message arrives', async () => {
-    const urls = [broker.url(0), broker.url(1)];
+    const ports = broker.ports.slice(0, 2);
     const run = Math.random().toString(36).slice(2, 8);
     const persistent = (id: string): IClientOptions => ({
       protocolVersion: 5,
@@ -120,13 +114,13 @@ for (const order of ORDERS) describe(`gateway kill -9 under a fleet, ${order.nam
       properties: { sessionExpiryInterval: 600 },
     });
 
-    const watcher = new RoamingClient(urls, 1, { protocolVersion: 5, clientId: `watch-${run}` }, order.reconnectMs);
+    const watcher = new RoamingClient(ports, 1, { protocolVersion: 5, clientId: `watch-${run}` }, order.reconnectMs);
     clients.push(watcher);
     await watcher.ready();
     await subscribe(watcher.client, `will/${run}/#`, { qos: 1 });
 
     // The backend: member 0 on the gateway that dies, member 1 on the other.
-    const backend = [0, 1].map((i) => new RoamingClient(urls, i === 0 ? 0 : 1, persistent(`be-${run}-${i}`), order.reconnectMs));
+    const backend = [0, 1].map((i) => new RoamingClient(ports, i === 0 ? 0 : 1, persistent(`be-${run}-${i}`), order.reconnectMs));
     clients.push(...backend);
     await Promise.all(backend.map((b) => b.ready()));
     await Promise.all(backend.map((b) => subscribe(b.client, `$share/be/tele/${run}/+`, { qos: 2 })));
@@ -135,7 +129,7 @@ for (const order of ORDERS) describe(`gateway kill -9 under a fleet, ${order.nam
     for (let i = 0; i < DEVICES; i++) {
       const id = `dev-${run}-${i}`;
       const d = new RoamingClient(
-        urls,
+        ports,
         i % 2,
         {
           ...persistent(id),

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import type { Broker } from '../support/broker.js';
 import { ClusterState, startTwoOwnerCluster, waitUntilShardsSpread } from '../support/cluster-state.js';
-import { sleep, subscribe, waitFor } from '../support/mqtt-clients.js';
+import { connectRoaming, sleep, subscribe, waitFor } from '../support/mqtt-clients.js';
 import type { ManagedProcess } from '../support/processes.js';
 
 /**
@@ -78,8 +78,7 @@ describe('rolling restart of every tier under load', () => {
   });
 
   function peer(id: string, first: number, opts: IClientOptions): Peer {
-    const servers = [0, 1].map((i) => ({ host: '127.0.0.1', port: broker.ports[(first + i) % 2]! }));
-    const client = mqtt.connect({ servers, protocol: 'mqtt', clientId: id, clean: false, reconnectPeriod: 200, connectTimeout: 10_000, ...opts });
+    const client = connectRoaming(broker.ports.slice(0, 2), first, { clientId: id, clean: false, ...opts });
     clients.push(client);
     const p: Peer = { id, client, connects: 0 };
     client.on('connect', () => p.connects++);

@@ -98,3 +98,13 @@ export function subackCodes(c: MqttClient, topics: string | string[], qos: 0 | 1
     }),
   );
 }
+
+/**
+ * A client that comes back through the next gateway when its connection drops: mqtt.js rotates
+ * through `servers` on every reconnect attempt, starting at gateway `first` of `ports`, so after
+ * its gateway dies or stops the next attempt goes to another one.
+ */
+export function connectRoaming(ports: readonly number[], first: number, opts: IClientOptions): MqttClient {
+  const servers = ports.map((_, i) => ({ host: '127.0.0.1', port: ports[(first + i) % ports.length]! }));
+  return mqtt.connect({ servers, protocol: 'mqtt', reconnectPeriod: 200, connectTimeout: 10_000, ...opts });
+}
