@@ -12,6 +12,8 @@ export class MemorySessionLog implements SessionLog {
   appends = 0;
   /** Appends that fail (as a lost connection would) while > 0; decremented per failure. */
   failNext = 0;
+  /** Appends stored whose acknowledgement is then lost (a timeout), while > 0. */
+  loseAckNext = 0;
 
   constructor(private readonly payload = 1024 * 1024) {}
 
@@ -45,6 +47,10 @@ export class MemorySessionLog implements SessionLog {
     l.push({ seq: ++this.seq, data: Buffer.from(data) });
     this.appendedBytes += data.length;
     this.appends++;
+    if (this.loseAckNext > 0) {
+      this.loseAckNext--;
+      throw new Error('TIMEOUT (simulated: stored, acknowledgement lost)');
+    }
     return this.seq;
   }
 

@@ -213,3 +213,37 @@ test('store: an owner whose shard another owner has written since is fenced', as
   h.subscribe(c, 'late', { qos: 1 });
   await assert.rejects(old.write(0, [['dev', h.session('dev')]], h.st.sessions), FencedError);
 });
+
+test('store: an append stored but not acknowledged is adopted by its retry, not taken for another owner', async () => {
+  const log = new MemorySessionLog(4096 + 8 * 1024);
+  const h = new SessionCoreHarness();
+  const metrics = new Metrics(false);
+  const store = new LogSessionStore(log, 1, silentLogger, metrics);
+  await store.load(0);
+  const c = h.connect('dev', { cleanStart: false, sessionExpiryS: 3600 });
+  h.subscribe(c, 'a', { qos: 1 });
+  h.connLost(c);
+  await store.write(0, [['dev', h.session('dev')]], h.st.sessions);
+  // One small batch, then one spanning several entries, each losing an acknowledgement.
+  for (const [n, bytes] of [[1, 10], [3, 10_000]] as const) {
+    for (let lost = 0; lost < n; lost++) {
+      h.deliver(msg('a', Buffer.alloc(bytes, lost), 1), ['dev']);
+      log.loseAckNext = 1;
+      await assert.rejects(store.write(0, [['dev', h.session('dev')]], h.st.sessions), /TIMEOUT/);
+    }
+    // More changes arrive before the retry: they follow the batch that was tried, unmixed.
+    h.deliver(msg('a', 'after', 1), ['dev']);
+    await store.write(0, [['dev', h.session('dev')]], h.st.sessions);
+  }
+  const loaded = await new LogSessionStore(log, 1, silentLogger, new Metrics(false)).load(0);
+  assert.deepEqual(canon(loaded), canon(h.st.sessions.values()));
+  assert.equal(loaded[0]!.queue.length, 6);
+  assert.match(await metrics.registry.metrics(), /shardmq_session_log_adopted_appends_total 4/);
+  // A conflict not preceded by an unknown outcome is still another owner's write.
+  const other = new LogSessionStore(log, 1, silentLogger, new Metrics(false));
+  const sessions = new Map((await other.load(0)).map((s) => [s.key, s]));
+  sessions.get('dev')!.expiryS = 7;
+  await other.write(0, [['dev', sessions.get('dev')]], sessions);
+  h.deliver(msg('a', 'late', 1), ['dev']);
+  await assert.rejects(store.write(0, [['dev', h.session('dev')]], h.st.sessions), FencedError);
+});

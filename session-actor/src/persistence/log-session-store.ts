@@ -36,6 +36,12 @@ const PURGE_SPACING_MS = 1000;
 interface Pending {
   body: Buffer;
   snapshot: boolean;
+  /** Bytes of body already appended and acknowledged (a batch larger than one entry resumes here). */
+  written: number;
+  /** Sequence of the batch's first entry, once appended. */
+  firstSeq: number;
+  /** An append of it was tried: its bytes are fixed from then on (a retry must resend them exactly). */
+  tried: boolean;
 }
 
 /** What this process knows about one shard's log while it owns the shard. */
@@ -47,6 +53,12 @@ interface ShardLog {
   snapSeq: number;
   /** Encoded batches not yet acknowledged, in order: retried as they are (the tracker moved on). */
   pending: Pending[];
+  /**
+   * The entry of the last append whose outcome is unknown (timeout, connection lost): the
+   * stream may have stored it while its acknowledgement was lost. Its retry then meets it as a
+   * compare-and-set conflict, which must not be taken for another owner's write.
+   */
+  uncertain?: Buffer;
   /** Bytes and entries on the subject (since the last snapshot, which they include). */
   logBytes: number;
   logEntries: number;
@@ -87,6 +99,7 @@ export class LogSessionStore implements SessionStore {
       bytes: metrics.counter('session_persisted_bytes_total', 'Bytes appended to the session log (records and snapshots).'),
       writes: metrics.counter('session_writes_total', 'Session log operations, by kind (append, snapshot, purge).', ['op']),
       entriesRead: metrics.counter('session_log_entries_read_total', 'Session log entries read when loading shards.'),
+      adopted: metrics.counter('session_log_adopted_appends_total', 'Session log appends whose acknowledgement was lost, found stored in the log and adopted.'),
     };
   }
 
@@ -122,12 +135,13 @@ export class LogSessionStore implements SessionStore {
     else for (const [key, s] of entries) l.changes.diff(w, key, s);
     if (w.length > 0) {
       const body = w.finish();
-      if (snapshot) l.pending = [{ body, snapshot: true }]; // a snapshot makes earlier unwritten changes moot
-      else {
-        const tail = l.pending[l.pending.length - 1];
-        if (tail && !tail.snapshot) tail.body = Buffer.concat([tail.body, body]);
-        else l.pending.push({ body, snapshot: false });
-      }
+      const tail = l.pending[l.pending.length - 1];
+      // A snapshot makes earlier unwritten changes moot, except a batch already tried: the log
+      // may end with some of it, so its retry must resend it exactly (and finish it) first.
+      const tried = l.pending[0]?.tried ? [l.pending[0]] : [];
+      if (snapshot) l.pending = [...tried, { body, snapshot: true, written: 0, firstSeq: 0, tried: false }];
+      else if (tail && !tail.snapshot && !tail.tried) tail.body = Buffer.concat([tail.body, body]);
+      else l.pending.push({ body, snapshot, written: 0, firstSeq: 0, tried: false });
     }
     while (l.pending.length > 0) {
       const p = l.pending[0]!;
@@ -195,34 +209,61 @@ export class LogSessionStore implements SessionStore {
     return Math.max(4096, this.log.maxPayload() - HEADER_ROOM);
   }
 
-  /** Appends one batch (several entries when larger than the max payload); returns its first sequence. */
+  /**
+   * Appends one batch (several entries when larger than the max payload), resuming after the
+   * chunks already acknowledged; returns its first sequence.
+   */
   private async append(shard: number, l: ShardLog, p: Pending): Promise<number> {
     const subject = this.log.subject(shard);
     const chunk = this.chunkBytes();
-    let firstSeq = 0;
-    for (let off = 0; off < p.body.length || off === 0; off += chunk) {
+    for (let off = p.written; off < p.body.length || off === 0; off += chunk) {
       const end = Math.min(p.body.length, off + chunk);
       const flags = (off === 0 ? Batch.First : 0) | (end === p.body.length ? Batch.Last : 0) | (p.snapshot ? Batch.Snapshot : 0);
       const data = Buffer.allocUnsafe(HEADER_BYTES + end - off);
       data[0] = flags;
       data.writeUIntBE(l.snapSeq, 1, 6);
       p.body.copy(data, HEADER_BYTES, off, end);
-      let seq: number;
-      try {
-        seq = await this.log.append(subject, data, l.lastSeq);
-      } catch (err) {
-        if (isCasConflict(err)) throw new FencedError(shard, err);
-        throw err;
-      }
+      p.tried = true;
+      const seq = await this.appendEntry(shard, l, subject, data);
       l.lastSeq = seq;
-      if (off === 0) firstSeq = seq;
+      if (off === 0) p.firstSeq = seq;
+      p.written = end;
       l.logBytes += data.length;
       l.logEntries++;
       this.m.bytes.inc(data.length);
       this.m.writes.inc({ op: p.snapshot ? 'snapshot' : 'append' });
       if (end === p.body.length) break;
     }
-    return firstSeq;
+    return p.firstSeq;
+  }
+
+  /**
+   * One compare-and-set append. A conflict right after an append whose outcome was unknown is
+   * checked against the log: if the subject's last entry is exactly the entry this owner sent,
+   * the stream stored it and only its acknowledgement was lost (seen when a NATS node is killed
+   * mid-append), so the write is adopted. Any other conflict means another owner wrote: fenced.
+   */
+  private async appendEntry(shard: number, l: ShardLog, subject: string, data: Buffer): Promise<number> {
+    try {
+      const seq = await this.log.append(subject, data, l.lastSeq);
+      l.uncertain = undefined;
+      return seq;
+    } catch (err) {
+      if (!isCasConflict(err)) {
+        l.uncertain = data;
+        throw err;
+      }
+      const sent = l.uncertain;
+      l.uncertain = undefined;
+      if (sent?.equals(data)) {
+        const last = await this.log.last(subject);
+        if (last && last.seq > l.lastSeq && Buffer.from(last.data.buffer, last.data.byteOffset, last.data.byteLength).equals(data)) {
+          this.m.adopted.inc();
+          return last.seq;
+        }
+      }
+      throw new FencedError(shard, err);
+    }
   }
 }
 
