@@ -140,6 +140,7 @@ export class SessionService implements ShardHandler {
       events: labelledCounter(m.counter('session_events_total', 'Session envelopes handled, by kind.', ['kind'])),
       outcomes: labelledCounter(m.counter('session_outcomes_total', 'Session outcomes and limit hits (drops, takeovers, Wills, expiries).', ['what'])),
       sessions: m.gauge('sessions', 'Sessions held by this process.', [], (g) => g.set(this.sessionCount())),
+      writeSeconds: m.histogram('session_write_seconds', 'Time to write one shard\'s changed sessions durably (what acknowledgements and sends wait for).', [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]),
       loadSeconds: m.histogram('shard_load_seconds', 'Time to load one shard\'s sessions from the store and start serving it.', [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]),
       loaded: m.counter('sessions_loaded_total', 'Sessions loaded from the store when taking a shard.'),
       writeFailures: m.counter('session_write_failures_total', 'Session state writes that failed (retried), not counting fencing.'),
@@ -376,7 +377,11 @@ export class SessionService implements ShardHandler {
   /** The write-before-acknowledge rule of one shard, wired to this runner and the store. */
   private shardWrites(shard: number, st: ShardState): WriteBeforeAcknowledge {
     return new WriteBeforeAcknowledge({
-      write: (keys) => this.store.write(shard, keys.map((k) => [k, st.sessions.get(k)] as const), st.sessions),
+      write: async (keys) => {
+        const end = this.counters.writeSeconds.startTimer();
+        await this.store.write(shard, keys.map((k) => [k, st.sessions.get(k)] as const), st.sessions);
+        end();
+      },
       mayWrite: () => this.ownership.mayWrite(shard),
       lose: (why) => {
         if (why === 'lease') this.deps.log.warn('lease no longer valid before writing; dropping the shard', { shard });

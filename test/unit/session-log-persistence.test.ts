@@ -11,6 +11,8 @@ import { ShardLogChanges } from '../../session-actor/src/persistence/session-log
 import { Batch, ShardReplay } from '../../session-actor/src/persistence/session-log-records.js';
 import { FencedError } from '../../session-actor/src/persistence/session-store.js';
 import { MemorySessionLog } from '../support/memory-session-log.js';
+import { pubAckSeq } from '../../session-actor/src/persistence/session-log-stream.js';
+import { isCasConflict } from '../../session-actor/src/persistence/kv-buckets.js';
 import { msg, SessionCoreHarness } from '../support/session-core-harness.js';
 import { simulate } from '../support/session-simulation.js';
 
@@ -246,4 +248,13 @@ test('store: an append stored but not acknowledged is adopted by its retry, not 
   await other.write(0, [['dev', sessions.get('dev')]], sessions);
   h.deliver(msg('a', 'late', 1), ['dev']);
   await assert.rejects(store.write(0, [['dev', h.session('dev')]], h.st.sessions), FencedError);
+});
+
+test('a JetStream acknowledgement gives its sequence; a refused compare-and-set is a conflict; garbage is an error', () => {
+  const enc = (o: unknown) => Buffer.from(JSON.stringify(o));
+  assert.equal(pubAckSeq(enc({ stream: 's', seq: 42 })), 42);
+  assert.throws(() => pubAckSeq(enc({ error: { code: 400, err_code: 10071, description: 'wrong last sequence: 5' } })), (err: Error) => isCasConflict(err));
+  for (const bad of [Buffer.from('{'), enc({ stream: 's' }), enc({ seq: -1 }), enc({ seq: 1.5 })]) {
+    assert.throws(() => pubAckSeq(bad), (err: Error) => !isCasConflict(err));
+  }
 });
