@@ -5,7 +5,9 @@
 //
 //   node scripts/bench.mjs [--duration-s 8] [--warmup-s 2] [--only shardmq-single,shardmq-nats,mosquitto]
 //                          [--scenario fanin,latency] [--publishers 100] [--window 20]
-//                          [--pairs 10] [--rate 2000] [--start-timeout-s 30] [--json] [--no-build]
+//                          [--pairs 10] [--rate 2000] [--durable-subscribers 20]
+//                          [--durable-rates 250,500,1000,2000,4000] [--durable-duration-s 5]
+//                          [--start-timeout-s 30] [--json] [--no-build]
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -15,7 +17,7 @@ import { parseArgs } from 'node:util';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 const allTargets = ['shardmq-single', 'shardmq-nats', 'mosquitto'];
-const allScenarios = ['fanin', 'latency'];
+const allScenarios = ['fanin', 'latency', 'durable'];
 
 const usage = `usage: npm run bench -- [options]
   --duration-s N        measured seconds per scenario and broker (default 10)
@@ -26,6 +28,9 @@ const usage = `usage: npm run bench -- [options]
   --window N            fan-in messages a publisher may be ahead of the subscriber (default 20)
   --pairs N             latency publishers = subscribers (default 10)
   --rate N              latency offered rate, msgs/s in total (default 2000)
+  --durable-subscribers N   durable: persistent QoS 1 subscribers (default 20)
+  --durable-rates LIST  durable: publish rates tried in turn until one fails (default 250,500,1000,2000,4000)
+  --durable-duration-s N  durable: seconds per rate (default 5)
   --start-timeout-s N   broker readiness timeout (default 30)
   --json                also print the raw results as JSON on stdout
   --no-build            skip 'npx tsc -b'`;
@@ -47,6 +52,9 @@ try {
       window: { type: 'string', default: '20' },
       pairs: { type: 'string', default: '10' },
       rate: { type: 'string', default: '2000' },
+      'durable-subscribers': { type: 'string', default: '20' },
+      'durable-rates': { type: 'string', default: '250,500,1000,2000,4000' },
+      'durable-duration-s': { type: 'string', default: '5' },
       'start-timeout-s': { type: 'string', default: '30' },
       json: { type: 'boolean', default: false },
       'no-build': { type: 'boolean', default: false },
@@ -73,6 +81,12 @@ function list(name, allowed) {
   return allowed.filter((a) => items.includes(a));
 }
 
+function rates(name) {
+  const r = args[name].split(',').map((x) => Number(x.trim()));
+  if (r.length === 0 || r.some((n) => !Number.isFinite(n) || n < 1)) fail(`--${name} must list rates >= 1, got ${args[name]}`);
+  return r.sort((a, b) => a - b);
+}
+
 const options = {
   repoRoot,
   targets: list('only', allTargets),
@@ -83,6 +97,9 @@ const options = {
   fanInWindow: num('window', 1),
   latencyPairs: num('pairs', 1),
   latencyRatePerS: num('rate', 1),
+  durableSubscribers: num('durable-subscribers', 1),
+  durableRates: rates('durable-rates'),
+  durableDurationS: num('durable-duration-s', 1),
   startTimeoutMs: num('start-timeout-s', 1) * 1000,
   log: (line) => process.stderr.write(`[bench] ${line}\n`),
 };
@@ -98,7 +115,7 @@ for (const f of ['bench/run-bench.js', 'bench/bench-report.js', 'brokers/process
   if (!existsSync(dist(f))) fail(`${dist(f)} missing: the build did not produce the load generator`);
 }
 const { runBench } = await import(pathToFileURL(dist('bench/run-bench.js')).href);
-const { fanInTable, latencyTable } = await import(pathToFileURL(dist('bench/bench-report.js')).href);
+const { fanInTable, latencyTable, durableTable } = await import(pathToFileURL(dist('bench/bench-report.js')).href);
 const { stopAllGroups, killAllGroupsNow } = await import(pathToFileURL(dist('brokers/process-group.js')).href);
 
 // Cleanup on every way out. 'exit' handlers must be synchronous: SIGKILL as the last resort.
@@ -146,6 +163,12 @@ if (options.scenarios.includes('latency')) {
   out.push(`Latency, QoS 1: ${options.latencyPairs} publishers -> ${options.latencyPairs} subscribers (one topic each), ${options.latencyRatePerS} msgs/s offered in total, 64-byte payloads`);
   out.push(latencyTable(report.latency));
 }
+if (options.scenarios.includes('durable')) {
+  out.push('');
+  out.push(`Durable, QoS 1: ${options.durableSubscribers} persistent subscribers (clean session 0) on one topic, one QoS 1 publisher; rates ${options.durableRates.join(', ')} msg/s for ${options.durableDurationS} s each until one fails`);
+  out.push('(a rate passes: every publish acknowledged, every acknowledged message at every subscriber within 5 s of the last PUBACK, PUBACK p99 <= 100 ms; knee = highest passing rate)');
+  out.push(durableTable(report.durable));
+}
 out.push('');
 out.push('Ratios are shardmq / mosquitto (msgs/s: higher is better; latency: lower is better).');
 out.push('cpu = % of one core during the measured interval (broker: all its processes incl. nats-server; gen: this load generator).');
@@ -153,5 +176,5 @@ out.push('A generator near 100% cpu is the bottleneck: that row is a lower bound
 out.push(`total time ${((Date.now() - started) / 1000).toFixed(0)} s`);
 process.stdout.write(`${out.join('\n')}\n`);
 if (args.json) process.stdout.write(`${JSON.stringify(report)}\n`);
-const anyFailed = [...report.fanin, ...report.latency].some((o) => !o.ok && !o.skipped);
+const anyFailed = [...report.fanin, ...report.latency, ...report.durable].some((o) => !o.ok && !o.skipped);
 process.exit(anyFailed ? 1 : 0);

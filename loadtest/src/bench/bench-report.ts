@@ -6,6 +6,7 @@ import type { TargetName } from '../brokers/broker-targets.js';
 import { formatTable, type Cell } from '../report-table.js';
 import type { FanInResult } from '../scenarios/fan-in.js';
 import type { LatencyResult } from '../scenarios/latency.js';
+import type { DurableKneeResult } from './durable-knee.js';
 
 /** CPU use during the measured interval, in % of one core. */
 export interface CpuShare {
@@ -84,6 +85,34 @@ export function latencyTable(outcomes: readonly Outcome<LatencyResult>[]): strin
       self ? '1.00x' : ratio(r.latency.p99Ms, ref?.result.latency.p99Ms),
       pct(o.cpu.brokerPct),
       pct(o.cpu.generatorPct),
+    ];
+  });
+  return formatTable(headers, rows) + notes(outcomes);
+}
+
+/**
+ * The durable workload: the knee (highest rate that passed) in deliveries/s, with its PUBACK
+ * latency, and what the first failing rate showed. The cpu column covers the whole rate ladder.
+ */
+export function durableTable(outcomes: readonly Outcome<DurableKneeResult>[]): string {
+  const ref = outcomes.find((o) => o.target === 'mosquitto' && o.ok) as Extract<Outcome<DurableKneeResult>, { ok: true }> | undefined;
+  const deliveries = (r: DurableKneeResult) => (r.knee ? r.knee.ratePerS * r.subscribers : 0);
+  const headers = ['broker', 'knee msg/s', 'deliveries/s', 'PUBACK p50 ms', 'PUBACK p99 ms', 'delivery p99 ms', 'lost acked', 'vs mosq', 'next rate', 'broker cpu'];
+  const rows = outcomes.map((o): Cell[] => {
+    if (!o.ok) return failedRow(o, headers.length);
+    const r = o.result;
+    const k = r.knee?.result;
+    return [
+      o.target,
+      r.knee?.ratePerS ?? 'none',
+      deliveries(r),
+      k?.ackLatency.p50Ms ?? '-',
+      k?.ackLatency.p99Ms ?? '-',
+      k?.latency.p99Ms ?? '-',
+      r.lostAcknowledged,
+      o.target === 'mosquitto' ? '1.00x' : ratio(deliveries(r), ref ? deliveries(ref.result) : undefined),
+      r.above ? `${r.above.ratePerS}: ${r.above.why}` : 'all passed',
+      pct(o.cpu.brokerPct),
     ];
   });
   return formatTable(headers, rows) + notes(outcomes);

@@ -11,8 +11,9 @@ import { cpuSeconds, ownCpuSeconds } from '../brokers/proc-cpu.js';
 import { runFanIn, type FanInResult } from '../scenarios/fan-in.js';
 import { runLatency, type LatencyResult } from '../scenarios/latency.js';
 import type { CpuShare, Outcome } from './bench-report.js';
+import { runDurableKnee, type DurableKneeResult } from './durable-knee.js';
 
-export const benchScenarios = ['fanin', 'latency'] as const;
+export const benchScenarios = ['fanin', 'latency', 'durable'] as const;
 export type BenchScenario = (typeof benchScenarios)[number];
 
 export interface BenchOptions {
@@ -25,6 +26,9 @@ export interface BenchOptions {
   fanInWindow: number;
   latencyPairs: number;
   latencyRatePerS: number;
+  durableSubscribers: number;
+  durableRates: readonly number[];
+  durableDurationS: number;
   startTimeoutMs: number;
   /** Progress lines (stderr in the CLI). */
   log: (line: string) => void;
@@ -33,7 +37,10 @@ export interface BenchOptions {
 export interface BenchReport {
   fanin: Outcome<FanInResult>[];
   latency: Outcome<LatencyResult>[];
+  durable: Outcome<DurableKneeResult>[];
 }
+
+type AnyOutcome = Outcome<FanInResult> | Outcome<LatencyResult> | Outcome<DurableKneeResult>;
 
 /** Samples broker and generator CPU seconds at the start and end of the measured interval. */
 class CpuMeter {
@@ -60,10 +67,9 @@ class CpuMeter {
 }
 
 export async function runBench(o: BenchOptions): Promise<BenchReport> {
-  const report: BenchReport = { fanin: [], latency: [] };
-  const record = (scenario: BenchScenario, outcome: Outcome<FanInResult> | Outcome<LatencyResult>) => {
-    if (scenario === 'fanin') report.fanin.push(outcome as Outcome<FanInResult>);
-    else report.latency.push(outcome as Outcome<LatencyResult>);
+  const report: BenchReport = { fanin: [], latency: [], durable: [] };
+  const record = (scenario: BenchScenario, outcome: AnyOutcome) => {
+    (report[scenario] as AnyOutcome[]).push(outcome);
   };
 
   for (const target of o.targets) {
@@ -85,17 +91,21 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
           record(scenario, { target, ok: false, skipped: false, reason: dead });
           continue;
         }
-        o.log(`${target}: ${scenario} (${o.warmupS} s warm-up + ${o.durationS} s)`);
+        o.log(scenario === 'durable' ? `${target}: durable (${o.durableDurationS} s per rate, rates ${o.durableRates.join(', ')} msg/s until one fails)` : `${target}: ${scenario} (${o.warmupS} s warm-up + ${o.durationS} s)`);
         const cpu = new CpuMeter(broker);
         try {
           const common = { url: broker.url, warmupS: o.warmupS, durationS: o.durationS, onMeasureStart: cpu.start, onMeasureEnd: cpu.end };
-          const result =
-            scenario === 'fanin'
-              ? await runFanIn({ ...common, publishers: o.fanInPublishers, windowPerPublisher: o.fanInWindow })
-              : await runLatency({ ...common, pairs: o.latencyPairs, ratePerS: o.latencyRatePerS });
+          let result: FanInResult | LatencyResult | DurableKneeResult;
+          if (scenario === 'fanin') result = await runFanIn({ ...common, publishers: o.fanInPublishers, windowPerPublisher: o.fanInWindow });
+          else if (scenario === 'latency') result = await runLatency({ ...common, pairs: o.latencyPairs, ratePerS: o.latencyRatePerS });
+          else {
+            cpu.start();
+            result = await runDurableKnee({ url: broker.url, subscribers: o.durableSubscribers, rates: o.durableRates, durationS: o.durableDurationS, deliverWithinMs: 5000, ackP99LimitMs: 100, log: o.log });
+            cpu.end();
+          }
           const diedDuring = broker.deadReason();
           if (diedDuring !== undefined) record(scenario, { target, ok: false, skipped: false, reason: diedDuring });
-          else record(scenario, { target, ok: true, result, cpu: cpu.share } as Outcome<FanInResult> | Outcome<LatencyResult>);
+          else record(scenario, { target, ok: true, result, cpu: cpu.share } as AnyOutcome);
         } catch (err) {
           const reason = broker.deadReason() ?? (err as Error).message ?? String(err);
           o.log(`${target}: ${scenario} failed: ${reason}`);
@@ -106,7 +116,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       const reason = (err as Error).message ?? String(err);
       o.log(`${target}: could not start: ${reason}`);
       for (const s of o.scenarios) {
-        const already = (s === 'fanin' ? report.fanin : report.latency).some((x) => x.target === target);
+        const already = (report[s] as AnyOutcome[]).some((x) => x.target === target);
         if (!already) record(s, { target, ok: false, skipped: false, reason: `start failed: ${reason}` });
       }
     } finally {
