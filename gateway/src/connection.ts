@@ -19,7 +19,11 @@ export class Connection {
   private out: Buffer[] = [];
   private outBytes = 0;
   private queued = false;
+  /** Reading stopped because the client does not read what we write (see uncorkNow). */
   private paused = false;
+  /** Reading stopped until this time: a publisher slowed down (holdInput). */
+  private heldUntil = 0;
+  private holdTimer: NodeJS.Timeout | undefined;
   /** Set on bad input or a fault: the rest of the input is ignored while the socket closes. */
   private refused = false;
   /** Set once the owner has been told (or need not be told) the connection is gone. */
@@ -146,9 +150,32 @@ export class Connection {
       s.pause();
       s.once('drain', () => {
         this.paused = false;
-        if (this.state.phase !== 'closed') s.resume();
+        this.resumeIfFree();
       });
     }
+  }
+
+  /** Stops reading this client for ms (extends a hold in progress); backpressure for publishers. */
+  holdInput(ms: number): void {
+    if (ms <= 0) return;
+    this.heldUntil = Math.max(this.heldUntil, Date.now() + ms);
+    this.socket.pause();
+    if (this.holdTimer) return;
+    const check = () => {
+      const left = this.heldUntil - Date.now();
+      if (left > 0) {
+        this.holdTimer = setTimeout(check, left).unref();
+        return;
+      }
+      this.holdTimer = undefined;
+      this.resumeIfFree();
+    };
+    this.holdTimer = setTimeout(check, ms).unref();
+  }
+
+  private resumeIfFree(): void {
+    if (this.paused || this.holdTimer !== undefined || this.state.phase === 'closed') return;
+    this.socket.resume();
   }
 
   /** Called by flushAll only. */

@@ -439,6 +439,13 @@ export class GatewayService implements GatewayPorts {
     );
   }
 
+  slowDown(st: ConnState): Promise<void> {
+    this.count('publisher_slowed');
+    const ms = this.config['gateway.slowPublisherDelayMs'];
+    this.conns.get(st.id)?.holdInput(ms);
+    return new Promise((r) => setTimeout(r, ms).unref());
+  }
+
   count(what: string): void {
     this.m.events(what);
   }

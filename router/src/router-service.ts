@@ -13,6 +13,7 @@ import {
   ROUTE_FAILED,
   ROUTE_NO_MATCH,
   ROUTE_OK,
+  ROUTE_SLOW,
   ROUTE_QUOTA,
   SubOp,
   type RetainedAnswer,
@@ -295,7 +296,8 @@ export class RouterService {
     return Promise.all(waits).then((codes) => {
       const failed = codes.some((c) => c >= 0x80);
       if (failed) this.m.failures.inc();
-      return failed ? ROUTE_FAILED : ROUTE_OK;
+      // A shard that queued past a session's bounds asks the publisher to slow down.
+      return failed ? ROUTE_FAILED : codes.includes(ROUTE_SLOW) ? ROUTE_SLOW : ROUTE_OK;
     });
   }
 

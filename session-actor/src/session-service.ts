@@ -7,7 +7,7 @@ import type { Config } from '../../common/src/config/settings.js';
 import { encodeGatewayOut, type GatewayOutItem } from '../../common/src/envelope/gateway-out.js';
 import { decodeHeartbeat } from '../../common/src/envelope/heartbeat.js';
 import type { Message } from '../../common/src/envelope/message.js';
-import { decodeRetainedAnswer, decodeStatusSafe, encodeResyncAnswer, encodeRoutePublish, encodeSubChanges, type SubChange, type SubChangeBatch } from '../../common/src/envelope/router.js';
+import { decodeRetainedAnswer, decodeStatusSafe, encodeResyncAnswer, encodeRoutePublish, encodeSubChanges, ROUTE_OK, ROUTE_SLOW, type SubChange, type SubChangeBatch } from '../../common/src/envelope/router.js';
 import { decodeSessionIn, encodeConnectReply, SessIn, type SessionInEnv } from '../../common/src/envelope/session-in.js';
 import type { Logger } from '../../common/src/log.js';
 import { labelledCounter, type Metrics } from '../../common/src/metrics.js';
@@ -60,7 +60,8 @@ const KIND_NAMES: Record<number, string> = {
   [SessIn.GatewayGone]: 'gateway_gone',
 };
 
-const ACK = Buffer.from([0]);
+const ACK = Buffer.from([ROUTE_OK]);
+const ACK_SLOW = Buffer.from([ROUTE_SLOW]);
 /** Deliver ids remembered to drop router retries (a few seconds of QoS 1/2 traffic). */
 const RECENT_DELIVERIES = 50_000;
 
@@ -305,7 +306,12 @@ export class SessionService implements ShardHandler {
         const data = encodeConnectReply(reply);
         respond = () => void m.respond(data);
       }
-    } else if (m.reply) respond = () => void m.respond(ACK); // Deliver accepted (durably), or any envelope sent as a request
+    } else if (m.reply) {
+      // Deliver accepted (durably), or any envelope sent as a request. A Deliver that queued
+      // past a session's bounds (backpressure policy) also asks the publisher to slow down.
+      const slow = e.kind === SessIn.Deliver && out.some((ef) => ef.t === 'count' && ef.what === 'queue_over_limit');
+      respond = slow ? () => void m.respond(ACK_SLOW) : () => void m.respond(ACK);
+    }
     const dirty: string[] = [];
     switch (e.kind) {
       case SessIn.Deliver:

@@ -8,6 +8,7 @@ import { createConnState, type ConnState } from '../../gateway/src/protocol/conn
 import { handlePacket } from '../../gateway/src/protocol/handle-packet.js';
 import type { PacketFault } from '../../gateway/src/protocol/packet-fault.js';
 import type { GatewayLimits, GatewayPorts } from '../../gateway/src/protocol/ports.js';
+import { ROUTE_SLOW } from '../../common/src/envelope/router.js';
 
 /** The gateway's protocol state machine driven without sockets: a fake GatewayPorts records everything. */
 class FakePorts implements GatewayPorts {
@@ -54,6 +55,8 @@ class FakePorts implements GatewayPorts {
     this.faults.push(err);
     this.close(c, 0x83);
   };
+  slowed: Array<() => void> = [];
+  slowDown = () => new Promise<void>((r) => this.slowed.push(r));
   count = () => {};
   newClientId = () => 'assigned-1';
   connected = (c: ConnState) => {
@@ -122,6 +125,20 @@ test('[MQTT-4.6.0-2] PUBACKs go out in arrival order even when the router answer
   ports.routeAnswers[0]!(0);
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(ports.sent.map((p) => (p as { messageId?: number }).messageId), [1, 2, 3]);
+});
+
+test('a router answer "accepted, slow down" (a subscriber queue past its bounds) holds the PUBACK, and those after it, until the slow-down ends', async () => {
+  const { c, ports } = await connected(5);
+  handlePacket(c, pub('t', 1, 1), ports);
+  handlePacket(c, pub('t', 1, 2), ports);
+  ports.routeAnswers[0]!(ROUTE_SLOW);
+  ports.routeAnswers[1]!(0);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(ports.slowed.length, 1, 'the connection was slowed');
+  assert.equal(ports.sent.length, 0, 'no PUBACK while slowed');
+  ports.slowed[0]!();
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(ports.sent.map((p) => [(p as { messageId?: number }).messageId, (p as { reasonCode?: number }).reasonCode ?? 0]), [[1, 0], [2, 0]], 'accepted: reason 0, in order');
 });
 
 test('[MQTT-3.3.4-7] an MQTT 5 client exceeding Receive Maximum is closed with 0x93; 3.1.1 is not limited', async () => {

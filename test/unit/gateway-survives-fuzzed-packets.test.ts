@@ -65,6 +65,7 @@ class EncodingPorts implements GatewayPorts {
     this.faults.push(err);
     this.close(c);
   };
+  slowDown = async () => {};
   count = () => {};
   newClientId = () => 'assigned';
   connected = (c: ConnState) => {

@@ -14,6 +14,7 @@ export const mqttSettings = {
   'mqtt.maxClientIdLength': int({ default: 128, min: 23, max: 65535, doc: 'Longest client identifier accepted.' }),
   'mqtt.maxTopicLevels': int({ default: 32, min: 1, max: 1024, doc: 'Most levels in a topic name or filter.' }),
   'mqtt.maxTopicAlias': int({ default: 64, min: 0, max: 65535, doc: 'MQTT 5 Topic Alias Maximum announced to clients (0 disables).' }),
+  'gateway.slowPublisherDelayMs': int({ default: 100, min: 0, max: 60000, doc: 'With session.queueOverflow=backpressure: how long a QoS 1 PUBLISH that filled a subscriber queue waits for its PUBACK, the publisher connection not being read meanwhile (counted in shardmq_gateway_events_total{what="publisher_slowed"}).' }),
   'mqtt.receiveMaximum': int({ default: 1024, min: 1, max: 65535, doc: 'QoS 1/2 publishes an MQTT 5 client may have unacknowledged towards the broker (Receive Maximum; exceeding it closes with 0x93). 3.1.1 has no such limit; its packet ids bound it.' }),
   'mqtt.maxSubscriptionsPerClient': int({ default: 1000, min: 1, max: 1000000, doc: 'Most subscriptions one session may hold.' }),
   'mqtt.socketHighWaterBytes': int({ default: 1048576, min: 16384, max: 268435456, doc: 'Outbound bytes buffered per socket before the gateway stops reading from it (backpressure).' }),

@@ -46,6 +46,12 @@ export function decodeRoutePublish(data: Uint8Array): RoutePublish {
 
 /** Route answers: accepted (with or without matching subscribers) or failed. */
 export const ROUTE_OK = 0x00;
+/**
+ * Accepted, but a receiving session's queue is past its bounds (session.queueOverflow =
+ * backpressure): the publisher's gateway delays the PUBACK and pauses its input. Readers that
+ * predate it take it as accepted (any code below 0x80 is).
+ */
+export const ROUTE_SLOW = 0x01;
 export const ROUTE_NO_MATCH = 0x10;
 export const ROUTE_FAILED = 0x80;
 export const ROUTE_QUOTA = 0x97;

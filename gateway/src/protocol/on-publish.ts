@@ -1,6 +1,7 @@
 import type { IPublishPacket, Packet } from 'mqtt-packet';
 import { checkPublish } from '../../../auth-service/src/acl/check-acl.js';
 import type { Message } from '../../../common/src/envelope/message.js';
+import { ROUTE_SLOW } from '../../../common/src/envelope/router.js';
 import { LostReason, SessIn } from '../../../common/src/envelope/session-in.js';
 import { validateTopicName } from '../../../common/src/topic.js';
 import type { ConnState, PendingAck } from './conn-state.js';
@@ -136,7 +137,11 @@ export function onPublish(c: ConnState, p: IPublishPacket, ports: GatewayPorts):
     c.acks.push(a);
     ports
       .route(c, m, true)!
-      .then((code) => {
+      .then(async (code) => {
+        // A subscriber queue past its bounds (backpressure policy): the PUBACK waits, and this
+        // connection is not read meanwhile, so the publisher slows down instead of a message
+        // being dropped after it was acknowledged.
+        if (code === ROUTE_SLOW) await ports.slowDown(c);
         a.rc = code === 0x10 && c.proto === 5 ? RC.NO_MATCHING_SUBSCRIBERS : code >= 0x80 ? code : 0;
         flushAcks(c, ports);
       })

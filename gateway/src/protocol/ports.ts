@@ -48,6 +48,11 @@ export interface GatewayPorts {
    * 0x83). Never rethrows: one connection's input must not take the process down.
    */
   fault(c: ConnState, err: unknown): void;
+  /**
+   * A QoS 1 PUBLISH of this connection filled a subscriber's queue: stops reading the
+   * connection for gateway.slowPublisherDelayMs (counted) and resolves when it may go on.
+   */
+  slowDown(c: ConnState): Promise<void>;
   /** Counts a limit hit or a refusal in metrics. */
   count(what: string): void;
   newClientId(): string;

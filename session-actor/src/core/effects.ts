@@ -58,6 +58,8 @@ export type Effect =
 export type CountKind =
   | 'queue_full_dropped'
   | 'queue_oldest_dropped'
+  /** Queued beyond the bounds under the backpressure policy: the publisher is slowed. */
+  | 'queue_over_limit'
   | 'expired_dropped'
   | 'too_large_dropped'
   | 'qos0_offline_dropped'

@@ -127,6 +127,19 @@ function enqueue(st: ShardState, s: Session, d: Delivery, out: Effect[]): void {
     out.push({ t: 'count', what: 'queue_full_dropped' });
     return;
   }
+  const full = s.queue.length >= lim.maxQueuedMessages || s.queuedBytes + bytes > lim.maxQueuedBytes;
+  if (full && lim.queueOverflow === 'backpressure') {
+    // Nothing acknowledged is dropped while the publishers slow down (the runner answers the
+    // router "accepted, slow down"); twice the bounds is the hard limit that keeps memory bounded.
+    if (s.queue.length >= 2 * lim.maxQueuedMessages || s.queuedBytes + bytes > 2 * lim.maxQueuedBytes) {
+      out.push({ t: 'count', what: 'queue_full_dropped' });
+      return;
+    }
+    out.push({ t: 'count', what: 'queue_over_limit' });
+    s.queue.push(d);
+    s.queuedBytes += bytes;
+    return;
+  }
   while (s.queue.length >= lim.maxQueuedMessages || s.queuedBytes + bytes > lim.maxQueuedBytes) {
     if (lim.queueOverflow === 'drop-new') {
       out.push({ t: 'count', what: 'queue_full_dropped' });

@@ -5,7 +5,7 @@ export interface SessionLimits {
   maxInflight: number;
   maxQueuedMessages: number;
   maxQueuedBytes: number;
-  queueOverflow: 'drop-new' | 'drop-oldest';
+  queueOverflow: 'drop-new' | 'drop-oldest' | 'backpressure';
   queueQos0: boolean;
   maxExpiryS: number;
   v3PersistentExpiryS: number;
