@@ -33,6 +33,21 @@ export interface SubjectSpace {
   readonly authConnect: string;
   readonly routerQueue: string;
   readonly authQueue: string;
+  /**
+   * Integration (docs/integration.md), a public contract versioned in the subject: client
+   * lifecycle events as JSON, `<prefix>.events.v1.<mountpoint>.<type>` (type e.g. `client.connected`).
+   * `mountpointToken` is subjectToken(mountpoint) (integration/subject-token.ts).
+   */
+  clientEvent(mountpointToken: string, type: string): string;
+  /** Every client event of every mountpoint (consumers subscribe to it). */
+  readonly clientEventsAll: string;
+  /** Exported device messages: `<prefix>.messages.v1.<mountpoint>.<topic levels as tokens>`. */
+  exportedMessage(mountpointToken: string, topicTokens: string): string;
+  /** Every exported message (the JetStream export stream's subjects). */
+  readonly exportedMessagesAll: string;
+  /** Backend -> broker (queue group `apiQueue`): publish a message to devices (request/reply). */
+  readonly apiPublish: string;
+  readonly apiQueue: string;
 }
 
 const SAFE = /^[A-Za-z0-9_-]+$/;
@@ -61,5 +76,11 @@ export function subjectSpace(prefix = 'mqtt'): SubjectSpace {
     authConnect: `${prefix}.auth.v1.connect`,
     routerQueue: 'router',
     authQueue: 'auth',
+    clientEvent: (mp, type) => `${prefix}.events.v1.${mp}.${type}`,
+    clientEventsAll: `${prefix}.events.v1.>`,
+    exportedMessage: (mp, topic) => `${prefix}.messages.v1.${mp}.${topic}`,
+    exportedMessagesAll: `${prefix}.messages.v1.>`,
+    apiPublish: `${prefix}.api.v1.publish`,
+    apiQueue: 'api',
   };
 }

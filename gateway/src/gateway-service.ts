@@ -25,6 +25,8 @@ import { handlePacket } from './protocol/handle-packet.js';
 import type { GatewayLimits, GatewayPorts } from './protocol/ports.js';
 import type { PacketFault } from './protocol/packet-fault.js';
 import { RC, REASON_TEXT } from './protocol/reason-codes.js';
+import type { AuthRefusedEvent } from '../../common/src/integration/client-events.js';
+import { publishClientEvent } from '../../common/src/integration/publish-client-event.js';
 
 export interface GatewayDeps {
   bus: Bus;
@@ -473,6 +475,13 @@ export class GatewayService implements GatewayPorts {
       st.phase = 'closed';
       c?.socket.destroy();
     }
+  }
+
+  authRefused(st: ConnState, username: string | undefined, reason: string): void {
+    if (!this.config['events.enabled']) return;
+    const event: AuthRefusedEvent = { type: 'client.auth_refused', ts: Date.now(), mountpoint: st.mountpoint, clientId: st.clientId, peer: st.peer, reason, gateway: this.gatewayId };
+    if (username !== undefined) event.username = username;
+    publishClientEvent(this.deps.bus, this.deps.subjects, event);
   }
 
   newClientId(): string {

@@ -33,6 +33,7 @@ import { RecentDeliveries } from './runner/deliver-dedup.js';
 import { GatewayLiveness } from './runner/gateway-liveness.js';
 import { SessionTimers } from './runner/session-timers.js';
 import { WriteBeforeAcknowledge } from './runner/write-before-acknowledge.js';
+import { publishClientEvent } from '../../common/src/integration/publish-client-event.js';
 
 export interface SessionDeps {
   bus: Bus;
@@ -77,6 +78,7 @@ export function limitsFromConfig(c: Config): SessionLimits {
     v3WillDelayS: c['session.v3WillDelayS'],
     suppressWillOnTakeover: c['session.suppressWillOnTakeover'],
     maxSubscriptionsPerClient: c['mqtt.maxSubscriptionsPerClient'],
+    emitEvents: c['events.enabled'],
   };
 }
 
@@ -437,6 +439,10 @@ export class SessionService implements ShardHandler {
       case 'count':
         this.counters.outcomes(ef.what);
         break;
+      case 'event':
+        // Per connection, never per message: JSON is fine here (docs/integration.md).
+        publishClientEvent(this.deps.bus, this.deps.subjects, ef.event);
+        break;
     }
   }
 
@@ -511,7 +517,7 @@ export class SessionService implements ShardHandler {
         // An undecodable answer fails this turn like a core exception: no SUBACK from guesses.
         const retained = ok && data && data.length > 0 ? decodeRetainedAnswer(data).items : [];
         onSubscribeRouted(sv.st, then, ok, retained, this.now(), out);
-      } else if (then.kind === 'unsuback') onUnsubscribeRouted(sv.st, then, ok, out);
+      } else if (then.kind === 'unsuback') onUnsubscribeRouted(sv.st, then, ok, this.now(), out);
     } catch (err) {
       this.turnFailed(shard, `${then.kind}_continuation`, then.key, err);
       return;

@@ -226,7 +226,7 @@ export class SessionCoreHarness {
   subsRouted(then: Continuation, ok: boolean, retained: Array<{ index: number; message: Message }> = []): Effect[] {
     const out: Effect[] = [];
     if (then.kind === 'suback') onSubscribeRouted(this.st, then, ok, retained, this.now, out);
-    else if (then.kind === 'unsuback') onUnsubscribeRouted(this.st, then, ok, out);
+    else if (then.kind === 'unsuback') onUnsubscribeRouted(this.st, then, ok, this.now, out);
     else throw new Error('not a subs continuation');
     return this.record(out);
   }

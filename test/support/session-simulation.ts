@@ -1144,7 +1144,7 @@ export class SessionSimulation {
       if (repeatedDiff.length > 0) this.violate('subscribe-undo-of-repeated-filter', `${then.key} pid ${then.packetId} ok=${a.ok} filters ${req!.filters.join(' ')}: ${repeatedDiff.join('; ')}`);
     };
     if (then.kind === 'unsuback') {
-      this.call(`routed unsuback ${then.key} pid ${then.packetId} ok=${a.ok}`, (o) => onUnsubscribeRouted(this.st, then, a.ok, (out = o)), { after });
+      this.call(`routed unsuback ${then.key} pid ${then.packetId} ok=${a.ok}`, (o) => onUnsubscribeRouted(this.st, then, a.ok, this.now, (out = o)), { after });
     } else {
       const accepted: Array<{ inc: number; uid: string }> = [];
       if (a.ok && answered) {

@@ -59,6 +59,8 @@ class FakePorts implements GatewayPorts {
   slowDown = () => new Promise<void>((r) => this.slowed.push(r));
   count = () => {};
   newClientId = () => 'assigned-1';
+  authRefusals: string[] = [];
+  authRefused = (_c: ConnState, _username: string | undefined, reason: string) => void this.authRefusals.push(reason);
   connected = (c: ConnState) => {
     for (const p of c.pendingIn.splice(0)) handlePacket(c, p, this);
   };

@@ -68,6 +68,7 @@ class EncodingPorts implements GatewayPorts {
   slowDown = async () => {};
   count = () => {};
   newClientId = () => 'assigned';
+  authRefused(): void {}
   connected = (c: ConnState) => {
     for (const p of c.pendingIn.splice(0)) handlePacket(c, p, this);
   };

@@ -1,11 +1,12 @@
 import { authSettings } from './settings-auth.js';
 import { clusterSettings } from './settings-cluster.js';
+import { integrationSettings } from './settings-integration.js';
 import { coreSettings } from './settings-core.js';
 import { listenerSettings, mqttSettings, rateSettings } from './settings-mqtt.js';
 import { sessionSettings } from './settings-session.js';
 import type { ValuesOf } from './setting.js';
 
 /** Every setting of every role, in one table (the generated reference lists exactly this). */
-export const settings = { ...coreSettings, ...mqttSettings, ...listenerSettings, ...rateSettings, ...sessionSettings, ...clusterSettings, ...authSettings } as const;
+export const settings = { ...coreSettings, ...mqttSettings, ...listenerSettings, ...rateSettings, ...sessionSettings, ...clusterSettings, ...authSettings, ...integrationSettings } as const;
 export type Config = ValuesOf<typeof settings>;
 export type SettingKey = keyof typeof settings;

@@ -149,12 +149,14 @@ export function onConnect(c: ConnState, p: IConnectPacket, ports: GatewayPorts):
     .then((auth) => {
       if (c.phase !== 'connecting') return;
       if (auth.result !== 'ok') {
+        ports.authRefused(c, p.username, auth.result);
         const code = connackCodeFor(auth.result, proto);
         refuseConnect(c, ports, code, code, auth.result);
         return;
       }
       c.acl = auth.acl;
       if (will && !checkPublish(c.acl, will.topic, will.qos, will.retain, will.payload.length)) {
+        ports.authRefused(c, p.username, 'will_acl');
         refuseConnect(c, ports, RC.NOT_AUTHORIZED, RC3.NOT_AUTHORIZED, 'will_acl');
         return;
       }

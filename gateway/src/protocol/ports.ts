@@ -56,6 +56,8 @@ export interface GatewayPorts {
   /** Counts a limit hit or a refusal in metrics. */
   count(what: string): void;
   newClientId(): string;
+  /** The CONNECT was refused by authentication (or its Will by the ACL): the auth_refused event. */
+  authRefused(c: ConnState, username: string | undefined, reason: string): void;
   /** Runs when a connection became 'connected' (flush buffered input/output). */
   connected(c: ConnState): void;
 }

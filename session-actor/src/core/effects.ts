@@ -1,6 +1,7 @@
 import type { GatewayOutItem } from '../../../common/src/envelope/gateway-out.js';
 import type { Message } from '../../../common/src/envelope/message.js';
 import type { SubChangeBatch } from '../../../common/src/envelope/router.js';
+import type { OwnerClientEvent } from '../../../common/src/integration/client-events.js';
 import type { SessionSub } from './session.js';
 
 /**
@@ -53,7 +54,9 @@ export type Effect =
   /** Arm (or with at = undefined, cancel) the session's timer of that kind. */
   | { t: 'timer'; key: string; kind: TimerKind; at: number | undefined }
   /** A limit was hit or a message dropped; the runner counts it in metrics. */
-  | { t: 'count'; what: CountKind };
+  | { t: 'count'; what: CountKind }
+  /** A client lifecycle event for backends (client-event.ts), released after the turn's write. */
+  | { t: 'event'; event: OwnerClientEvent };
 
 export type CountKind =
   | 'queue_full_dropped'

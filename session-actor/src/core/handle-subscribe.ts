@@ -8,6 +8,7 @@ import { subChange } from './sub-changes.js';
 import { deliver, emitPacket } from './outbound.js';
 import { subackPacket } from './packets.js';
 import { touchFilter, type ShardState } from './shard-state.js';
+import { emitEvent } from './client-event.js';
 
 const RC_QUOTA_EXCEEDED = 0x97;
 const RC_UNSPECIFIED = 0x80;
@@ -17,7 +18,7 @@ const RC_UNSPECIFIED = 0x80;
  * messages owed; SUBACK and retained deliveries follow in onSubscribeRouted.
  * Runs on the shard owner only.
  */
-export function handleSubscribe(st: ShardState, e: SubscribeEnv, _now: number, out: Effect[]): void {
+export function handleSubscribe(st: ShardState, e: SubscribeEnv, now: number, out: Effect[]): void {
   const s = st.sessions.get(e.key);
   if (!s || s.epoch !== e.epoch || !s.conn) return; // stale: that connection is gone
   const codes: number[] = [];
@@ -61,7 +62,7 @@ export function handleSubscribe(st: ShardState, e: SubscribeEnv, _now: number, o
   }
   const then: Continuation = { kind: 'suback', key: s.key, incarnation: s.incarnation, epoch: e.epoch, packetId: e.packetId, codes, retained, added, touched };
   if (changes.length === 0) {
-    onSubscribeRouted(st, then, true, [], 0, out);
+    onSubscribeRouted(st, then, true, [], now, out);
     return;
   }
   s.everSubscribed = true;
@@ -108,6 +109,9 @@ export function onSubscribeRouted(
       }
     }
     if (fix.size > 0) out.push({ t: 'subs', batch: { changes: [...fix.values()], retainedFor: [] } });
+  } else if (c.added.length > 0 && st.limits.emitEvents) {
+    // The session holds them now, connected or not: the fact is the subscription.
+    emitEvent(st, s, now, out, { type: 'client.subscribed', subscriptions: c.added.map(([filter, , mine]) => ({ filter, qos: mine.qos })) });
   }
   if (s.epoch !== c.epoch || !s.conn) return;
   const codes = ok ? c.codes : c.codes.map((code) => (code <= 2 ? RC_UNSPECIFIED : code));

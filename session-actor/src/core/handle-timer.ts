@@ -11,11 +11,11 @@ export function handleTimer(st: ShardState, key: string, kind: TimerKind, now: n
   const s = st.sessions.get(key);
   if (!s || s.conn) return;
   if (kind === 'will') {
-    if (s.willDueAt !== undefined && s.willDueAt <= now) publishWill(s, out);
+    if (s.willDueAt !== undefined && s.willDueAt <= now) publishWill(st, s, now, out);
     return;
   }
   if (s.expiresAt !== undefined && s.expiresAt <= now) {
     out.push({ t: 'count', what: 'session_expired' });
-    endSession(st, s, out);
+    endSession(st, s, now, out, 'expired');
   }
 }

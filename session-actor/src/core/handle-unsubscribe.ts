@@ -6,12 +6,13 @@ import { unsubackPacket } from './packets.js';
 import { setSub, type SessionSub } from './session.js';
 import { removalOf, subChange } from './sub-changes.js';
 import { touchFilter, type ShardState } from './shard-state.js';
+import { emitEvent } from './client-event.js';
 
 const RC_NO_SUBSCRIPTION = 0x11;
 const RC_UNSPECIFIED = 0x80;
 
 /** UNSUBSCRIBE: forget the filters, tell the routers, then UNSUBACK. Runs on the shard owner only. */
-export function handleUnsubscribe(st: ShardState, e: UnsubscribeEnv, _now: number, out: Effect[]): void {
+export function handleUnsubscribe(st: ShardState, e: UnsubscribeEnv, now: number, out: Effect[]): void {
   const s = st.sessions.get(e.key);
   if (!s || s.epoch !== e.epoch || !s.conn) return;
   const codes: number[] = [];
@@ -32,7 +33,7 @@ export function handleUnsubscribe(st: ShardState, e: UnsubscribeEnv, _now: numbe
     changes.push(removalOf(s, sub));
   }
   const then: Continuation = { kind: 'unsuback', key: s.key, incarnation: s.incarnation, epoch: e.epoch, packetId: e.packetId, codes, filters: e.filters, removed, tokens };
-  if (changes.length === 0) onUnsubscribeRouted(st, then, true, out);
+  if (changes.length === 0) onUnsubscribeRouted(st, then, true, now, out);
   else out.push({ t: 'subs', batch: { changes, retainedFor: [] }, then });
 }
 
@@ -44,7 +45,7 @@ export function handleUnsubscribe(st: ShardState, e: UnsubscribeEnv, _now: numbe
  * the client may retry. 3.1.1 UNSUBACK has no code: the client's intent stands, the session
  * keeps them forgotten and the removal is sent again. A session end clears the key anyway.
  */
-export function onUnsubscribeRouted(st: ShardState, c: Extract<Continuation, { kind: 'unsuback' }>, ok: boolean, out: Effect[]): void {
+export function onUnsubscribeRouted(st: ShardState, c: Extract<Continuation, { kind: 'unsuback' }>, ok: boolean, now: number, out: Effect[]): void {
   const s = st.sessions.get(c.key);
   if (!s || s.incarnation !== c.incarnation) return;
   let codes = c.codes;
@@ -62,6 +63,11 @@ export function onUnsubscribeRouted(st: ShardState, c: Extract<Continuation, { k
       } else fix.push(removalOf(s, prev));
     });
     if (fix.length > 0) out.push({ t: 'subs', batch: { changes: fix, retainedFor: [] } });
+  }
+  if (st.limits.emitEvents) {
+    // What the session no longer holds: every removal on success; on failure only 3.1.1 keeps its removals.
+    const filters = c.filters.filter((_f, i) => c.removed[i] !== undefined && (ok || s.proto !== 5));
+    if (filters.length > 0) emitEvent(st, s, now, out, { type: 'client.unsubscribed', filters });
   }
   if (s.epoch !== c.epoch || !s.conn) return;
   emitPacket(s, unsubackPacket(c.packetId, codes, s.proto), out);

@@ -5,13 +5,15 @@ import type { Effect } from './effects.js';
 import { discardDeliveries, returnSharedDeliveries } from './outbound.js';
 import { NEVER_EXPIRES, type Session } from './session.js';
 import type { ShardState } from './shard-state.js';
+import type { DisconnectReason, SessionEndReason } from '../../../common/src/integration/client-events.js';
+import { emitDisconnected, emitEvent, emitSessionEnded } from './client-event.js';
 
 /**
  * Will and session-end rules (docs/architecture.md, "Will semantics"). Runs on the shard owner only.
  */
 
 /** Publishes the session's Will now and forgets it (fires exactly once). */
-export function publishWill(s: Session, out: Effect[]): void {
+export function publishWill(st: ShardState, s: Session, now: number, out: Effect[]): void {
   const w = s.will;
   if (!w) return;
   s.will = undefined;
@@ -21,6 +23,8 @@ export function publishWill(s: Session, out: Effect[]): void {
   }
   out.push({ t: 'route', mountpoint: s.mountpoint, message: w.message });
   out.push({ t: 'count', what: 'will_published' });
+  const m = w.message;
+  emitEvent(st, s, now, out, { type: 'client.will_published', topic: m.topic, qos: m.qos, retain: m.retain, payloadBytes: m.payload.length });
 }
 
 /** Drops the Will without publishing it (clean DISCONNECT, reconnect within the delay). */
@@ -36,8 +40,8 @@ export function discardWill(s: Session, out: Effect[]): void {
  * Ends a session: a pending Will is published first (the session end beats the Will Delay,
  * [MQTT-3.1.3-9] "or the Session ends, whichever happens first"), subscriptions leave the router.
  */
-export function endSession(st: ShardState, s: Session, out: Effect[]): void {
-  publishWill(s, out);
+export function endSession(st: ShardState, s: Session, now: number, out: Effect[], why: SessionEndReason): void {
+  publishWill(st, s, now, out);
   if (s.expiresAt !== undefined) {
     s.expiresAt = undefined;
     out.push({ t: 'timer', key: s.key, kind: 'expiry', at: undefined });
@@ -53,17 +57,19 @@ export function endSession(st: ShardState, s: Session, out: Effect[]): void {
   returnSharedDeliveries(s, out); // after RemoveKey: the group must not pick this session again
   discardDeliveries(s);
   st.sessions.delete(s.key);
+  emitSessionEnded(st, s, now, out, why);
 }
 
 /**
  * The connection is gone (socket loss, keepalive, protocol error, DISCONNECT): schedule or
  * publish the Will, then end the session now (expiry 0) or arm its expiry timer.
  */
-export function connectionClosed(st: ShardState, s: Session, now: number, out: Effect[]): void {
+export function connectionClosed(st: ShardState, s: Session, now: number, out: Effect[], why: DisconnectReason, reasonCode?: number): void {
   s.conn = undefined;
+  emitDisconnected(st, s, now, out, why, reasonCode);
   if (s.will) {
     const delayS = s.will.delayS;
-    if (delayS === 0) publishWill(s, out);
+    if (delayS === 0) publishWill(st, s, now, out);
     else {
       s.willDueAt = now + delayS * 1000;
       out.push({ t: 'timer', key: s.key, kind: 'will', at: s.willDueAt });
@@ -78,7 +84,7 @@ export function connectionClosed(st: ShardState, s: Session, now: number, out: E
       out.push({ t: 'timer', key: s.key, kind: 'expiry', at: s.expiresAt });
       return;
     }
-    endSession(st, s, out);
+    endSession(st, s, now, out, 'closed');
     return;
   }
   if (s.expiryS !== NEVER_EXPIRES) {

@@ -12,6 +12,8 @@ export interface SessionLimits {
   v3WillDelayS: number;
   suppressWillOnTakeover: boolean;
   maxSubscriptionsPerClient: number;
+  /** events.enabled: build client lifecycle events (client-event.ts). */
+  emitEvents: boolean;
 }
 
 /**
@@ -23,10 +25,12 @@ export interface ShardState {
   readonly sessions: Map<string, Session>;
   readonly limits: SessionLimits;
   nextEpoch: number;
+  /** The last event epoch given out (client-event.ts); 0 on a fresh owner. */
+  eventClock: number;
 }
 
 export function createShardState(limits: SessionLimits, epochSeed: number): ShardState {
-  return { sessions: new Map(), limits, nextEpoch: epochSeed >>> 0 || 1 };
+  return { sessions: new Map(), limits, nextEpoch: epochSeed >>> 0 || 1, eventClock: 0 };
 }
 
 export function takeEpoch(st: ShardState): number {
@@ -46,6 +50,7 @@ export const defaultLimits: SessionLimits = {
   v3WillDelayS: 0,
   suppressWillOnTakeover: false,
   maxSubscriptionsPerClient: 1000,
+  emitEvents: false,
 };
 
 /** Marks a session's filter as changed by the current request; returns the request's token. */
