@@ -17,6 +17,7 @@ import {
   ROUTE_QUOTA,
   SubOp,
   type RetainedAnswer,
+  type RoutePublish,
 } from '../../common/src/envelope/router.js';
 import { encodeRouterBeat } from '../../common/src/envelope/heartbeat.js';
 import { encodeSessionIn, SessIn, type DeliveryTarget } from '../../common/src/envelope/session-in.js';
@@ -31,6 +32,8 @@ import { NoRespondersError, RequestTimeoutError } from '../../common/src/bus/bus
 import { natsConnection } from '../../common/src/bus/nats-bus.js';
 import { fanOut, fanOutToGroup } from './fan-out.js';
 import { RouteDedup } from './route-dedup.js';
+import { backendPublishOf, backendPublishReply, encodeReply } from './backend-publish.js';
+import { MessageExport } from './message-export.js';
 import { RetainedKv } from './persistence/retained-kv.js';
 import { retainedCost, RetainedQuota, type RetainedLimit } from './retained-quota.js';
 import { createRetainedStore, type RetainedStore } from './index/retained-store.js';
@@ -78,6 +81,8 @@ export class RouterService {
   private retainedKv?: RetainedKv;
   /** KV key -> retained entry, so a delete seen on the watch finds its topic. */
   private readonly retainedKeys = new Map<string, { mountpoint: string; topic: string }>();
+  /** Export of device messages to NATS (export.filters); undefined when off. */
+  private export?: MessageExport;
 
   private constructor(
     private readonly config: Config,
@@ -92,6 +97,7 @@ export class RouterService {
       failures: metrics.counter('route_failures_total', 'Messages a shard owner did not accept in time.'),
       retriesAnswered: metrics.counter('route_retries_answered_total', 'Retried QoS 1/2 route requests answered with the first attempt\'s outcome instead of being routed again.'),
       limit: metrics.counter('limit_hits_total', 'Times a configured limit was hit, by limit name.', ['limit']),
+      apiPublishes: labelledCounter(metrics.counter('api_publishes_total', 'Backend publish requests on <prefix>.api.v1.publish, by result (routed, refused).', ['result'])),
     };
     metrics.gauge('subscriptions', 'Subscriptions in this router index.', [], (g) => g.set(this.index.size));
     metrics.gauge('retained_messages', 'Retained messages held by this router.', [], (g) => g.set(this.retained.size));
@@ -116,6 +122,7 @@ export class RouterService {
         },
       );
     }
+    this.export = await MessageExport.open(this.config, bus, subjects, this.deps.log, this.deps.metrics);
     this.subs.push(bus.subscribe(subjects.routeSubscription, (m) => this.onSubChanges(m)));
     this.subs.push(bus.subscribe(subjects.routeRetained, (m) => this.onRetainedSync(m)));
     await bus.flush();
@@ -125,6 +132,9 @@ export class RouterService {
     // session's request then fails or another router answers).
     this.publishSubs.push(bus.subscribe(subjects.routePublish, (m) => this.onPublish(m), { queue: subjects.routerQueue, errorReply: Buffer.from([ROUTE_FAILED]) }));
     this.publishSubs.push(bus.subscribe(subjects.routePublishTo(this.id), (m) => this.onPublish(m), { errorReply: Buffer.from([ROUTE_FAILED]) }));
+    if (this.config['api.publishEnabled']) {
+      this.publishSubs.push(bus.subscribe(subjects.apiPublish, (m) => this.onBackendPublish(m), { queue: subjects.apiQueue, errorReply: encodeReply({ ok: false, error: 'internal error' }) }));
+    }
     this.subs.push(bus.subscribe(subjects.routerProbe, () => this.beat(false)));
     await bus.flush();
     // Announced only once our own subject is subscribed (nobody sends to it before) and the
@@ -217,13 +227,34 @@ export class RouterService {
 
   private onPublish(msg: BusMsg): void {
     const p = decodeRoutePublish(msg.data);
+    this.routePublish(p, msg.reply ? (status) => void msg.respond(Buffer.from([status])) : undefined);
+  }
+
+  /** A backend publish (backend-publish.ts): routed like a device's, answered in JSON. */
+  private onBackendPublish(msg: BusMsg): void {
+    const p = backendPublishOf(msg, { maxTopicLevels: this.config['mqtt.maxTopicLevels'], maxPacketBytes: this.config['mqtt.maxPacketBytes'] });
+    if (!('message' in p)) {
+      this.m.apiPublishes('refused');
+      msg.respond(encodeReply(p));
+      return;
+    }
+    this.m.apiPublishes('routed');
+    this.routePublish(p, msg.reply ? (status) => void msg.respond(encodeReply(backendPublishReply(status))) : undefined);
+  }
+
+  /**
+   * Routes one message: retained store, export, fan-out. `answer` (the publisher waits) gets
+   * the route status; for QoS 1/2 only once every owning shard (and the export stream, and the
+   * retained store) took it.
+   */
+  private routePublish(p: RoutePublish, answer: ((status: number) => void) | undefined): void {
     const m = p.message;
-    if (p.id !== undefined && msg.reply) {
+    if (p.id !== undefined && answer) {
       const first = this.routeDedup.previous(p.id);
       if (first) {
         // A retry of a publish this router routes or routed: answer as the first attempt did.
         this.m.retriesAnswered.inc();
-        void first.then((status) => msg.respond(Buffer.from([status])));
+        void first.then(answer);
         return;
       }
     }
@@ -231,38 +262,42 @@ export class RouterService {
     if (m.retain && m.payload.length > 0 && this.retainedLimitHit(p.mountpoint, m) !== undefined) {
       // The retained store is full: refuse the whole message (not delivered either), so an
       // MQTT 5 publisher told 0x97 Quota exceeded [MQTT 5.0 3.4.2.1] knows nobody got it.
-      msg.respond(Buffer.from([ROUTE_QUOTA]));
+      answer?.(ROUTE_QUOTA);
       return;
     }
+    // Device messages only (a broker-made one has no origin), once: not a `$share` re-route.
+    const exported = this.export && m.origin !== '' && p.group === undefined ? this.export.offer(p.mountpoint, m, p.id) : undefined;
     // A retained message is durable before the publisher hears it was accepted.
-    let stored: Promise<number> | undefined;
+    let stored: Promise<number> | undefined = exported;
     if (m.retain) {
       this.storeRetained(p.mountpoint, m, this.retainedKv === undefined);
-      stored = this.retainedKv?.store(p.mountpoint, m).then(
+      const kept = this.retainedKv?.store(p.mountpoint, m).then(
         () => ROUTE_OK,
         (err: Error) => {
           this.deps.log.warn('retained message not persisted', { err });
           return ROUTE_FAILED;
         },
       );
+      if (kept) stored = stored ? Promise.all([stored, kept]).then(([a, b]) => Math.max(a, b)) : kept;
     }
     const byShard =
       p.group === undefined
         ? fanOut(this.index, this.config.shards, p.mountpoint, m, this.online)
         : fanOutToGroup(this.index, this.config.shards, p.mountpoint, m, p.group, p.exclude ?? '', this.online);
     const { bus, subjects } = this.deps;
-    if (m.qos === 0 || !msg.reply || byShard.size === 0) {
+    if (m.qos === 0 || !answer || byShard.size === 0) {
       for (const [shard, targets] of byShard) {
         this.m.deliveries(QOS_LABEL[m.qos], targets.length);
         bus.publish(subjects.sessionIn(shard), encodeSessionIn({ kind: SessIn.Deliver, targets, message: m }));
       }
       const code = byShard.size === 0 ? ROUTE_NO_MATCH : ROUTE_OK;
-      if (!stored || !msg.reply) msg.respond(Buffer.from([code]));
-      else this.answerLater(stored.then((c) => void msg.respond(Buffer.from([c >= 0x80 ? c : code]))));
+      if (!answer) return;
+      if (!stored) answer(code);
+      else this.answerLater(stored.then((c) => answer(c >= 0x80 ? c : code)));
       return;
     }
     const outcome = this.deliverAcked(p.id, m, byShard, stored);
-    this.answerLater((p.id === undefined ? outcome : this.routeDedup.track(p.id, outcome)).then((status) => void msg.respond(Buffer.from([status]))));
+    this.answerLater((p.id === undefined ? outcome : this.routeDedup.track(p.id, outcome)).then(answer));
   }
 
   /** Counts a publish answered asynchronously, so stop() waits for its answer. */
