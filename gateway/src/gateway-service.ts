@@ -18,6 +18,7 @@ import type { SubjectSpace } from '../../common/src/subjects.js';
 import { admission, connectionCap, openFileLimit, type Refusal } from './connection-admission.js';
 import { Connection } from './connection.js';
 import { drainConnections } from './graceful-drain.js';
+import { BroadcastWait, broadcastTargets, shutdownBroadcastOf } from './shutdown-broadcast.js';
 import { startListeners, type ListenerPorts, type Listeners } from './listeners.js';
 import type { ConnState } from './protocol/conn-state.js';
 import { encodePublish } from './protocol/encode-publish.js';
@@ -88,6 +89,8 @@ export class GatewayService implements GatewayPorts {
   private routeSeq = 0;
   private readonly publishBuckets = new WeakMap<Connection, TokenBucket>();
   private readonly connectBucket?: TokenBucket;
+  /** Set while a stopping gateway waits for its shutdown broadcast to be written. */
+  private broadcastWait?: BroadcastWait;
 
   private constructor(
     private readonly config: Config,
@@ -169,6 +172,7 @@ export class GatewayService implements GatewayPorts {
     const { log, bus, subjects } = this.deps;
     this.listeners?.close();
     const all = [...this.conns.values()];
+    await this.broadcastBeforeDrain(all);
     const ratePerS = this.config['gateway.drainRatePerS'];
     log.info('draining connections', { connections: all.length, ratePerS });
     await drainConnections(all, {
@@ -203,6 +207,33 @@ export class GatewayService implements GatewayPorts {
     this.forced = true;
     this.listeners?.close();
     for (const c of [...this.conns.values()]) this.close(c.state, this.shutdownRc, LostReason.ServerShutdown);
+  }
+
+  /**
+   * The shutdown broadcast (shutdown-broadcast.ts): one Deliver per shard owner for this
+   * gateway's connected clients, then wait until each PUBLISH was written (bounded).
+   */
+  private async broadcastBeforeDrain(all: readonly Connection[]): Promise<void> {
+    const c = this.config;
+    const b = shutdownBroadcastOf(c['gateway.shutdownBroadcastTopic'], c['gateway.shutdownBroadcastPayload'], c['gateway.shutdownBroadcastQos'], c['gateway.shutdownBroadcastWaitMs']);
+    if (!b) return;
+    const states = all.map((x) => x.state);
+    const wait = new BroadcastWait(states, b.message.topic);
+    if (wait.done) return;
+    this.broadcastWait = wait;
+    const { bus, subjects, log } = this.deps;
+    const timeoutMs = c['nats.requestTimeoutMs'];
+    const sends: Promise<unknown>[] = [];
+    for (const [shard, targets] of broadcastTargets(states, b.message.qos)) {
+      // An id the retries keep: the owner takes the copy once (its Deliver deduplication).
+      const data = encodeSessionIn({ kind: SessIn.Deliver, targets, message: b.message, id: `${this.routeIdPrefix}-bc-${shard}` });
+      sends.push(retrying(() => bus.request(subjects.sessionIn(shard), data, { timeoutMs }), { attempts: 6, baseDelayMs: 50 }).catch((err: Error) => log.warn('shutdown broadcast not taken by a shard owner', { shard, err })));
+    }
+    await Promise.all(sends);
+    await this.until(() => wait.done, b.waitMs);
+    this.count(wait.done ? 'shutdown_broadcast_written' : 'shutdown_broadcast_incomplete');
+    log.info('shutdown broadcast sent', { topic: b.message.topic, clients: states.length, notWritten: wait.left });
+    this.broadcastWait = undefined;
   }
 
   /** The DISCONNECT reason of a graceful stop: 0x9C with a Server Reference when one is configured. */
@@ -306,6 +337,7 @@ export class GatewayService implements GatewayPorts {
 
   private onSocketClosed(c: Connection): void {
     this.conns.delete(c.state.id);
+    this.broadcastWait?.closed(c.state.id);
     this.preConnect.delete(c.state.id);
     if (c.state.phase !== 'closed') this.notifyLost(c, LostReason.SocketClosed);
     c.state.phase = 'closed';
@@ -528,6 +560,7 @@ export class GatewayService implements GatewayPorts {
           return;
         }
         c.write(encodePublish(st, it, Date.now()));
+        this.broadcastWait?.written(c.state.id, it.epoch, it.message.topic, it.message.origin);
         return;
       case GwOut.Close:
         // The owner closed it (takeover, failure): 5.0 gets DISCONNECT with the reason.
