@@ -27,7 +27,10 @@ export interface BrokerOptions {
   roleEnv?: Partial<Record<'gateway' | 'session' | 'router' | 'auth', Record<string, string>>>;
   /** Cluster mode on a NATS cluster of this many nodes (buckets with as many replicas, at most 3) instead of one nats-server. */
   natsNodes?: number;
-  /** Cluster mode: join this nats-server (the caller stops it) instead of starting a private one. */
+  /**
+   * Cluster mode: join this nats-server (the caller stops it) instead of starting a private one.
+   * Single mode: the one process runs on it instead of the in-memory bus (e.g. for the NATS integration subjects).
+   */
   nats?: NatsServerHandle;
   /** Cluster mode: the non-gateway roles to start (default router, session, auth). */
   backRoles?: readonly ('router' | 'session' | 'auth')[];
@@ -95,7 +98,11 @@ export async function startBroker(mode: BrokerMode, o: BrokerOptions = {}): Prom
   };
   try {
     if (mode === 'single') {
-      const r = await spawnShardmq('shardmq', { ...o.env }, o.nofile);
+      if (o.nats) {
+        nats = o.nats;
+        natsUrl = nats.url;
+      }
+      const r = await spawnShardmq('shardmq', { ...(natsUrl ? { SHARDMQ_NATS_URL: natsUrl } : {}), ...o.env }, o.nofile);
       started('shardmq', r);
       ports.push(r.mqttPort!);
     } else {

@@ -36,8 +36,9 @@ function formEncode(up: UserProperties): string {
 
 function formDecode(s: string): UserProperties {
   const up: UserProperties = {};
-  for (const pair of s.split('&')) {
-    if (pair === '') continue;
+  for (const raw of s.split('&')) {
+    if (raw === '') continue;
+    const pair = raw.replace(/\+/g, ' '); // form encoding: '+' is a space (URLSearchParams writes it)
     const eq = pair.indexOf('=');
     const k = decodeURIComponent(eq < 0 ? pair : pair.slice(0, eq));
     const v = eq < 0 ? '' : decodeURIComponent(pair.slice(eq + 1));
