@@ -511,7 +511,8 @@ export class GatewayService implements GatewayPorts {
 
   authRefused(st: ConnState, username: string | undefined, reason: string): void {
     if (!this.config['events.enabled']) return;
-    const event: AuthRefusedEvent = { type: 'client.auth_refused', ts: Date.now(), mountpoint: st.mountpoint, clientId: st.clientId, peer: st.peer, reason, gateway: this.gatewayId };
+    // The auth service's answers are spelled with dashes (bad-credentials); events use underscores.
+    const event: AuthRefusedEvent = { type: 'client.auth_refused', ts: Date.now(), mountpoint: st.mountpoint, clientId: st.clientId, peer: st.peer, reason: reason.replace(/-/g, '_'), gateway: this.gatewayId };
     if (username !== undefined) event.username = username;
     publishClientEvent(this.deps.bus, this.deps.subjects, event);
   }

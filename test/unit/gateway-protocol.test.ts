@@ -187,3 +187,20 @@ test('[MQTT-3.14.2-2] DISCONNECT raising a zero Session Expiry Interval is a pro
   assert.deepEqual(ports.closed, [0x82]);
   assert.equal(ports.toSess.some((e) => e.kind === SessIn.Disconnect), false);
 });
+
+test('a CONNECT refused by authentication, or whose Will the ACL denies, is reported for the auth_refused event', async () => {
+  const ports = new FakePorts();
+  ports.auth = { result: 'bad-credentials', acl: null };
+  const c = createConnState(1, 'peer', '', 0);
+  handlePacket(c, { cmd: 'connect', clientId: 'dev1', protocolVersion: 5, clean: true, keepalive: 30, username: 'u', password: Buffer.from('p') } as Packet, ports);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(c.phase, 'closed');
+  assert.deepEqual(ports.authRefusals, ['bad-credentials']);
+
+  const p2 = new FakePorts();
+  p2.auth = { result: 'ok', acl: { publish: [], subscribe: [] } } as unknown as AuthReply;
+  const c2 = createConnState(2, 'peer', '', 0);
+  handlePacket(c2, { cmd: 'connect', clientId: 'dev2', protocolVersion: 4, clean: true, keepalive: 30, will: { topic: 'w', payload: Buffer.from('x'), qos: 0, retain: false } } as Packet, p2);
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(p2.authRefusals, ['will_acl']);
+});
