@@ -81,7 +81,15 @@ export interface HeaderMessage {
  * message fit for the requester on a missing topic or a bad QoS; the caller validates the topic.
  */
 export function messageFromHeaders(h: BusHeaders | undefined, payload: Uint8Array): HeaderMessage {
-  const get = (k: string): string | undefined => h?.[k];
+  // Names as written here (canonical MIME form, what Go's client sends too); any other case is accepted.
+  const get = (k: string): string | undefined => {
+    if (!h) return undefined;
+    const v = h[k];
+    if (v !== undefined) return v;
+    const lower = k.toLowerCase();
+    for (const name in h) if (name.toLowerCase() === lower) return h[name];
+    return undefined;
+  };
   const text = (k: string): string | undefined => {
     const v = get(k);
     if (v === undefined) return undefined;
