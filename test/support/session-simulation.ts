@@ -127,6 +127,7 @@ export function profileForSeed(seed: number, steps = 2000): SimProfile {
     v3WillDelayS: r.chance(0.3) ? r.pick([1, 5]) : 0,
     suppressWillOnTakeover: r.chance(0.2),
     maxSubscriptionsPerClient: r.chance(0.2) ? 2 : 1000,
+    emitEvents: r.chance(0.5),
   };
   return {
     seed,
