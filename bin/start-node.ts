@@ -53,6 +53,7 @@ export async function startNode(config: Config, log: Logger = createLogger(confi
   const metrics = new Metrics();
   const bus = await createBus({ natsUrl: config['nats.url'], name: nodeId, user: config['nats.user'], pass: config['nats.password'], token: config['nats.token'], log, metrics });
   const subjects = subjectSpace(config['nats.subjectPrefix']);
+  if (config['events.enabled'] && bus.kind === 'memory') log.warn('events.enabled is set but nats.url is not: client events stay inside this process (docs/integration.md)');
   // Readiness includes the bus: a process cut off from NATS is not ready (in-memory: always connected).
   let busConnected = true;
   bus.onStatus?.((s) => {

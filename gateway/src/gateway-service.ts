@@ -223,14 +223,18 @@ export class GatewayService implements GatewayPorts {
     this.broadcastWait = wait;
     const { bus, subjects, log } = this.deps;
     const timeoutMs = c['nats.requestTimeoutMs'];
-    const sends: Promise<unknown>[] = [];
-    for (const [shard, targets] of broadcastTargets(states, b.message.qos)) {
+    const byShard = broadcastTargets(states, b.message.qos);
+    let failed = 0;
+    for (const [shard, targets] of byShard) {
       // An id the retries keep: the owner takes the copy once (its Deliver deduplication).
       const data = encodeSessionIn({ kind: SessIn.Deliver, targets, message: b.message, id: `${this.routeIdPrefix}-bc-${shard}` });
-      sends.push(retrying(() => bus.request(subjects.sessionIn(shard), data, { timeoutMs }), { attempts: 6, baseDelayMs: 50 }).catch((err: Error) => log.warn('shutdown broadcast not taken by a shard owner', { shard, err })));
+      void retrying(() => bus.request(subjects.sessionIn(shard), data, { timeoutMs }), { attempts: 6, baseDelayMs: 50 }).catch((err: Error) => {
+        failed++;
+        log.warn('shutdown broadcast not taken by a shard owner', { shard, err });
+      });
     }
-    await Promise.all(sends);
-    await this.until(() => wait.done, b.waitMs);
+    // Bounded by the wait (and the stop deadline), not by the owners' answers: a stop never hangs on them.
+    await this.until(() => wait.done || failed === byShard.size, b.waitMs);
     this.count(wait.done ? 'shutdown_broadcast_written' : 'shutdown_broadcast_incomplete');
     log.info('shutdown broadcast sent', { topic: b.message.topic, clients: states.length, notWritten: wait.left });
     this.broadcastWait = undefined;

@@ -1,7 +1,7 @@
-import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
+import type { MsgHdrs } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, StorageType, type JetStreamClient } from '@nats-io/jetstream';
-import type { Bus, BusHeaders } from '../../common/src/bus/bus.js';
-import { natsConnection } from '../../common/src/bus/nats-bus.js';
+import type { Bus } from '../../common/src/bus/bus.js';
+import { natsConnection, toNatsHeaders } from '../../common/src/bus/nats-bus.js';
 import type { Config } from '../../common/src/config/settings.js';
 import type { Message } from '../../common/src/envelope/message.js';
 import { ROUTE_FAILED, ROUTE_OK } from '../../common/src/envelope/router.js';
@@ -92,7 +92,7 @@ export class MessageExport {
       this.counted('ok');
       return undefined;
     }
-    const opts: { headers: MsgHdrs; timeout: number; msgID?: string } = { headers: toNats(h), timeout: this.timeoutMs };
+    const opts: { headers: MsgHdrs; timeout: number; msgID?: string } = { headers: toNatsHeaders(h), timeout: this.timeoutMs };
     if (id !== undefined) opts.msgID = id;
     return this.js.publish(subject, m.payload, opts).then(
       () => {
@@ -112,10 +112,4 @@ export class MessageExport {
     for (const f of this.filters) if (topicMatchesFilter(f, topic)) return true;
     return false;
   }
-}
-
-function toNats(h: BusHeaders): MsgHdrs {
-  const out = natsHeaders();
-  for (const k in h) out.set(k, h[k]!);
-  return out;
 }

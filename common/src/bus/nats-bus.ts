@@ -77,7 +77,8 @@ export function natsConnection(bus: Bus): NatsConnection {
   return bus.connection;
 }
 
-function toNatsHeaders(h: BusHeaders): MsgHdrs {
+/** BusHeaders as NATS headers (also for JetStream publishes, which bypass the bus). */
+export function toNatsHeaders(h: BusHeaders): MsgHdrs {
   const out = natsHeaders();
   for (const k in h) out.set(k, h[k]!);
   return out;
