@@ -18,6 +18,7 @@ const EXPORT_ENV = {
   SHARDMQ_EVENTS_ENABLED: 'true',
   SHARDMQ_EXPORT_FILTERS: 'devices/+/telemetry,jsdev/#',
   SHARDMQ_EXPORT_JETSTREAM: 'true',
+  SHARDMQ_API_PUBLISH_ENABLED: 'true',
   SHARDMQ_CLUSTER_STORAGE: 'memory',
 };
 
