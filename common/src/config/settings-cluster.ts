@@ -15,5 +15,5 @@ export const clusterSettings = {
   'cluster.leaseSafetyMs': int({ default: 300, min: 0, max: 60000, doc: 'An owner stops writing a shard this long before its lease could have expired (clock drift and pause margin).' }),
   'cluster.handoffTimeoutMs': int({ default: 3000, min: 100, max: 60000, doc: 'Longest an owner waits for a moving shard\'s pending work before releasing it anyway.' }),
   'cluster.deliverRetryMs': int({ default: 20000, min: 1000, max: 600000, doc: 'How long a router keeps retrying a QoS 1/2 delivery while a shard has no owner (failover), before failing the publish.' }),
-  'cluster.loadConcurrency': int({ default: 64, min: 1, max: 4096, doc: 'Shards whose session logs a session actor reads at once when it takes shards over.' }),
+  'cluster.loadConcurrency': int({ default: 128, min: 1, max: 4096, doc: 'Shards whose session logs a session actor reads at once when it takes shards over.' }),
 } as const;

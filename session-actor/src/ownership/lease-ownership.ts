@@ -58,6 +58,9 @@ export class LeaseOwnership implements ShardOwnership {
   private ticking?: Promise<void>;
   private again = false;
   private stopping = false;
+  /** A round at the moment the quietest other member's announcement goes stale (see round). */
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private expiryAt = 0;
   private started = false;
   private settledAt = 0;
   private readonly startedAt: number;
@@ -104,6 +107,7 @@ export class LeaseOwnership implements ShardOwnership {
     if (this.timer) clearInterval(this.timer);
     if (this.renewTimer) clearInterval(this.renewTimer);
     if (this.quick) clearTimeout(this.quick);
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
     await this.ticking;
     for (const w of this.watches.splice(0)) w.stop();
     // Leave first, so the others compute the moves without us, then hand every shard off.
@@ -254,6 +258,7 @@ export class LeaseOwnership implements ShardOwnership {
   private async round(): Promise<void> {
     if (this.stopping) return;
     this.members = this.liveMembers();
+    this.roundAtNextMemberExpiry();
     const me = this.o.nodeId;
     const work: Promise<void>[] = [];
     for (let s = 0; s < this.o.shards; s++) {
@@ -276,6 +281,26 @@ export class LeaseOwnership implements ShardOwnership {
       }, Math.min(250, this.o.leaseRenewMs));
       this.quick.unref();
     }
+  }
+
+  /**
+   * A member that stops announcing is dead to us one TTL after its last announcement, and its
+   * leases (renewed before each announcement) have expired by then: a round at that instant
+   * claims its shards at once, instead of at the next periodic round up to leaseRenewMs later
+   * (a third of the failover time with the default TTL and renewal).
+   */
+  private roundAtNextMemberExpiry(): void {
+    let at = Infinity;
+    for (const [id, seen] of this.memberSeen) if (id !== this.o.nodeId) at = Math.min(at, seen + this.o.leaseTtlMs + 10);
+    if (at === Infinity || at === this.expiryAt) return;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryAt = at;
+    this.expiryTimer = setTimeout(() => {
+      this.expiryTimer = undefined;
+      this.expiryAt = 0;
+      void this.tick();
+    }, Math.max(0, at - this.now()));
+    this.expiryTimer.unref();
   }
 
   /**

@@ -16,7 +16,7 @@ export interface LogEntry {
  */
 export interface SessionLog {
   subject(shard: number): string;
-  /** The last entry on the subject (null: empty), read from the stream leader. */
+  /** The last entry on the subject (null: empty), by direct get (any replica). */
   last(subject: string): Promise<LogEntry | null>;
   /** The first entry on the subject at or after seq, or null. */
   next(subject: string, seq: number): Promise<LogEntry | null>;
@@ -66,8 +66,14 @@ class NatsSessionLog implements SessionLog {
     return `${this.prefix}.slog.${shard}`;
   }
 
+  /**
+   * A direct get, not the stream API's MSG.GET: nats-server 2.9 answers API requests one at a
+   * time, which made loading the 500 shards of a dead session actor take seconds. A replica
+   * behind its leader may answer with an older last entry; the owner's first append then
+   * fails its expected sequence and the shard is loaded again (fenced, nothing lost).
+   */
   async last(subject: string): Promise<LogEntry | null> {
-    const m = await this.jsm.streams.getMessage(this.stream, { last_by_subj: subject });
+    const m = await this.jsm.direct.getMessage(this.stream, { last_by_subj: subject });
     return m ? { seq: m.seq, data: m.data } : null;
   }
 
