@@ -6,6 +6,10 @@ import type { Bus } from '../common/src/bus/bus.js';
 import { redactedConfig } from '../common/src/config/load-config.js';
 import type { Config } from '../common/src/config/settings.js';
 import { startHttpEndpoints } from '../common/src/http-endpoints.js';
+import { createAdminApi } from '../common/src/admin/admin-api.js';
+import { adminSubjects } from '../common/src/admin/admin-subjects.js';
+import { answerNodeInfo } from '../common/src/admin/cluster-gather.js';
+import { packageVersion } from './cli/package-version.js';
 import { createLogger, type Logger } from '../common/src/log.js';
 import { Metrics } from '../common/src/metrics.js';
 import { subjectSpace } from '../common/src/subjects.js';
@@ -64,8 +68,10 @@ export async function startNode(config: Config, log: Logger = createLogger(confi
   const deps = { bus, subjects, metrics };
   const roles: Role[] = [];
   let gateway: GatewayService | undefined;
-  if (config.roles.includes('router')) roles.push(wrap('router', RouterService.create(config, { ...deps, log: log.child({ role: 'router' }) })));
-  if (config.roles.includes('session')) roles.push(wrap('session', SessionService.create(config, { ...deps, nodeId, log: log.child({ role: 'session' }) })));
+  let router: RouterService | undefined;
+  let session: SessionService | undefined;
+  if (config.roles.includes('router')) roles.push(wrap('router', (router = RouterService.create(config, { ...deps, log: log.child({ role: 'router' }) }))));
+  if (config.roles.includes('session')) roles.push(wrap('session', (session = SessionService.create(config, { ...deps, nodeId, log: log.child({ role: 'session' }) }))));
   if (config.roles.includes('auth')) roles.push(wrap('auth', AuthService.create(config, { ...deps, log: log.child({ role: 'auth' }) })));
   if (config.roles.includes('gateway')) {
     const gw = GatewayService.create(config, { ...deps, log: log.child({ role: 'gateway' }), nodeId });
@@ -74,6 +80,18 @@ export async function startNode(config: Config, log: Logger = createLogger(confi
   }
   const started: Role[] = [];
   let http: { port: number; close(): Promise<void> } | undefined;
+  const startedAt = Date.now();
+  const version = packageVersion();
+  // Every process describes itself to the admin API's cluster view (GET /api/v1/cluster).
+  const nodeInfo = answerNodeInfo(bus, adminSubjects(config['nats.subjectPrefix']), () => ({
+    nodeId,
+    roles: [...config.roles],
+    version,
+    startedAt,
+    ...(gateway ? { gateway: { id: gateway.gatewayId, connections: gateway.connectionCount, ports: { ...(gateway.ports ?? {}) } } } : {}),
+    ...(session ? { session: { shards: session.servedShards() } } : {}),
+    ...(router ? { router: { id: router.id } } : {}),
+  }));
   try {
     for (const r of roles) {
       await r.start();
@@ -85,6 +103,7 @@ export async function startNode(config: Config, log: Logger = createLogger(confi
         port: config['http.port'],
         metrics,
         log,
+        api: createAdminApi({ bus, config, log, metrics }),
         ready: () => {
           const detail: Record<string, boolean> = { bus: busConnected };
           for (const r of roles) detail[r.name] = r.ready();
@@ -117,6 +136,7 @@ export async function startNode(config: Config, log: Logger = createLogger(confi
           await r.stop().catch((err: Error) => log.error('error stopping role', { role: r.name, err }));
           log.info('role stopped', { role: r.name, ms: Date.now() - t });
         }
+        nodeInfo.unsubscribe();
         // Not http.close(): like any server's close it waits for open (keep-alive) connections.
         void http?.close();
         await bus.close().catch(() => {});

@@ -1,11 +1,12 @@
-import http from 'node:http';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { envName, flagName } from './config/setting.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 
 /**
  * /metrics (Prometheus), /healthz (the process is alive) and /readyz (every role of this
- * process is ready: listener up, bus connected, shards loaded, database reachable).
+ * process is ready: listener up, bus connected, shards loaded, database reachable), plus the
+ * admin API under /api/ when `api` is given (common/src/admin/admin-api.ts).
  */
 export async function startHttpEndpoints(o: {
   host: string;
@@ -13,6 +14,8 @@ export async function startHttpEndpoints(o: {
   metrics: Metrics;
   ready: () => { ok: boolean; detail: Record<string, boolean> };
   log: Logger;
+  /** Takes the requests it serves (returns true), e.g. the admin API under /api/. */
+  api?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }): Promise<{ port: number; close(): Promise<void> }> {
   const server = http.createServer((req, res) => {
     const url = req.url ?? '/';
@@ -40,6 +43,7 @@ export async function startHttpEndpoints(o: {
       res.end(JSON.stringify({ ready: r.ok, ...r.detail }) + '\n');
       return;
     }
+    if (o.api?.(req, res)) return;
     res.writeHead(404);
     res.end();
   });

@@ -28,6 +28,10 @@ export class Connection {
   private refused = false;
   /** Set once the owner has been told (or need not be told) the connection is gone. */
   sessionNotified = false;
+  /** The listener that accepted it (tcp, tls, ws, wss). */
+  listener = 'tcp';
+  /** When CONNACK was sent (ms since the epoch); undefined before. */
+  connectedAt?: number;
 
   constructor(
     readonly socket: Socket,

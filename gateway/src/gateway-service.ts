@@ -28,6 +28,8 @@ import type { PacketFault } from './protocol/packet-fault.js';
 import { RC, REASON_TEXT } from './protocol/reason-codes.js';
 import type { AuthRefusedEvent } from '../../common/src/integration/client-events.js';
 import { publishClientEvent } from '../../common/src/integration/publish-client-event.js';
+import { adminSubjects } from '../../common/src/admin/admin-subjects.js';
+import { connectionInfoReply } from './connection-info.js';
 
 export interface GatewayDeps {
   bus: Bus;
@@ -145,13 +147,15 @@ export class GatewayService implements GatewayPorts {
   async start(): Promise<void> {
     const { bus, subjects } = this.deps;
     this.subs.push(bus.subscribe(subjects.gatewayOut(this.gatewayId), (m) => decodeGatewayOut(m.data, (it) => this.onOut(it))));
+    // Admin API: details of one connection (peer, since when, keepalive), by id and epoch.
+    this.subs.push(bus.subscribe(adminSubjects(this.config['nats.subjectPrefix']).gateway(this.gatewayId), (m) => void m.respond(connectionInfoReply(m.data, this.conns))));
     await this.routers.start();
     const hb = () => bus.publish(subjects.gatewayHeartbeat, encodeHeartbeat({ gatewayId: this.gatewayId, stopping: false }));
     hb();
     this.timers.push(setInterval(hb, this.config['gateway.heartbeatMs']));
     this.timers.push(setInterval(() => this.sweep(), 500));
     for (const t of this.timers) t.unref();
-    this.listeners = await startListeners(this.config, (s) => this.accept(s), this.deps.log, () => this.count('accept_failed'));
+    this.listeners = await startListeners(this.config, (s, listener) => this.accept(s, listener), this.deps.log, (what) => this.count(what));
     this.listening = true;
     const maxConnections = Number.isFinite(this.maxConnections) ? this.maxConnections : 'unbounded';
     this.deps.log.info('mqtt listeners up', { host: this.config['mqtt.host'], ...this.listeners.ports, gateway: this.gatewayId, maxConnections });
@@ -251,7 +255,12 @@ export class GatewayService implements GatewayPorts {
     while (!cond() && !this.forced && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
   }
 
-  private accept(socket: net.Socket): void {
+  /** Open client connections (the admin API's cluster view). */
+  get connectionCount(): number {
+    return this.conns.size;
+  }
+
+  private accept(socket: net.Socket, listener: string): void {
     if (this.stopping) {
       socket.destroy();
       return;
@@ -303,6 +312,7 @@ export class GatewayService implements GatewayPorts {
       },
       (conn, err) => this.fault(conn.state, err),
     );
+    c.listener = listener;
     this.conns.set(id, c);
     this.preConnect.add(id);
     socket.on('error', () => {});
@@ -529,6 +539,7 @@ export class GatewayService implements GatewayPorts {
     this.preConnect.delete(st.id);
     const c = this.conns.get(st.id);
     if (!c) return;
+    c.connectedAt = Date.now();
     const out = st.pendingOut.splice(0);
     for (const it of out) this.onOut(it);
     const early = st.pendingIn.splice(0);

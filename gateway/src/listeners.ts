@@ -74,18 +74,21 @@ function attachWebSocket(server: http.Server | https.Server, path: string, onSoc
   return wss;
 }
 
+/** Which listener accepted a connection (logs, the admin API). */
+export type ListenerName = 'tcp' | 'tls' | 'ws' | 'wss';
+
 /**
- * `onAcceptError` counts listener errors. On Linux, libuv never reports EMFILE from accept: it
+ * `count` counts listener events by name (`accept_failed`, ...). On Linux, libuv never reports EMFILE from accept: it
  * accepts the waiting connections on a spare descriptor and closes them (no busy loop), so a
  * process out of descriptors stays up and the client just sees its connection closed; the
  * gateway's connection cap (connection-admission.ts) keeps it from getting there.
  */
-export async function startListeners(config: Config, onSocket: (s: net.Socket) => void, log: Logger, onAcceptError: () => void = () => {}): Promise<Listeners> {
+export async function startListeners(config: Config, onSocket: (s: net.Socket, listener: ListenerName) => void, log: Logger, count: (what: string) => void = () => {}): Promise<Listeners> {
   const host = config['mqtt.host'];
   const backlog = config['mqtt.listenBacklog'];
   const servers: net.Server[] = [];
   const wsServers: WebSocketServer[] = [];
-  const tcp = net.createServer({ noDelay: true }, onSocket);
+  const tcp = net.createServer({ noDelay: true }, (sock) => onSocket(sock, 'tcp'));
   servers.push(tcp);
   await listen(tcp, host, config['mqtt.port'], backlog);
   const ports: ListenerPorts = { tcp: bound(tcp) };
@@ -93,7 +96,7 @@ export async function startListeners(config: Config, onSocket: (s: net.Socket) =
     if (config['mqtt.tlsEnabled']) {
       const s = tls.createServer(tlsOptions(config), (sock) => {
         sock.setNoDelay(true);
-        onSocket(sock);
+        onSocket(sock, 'tls');
       });
       s.on('tlsClientError', (err) => log.debug('tls handshake failed', { err }));
       servers.push(s);
@@ -105,7 +108,7 @@ export async function startListeners(config: Config, onSocket: (s: net.Socket) =
         res.writeHead(426, { 'content-type': 'text/plain' });
         res.end('MQTT over WebSocket: upgrade required\n');
       });
-      wsServers.push(attachWebSocket(s, config['mqtt.wsPath'], onSocket, log));
+      wsServers.push(attachWebSocket(s, config['mqtt.wsPath'], (sock) => onSocket(sock, 'ws'), log));
       servers.push(s);
       await listen(s, host, config['mqtt.wsPort'], backlog);
       ports.ws = bound(s);
@@ -115,7 +118,7 @@ export async function startListeners(config: Config, onSocket: (s: net.Socket) =
         res.writeHead(426);
         res.end();
       });
-      wsServers.push(attachWebSocket(s, config['mqtt.wsPath'], onSocket, log));
+      wsServers.push(attachWebSocket(s, config['mqtt.wsPath'], (sock) => onSocket(sock, 'wss'), log));
       servers.push(s);
       await listen(s, host, config['mqtt.wssPort'], backlog);
       ports.wss = bound(s);
@@ -126,7 +129,7 @@ export async function startListeners(config: Config, onSocket: (s: net.Socket) =
   }
   for (const s of servers) {
     s.on('error', (err) => {
-      onAcceptError();
+      count('accept_failed');
       log.error('listener error', { err });
     });
   }

@@ -34,6 +34,10 @@ import { GatewayLiveness } from './runner/gateway-liveness.js';
 import { SessionTimers } from './runner/session-timers.js';
 import { WriteBeforeAcknowledge } from './runner/write-before-acknowledge.js';
 import { publishClientEvent } from '../../common/src/integration/publish-client-event.js';
+import { adminSubjects, type AdminSubjects } from '../../common/src/admin/admin-subjects.js';
+import { decodeSessionAdminRequest, encodeJson, type SessionAdminReply } from '../../common/src/admin/admin-envelopes.js';
+import { adminKick } from './core/admin-kick.js';
+import { sessionInfo } from './core/session-info.js';
 
 export interface SessionDeps {
   bus: Bus;
@@ -86,6 +90,8 @@ export function limitsFromConfig(c: Config): SessionLimits {
 interface Served {
   st: ShardState;
   inbox?: BusSubscription;
+  /** Admin API requests about this shard's sessions (admin-subjects.ts). */
+  admin?: BusSubscription;
   writes: WriteBeforeAcknowledge;
 }
 
@@ -123,12 +129,14 @@ export class SessionService implements ShardHandler {
   private readonly routers: RouterChoice;
   private started = false;
   private readonly failedTurnLog = new LogEveryNth();
+  private readonly admin: AdminSubjects;
 
   private constructor(
     private readonly config: Config,
     private readonly deps: SessionDeps,
   ) {
     this.limits = limitsFromConfig(config);
+    this.admin = adminSubjects(config['nats.subjectPrefix']);
     this.now = deps.now ?? Date.now;
     this.nodeId = deps.nodeId ?? config['node.id'] ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40)}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.ownership = new StaticOwnership(config.shards);
@@ -165,6 +173,11 @@ export class SessionService implements ShardHandler {
   /** The state of a served shard (tests and diagnostics). */
   shardState(shard: number): ShardState | undefined {
     return this.served.get(shard)?.st;
+  }
+
+  /** Shards this process serves now (the admin API's cluster view). */
+  servedShards(): number[] {
+    return [...this.served.keys()].sort((a, b) => a - b);
   }
 
   async start(): Promise<void> {
@@ -236,6 +249,7 @@ export class SessionService implements ShardHandler {
     this.publishSubs(changes);
     // A request whose envelope does not decode, or whose turn throws, is answered TURN_FAILED.
     served.inbox = this.deps.bus.subscribe(this.deps.subjects.sessionIn(shard), (m) => this.onEnvelope(shard, m), { errorReply: TURN_FAILED });
+    served.admin = this.deps.bus.subscribe(this.admin.session(shard), (m) => this.onAdmin(shard, m));
     await this.deps.bus.flush();
     this.counters.loaded.inc(sessions.length);
     this.counters.loadSeconds.observe((performance.now() - t0) / 1000);
@@ -246,6 +260,8 @@ export class SessionService implements ShardHandler {
     if (!sv) return;
     sv.inbox?.unsubscribe();
     sv.inbox = undefined;
+    sv.admin?.unsubscribe();
+    sv.admin = undefined;
     // Let router requests in flight finish (their continuations change state), then write.
     const deadline = this.now() + Math.max(100, this.config['cluster.handoffTimeoutMs'] - 500);
     while (sv.writes.busy && this.now() < deadline && this.served.get(shard) === sv) await sv.writes.waitIdle(50);
@@ -265,6 +281,7 @@ export class SessionService implements ShardHandler {
     if (!sv) return;
     this.served.delete(shard);
     sv.inbox?.unsubscribe();
+    sv.admin?.unsubscribe();
     for (const s of sv.st.sessions.values()) {
       this.clearTimer(s.key, 'will');
       this.clearTimer(s.key, 'expiry');
@@ -336,6 +353,40 @@ export class SessionService implements ShardHandler {
       respond = undefined;
     }
     this.commit(shard, dirty, out, respond, lazy);
+  }
+
+  /**
+   * An admin API request about one session of `shard`: `info` is answered from the state at
+   * once; `kick` is a turn like any other (its close and the session's end are written before
+   * the answer and the DISCONNECT leave, write-before-acknowledge). A request that does not
+   * decode goes to the bus guard (counted, no answer: the API process times out).
+   */
+  private onAdmin(shard: number, m: BusMsg): void {
+    const sv = this.served.get(shard);
+    if (!sv) return;
+    const req = decodeSessionAdminRequest(m.data);
+    this.counters.events(`admin_${req.op}`);
+    if (req.op === 'info') {
+      const s = sv.st.sessions.get(req.key);
+      const reply: SessionAdminReply = s ? { found: true, info: sessionInfo(s) } : { found: false };
+      m.respond(encodeJson(reply));
+      return;
+    }
+    const out: Effect[] = [];
+    let outcome;
+    try {
+      outcome = adminKick(sv.st, req.key, req.discardSession, this.now(), out);
+    } catch (err) {
+      this.turnFailed(shard, 'admin_kick', req.key, err);
+      return;
+    }
+    const data = encodeJson({ found: outcome.found, disconnected: outcome.disconnected, sessionDiscarded: outcome.sessionDiscarded });
+    if (!outcome.found) {
+      m.respond(encodeJson({ found: false }));
+      return;
+    }
+    this.deps.log.info('client disconnected by the admin API', { shard, disconnected: outcome.disconnected, sessionDiscarded: outcome.sessionDiscarded });
+    this.commit(shard, [req.key], out, () => void m.respond(data));
   }
 
   /**

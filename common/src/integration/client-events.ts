@@ -14,9 +14,10 @@ export type DisconnectReason =
   | 'gateway_gone'
   | 'server_shutdown'
   | 'backpressure'
-  | 'takeover';
+  | 'takeover'
+  | 'admin_disconnect';
 
-export type SessionEndReason = 'expired' | 'clean_start' | 'closed';
+export type SessionEndReason = 'expired' | 'clean_start' | 'closed' | 'admin_discarded';
 
 interface EventBase {
   /** Milliseconds since 1970 on the clock of the process that emitted it. */
