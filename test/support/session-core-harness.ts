@@ -13,6 +13,7 @@ import {
 } from '../../common/src/envelope/session-in.js';
 import type { Continuation, CountKind, Effect, TimerKind } from '../../session-actor/src/core/effects.js';
 import { handleIn } from '../../session-actor/src/core/handle-in.js';
+import { adminKick, type KickOutcome } from '../../session-actor/src/core/admin-kick.js';
 import { onPublish2Routed } from '../../session-actor/src/core/handle-publish2.js';
 import { onSubscribeRouted } from '../../session-actor/src/core/handle-subscribe.js';
 import { handleTimer } from '../../session-actor/src/core/handle-timer.js';
@@ -197,6 +198,13 @@ export class SessionCoreHarness {
 
   disconnect(c: Conn, rc = 0, sessionExpiryS?: number): Effect[] {
     return this.in({ kind: SessIn.Disconnect, key: c.key, epoch: c.epoch, rc, sessionExpiryS }).out;
+  }
+
+  /** An operator's disconnect through the admin API (core/admin-kick.ts). */
+  adminKick(key: string, discardSession: boolean): { outcome: KickOutcome; out: Effect[] } {
+    const out: Effect[] = [];
+    const outcome = adminKick(this.st, key, discardSession, this.now, out);
+    return { outcome, out: this.record(out) };
   }
 
   gatewayGone(gateway: string): Effect[] {

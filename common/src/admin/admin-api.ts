@@ -207,10 +207,11 @@ function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
     const chunks: Buffer[] = [];
     let n = 0;
     req.on('data', (c: Buffer) => {
+      if (n > maxBytes) return; // already refused: read and drop the rest, so the 413 reaches the client
       n += c.length;
       if (n > maxBytes) {
+        chunks.length = 0;
         reject(new HttpError(413, `request body larger than admin.maxRequestBytes (${maxBytes} bytes)`));
-        req.destroy();
         return;
       }
       chunks.push(c);
