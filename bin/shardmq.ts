@@ -3,7 +3,10 @@ import { runUserCommand, USER_USAGE } from '../auth-service/src/cli/user-command
 import { ConfigError, loadConfig, type IgnoredEnv } from '../common/src/config/load-config.js';
 import { createLogger } from '../common/src/log.js';
 import { installProcessFaultPolicy } from '../common/src/process-faults.js';
+import { CLIENTS_USAGE, runClientsCommand } from './cli/clients-command.js';
+import { CLUSTER_USAGE, runClusterCommand } from './cli/cluster-command.js';
 import { runConfigCommand } from './cli/config-command.js';
+import { PUBLISH_USAGE, runPublishCommand } from './cli/publish-command.js';
 import { packageVersion } from './cli/package-version.js';
 import { CONFIG_USAGE, MAIN_USAGE, START_USAGE } from './cli/usage.js';
 import { stopOnSignal } from './stop-on-signal.js';
@@ -13,7 +16,15 @@ const out = (s: string) => process.stdout.write(s + '\n');
 const err = (s: string) => process.stderr.write(s + '\n');
 const isHelp = (a: string | undefined) => a === '--help' || a === '-h';
 
-const USAGE_OF: Record<string, string> = { start: START_USAGE, config: CONFIG_USAGE, user: USER_USAGE.join('\n'), help: MAIN_USAGE };
+const USAGE_OF: Record<string, string> = {
+  start: START_USAGE,
+  config: CONFIG_USAGE,
+  user: USER_USAGE.join('\n'),
+  clients: CLIENTS_USAGE,
+  cluster: CLUSTER_USAGE,
+  publish: PUBLISH_USAGE,
+  help: MAIN_USAGE,
+};
 
 async function start(args: string[]): Promise<number> {
   const ignored: IgnoredEnv[] = [];
@@ -92,6 +103,10 @@ async function main(argv: string[]): Promise<number> {
   }
   if (cmd === 'config') return runConfigCommand(rest, process.env, out, err);
   if (cmd === 'user') return user(rest);
+  const io = { env: process.env, out, err };
+  if (cmd === 'clients') return runClientsCommand(rest, io);
+  if (cmd === 'cluster') return runClusterCommand(rest, io);
+  if (cmd === 'publish') return runPublishCommand(rest, io);
   err(`shardmq: unknown command "${cmd}"\n${MAIN_USAGE}`);
   return 2;
 }

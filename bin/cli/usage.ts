@@ -9,7 +9,12 @@ commands:
   start          run the broker roles named by SHARDMQ_ROLES (default: all, in one process)
   config print   print the effective configuration, secrets masked
   config check   validate the configuration; exit 0 when valid, 1 naming the bad setting
-  user ...       manage devices in the auth database (shardmq user --help)
+  user ...       manage devices in the auth database, bulk import included (shardmq user --help)
+  clients show <id> | kick <id> [--session]
+                 a client's session and connection; disconnect it (admin API of a running broker)
+  cluster status members, gateways, routers, versions and shard owners of a running broker
+  publish -t <topic> -m <payload> [-q qos] [-r]
+                 publish a message as the broker
   help [command] this text, or a command's
   --version      print the shardmq version
 

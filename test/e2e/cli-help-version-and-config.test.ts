@@ -10,7 +10,7 @@ import { CLI, shardmqCli as shardmq } from '../support/shardmq-cli.js';
 /** `shardmq --version`, `--help` for every command, `config print` and `config check`, run as real processes. */
 
 const ROOT = join(CLI, '..', '..', '..');
-const COMMANDS = ['start', 'config', 'user', 'help'];
+const COMMANDS = ['start', 'config', 'user', 'clients', 'cluster', 'publish', 'help'];
 
 describe('shardmq --version and --help', () => {
   test('--version prints the version in package.json', async () => {
