@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { runUserCommand, USER_USAGE } from '../auth-service/src/cli/user-command.js';
+import { USER_IMPORT_USAGE } from '../auth-service/src/cli/user-import.js';
 import { ConfigError, loadConfig, type IgnoredEnv } from '../common/src/config/load-config.js';
 import { createLogger } from '../common/src/log.js';
 import { installProcessFaultPolicy } from '../common/src/process-faults.js';
@@ -60,6 +61,10 @@ async function user(args: string[]): Promise<number> {
   if (args.length === 0 || isHelp(args[0])) {
     out(USER_USAGE.join('\n'));
     return args.length === 0 ? 2 : 0;
+  }
+  if (args[0] === 'import' && args.some(isHelp)) {
+    out(USER_IMPORT_USAGE.join('\n'));
+    return 0;
   }
   // The user CLI reads the same configuration (database URL etc.) from env; its own words are positional.
   let config;

@@ -19,9 +19,9 @@ export interface CliResult {
  * Runs the real CLI with only PATH and `env` in its environment; resolves with the exit code and
  * output (never rejects). Who may call: tests only.
  */
-export async function shardmqCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+export async function shardmqCli(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<CliResult> {
   try {
-    const r = await run(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 30_000 });
+    const r = await run(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, timeout: timeoutMs });
     return { code: 0, stdout: r.stdout, stderr: r.stderr, out: r.stdout + r.stderr };
   } catch (e) {
     const err = e as { code?: number; stdout?: string; stderr?: string };

@@ -6,6 +6,7 @@ import { lintAclJson } from '../acl/compile-acl.js';
 import { toPgcryptoCompatible } from '../bcrypt/bcrypt-hash.js';
 import { databaseConfigured, resolveDbOptions } from '../db/connection-options.js';
 import { PgCluster } from '../db/pg-cluster.js';
+import { runUserImport } from './user-import.js';
 
 /**
  * `shardmq user add|passwd|del|list|acl`: manages rows of the VerneMQ credentials table
@@ -24,6 +25,8 @@ export const USER_USAGE = [
   '  del <username> [--client-id <id|*>] [--mountpoint <mp>]',
   '  list [--mountpoint <mp>] [--username <name>]        (one JSON object per line; never the hash)',
   "  acl <username> [--client-id <id|*>] [--mountpoint <mp>] [--publish-acl '<json>'] [--subscribe-acl '<json>']",
+  '  import <file.csv|file.json> [--format csv|json] [--update] [--cost <4-31>] [--batch-size <n>]',
+  '      bulk insert with progress output, hashing on every core (shardmq user import --help)',
   "ACL json: [{\"pattern\": \"devices/%c/#\", \"max_qos\": 1}]; 'null' clears (allows nothing).",
   'Defaults: --client-id * (any client id), --mountpoint "" , --cost 8.',
 ];
@@ -109,6 +112,8 @@ export function hashPasswordForVmq(password: string, cost = DEFAULT_BCRYPT_COST)
 }
 
 export async function runUserCommand(args: string[], config: Config, out: (line: string) => void): Promise<number> {
+  const a = args[0] === 'user' ? args.slice(1) : args;
+  if (a[0] === 'import') return runUserImport(a.slice(1), config, out);
   let p: Parsed;
   try {
     p = parseArgs(args);
