@@ -4,13 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { startBroker, type Broker } from '../support/broker.js';
 import { ClientPool, collect, publish, subscribe, waitFor } from '../support/mqtt-clients.js';
 import { makeTestCerts, type TestCerts } from '../support/tls-certs.js';
-
-/** Reads the listener ports from the broker's "ready" log line. */
-function listenerPorts(broker: Broker): { tcp: number; tls: number; ws: number; wss: number } {
-  const m = /"listeners":(\{[^}]*\})/.exec(broker.output());
-  assert.ok(m, 'ready line names the listeners');
-  return JSON.parse(m[1]!);
-}
+import { listenerPorts } from '../support/listener-ports.js';
 
 describe('TLS, WebSocket and secure WebSocket listeners reach the same broker', () => {
   let broker: Broker;
@@ -37,7 +31,7 @@ describe('TLS, WebSocket and secure WebSocket listeners reach the same broker', 
   });
 
   test('a subscriber on TCP gets messages published over TLS, WebSocket and WSS', async () => {
-    const p = listenerPorts(broker);
+    const p = listenerPorts(broker) as { tcp: number; tls: number; ws: number; wss: number };
     const ca = readFileSync(certs.caFile);
     const sub = await pool.connect(`mqtt://127.0.0.1:${p.tcp}`, { clientId: 'l-sub' });
     const got = collect(sub);
@@ -53,7 +47,7 @@ describe('TLS, WebSocket and secure WebSocket listeners reach the same broker', 
   });
 
   test('a TLS client that does not trust the broker certificate cannot connect', async () => {
-    const p = listenerPorts(broker);
+    const p = listenerPorts(broker) as { tcp: number; tls: number; ws: number; wss: number };
     await assert.rejects(pool.connect(`mqtts://127.0.0.1:${p.tls}`, { clientId: 'l-untrusted', rejectUnauthorized: true }));
   });
 });

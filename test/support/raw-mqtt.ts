@@ -29,14 +29,22 @@ export class RawClient {
     );
   }
 
-  /** Opens a socket to 127.0.0.1:port; `protocolVersion` chooses how server packets are parsed. */
-  static open(port: number, protocolVersion: 3 | 4 | 5 = 5): Promise<RawClient> {
+  /**
+   * Opens a socket to 127.0.0.1:port; `protocolVersion` chooses how server packets are parsed;
+   * `localAddress` picks the source (any 127.x.y.z works on Linux loopback).
+   */
+  static open(port: number, protocolVersion: 3 | 4 | 5 = 5, o: { localAddress?: string } = {}): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const s = net.connect({ host: '127.0.0.1', port });
+      const s = net.connect({ host: '127.0.0.1', port, ...o });
       s.setNoDelay(true);
       s.once('connect', () => resolve(new RawClient(s, protocolVersion)));
       s.once('error', reject);
     });
+  }
+
+  /** A raw client over a stream opened elsewhere (e.g. TLS after a PROXY protocol header). */
+  static over(socket: net.Socket, protocolVersion: 3 | 4 | 5 = 5): RawClient {
+    return new RawClient(socket, protocolVersion);
   }
 
   /** Opens a socket and completes a CONNECT/CONNACK handshake (throws if not accepted). */
