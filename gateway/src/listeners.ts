@@ -131,16 +131,20 @@ export async function startListeners(config: Config, onSocket: (s: net.Socket, l
   const servers: net.Server[] = [];
   const wsServers: WebSocketServer[] = [];
   const proxyLog = new LogEveryNth();
+  const trusted = cidrMatcher(config['mqtt.proxyProtocolTrustedCidrs']);
   const proxy = (listener: ListenerName, ready: ProxyAcceptOptions['ready']): ProxyAcceptOptions => ({
-    trusted: cidrMatcher(config['mqtt.proxyProtocolTrustedCidrs']),
+    trusted,
     maxBytes: config['mqtt.proxyHeaderMaxBytes'],
     timeoutMs: config['mqtt.proxyHeaderTimeoutMs'],
+    waiting: { count: 0, max: config['mqtt.maxPendingConnects'] },
     ready,
     refused: (sock, why, detail) => {
       count(why);
       // From the load balancer (or someone posing as one): an operator's problem, so warn, rate-limited.
       const n = proxyLog.hit(why);
-      if (n !== undefined) log.warn('closed a connection: bad PROXY protocol header', { listener, peer: `${sock.remoteAddress}:${sock.remotePort}`, why, detail, occurrences: n });
+      if (n === undefined) return;
+      if (why === 'connection_refused_pending_connects') log.warn('refusing new connections: limit reached', { listener, setting: 'mqtt.maxPendingConnects', detail, occurrences: n });
+      else log.warn('closed a connection: bad PROXY protocol header', { listener, peer: `${sock.remoteAddress}:${sock.remotePort}`, why, detail, occurrences: n });
     },
   });
   const tcp = config['mqtt.tcpProxyProtocol']

@@ -12,22 +12,36 @@ import { parseProxyHeader, looksLikeProxyHeader, type ProxySource } from './prox
  *   sends a PROXY header: only a trusted load balancer may name another address.
  */
 
-export type ProxyRefusal = 'proxy_header_malformed' | 'proxy_header_too_large' | 'proxy_header_missing' | 'proxy_header_timeout' | 'proxy_header_untrusted';
+export type ProxyRefusal = 'proxy_header_malformed' | 'proxy_header_too_large' | 'proxy_header_missing' | 'proxy_header_timeout' | 'proxy_header_untrusted' | 'connection_refused_pending_connects';
 
 export interface ProxyAcceptOptions {
   trusted: (address: string | undefined) => boolean;
   maxBytes: number;
   timeoutMs: number;
+  /**
+   * Connections of this listener waiting for their first bytes, shared by its calls: beyond
+   * `max`, new ones are closed at once (they count against mqtt.maxPendingConnects like
+   * connections that have not sent CONNECT: a flood that sends nothing holds no more than that).
+   */
+  waiting: { count: number; max: number };
   /** The socket is positioned after the header (paused, resumed on the next tick); `source` undefined: its own address. */
   ready: (socket: net.Socket, leftover: Buffer, source: ProxySource | undefined) => void;
   refused: (socket: net.Socket, why: ProxyRefusal, detail: string) => void;
 }
 
 export function proxyAccept(socket: net.Socket, o: ProxyAcceptOptions): void {
+  if (o.waiting.count >= o.waiting.max) {
+    socket.on('error', () => {});
+    socket.destroy();
+    o.refused(socket, 'connection_refused_pending_connects', `${o.waiting.count} connections already wait for their first bytes`);
+    return;
+  }
+  o.waiting.count++;
   const trusted = o.trusted(socket.remoteAddress);
   let got: Buffer = Buffer.alloc(0);
   let settled = false;
   const finish = () => {
+    if (!settled) o.waiting.count--;
     settled = true;
     clearTimeout(timer);
     socket.off('data', onData);
@@ -41,6 +55,7 @@ export function proxyAccept(socket: net.Socket, o: ProxyAcceptOptions): void {
     o.refused(socket, why, detail);
   };
   const onClose = () => {
+    if (!settled) o.waiting.count--;
     settled = true;
     clearTimeout(timer);
   };

@@ -385,7 +385,6 @@ export class SessionService implements ShardHandler {
       m.respond(encodeJson({ found: false }));
       return;
     }
-    this.deps.log.info('client disconnected by the admin API', { shard, disconnected: outcome.disconnected, sessionDiscarded: outcome.sessionDiscarded });
     this.commit(shard, [req.key], out, () => void m.respond(data));
   }
 
