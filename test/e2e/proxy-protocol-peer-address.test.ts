@@ -96,42 +96,45 @@ for (const mode of MODES) {
     const gw = () => (mode === 'single' ? 'shardmq' : 'gateway-1');
     const id = (s: string) => `${mode}-proxy-${s}`;
     const clientInfo = async (clientId: string) => (await adminRequest(adminPort(f.broker.httpPorts), 'GET', `/api/v1/clients/${encodeURIComponent(clientId)}`, { token: TOKEN })).json;
+    /** A raw client whose source is the trusted load balancer's address. */
+    const viaLoadBalancer = async (): Promise<RawClient> => {
+      const c = await RawClient.open(f.broker.ports[0]!, 5, { localAddress: LB });
+      f.raws.push(c);
+      return c;
+    };
+    /** Cluster: the auth request (copied off NATS) named this peer. */
+    const authSaw = async (clientId: string, peer: string) => {
+      if (!nc) return;
+      await waitFor(() => authPeers.has(clientId), 'the copy of the auth request');
+      assert.equal(authPeers.get(clientId), peer);
+    };
     const connected = async (c: RawClient) => {
       const ack = (await c.waitPacket((p) => p.cmd === 'connack', 'CONNACK')) as { reasonCode?: number };
       assert.equal(ack.reasonCode ?? 0, 0);
     };
 
     test('v1 header then CONNECT in one write: the admin API and the auth request see the client\'s address', async () => {
-      const c = await RawClient.open(f.broker.ports[0]!, 5, { localAddress: LB });
-      f.raws.push(c);
+      const c = await viaLoadBalancer();
       c.send(Buffer.concat([v1('203.0.113.7', 4242), connectPacket(id('v1'))]));
       await connected(c);
       const j = await clientInfo(id('v1'));
       assert.equal(j.peer, '203.0.113.7:4242');
       assert.equal(j.listener, 'tcp');
-      if (nc) {
-        await waitFor(() => authPeers.has(id('v1')), 'the copy of the auth request');
-        assert.equal(authPeers.get(id('v1')), '203.0.113.7:4242');
-      }
+      await authSaw(id('v1'), '203.0.113.7:4242');
     });
 
     test('v2 TCP6 header sent byte by byte, then CONNECT', async () => {
-      const c = await RawClient.open(f.broker.ports[0]!, 5, { localAddress: LB });
-      f.raws.push(c);
+      const c = await viaLoadBalancer();
       const h = v2Tcp6([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x99], 5555);
       for (const b of h) c.send([b]);
       c.send(connectPacket(id('v2')));
       await connected(c);
       assert.equal((await clientInfo(id('v2'))).peer, '2001:db8::99:5555');
-      if (nc) {
-        await waitFor(() => authPeers.has(id('v2')), 'the copy of the auth request');
-        assert.equal(authPeers.get(id('v2')), '2001:db8::99:5555');
-      }
+      await authSaw(id('v2'), '2001:db8::99:5555');
     });
 
     test('v2 LOCAL (a health check): the connection keeps its own address', async () => {
-      const c = await RawClient.open(f.broker.ports[0]!, 5, { localAddress: LB });
-      f.raws.push(c);
+      const c = await viaLoadBalancer();
       c.send(Buffer.concat([v2Local(), connectPacket(id('local'))]));
       await connected(c);
       assert.match((await clientInfo(id('local'))).peer, new RegExp(`^(::ffff:)?${LB.replace(/\./g, '\\.')}:\\d+$`));
@@ -155,19 +158,16 @@ for (const mode of MODES) {
     });
 
     test('a trusted source without a header and a malformed header are closed and counted; the broker serves on', async () => {
-      const bare = await RawClient.open(f.broker.ports[0]!, 5, { localAddress: LB });
-      f.raws.push(bare);
+      const bare = await viaLoadBalancer();
       bare.send(connectPacket(id('bare')));
       assert.equal(await bare.waitClosed(), true, 'no header from the load balancer: closed');
       assert.equal(bare.packets.length, 0);
       await waitForMetric(f.broker, gw(), 'shardmq_gateway_events_total', 'what="proxy_header_missing"', (v) => v >= 1);
-      const bad = await RawClient.open(f.broker.ports[0]!, 5, { localAddress: LB });
-      f.raws.push(bad);
+      const bad = await viaLoadBalancer();
       bad.send(Buffer.from('PROXY TCP4 1.2.3.4 5.6.7.8 99999 1\r\n'));
       assert.equal(await bad.waitClosed(), true, 'malformed: closed');
       await waitForMetric(f.broker, gw(), 'shardmq_gateway_events_total', 'what="proxy_header_malformed"', (v) => v >= 1);
-      const ok = await RawClient.open(f.broker.ports[0]!, 5, { localAddress: LB });
-      f.raws.push(ok);
+      const ok = await viaLoadBalancer();
       ok.send(Buffer.concat([v1('192.0.2.1', 1), connectPacket(id('after'))]));
       await connected(ok);
     });

@@ -106,6 +106,15 @@ function field<T>(o: Record<string, unknown>, k: string, type: 'string' | 'numbe
   return v as T;
 }
 
+/** Copies the optional fields present in `o` onto `target`: an absent field stays absent, never undefined. */
+function optionalFields<T extends object>(o: Record<string, unknown>, target: T, fields: ReadonlyArray<readonly [keyof T & string, 'string' | 'number' | 'boolean']>): T {
+  for (const [k, type] of fields) {
+    const v = field<unknown>(o, k, type, true);
+    if (v !== undefined) (target as Record<string, unknown>)[k] = v;
+  }
+  return target;
+}
+
 function obj(o: Record<string, unknown>, k: string): Record<string, unknown> {
   const v = o[k];
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new EnvelopeError(`admin envelope field ${k}: expected an object`);
@@ -144,9 +153,7 @@ function decodeSessionInfo(o: Record<string, unknown>): SessionInfo {
       retainAsPublished: field(r, 'retainAsPublished', 'boolean'),
       retainHandling: field(r, 'retainHandling', 'number'),
     };
-    const id = field<number | undefined>(r, 'subscriptionId', 'number', true);
-    if (id !== undefined) sub.subscriptionId = id;
-    return sub;
+    return optionalFields(r, sub, [['subscriptionId', 'number']]);
   });
   const info: SessionInfo = {
     clientId: field(o, 'clientId', 'string'),
@@ -160,15 +167,12 @@ function decodeSessionInfo(o: Record<string, unknown>): SessionInfo {
     inflight: field(o, 'inflight', 'number'),
     willPending: field(o, 'willPending', 'boolean'),
   };
-  const gateway = field<string | undefined>(o, 'gateway', 'string', true);
-  if (gateway !== undefined) info.gateway = gateway;
-  const connId = field<number | undefined>(o, 'connId', 'number', true);
-  if (connId !== undefined) info.connId = connId;
-  const epoch = field<number | undefined>(o, 'epoch', 'number', true);
-  if (epoch !== undefined) info.epoch = epoch;
-  const expiresAt = field<number | undefined>(o, 'expiresAt', 'number', true);
-  if (expiresAt !== undefined) info.expiresAt = expiresAt;
-  return info;
+  return optionalFields(o, info, [
+    ['gateway', 'string'],
+    ['connId', 'number'],
+    ['epoch', 'number'],
+    ['expiresAt', 'number'],
+  ]);
 }
 
 export function decodeConnectionInfoRequest(data: Uint8Array): ConnectionInfoRequest {
@@ -181,9 +185,7 @@ export function decodeConnectionInfoReply(data: Uint8Array): ConnectionInfoReply
   if (!field<boolean>(o, 'found', 'boolean')) return { found: false };
   const c = obj(o, 'conn');
   const conn: ConnectionInfo = { peer: field(c, 'peer', 'string'), keepaliveS: field(c, 'keepaliveS', 'number'), listener: field(c, 'listener', 'string') };
-  const at = field<number | undefined>(c, 'connectedAt', 'number', true);
-  if (at !== undefined) conn.connectedAt = at;
-  return { found: true, conn };
+  return { found: true, conn: optionalFields(c, conn, [['connectedAt', 'number']]) };
 }
 
 export function decodeNodeInfo(data: Uint8Array): NodeInfo {
