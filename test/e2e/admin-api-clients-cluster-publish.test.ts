@@ -158,3 +158,29 @@ for (const mode of MODES) {
     });
   });
 }
+
+for (const mode of MODES) {
+  describe(`admin API with a mountpoint (${mode})`, () => {
+    const f = brokerFixture(mode, { gateways: 1, env: { SHARDMQ_ADMIN_TOKEN: TOKEN, SHARDMQ_MQTT_MOUNTPOINT: 'tenantA' } });
+    const api = (method: string, path: string, body?: unknown) => adminRequest(adminPort(f.broker.httpPorts), method, path, { token: TOKEN, body });
+
+    test('clients are found under their mountpoint only; a publish reaches the tenant it names', async () => {
+      const clientId = `${mode}-mp-dev`;
+      const c = await f.pool.connect(f.broker.url(0), { protocolVersion: 5, clientId });
+      await subscribe(c, 'tenant/news', { qos: 1 });
+      const got = collect(c);
+      assert.equal((await api('GET', `/api/v1/clients/${clientId}`)).status, 404, 'not in the default mountpoint');
+      const r = await api('GET', `/api/v1/clients/${clientId}?mountpoint=tenantA`);
+      assert.equal(r.status, 200, r.body);
+      assert.equal(r.json.mountpoint, 'tenantA');
+      const other = await api('POST', '/api/v1/publish', { topic: 'tenant/news', payload: 'not for you', qos: 1 });
+      assert.equal(other.json.matched, false, 'the default mountpoint has no such subscriber');
+      const mine = await api('POST', '/api/v1/publish', { topic: 'tenant/news', payload: 'hello tenant', qos: 1, mountpoint: 'tenantA' });
+      assert.equal(mine.json.matched, true);
+      await waitFor(() => got.length === 1, 'the tenant message');
+      assert.equal(got[0]!.payload.toString(), 'hello tenant');
+      const kick = await api('DELETE', `/api/v1/clients/${clientId}?mountpoint=tenantA&session=true`);
+      assert.deepEqual(kick.json, { clientId, disconnected: true, sessionDiscarded: true });
+    });
+  });
+}
