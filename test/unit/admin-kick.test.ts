@@ -61,3 +61,12 @@ test('sessionInfo shows the connection, subscriptions, queue and expiry', () => 
   assert.equal(off.gateway, undefined);
   assert.equal(off.expiresAt, h.now + 120_000);
 });
+
+test('with events on, a kick emits client.disconnected (admin_disconnect, 0x98) and a discard session.ended (admin_discarded)', () => {
+  const h = new SessionCoreHarness({ emitEvents: true });
+  h.connect('d5', { sessionExpiryS: 600, cleanStart: false });
+  const kicked = h.adminKick('d5', false).out.flatMap((e) => (e.t === 'event' ? [e.event] : []));
+  assert.deepEqual(kicked.map((e) => [e.type, 'reason' in e ? e.reason : undefined, 'reasonCode' in e ? e.reasonCode : undefined]), [['client.disconnected', 'admin_disconnect', 0x98]]);
+  const discarded = h.adminKick('d5', true).out.flatMap((e) => (e.t === 'event' ? [e.event] : []));
+  assert.deepEqual(discarded.map((e) => [e.type, 'reason' in e ? e.reason : undefined]), [['session.ended', 'admin_discarded']]);
+});

@@ -253,6 +253,6 @@ export function parsePublishBody(body: Buffer, config: Config): PublishRequest {
   const qos = b.qos ?? 0;
   if (qos !== 0 && qos !== 1 && qos !== 2) throw new HttpError(400, 'qos: 0, 1 or 2');
   if (b.retain !== undefined && typeof b.retain !== 'boolean') throw new HttpError(400, 'retain: boolean');
-  if (b.mountpoint !== undefined && typeof b.mountpoint !== 'string') throw new HttpError(400, 'mountpoint: string');
+  if (b.mountpoint !== undefined && (typeof b.mountpoint !== 'string' || !/^[^\u0000/#+]*$/.test(b.mountpoint))) throw new HttpError(400, 'mountpoint: a string without NUL, /, + or #');
   return { topic: b.topic, payload, qos, retain: b.retain === true, mountpoint: (b.mountpoint as string | undefined) ?? '' };
 }
