@@ -104,6 +104,9 @@ describe('subject kinds stay low-cardinality', () => {
     assert.equal(subjectKind('mqtt.sess.*.in'), 'sess.*.in');
     assert.equal(subjectKind('other.gw.gw-a1b2.out'), 'gw.out');
     assert.equal(subjectKind('mqtt.gw.hb'), 'gw.hb');
+    assert.equal(subjectKind('mqtt.admin.v1.gw.gw-a1b2'), 'admin.v1.gw');
+    assert.equal(subjectKind('mqtt.admin.v1.sess.17'), 'admin.v1.sess');
+    assert.equal(subjectKind('mqtt.admin.v1.reply.0a1b2c3d'), 'admin.v1.reply');
     assert.equal(subjectKind('auth.v1.connect'), 'v1.connect');
     assert.equal(subjectKind('_INBOX.abc.def'), 'inbox');
   });

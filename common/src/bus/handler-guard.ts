@@ -75,5 +75,7 @@ export function subjectKind(subject: string): string {
   if (subject.startsWith('_INBOX.')) return 'inbox';
   const t = subject.split('.').slice(1);
   if (t[0] === 'gw' && t.length === 3 && t[2] === 'out') return 'gw.out';
+  // Admin subjects end in a shard, a gateway id or a per-request token: kept to their kind.
+  if (t[0] === 'admin' && t.length >= 3) return t.slice(0, 3).join('.');
   return t.map((x) => (/^\d+$/.test(x) ? 'N' : x)).join('.') || 'other';
 }
