@@ -3,6 +3,7 @@ import { after, before, test } from 'node:test';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import fc from 'fast-check';
 import { subjectSpace } from '../../common/src/subjects.js';
+import { adminSubjects } from '../../common/src/admin/admin-subjects.js';
 import { startBroker, type Broker } from '../support/broker.js';
 import { ClientPool, collect, publish, subscribe, waitFor } from '../support/mqtt-clients.js';
 import { eventually } from '../support/auth-harness.js';
@@ -21,6 +22,7 @@ let broker: Broker;
 let nc: NatsConnection;
 const pool = new ClientPool();
 const subjects = subjectSpace();
+const admin = adminSubjects();
 
 before(async () => {
   broker = await startBroker('cluster', { gateways: 1, env: { SHARDMQ_SHARDS: '16' } });
@@ -57,6 +59,9 @@ test('garbage on every bus subject is dropped and counted; the cluster keeps ser
     subjects.routeSubscription,
     subjects.routeRetained,
     subjects.authConnect,
+    ...Array.from({ length: 16 }, (_, i) => admin.session(i)),
+    admin.gateway(gw),
+    admin.nodes,
   ];
   const garbage = fc.sample(
     fc.oneof(
