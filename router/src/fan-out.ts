@@ -2,37 +2,16 @@ import type { DeliveryTarget } from '../../common/src/envelope/session-in.js';
 import type { Message } from '../../common/src/envelope/message.js';
 import { shardOf } from '../../common/src/shard.js';
 import type { SubEntry, SubscriptionIndex } from './index/subscription-index.js';
+import { MatchedTargets } from './matched-targets.js';
 
 /**
- * Matches one message and groups the receiving sessions by shard. A session with several
- * matching subscriptions gets one copy at the highest QoS with every Subscription Identifier
- * ([MQTT-3.3.4-2]/[MQTT-3.3.4-3] allow one copy; its QoS is the maximum granted).
- * No Local: never back to the publishing session [MQTT-3.8.3-3]. Runs on any router.
+ * Matches one message and groups its copies by shard: one per session for its non-shared
+ * subscriptions, one per `$share` group (see MatchedTargets). Runs on any router.
  */
 export function fanOut(index: SubscriptionIndex, shards: number, mountpoint: string, m: Message, eligible?: (key: string) => boolean): Map<number, DeliveryTarget[]> {
-  const byKey = new Map<string, DeliveryTarget>();
-  index.match(mountpoint, m.topic, (e: SubEntry, group) => {
-    if (e.noLocal && group === undefined && e.key === m.origin) return;
-    const prev = byKey.get(e.key);
-    if (!prev) {
-      const t: DeliveryTarget = { key: e.key, qos: e.qos, retainAsPublished: e.retainAsPublished, subIds: e.subId ? [e.subId] : [] };
-      if (group !== undefined) t.group = group;
-      byKey.set(e.key, t);
-      return;
-    }
-    if (group === undefined) prev.group = undefined; // also a plain subscriber: its copy is its own
-    if (e.qos > prev.qos) prev.qos = e.qos;
-    if (e.retainAsPublished) prev.retainAsPublished = true;
-    if (e.subId && !prev.subIds.includes(e.subId)) prev.subIds.push(e.subId);
-  }, eligible);
-  const byShard = new Map<number, DeliveryTarget[]>();
-  for (const t of byKey.values()) {
-    const shard = shardOf(t.key, shards);
-    const list = byShard.get(shard);
-    if (list) list.push(t);
-    else byShard.set(shard, [t]);
-  }
-  return byShard;
+  const targets = new MatchedTargets(m.origin);
+  index.match(mountpoint, m.topic, (e: SubEntry, group) => targets.add(e, group), eligible);
+  return targets.byShard(shards);
 }
 
 /**
