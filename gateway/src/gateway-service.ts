@@ -21,8 +21,9 @@ import { drainConnections } from './graceful-drain.js';
 import { BroadcastWait, broadcastTargets, shutdownBroadcastOf } from './shutdown-broadcast.js';
 import { startListeners, type ListenerPorts, type Listeners } from './listeners.js';
 import type { ConnState } from './protocol/conn-state.js';
-import { encodePublish } from './protocol/encode-publish.js';
+import { encodeControl } from './protocol/encode-control.js';
 import { handlePacket } from './protocol/handle-packet.js';
+import { encodePublishWithin, fitsClient } from './protocol/max-packet-size.js';
 import type { GatewayLimits, GatewayPorts } from './protocol/ports.js';
 import type { PacketFault } from './protocol/packet-fault.js';
 import { RC, REASON_TEXT } from './protocol/reason-codes.js';
@@ -307,7 +308,7 @@ export class GatewayService implements GatewayPorts {
           this.count('unsupported_protocol');
           conn.write(CONNACK_UNACCEPTABLE_PROTOCOL);
         }
-        // [MQTT-4.13.1-1] malformed packet / [MQTT-3.1.2-24] too large: 5.0 says why, then close.
+        // [MQTT-4.13.1-1] malformed packet / larger than our Maximum Packet Size [MQTT-3.2.2-15] (5.0): 5.0 says why, then close.
         this.close(conn.state, why === 'too-large' ? RC.PACKET_TOO_LARGE : RC.MALFORMED, LostReason.ProtocolError);
       },
       (conn, err) => this.fault(conn.state, err),
@@ -365,7 +366,7 @@ export class GatewayService implements GatewayPorts {
     if (st.phase === 'connected' && !st.cleanlyDisconnected) this.toSession(st, { kind: SessIn.ConnLost, key: st.key, epoch: st.epoch, reason });
   }
 
-  /** Keepalive (1.5x [MQTT-3.1.2-24]) and connect timeout, swept for all connections at once. */
+  /** Keepalive (1.5x: [MQTT-3.1.2-24] in 3.1.1, [MQTT-3.1.2-22] in 5.0) and connect timeout, swept for all connections at once. */
   private sweep(): void {
     const now = Date.now();
     const connectTimeout = this.config['mqtt.connectTimeoutMs'];
@@ -567,21 +568,46 @@ export class GatewayService implements GatewayPorts {
     }
     if (st.phase !== 'connected' || it.epoch !== st.epoch) return; // stale epoch: an older connection's output
     switch (it.kind) {
-      case GwOut.Packet:
-        c.write(it.bytes);
+      case GwOut.Control:
+        this.writeControl(c, encodeControl(st.proto, it));
         return;
-      case GwOut.Publish:
+      case GwOut.Packet:
+        this.writeControl(c, it.bytes);
+        return;
+      case GwOut.Publish: {
         if (it.qos === 0 && c.overloaded()) {
           this.count('qos0_dropped_slow_consumer');
           return;
         }
-        c.write(encodePublish(st, it, Date.now()));
+        const bytes = encodePublishWithin(st, it, Date.now());
+        // Written or discarded, the shutdown broadcast is done with this connection.
         this.broadcastWait?.written(c.state.id, it.epoch, it.message.topic, it.message.origin);
+        if (bytes !== undefined) {
+          c.write(bytes);
+          return;
+        }
+        // [MQTT-3.1.2-25] (5.0) discarded, and completed as if sent: the owner frees its packet id.
+        this.count('publish_too_large_dropped');
+        if (it.qos > 0) this.toSession(st, { kind: SessIn.PublishDropped, key: st.key, epoch: st.epoch, packetId: it.packetId });
         return;
+      }
       case GwOut.Close:
         // The owner closed it (takeover, failure): 5.0 gets DISCONNECT with the reason.
         this.close(st, it.rc === 0xff ? undefined : it.rc, LostReason.ProtocolError);
         return;
     }
+  }
+
+  /**
+   * An ack, SUBACK or UNSUBACK the owner asked for. [MQTT-3.1.2-24] (5.0) holds for these too;
+   * only a client announcing a Maximum Packet Size below a few bytes (a SUBACK: one byte per
+   * filter) can refuse one, and it is then discarded and counted.
+   */
+  private writeControl(c: Connection, bytes: Buffer): void {
+    if (!fitsClient(c.state, bytes)) {
+      this.count('control_too_large_dropped');
+      return;
+    }
+    c.write(bytes);
   }
 }

@@ -63,6 +63,7 @@ const KIND_NAMES: Record<number, string> = {
   [SessIn.ConnLost]: 'conn_lost',
   [SessIn.Deliver]: 'deliver',
   [SessIn.GatewayGone]: 'gateway_gone',
+  [SessIn.PublishDropped]: 'publish_dropped',
 };
 
 const ACK = Buffer.from([ROUTE_OK]);
@@ -345,9 +346,10 @@ export class SessionService implements ShardHandler {
       default:
         dirty.push(e.key);
     }
-    // A PUBACK/PUBCOMP only frees a packet id: the gateway just needs to know an owner took it
-    // (a lost one would stall the window), so answer at once and write it with the next write.
-    const lazy = e.kind === SessIn.PubAck || e.kind === SessIn.PubComp;
+    // A PUBACK/PUBCOMP (or a PUBLISH the gateway dropped as too large) only frees a packet id:
+    // the gateway just needs to know an owner took it (a lost one would stall the window), so
+    // answer at once and write it with the next write.
+    const lazy = e.kind === SessIn.PubAck || e.kind === SessIn.PubComp || e.kind === SessIn.PublishDropped;
     if (lazy && respond) {
       respond();
       respond = undefined;

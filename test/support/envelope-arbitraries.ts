@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { decodeGatewayOut, encodeGatewayOut, GwOut, type GatewayOutItem } from '../../common/src/envelope/gateway-out.js';
+import { ControlType, decodeGatewayOut, encodeGatewayOut, GwOut, type GatewayOutItem } from '../../common/src/envelope/gateway-out.js';
 import { decodeHeartbeat, encodeHeartbeat } from '../../common/src/envelope/heartbeat.js';
 import { RingQueue } from '../../common/src/ring-queue.js';
 import { decodeSession, encodeSession } from '../../session-actor/src/core/session-codec.js';
@@ -114,6 +114,7 @@ export const sessionIn: fc.Arbitrary<SessionInEnv> = fc.oneof(
   }),
   rec({ kind: fc.constant(SessIn.Deliver as const), targets: shortList(target), message, id: text }, { requiredKeys: ['kind', 'targets', 'message'] }),
   rec({ kind: fc.constant(SessIn.GatewayGone as const), gateway: text }),
+  rec({ kind: fc.constant(SessIn.PublishDropped as const), key: text, epoch: u32, packetId: u16 }),
 ) as fc.Arbitrary<SessionInEnv>;
 
 export const connectReply: fc.Arbitrary<ConnectReply> = rec({ rc: u8, sessionPresent: fc.boolean(), epoch: u32 });
@@ -121,6 +122,14 @@ export const connectReply: fc.Arbitrary<ConnectReply> = rec({ rc: u8, sessionPre
 export const gatewayOutItem: fc.Arbitrary<GatewayOutItem> = fc.oneof(
   rec({ kind: fc.constant(GwOut.Packet as const), connId: u32, epoch: u32, bytes: buf(16) }),
   rec({ kind: fc.constant(GwOut.Publish as const), connId: u32, epoch: u32, packetId: u16, qos, dup: fc.boolean(), retain: fc.boolean(), subIds: shortList(u32), message }),
+  rec({
+    kind: fc.constant(GwOut.Control as const),
+    connId: u32,
+    epoch: u32,
+    type: fc.constantFrom(ControlType.PubAck, ControlType.PubRec, ControlType.PubRel, ControlType.PubComp, ControlType.SubAck, ControlType.UnsubAck),
+    packetId: u16,
+    codes: shortList(u8),
+  }),
   rec({ kind: fc.constant(GwOut.Close as const), connId: u32, epoch: u32, rc: u8 }),
 );
 

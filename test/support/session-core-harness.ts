@@ -19,6 +19,7 @@ import { onSubscribeRouted } from '../../session-actor/src/core/handle-subscribe
 import { handleTimer } from '../../session-actor/src/core/handle-timer.js';
 import { onUnsubscribeRouted } from '../../session-actor/src/core/handle-unsubscribe.js';
 import type { Session } from '../../session-actor/src/core/session.js';
+import { encodeControl } from '../../gateway/src/protocol/encode-control.js';
 import { createShardState, defaultLimits, type SessionLimits, type ShardState } from '../../session-actor/src/core/shard-state.js';
 
 /**
@@ -83,7 +84,7 @@ export function msg(topic: string, payload: string | Buffer = 'x', qos: QoS = 1,
   return m;
 }
 
-/** Decodes one control packet the core encoded (PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK, ...). */
+/** Decodes one control packet (PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK, ...). */
 export function decodePacket(bytes: Buffer, proto: ProtocolVersion): mqtt.Packet {
   const p = mqtt.parser({ protocolVersion: proto });
   const got: mqtt.Packet[] = [];
@@ -252,6 +253,11 @@ export class SessionCoreHarness {
     return this.in({ kind: SessIn.Deliver, targets: t, message }).out;
   }
 
+  /** The gateway did not send this PUBLISH: too large for the client's Maximum Packet Size. */
+  publishDropped(c: Conn, packetId: number): Effect[] {
+    return this.in({ kind: SessIn.PublishDropped, key: c.key, epoch: c.epoch, packetId }).out;
+  }
+
   puback(c: Conn, packetId: number): Effect[] {
     return this.in({ kind: SessIn.PubAck, key: c.key, epoch: c.epoch, packetId, rc: 0 }).out;
   }
@@ -326,10 +332,10 @@ export class SessionCoreHarness {
     return this.itemsFor(c).filter((it): it is CloseItem => it.kind === GwOut.Close);
   }
 
-  /** Control packets (Packet items) sent to one connection, decoded. */
+  /** Control packets (Control items) sent to one connection, as the gateway encodes them, decoded. */
   packetsTo(c: Pick<Conn, 'gateway' | 'connId' | 'proto'>): mqtt.Packet[] {
     const res: mqtt.Packet[] = [];
-    for (const it of this.itemsFor(c)) if (it.kind === GwOut.Packet) res.push(decodePacket(it.bytes, c.proto));
+    for (const it of this.itemsFor(c)) if (it.kind === GwOut.Control) res.push(decodePacket(encodeControl(c.proto, it), c.proto));
     return res;
   }
 

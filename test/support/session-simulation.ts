@@ -1,4 +1,4 @@
-import { GwOut, type GatewayOutItem, type PublishItem } from '../../common/src/envelope/gateway-out.js';
+import { GwOut, type ControlItem, type GatewayOutItem, type PublishItem } from '../../common/src/envelope/gateway-out.js';
 import { messageBytes, type Message, type QoS } from '../../common/src/envelope/message.js';
 import { SubOp, type SubChangeBatch } from '../../common/src/envelope/router.js';
 import {
@@ -12,6 +12,9 @@ import {
   type SubscriptionRequest,
 } from '../../common/src/envelope/session-in.js';
 import { topicMatchesFilter } from '../../common/src/topic.js';
+import { createConnState, type ConnState } from '../../gateway/src/protocol/conn-state.js';
+import { encodeControl } from '../../gateway/src/protocol/encode-control.js';
+import { encodePublishWithin } from '../../gateway/src/protocol/max-packet-size.js';
 import type { Continuation, CountKind, Effect, TimerKind } from '../../session-actor/src/core/effects.js';
 import { handleIn } from '../../session-actor/src/core/handle-in.js';
 import { onPublish2Routed } from '../../session-actor/src/core/handle-publish2.js';
@@ -203,6 +206,8 @@ interface SimConn {
   pendingUnsubs: Set<number>;
   /** Envelopes this connection sent, for stale replays later. */
   sent: SessionInEnv[];
+  /** The gateway's state of the connection: its encoders check the Maximum Packet Size and assign topic aliases. */
+  gw: ConnState;
 }
 
 interface SimClient {
@@ -280,6 +285,7 @@ const KIND_NAMES: Record<number, string> = {
   [SessIn.PubRel]: 'PubRel',
   [SessIn.Disconnect]: 'Disconnect',
   [SessIn.ConnLost]: 'ConnLost',
+  [SessIn.PublishDropped]: 'PublishDropped',
 };
 
 function connKey(gateway: string, connId: number): string {
@@ -290,7 +296,12 @@ function timerId(key: string, kind: TimerKind): string {
   return `${kind}\u0000${key}`;
 }
 
-/** Hand decoder for the control packets the core encodes (acks, SUBACK, UNSUBACK). */
+/** A control item as the client reads it: encoded by the gateway, decoded by hand. */
+function onWire(it: ControlItem, proto: ProtocolVersion): ReturnType<typeof decodeControl> {
+  return decodeControl(encodeControl(proto, it), proto);
+}
+
+/** Hand decoder for the control packets the gateway encodes (acks, SUBACK, UNSUBACK). */
 export function decodeControl(b: Buffer, proto: ProtocolVersion): { type: number; pid: number; rc: number; codes: number[] } {
   const type = b[0]! >> 4;
   let i = 1;
@@ -949,7 +960,12 @@ export class SessionSimulation {
       const m = this.makeMessage(`will/${cl.id}`, r.pick([0, 1, 2] as QoS[]), `W${id}`, 0, false, cl.id);
       e.will = { message: m, delayS: proto === 5 ? r.pick([0, 0, 1, 5, 30, 120]) : 0 };
     }
-    const c: SimConn = { id, key: cl.id, gateway, epoch: 0, proto, inc: 0, receiveMaximum, open: true, rx: [], pendingSubs: new Map(), pendingUnsubs: new Set(), sent: [] };
+    const gw = createConnState(id, 'sim', '', this.now);
+    gw.proto = proto;
+    gw.clientMaxPacketBytes = maxPacketBytes;
+    // Every third 5.0 connection lets the gateway assign topic aliases (from the id, not the rng: seeds replay as before).
+    gw.clientAliasMax = proto === 5 && id % 3 === 0 ? 2 : 0;
+    const c: SimConn = { id, key: cl.id, gateway, epoch: 0, proto, inc: 0, receiveMaximum, open: true, rx: [], pendingSubs: new Map(), pendingUnsubs: new Set(), sent: [], gw };
     this.conns.set(connKey(gateway, id), c);
     let present = false;
     const reply = this.call(
@@ -1163,7 +1179,7 @@ export class SessionSimulation {
     }
     // The acknowledgement: exactly one, on the request's connection if it is still current.
     const type = then.kind === 'suback' ? 9 : 11;
-    const acks = out.flatMap((e) => (e.t === 'gw' && e.item.kind === GwOut.Packet ? [decodeControl(e.item.bytes, proto)] : [])).filter((d) => d.type === type && d.pid === then.packetId);
+    const acks = out.flatMap((e) => (e.t === 'gw' && e.item.kind === GwOut.Control ? [onWire(e.item, proto)] : [])).filter((d) => d.type === type && d.pid === then.packetId);
     if (acks.length !== (answered ? 1 : 0)) this.violate('ack-count', `${then.kind} ${then.key} pid ${then.packetId}: ${acks.length} sent, connection ${answered ? 'current' : 'gone'}`);
     const ack = acks[0];
     if (!ack) return;
@@ -1225,6 +1241,12 @@ export class SessionSimulation {
         continue;
       }
       if (it.kind === GwOut.Publish) {
+        if (encodePublishWithin(c.gw, it, this.now) === undefined) {
+          // [MQTT-3.1.2-25] (5.0) too large for this client: not sent; the owner completes it.
+          this.bump('gateway.publish_too_large_dropped');
+          if (it.qos > 0) this.inbox.push({ kind: SessIn.PublishDropped, key: c.key, epoch: c.epoch, packetId: it.packetId });
+          continue;
+        }
         const inf = this.infoOf(it.message);
         if (it.qos > 0) {
           const k = `${c.inc}|${inf.uid}`;
@@ -1233,8 +1255,11 @@ export class SessionSimulation {
         c.rx.push({ t: 'pub', it });
         continue;
       }
-      const d = decodeControl(it.bytes, c.proto);
-      c.rx.push({ t: 'ctl', ...d });
+      if (it.kind !== GwOut.Control) {
+        this.violate('unexpected-item', `${c.key} conn ${c.id}: item kind ${it.kind}`);
+        continue;
+      }
+      c.rx.push({ t: 'ctl', ...onWire(it, c.proto) });
     }
   }
 

@@ -268,6 +268,6 @@ test('outbound QoS 2 items address the current connection and epoch', () => {
   h.pubrec(c, h.publishesTo(c)[0]!.packetId);
   for (const it of h.itemsFor(c)) {
     assert.equal(it.epoch, c.epoch);
-    assert.ok(it.kind === GwOut.Publish || it.kind === GwOut.Packet);
+    assert.ok(it.kind === GwOut.Publish || it.kind === GwOut.Control);
   }
 });

@@ -44,6 +44,7 @@ test('the simulation exercised every fault and path it claims to', () => {
     'count.queue_full_dropped',
     'count.expired_dropped',
     'count.too_large_dropped',
+    'gateway.publish_too_large_dropped',
     'qos2_routed',
     'retained_answered',
     'fault.stale_replay',
@@ -123,7 +124,7 @@ test('checker: output for another epoch is reported', () => {
   assert.ok(
     caught('output-for-stale-epoch', {
       afterCore: (_st, _label, out) => {
-        const i = out.findIndex((e) => e.t === 'gw' && e.item.kind === GwOut.Packet);
+        const i = out.findIndex((e) => e.t === 'gw' && e.item.kind === GwOut.Control);
         const e = out[i];
         if (e && e.t === 'gw') out[i] = { ...e, item: { ...e.item, epoch: (e.item.epoch + 1) >>> 0 } };
       },

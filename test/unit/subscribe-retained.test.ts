@@ -167,7 +167,7 @@ test('[MQTT-3.3.1-8] retained messages follow the SUBACK with RETAIN set, at the
     ],
   });
   const items = h.itemsFor(c);
-  assert.equal(items[0]!.kind, GwOut.Packet, 'the SUBACK comes first');
+  assert.equal(items[0]!.kind, GwOut.Control, 'the SUBACK comes first');
   const pubs = h.publishesTo(c);
   assert.deepEqual(
     pubs.map((p) => [p.message.topic, p.qos, p.retain, p.subIds]),

@@ -1,4 +1,4 @@
-import { EnvelopeError, knownBits, Reader, Writer } from './codec.js';
+import { EnvelopeError, knownBits, oneOf, Reader, Writer } from './codec.js';
 import { qosBits, readMessage, writeMessage, type Message, type QoS } from './message.js';
 
 /**
@@ -8,7 +8,11 @@ import { qosBits, readMessage, writeMessage, type Message, type QoS } from './me
  */
 
 export const enum GwOut {
-  /** A control packet already encoded by the sender for the connection's protocol version. */
+  /**
+   * Legacy: a control packet already encoded by the sender. Session actors of envelope version
+   * 1.0 sent these; nothing sends them now, and gateways still write them (after the Maximum
+   * Packet Size check) so a rolling upgrade that meets an old session actor keeps working.
+   */
   Packet = 1,
   /** An application message to encode (the gateway applies topic aliases). */
   Publish = 2,
@@ -16,7 +20,21 @@ export const enum GwOut {
   Close = 3,
   /** CONNACK-time signal that the session is attached: deliveries may follow. */
   Attached = 4,
+  /** A control packet for the gateway to encode: PUBACK/PUBREC/PUBREL/PUBCOMP, SUBACK, UNSUBACK. */
+  Control = 5,
 }
+
+/** The MQTT control packet type of a Control item (its fixed header's packet type). */
+export const enum ControlType {
+  PubAck = 4,
+  PubRec = 5,
+  PubRel = 6,
+  PubComp = 7,
+  SubAck = 9,
+  UnsubAck = 11,
+}
+
+const CONTROL_TYPES: readonly ControlType[] = [ControlType.PubAck, ControlType.PubRec, ControlType.PubRel, ControlType.PubComp, ControlType.SubAck, ControlType.UnsubAck];
 
 export interface PacketItem {
   kind: GwOut.Packet;
@@ -37,6 +55,20 @@ export interface PublishItem {
   message: Message;
 }
 
+/**
+ * A control packet the gateway encodes for the connection's protocol version. `codes`: one
+ * reason code for the four acks (0 = success), one per filter for SUBACK and UNSUBACK; the
+ * gateway maps them to what the connection's MQTT version can carry.
+ */
+export interface ControlItem {
+  kind: GwOut.Control;
+  connId: number;
+  epoch: number;
+  type: ControlType;
+  packetId: number;
+  codes: number[];
+}
+
 export interface CloseItem {
   kind: GwOut.Close;
   connId: number;
@@ -44,7 +76,7 @@ export interface CloseItem {
   rc: number;
 }
 
-export type GatewayOutItem = PacketItem | PublishItem | CloseItem;
+export type GatewayOutItem = PacketItem | PublishItem | ControlItem | CloseItem;
 
 export function writeGatewayOutItem(w: Writer, it: GatewayOutItem): void {
   w.u8(it.kind).u32(it.connId).u32(it.epoch);
@@ -56,6 +88,10 @@ export function writeGatewayOutItem(w: Writer, it: GatewayOutItem): void {
       w.u16(it.packetId).u8(it.qos | (it.dup ? 4 : 0) | (it.retain ? 8 : 0)).u8(it.subIds.length);
       for (const id of it.subIds) w.u32(id);
       writeMessage(w, it.message);
+      break;
+    case GwOut.Control:
+      w.u8(it.type).u16(it.packetId).u16(it.codes.length);
+      for (const c of it.codes) w.u8(c);
       break;
     case GwOut.Close:
       w.u8(it.rc);
@@ -91,6 +127,15 @@ export function decodeGatewayOut(data: Uint8Array, visit: (it: GatewayOutItem) =
         const subIds: number[] = [];
         for (let i = 0; i < n; i++) subIds.push(r.u32());
         visit({ kind, connId, epoch, packetId, qos: qosBits(f), dup: (f & 4) !== 0, retain: (f & 8) !== 0, subIds, message: readMessage(r) });
+        break;
+      }
+      case GwOut.Control: {
+        const type = oneOf(r.u8(), CONTROL_TYPES, 'control packet type');
+        const packetId = r.u16();
+        const n = r.count16(1);
+        const codes: number[] = [];
+        for (let i = 0; i < n; i++) codes.push(r.u8());
+        visit({ kind, connId, epoch, type, packetId, codes });
         break;
       }
       case GwOut.Close:

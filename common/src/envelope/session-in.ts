@@ -21,6 +21,11 @@ export const enum SessIn {
   Deliver = 11,
   /** A gateway announces it restarted or stopped: every connection it held is lost. */
   GatewayGone = 12,
+  /**
+   * The gateway discarded a QoS 1/2 PUBLISH because its encoded bytes exceed the client's
+   * Maximum Packet Size: the owner completes it as if acknowledged [MQTT-3.1.2-25] (5.0).
+   */
+  PublishDropped = 13,
 }
 
 export type ProtocolVersion = 3 | 4 | 5;
@@ -84,6 +89,13 @@ export interface AckEnv {
   epoch: number;
   packetId: number;
   rc: number;
+}
+
+export interface PublishDroppedEnv {
+  kind: SessIn.PublishDropped;
+  key: string;
+  epoch: number;
+  packetId: number;
 }
 
 export interface Publish2Env {
@@ -152,7 +164,8 @@ export type SessionInEnv =
   | DisconnectEnv
   | ConnLostEnv
   | DeliverEnv
-  | GatewayGoneEnv;
+  | GatewayGoneEnv
+  | PublishDroppedEnv;
 
 export function encodeSessionIn(e: SessionInEnv): Buffer {
   const w = new Writer();
@@ -208,6 +221,9 @@ export function encodeSessionIn(e: SessionInEnv): Buffer {
       break;
     case SessIn.GatewayGone:
       w.str(e.gateway);
+      break;
+    case SessIn.PublishDropped:
+      w.str(e.key).u32(e.epoch).u16(e.packetId);
       break;
   }
   return w.finish();
@@ -323,6 +339,8 @@ export function decodeSessionIn(data: Uint8Array): SessionInEnv {
     }
     case SessIn.GatewayGone:
       return { kind, gateway: r.str() };
+    case SessIn.PublishDropped:
+      return { kind, key: r.str(), epoch: r.u32(), packetId: r.u16() };
     default:
       throw new EnvelopeError(`unknown session envelope kind ${kind as number}`);
   }

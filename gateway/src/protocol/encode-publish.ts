@@ -1,14 +1,16 @@
 import mqtt from 'mqtt-packet';
 import type { PublishItem } from '../../../common/src/envelope/gateway-out.js';
 import type { ConnState } from './conn-state.js';
+import { packetBytes, writeFixedHeader } from './fixed-header.js';
 
 /**
  * Encodes one delivery for one connection. MQTT 5: properties pass through, Message Expiry
  * is sent as the time left [MQTT-3.3.2-6], Subscription Identifiers are added [MQTT-3.3.4-3],
- * and a topic alias is assigned while the client's Topic Alias Maximum allows [MQTT-3.3.2-11].
- * Gateway only (aliases are per connection).
+ * and a topic alias is assigned while the client's Topic Alias Maximum allows [MQTT-3.3.2-11]
+ * (unless `newAlias` is false: a topic with an alias already still uses it).
+ * Gateway only (aliases are per connection). Callers check the size: encodePublishWithin.
  */
-export function encodePublish(c: ConnState, it: PublishItem, now: number): Buffer {
+export function encodePublish(c: ConnState, it: PublishItem, now: number, newAlias = true): Buffer {
   const m = it.message;
   if (c.proto !== 5 || (m.props === undefined && it.subIds.length === 0 && c.clientAliasMax === 0)) {
     return encodePlainPublish(m.topic, m.payload, it.qos, it.packetId, it.dup, it.retain, c.proto === 5);
@@ -45,7 +47,7 @@ export function encodePublish(c: ConnState, it: PublishItem, now: number): Buffe
         props.topicAlias = alias;
         packet.topic = '';
         any = true;
-      } else if (c.aliasesOut.size < c.clientAliasMax) {
+      } else if (newAlias && c.aliasesOut.size < c.clientAliasMax) {
         const next = c.aliasesOut.size + 1;
         c.aliasesOut.set(m.topic, next);
         props.topicAlias = next;
@@ -65,17 +67,8 @@ export function encodePublish(c: ConnState, it: PublishItem, now: number): Buffe
 export function encodePlainPublish(topic: string, payload: Buffer, qos: number, packetId: number, dup: boolean, retain: boolean, v5: boolean): Buffer {
   const topicBytes = Buffer.byteLength(topic);
   const remaining = 2 + topicBytes + (qos > 0 ? 2 : 0) + (v5 ? 1 : 0) + payload.length;
-  const lenBytes = remaining < 128 ? 1 : remaining < 16384 ? 2 : remaining < 2097152 ? 3 : 4;
-  const buf = Buffer.allocUnsafe(1 + lenBytes + remaining);
-  buf[0] = 0x30 | (dup ? 8 : 0) | (qos << 1) | (retain ? 1 : 0);
-  let pos = 1;
-  let x = remaining;
-  do {
-    let b = x % 128;
-    x = Math.floor(x / 128);
-    if (x > 0) b |= 0x80;
-    buf[pos++] = b;
-  } while (x > 0);
+  const buf = Buffer.allocUnsafe(packetBytes(remaining));
+  let pos = writeFixedHeader(buf, 0x30 | (dup ? 8 : 0) | (qos << 1) | (retain ? 1 : 0), remaining);
   buf.writeUInt16BE(topicBytes, pos);
   pos += 2;
   pos += buf.write(topic, pos, 'utf8');

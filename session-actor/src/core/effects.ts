@@ -6,7 +6,7 @@ import type { SessionSub } from './session.js';
 
 /**
  * What the pure session core asks its runner to do. Handlers push effects into an array;
- * the runner (shard-runner.ts) performs them and feeds asynchronous results back as
+ * the runner (session-service.ts) performs them and feeds asynchronous results back as
  * continuation calls. Nothing in core/ touches the bus, timers or the clock.
  */
 

@@ -8,6 +8,7 @@ import { handlePubComp } from './handle-pubcomp.js';
 import { handlePublish2 } from './handle-publish2.js';
 import { handlePubRec } from './handle-pubrec.js';
 import { handlePubRel } from './handle-pubrel.js';
+import { handlePublishDropped } from './handle-publish-dropped.js';
 import { handleSubscribe } from './handle-subscribe.js';
 import { handleUnsubscribe } from './handle-unsubscribe.js';
 import type { ShardState } from './shard-state.js';
@@ -53,6 +54,9 @@ export function handleIn(st: ShardState, e: SessionInEnv, now: number, out: Effe
       return;
     case SessIn.GatewayGone:
       handleGatewayGone(st, e, now, out);
+      return;
+    case SessIn.PublishDropped:
+      handlePublishDropped(st, e, now, out);
       return;
   }
 }

@@ -1,8 +1,8 @@
+import { ControlType } from '../../../common/src/envelope/gateway-out.js';
 import type { Publish2Env } from '../../../common/src/envelope/session-in.js';
 import type { Continuation, Effect } from './effects.js';
+import { emitControl } from './outbound.js';
 import { closeConnection } from './session-end.js';
-import { emitPacket } from './outbound.js';
-import { ackPacket } from './packets.js';
 import type { ShardState } from './shard-state.js';
 
 const RC_UNSPECIFIED = 0x80;
@@ -18,7 +18,7 @@ export function handlePublish2(st: ShardState, e: Publish2Env, _now: number, out
   if (!s || s.epoch !== e.epoch || !s.conn) return;
   const state = s.inboundQos2.get(e.packetId);
   if (state === 'received') {
-    emitPacket(s, ackPacket('pubrec', e.packetId, 0, s.proto), out); // duplicate: acknowledge, do not forward
+    emitControl(s, ControlType.PubRec, e.packetId, [0], out); // duplicate: acknowledge, do not forward
     return;
   }
   if (state === 'pending') return; // PUBREC goes out once the first copy is routed
@@ -41,7 +41,7 @@ export function onPublish2Routed(st: ShardState, c: Extract<Continuation, { kind
     if (!s.conn) return;
     // 5.0 tells the publisher it failed (0x97 Quota exceeded, or 0x80); 3.1.1 has no code, so
     // close and let it resend.
-    if (s.proto === 5) emitPacket(s, ackPacket('pubrec', c.packetId, status === RC_QUOTA_EXCEEDED ? status : RC_UNSPECIFIED, s.proto), out);
+    if (s.proto === 5) emitControl(s, ControlType.PubRec, c.packetId, [status === RC_QUOTA_EXCEEDED ? status : RC_UNSPECIFIED], out);
     else closeConnection(s, RC_UNSPECIFIED, out);
     return;
   }
@@ -49,5 +49,5 @@ export function onPublish2Routed(st: ShardState, c: Extract<Continuation, { kind
   // The packet id is session state: answer on whichever connection the session has now
   // (a client that reconnected resent the PUBLISH while this copy was being routed).
   if (!s.conn) return;
-  emitPacket(s, ackPacket('pubrec', c.packetId, s.proto === 5 ? status : 0, s.proto), out);
+  emitControl(s, ControlType.PubRec, c.packetId, [status], out);
 }

@@ -1,7 +1,7 @@
 import type { AckEnv } from '../../../common/src/envelope/session-in.js';
 import type { Effect } from './effects.js';
-import { drain, release, emitPacket } from './outbound.js';
-import { ackPacket } from './packets.js';
+import { ControlType } from '../../../common/src/envelope/gateway-out.js';
+import { drain, emitControl, release } from './outbound.js';
 import type { ShardState } from './shard-state.js';
 
 const RC_PACKET_ID_NOT_FOUND = 0x92;
@@ -16,7 +16,7 @@ export function handlePubRec(st: ShardState, e: AckEnv, now: number, out: Effect
   if (!s || s.epoch !== e.epoch || !s.conn) return;
   const f = s.inflight.get(e.packetId);
   if (!f || f.qos !== 2) {
-    emitPacket(s, ackPacket('pubrel', e.packetId, RC_PACKET_ID_NOT_FOUND, s.proto), out);
+    emitControl(s, ControlType.PubRel, e.packetId, [RC_PACKET_ID_NOT_FOUND], out);
     return;
   }
   if (e.rc >= 0x80) {
@@ -29,5 +29,5 @@ export function handlePubRec(st: ShardState, e: AckEnv, now: number, out: Effect
     s.heldCount--;
   }
   f.state = 'rel';
-  emitPacket(s, ackPacket('pubrel', e.packetId, 0, s.proto), out);
+  emitControl(s, ControlType.PubRel, e.packetId, [0], out);
 }

@@ -1,7 +1,7 @@
 import type { AckEnv } from '../../../common/src/envelope/session-in.js';
 import type { Effect } from './effects.js';
-import { emitPacket } from './outbound.js';
-import { ackPacket } from './packets.js';
+import { ControlType } from '../../../common/src/envelope/gateway-out.js';
+import { emitControl } from './outbound.js';
 import type { ShardState } from './shard-state.js';
 
 const RC_PACKET_ID_NOT_FOUND = 0x92;
@@ -11,5 +11,5 @@ export function handlePubRel(st: ShardState, e: AckEnv, _now: number, out: Effec
   const s = st.sessions.get(e.key);
   if (!s || s.epoch !== e.epoch || !s.conn) return;
   const known = s.inboundQos2.delete(e.packetId);
-  emitPacket(s, ackPacket('pubcomp', e.packetId, known ? 0 : RC_PACKET_ID_NOT_FOUND, s.proto), out);
+  emitControl(s, ControlType.PubComp, e.packetId, [known ? 0 : RC_PACKET_ID_NOT_FOUND], out);
 }

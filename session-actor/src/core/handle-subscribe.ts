@@ -5,8 +5,8 @@ import type { SubscribeEnv } from '../../../common/src/envelope/session-in.js';
 import type { Continuation, Effect, RetainedWant } from './effects.js';
 import { setSub, type SessionSub } from './session.js';
 import { subChange } from './sub-changes.js';
-import { deliver, emitPacket } from './outbound.js';
-import { subackPacket } from './packets.js';
+import { ControlType } from '../../../common/src/envelope/gateway-out.js';
+import { deliver, emitControl } from './outbound.js';
 import { touchFilter, type ShardState } from './shard-state.js';
 import { emitEvent } from './client-event.js';
 
@@ -115,7 +115,7 @@ export function onSubscribeRouted(
   }
   if (s.epoch !== c.epoch || !s.conn) return;
   const codes = ok ? c.codes : c.codes.map((code) => (code <= 2 ? RC_UNSPECIFIED : code));
-  emitPacket(s, subackPacket(c.packetId, codes, s.proto), out);
+  emitControl(s, ControlType.SubAck, c.packetId, codes, out);
   if (!ok) return;
   for (const r of retained) {
     const want = c.retained[r.index];

@@ -1,8 +1,8 @@
 import { SubOp, type SubChange } from '../../../common/src/envelope/router.js';
 import type { UnsubscribeEnv } from '../../../common/src/envelope/session-in.js';
 import type { Continuation, Effect } from './effects.js';
-import { emitPacket } from './outbound.js';
-import { unsubackPacket } from './packets.js';
+import { ControlType } from '../../../common/src/envelope/gateway-out.js';
+import { emitControl } from './outbound.js';
 import { setSub, type SessionSub } from './session.js';
 import { removalOf, subChange } from './sub-changes.js';
 import { touchFilter, type ShardState } from './shard-state.js';
@@ -70,5 +70,5 @@ export function onUnsubscribeRouted(st: ShardState, c: Extract<Continuation, { k
     if (filters.length > 0) emitEvent(st, s, now, out, { type: 'client.unsubscribed', filters });
   }
   if (s.epoch !== c.epoch || !s.conn) return;
-  emitPacket(s, unsubackPacket(c.packetId, codes, s.proto), out);
+  emitControl(s, ControlType.UnsubAck, c.packetId, codes, out);
 }

@@ -1,7 +1,6 @@
-import { GwOut } from '../../../common/src/envelope/gateway-out.js';
+import { ControlType, GwOut } from '../../../common/src/envelope/gateway-out.js';
 import { messageBytes, type Message, type QoS } from '../../../common/src/envelope/message.js';
 import type { Effect } from './effects.js';
-import { ackPacket } from './packets.js';
 import type { Delivery, Inflight, Session } from './session.js';
 import type { ShardState } from './shard-state.js';
 
@@ -9,37 +8,6 @@ import type { ShardState } from './shard-state.js';
  * Outbound delivery to one session: packet ids, the inflight window, the offline queue.
  * Runs on the shard owner only.
  */
-
-function varintBytes(n: number): number {
-  return n < 128 ? 1 : n < 16384 ? 2 : n < 2097152 ? 3 : 4;
-}
-
-/**
- * Size of the PUBLISH as the gateway will encode it (topic alias aside, which only ever
- * shortens it after the first use), to honour the client's Maximum Packet Size.
- */
-export function publishSize(s: Session, m: Message, qos: QoS, subIds: number[]): number {
-  let remaining = 2 + Buffer.byteLength(m.topic) + (qos > 0 ? 2 : 0) + m.payload.length;
-  if (s.proto === 5) {
-    let props = 0;
-    const p = m.props;
-    if (p) {
-      if (p.payloadFormatIndicator !== undefined) props += 2;
-      if (p.expiresAt !== undefined) props += 5;
-      if (p.contentType !== undefined) props += 3 + Buffer.byteLength(p.contentType);
-      if (p.responseTopic !== undefined) props += 3 + Buffer.byteLength(p.responseTopic);
-      if (p.correlationData !== undefined) props += 3 + p.correlationData.length;
-      if (p.userProperties) {
-        for (const [k, v] of Object.entries(p.userProperties)) {
-          for (const x of Array.isArray(v) ? v : [v]) props += 5 + Buffer.byteLength(k) + Buffer.byteLength(x);
-        }
-      }
-    }
-    for (const id of subIds) props += 1 + varintBytes(id);
-    remaining += varintBytes(props) + props;
-  }
-  return 1 + varintBytes(remaining) + remaining;
-}
 
 export function windowOf(st: ShardState, s: Session): number {
   return Math.min(st.limits.maxInflight, s.receiveMaximum);
@@ -63,14 +31,24 @@ function emitPublish(s: Session, d: Delivery, packetId: number, dup: boolean, ou
   });
 }
 
-export function emitPacket(s: Session, bytes: Buffer, out: Effect[]): void {
+/**
+ * A control packet for the session's connection; the gateway encodes it for the connection's
+ * protocol version. `codes`: the reason code of an ack, or one per filter for SUBACK/UNSUBACK.
+ */
+export function emitControl(s: Session, type: ControlType, packetId: number, codes: number[], out: Effect[]): void {
   const c = s.conn!;
-  out.push({ t: 'gw', gateway: c.gateway, item: { kind: GwOut.Packet, connId: c.connId, epoch: s.epoch, bytes } });
+  out.push({ t: 'gw', gateway: c.gateway, item: { kind: GwOut.Control, connId: c.connId, epoch: s.epoch, type, packetId, codes } });
 }
 
-/** [MQTT-3.1.2-25] a packet larger than the client's Maximum Packet Size is dropped as if sent. */
+/**
+ * [MQTT-3.1.2-25] (5.0) a PUBLISH larger than the client's Maximum Packet Size is discarded as if
+ * sent. The gateway checks the exact bytes it would write (topic alias, properties and all) and
+ * tells us with PublishDropped; this is only the certain case, decided before the message
+ * travels: a PUBLISH holds at least its payload, a 2-byte fixed header and the 2-byte length of
+ * its topic (empty when a topic alias stands for it) [MQTT-3.3.2-1].
+ */
 function tooLarge(s: Session, d: Delivery): boolean {
-  return s.maxPacketBytes > 0 && publishSize(s, d.message, d.qos, d.subIds) > s.maxPacketBytes;
+  return s.maxPacketBytes > 0 && d.message.payload.length + 4 > s.maxPacketBytes;
 }
 
 function sendNew(s: Session, d: Delivery, out: Effect[]): void {
@@ -154,7 +132,7 @@ function enqueue(st: ShardState, s: Session, d: Delivery, out: Effect[]): void {
 }
 
 function resend(s: Session, f: Inflight, out: Effect[]): void {
-  if (f.state === 'rel') emitPacket(s, ackPacket('pubrel', f.packetId, 0, s.proto), out);
+  if (f.state === 'rel') emitControl(s, ControlType.PubRel, f.packetId, [0], out);
   else emitPublish(s, f, f.packetId, true, out);
 }
 

@@ -1,0 +1,35 @@
+import type { PublishItem } from '../../../common/src/envelope/gateway-out.js';
+import type { ConnState } from './conn-state.js';
+import { encodePublish } from './encode-publish.js';
+
+/**
+ * The client's Maximum Packet Size (5.0 CONNECT property), checked on the exact bytes the
+ * gateway is about to write: "The Server MUST NOT send packets exceeding Maximum Packet Size to
+ * the Client" [MQTT-3.1.2-24] (5.0). Pure; gateway only (topic aliases are per connection).
+ */
+
+/** Whether a packet of these bytes may be written to the client (0: the client set no limit). */
+export function fitsClient(c: ConnState, bytes: Buffer): boolean {
+  return c.clientMaxPacketBytes === 0 || bytes.length <= c.clientMaxPacketBytes;
+}
+
+/**
+ * Encodes a delivery so that it fits the client's Maximum Packet Size, or returns undefined: the
+ * caller discards it and behaves as if it had been sent [MQTT-3.1.2-25] (5.0).
+ *
+ * The first PUBLISH that assigns a topic alias carries the whole topic plus the 3-byte Topic
+ * Alias property, so it is the largest form of the message. When that form does not fit, the
+ * alias is taken back (the client never saw it, so the next PUBLISH on the topic must not use
+ * it) and the message is encoded without one.
+ */
+export function encodePublishWithin(c: ConnState, it: PublishItem, now: number): Buffer | undefined {
+  const topic = it.message.topic;
+  const hadAlias = c.aliasesOut.has(topic);
+  const bytes = encodePublish(c, it, now);
+  if (fitsClient(c, bytes)) return bytes;
+  if (hadAlias || !c.aliasesOut.has(topic)) return undefined;
+  // Aliases are numbered by count (encodePublish): removing the newest frees exactly its number.
+  c.aliasesOut.delete(topic);
+  const plain = encodePublish(c, it, now, false);
+  return fitsClient(c, plain) ? plain : undefined;
+}
