@@ -1,6 +1,6 @@
 import type { Bus } from '../../common/src/bus/bus.js';
 import type { SubjectSpace } from '../../common/src/subjects.js';
-import { decodeAuthReply, encodeAuthRequest, type AuthReply, type AuthRequest } from './protocol.js';
+import { AuthVersionError, decodeAuthReply, encodeAuthRequest, type AuthReply, type AuthRequest } from './protocol.js';
 
 export interface AuthClient {
   /**
@@ -26,8 +26,8 @@ export function createAuthClient(bus: Bus, subjects: SubjectSpace, timeoutMs: nu
       }
       try {
         return decodeAuthReply(data);
-      } catch {
-        return { result: 'unavailable', acl: null, reason: 'malformed auth reply' };
+      } catch (e) {
+        return { result: 'unavailable', acl: null, reason: e instanceof AuthVersionError ? 'auth reply of another contract version' : 'malformed auth reply' };
       }
     },
   };

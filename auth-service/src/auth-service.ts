@@ -3,7 +3,7 @@ import type { Config } from '../../common/src/config/settings.js';
 import type { Logger } from '../../common/src/log.js';
 import type { Metrics } from '../../common/src/metrics.js';
 import { LogEveryNth } from '../../common/src/log-every-nth.js';
-import { subjectKind } from '../../common/src/bus/handler-guard.js';
+import { subjectKind, unknownVersionCounter } from '../../common/src/bus/handler-guard.js';
 import type { SubjectSpace } from '../../common/src/subjects.js';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import { AclFormatError, compileAcl } from './acl/compile-acl.js';
@@ -12,7 +12,7 @@ import { CredentialCache } from './cache/credential-cache.js';
 import { databaseConfigured, resolveDbOptions } from './db/connection-options.js';
 import { DatabaseUnavailableError, PgCluster } from './db/pg-cluster.js';
 import { authQuery, orderRows, type CredentialRow, type PasswordMethod } from './db/vmq-queries.js';
-import { AuthProtocolError, decodeAuthRequest, encodeAuthReply, type AuthReply, type AuthRequest, type AuthResult } from './protocol.js';
+import { AuthProtocolError, AuthVersionError, decodeAuthRequest, encodeAuthReply, type AuthReply, type AuthRequest, type AuthResult } from './protocol.js';
 
 export interface AuthServiceDeps {
   bus: Bus;
@@ -58,6 +58,7 @@ export class AuthService {
     dbErrors: Counter<'kind'>;
     dbUp: Gauge;
     malformed: Counter<'subject_kind'>;
+    unknownVersion: Counter<'subject_kind'>;
   };
 
   private constructor(private readonly config: Config, private readonly deps: AuthServiceDeps) {
@@ -75,6 +76,7 @@ export class AuthService {
       dbUp: metrics.gauge('auth_db_up', '1 when some auth database host answered at the last contact, else 0.'),
       // The bus guard's counter: a malformed request is answered here (not-authorized), not dropped.
       malformed: metrics.counter('bus_malformed_envelopes_total', 'Bus messages dropped because they did not decode, by subject kind.', ['subject_kind']),
+      unknownVersion: unknownVersionCounter(metrics),
     };
     this.method = config['auth.passwordMethod'];
     this.cache = new CredentialCache({
@@ -202,7 +204,13 @@ export class AuthService {
       const req = decodeAuthRequest(msg.data);
       reply = await this.authenticate(req);
     } catch (e) {
-      if (e instanceof AuthProtocolError) {
+      if (e instanceof AuthVersionError) {
+        // A gateway of another release: it may retry against an auth service that speaks its version.
+        this.m.unknownVersion.inc({ subject_kind: subjectKind(this.deps.subjects.authConnect) });
+        const n = this.malformedLog.hit('version');
+        if (n !== undefined) this.deps.log.warn('auth request of another contract version', { major: String(e.major), occurrences: n });
+        reply = { result: 'unavailable', acl: null, reason: 'auth contract version not supported' };
+      } else if (e instanceof AuthProtocolError) {
         this.m.malformed.inc({ subject_kind: subjectKind(this.deps.subjects.authConnect) });
         const n = this.malformedLog.hit('request');
         if (n !== undefined) this.deps.log.warn('malformed auth request', { error: e.message, occurrences: n });

@@ -10,6 +10,8 @@ export {
   decodeAuthReply,
   connackCodeFor,
   AuthProtocolError,
+  AuthVersionError,
+  AUTH_CONTRACT_MAJOR,
   type AuthRequest,
   type AuthReply,
   type AuthResult,

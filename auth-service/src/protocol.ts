@@ -3,9 +3,15 @@ import type { ClientAcl } from './acl/acl-types.js';
 /**
  * Bus contract between gateway and auth-service on `subjects.authConnect` (request/reply,
  * queue group `subjects.authQueue`). JSON is fine here: one round trip per CONNECT, never per
- * message. Versioned by the subject (`<prefix>.auth.v1.connect`, `mqtt.auth.v1.connect` by default); unknown fields are ignored, so fields
- * may be added without a new subject.
+ * message. Both directions carry the contract's major version as `v` (absent: 1, from a release
+ * before the field); the subject names it too (`<prefix>.auth.v1.connect`). Compatibility rule, as
+ * for bus envelopes (docs/architecture.md, "Envelope versions"): within a major, fields are only
+ * added, optional, and a reader ignores fields it does not know; a message of another major is
+ * refused with AuthVersionError (the auth service answers `unavailable` and counts it, the gateway
+ * treats such a reply as `unavailable`).
  */
+
+export const AUTH_CONTRACT_MAJOR = 1;
 
 export interface AuthRequest {
   /** Mountpoint of the listener the client connected to ('' by default). */
@@ -47,9 +53,23 @@ export class AuthProtocolError extends Error {
   }
 }
 
+/** An auth message of another major contract version. */
+export class AuthVersionError extends AuthProtocolError {
+  constructor(readonly major: unknown) {
+    super(`auth contract major version ${String(major)}; this process speaks ${AUTH_CONTRACT_MAJOR}`);
+    this.name = 'AuthVersionError';
+  }
+}
+
+function checkMajor(o: Record<string, unknown>): void {
+  const v = o.v ?? 1;
+  if (v !== AUTH_CONTRACT_MAJOR) throw new AuthVersionError(v);
+}
+
 export function encodeAuthRequest(r: AuthRequest): Uint8Array {
   return enc.encode(
     JSON.stringify({
+      v: AUTH_CONTRACT_MAJOR,
       mountpoint: r.mountpoint,
       clientId: r.clientId,
       username: r.username,
@@ -63,6 +83,7 @@ export function encodeAuthRequest(r: AuthRequest): Uint8Array {
 /** Throws AuthProtocolError on anything malformed. */
 export function decodeAuthRequest(b: Uint8Array): AuthRequest {
   const o = parseObject(b);
+  checkMajor(o);
   const str = (k: string, optional: boolean): string | undefined => {
     const v = o[k];
     if (v === undefined || v === null) {
@@ -89,12 +110,13 @@ export function decodeAuthRequest(b: Uint8Array): AuthRequest {
 }
 
 export function encodeAuthReply(r: AuthReply): Uint8Array {
-  return enc.encode(JSON.stringify({ result: r.result, acl: r.acl, reason: r.reason }));
+  return enc.encode(JSON.stringify({ v: AUTH_CONTRACT_MAJOR, result: r.result, acl: r.acl, reason: r.reason }));
 }
 
 /** Throws AuthProtocolError on anything malformed. */
 export function decodeAuthReply(b: Uint8Array): AuthReply {
   const o = parseObject(b);
+  checkMajor(o);
   if (!RESULTS.includes(o.result as AuthResult)) throw new AuthProtocolError('auth reply: unknown result');
   const acl = o.acl ?? null;
   if (acl !== null) {

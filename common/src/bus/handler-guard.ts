@@ -1,4 +1,5 @@
 import { EnvelopeError } from '../envelope/envelope-error.js';
+import { EnvelopeVersionError } from '../envelope/envelope-version.js';
 import type { Logger } from '../log.js';
 import { errorFields, LogEveryNth } from '../log-every-nth.js';
 import { labelledCounter, type Metrics } from '../metrics.js';
@@ -11,6 +12,8 @@ import type { BusHandler, BusMsg } from './bus.js';
  *
  * - An EnvelopeError (bytes a decoder could not read) is a malformed envelope: dropped, counted
  *   in `shardmq_bus_malformed_envelopes_total{subject_kind}`.
+ * - An EnvelopeVersionError (an envelope of another major version: a process of another release,
+ *   envelope-version.ts) is dropped, counted in `shardmq_bus_unknown_version_envelopes_total{subject_kind}`.
  * - Any other exception (sync, or the rejection of a handler that returned a promise) is a bug:
  *   counted in `shardmq_bus_handler_errors_total{subject_kind}`, logged with its stack.
  * - Logs are rate-limited per (outcome, subject kind) by LogEveryNth: the first occurrence,
@@ -24,6 +27,7 @@ import type { BusHandler, BusMsg } from './bus.js';
 
 export class HandlerGuard {
   private readonly malformed: (kind: string) => void;
+  private readonly unknownVersion: (kind: string) => void;
   private readonly errors: (kind: string) => void;
   private readonly rate = new LogEveryNth();
 
@@ -32,6 +36,7 @@ export class HandlerGuard {
     this.malformed = metrics
       ? labelledCounter(metrics.counter('bus_malformed_envelopes_total', 'Bus messages dropped because they did not decode, by subject kind.', ['subject_kind']))
       : noop;
+    this.unknownVersion = metrics ? labelledCounter(unknownVersionCounter(metrics)) : noop;
     this.errors = metrics
       ? labelledCounter(metrics.counter('bus_handler_errors_total', 'Exceptions thrown by bus subscription handlers (bugs), by subject kind.', ['subject_kind']))
       : noop;
@@ -54,13 +59,15 @@ export class HandlerGuard {
   /** Counts and (rate-limited) logs one failure; never throws. */
   failed(kind: string, msg: BusMsg, err: unknown, errorReply?: Uint8Array): void {
     try {
+      const skew = err instanceof EnvelopeVersionError;
       const bad = err instanceof EnvelopeError;
-      (bad ? this.malformed : this.errors)(kind);
-      const n = this.rate.hit(`${bad ? 'malformed' : 'error'} ${kind}`);
+      (skew ? this.unknownVersion : bad ? this.malformed : this.errors)(kind);
+      const n = this.rate.hit(`${skew ? 'version' : bad ? 'malformed' : 'error'} ${kind}`);
       if (n !== undefined) {
         const { err: text, stack } = errorFields(err);
         const fields: Record<string, unknown> = { subject: msg.subject, subjectKind: kind, occurrences: n, err: text };
-        if (bad) this.log?.warn('dropping malformed bus envelope', fields);
+        if (skew) this.log?.warn('dropping bus envelope of another major version', { ...fields, major: err.major });
+        else if (bad) this.log?.warn('dropping malformed bus envelope', fields);
         else this.log?.error('bus handler threw', { ...fields, stack });
       }
       if (errorReply !== undefined && msg.reply !== undefined) msg.respond(errorReply);
@@ -68,6 +75,11 @@ export class HandlerGuard {
       // Reporting must not become the next exception out of the callback.
     }
   }
+}
+
+/** Bus messages (and auth requests) of another major contract version, by subject kind. */
+export function unknownVersionCounter(metrics: Metrics) {
+  return metrics.counter('bus_unknown_version_envelopes_total', 'Bus messages dropped because they are of another major envelope version, by subject kind.', ['subject_kind']);
 }
 
 /** `mqtt.sess.17.in` -> `sess.N.in`, `mqtt.gw.gw-a1.out` -> `gw.out`, `_INBOX.x.y` -> `inbox`. */

@@ -1,4 +1,5 @@
-import { EnvelopeError, knownBits, oneOf, Reader, Writer } from './codec.js';
+import { EnvelopeError, knownBits, oneOf, type Writer } from './codec.js';
+import { envelopeReader, envelopeWriter } from './envelope-version.js';
 import { qosBits, readMessage, writeMessage, type Message, type QoS } from './message.js';
 
 /**
@@ -100,7 +101,7 @@ export function writeGatewayOutItem(w: Writer, it: GatewayOutItem): void {
 }
 
 export function encodeGatewayOut(items: readonly GatewayOutItem[]): Buffer {
-  const w = new Writer();
+  const w = envelopeWriter();
   for (const it of items) writeGatewayOutItem(w, it);
   return w.finish();
 }
@@ -111,7 +112,7 @@ export function encodeGatewayOut(items: readonly GatewayOutItem[]): Buffer {
  * connection and epoch).
  */
 export function decodeGatewayOut(data: Uint8Array, visit: (it: GatewayOutItem) => void): void {
-  const r = new Reader(data);
+  const r = envelopeReader(data);
   while (!r.done) {
     const kind = r.u8() as GwOut;
     const connId = r.u32();

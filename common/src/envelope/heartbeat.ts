@@ -1,4 +1,4 @@
-import { Reader, Writer } from './codec.js';
+import { envelopeReader, envelopeWriter } from './envelope-version.js';
 
 /** Gateway heartbeat on `gatewayHeartbeat`; `stopping` announces a graceful stop. */
 export interface Heartbeat {
@@ -14,11 +14,11 @@ export interface RouterBeat {
 
 /** Both heartbeats share one layout: the sender's id, then the stopping flag. */
 function encodeBeat(id: string, stopping: boolean): Buffer {
-  return new Writer().str(id).bool(stopping).finish();
+  return envelopeWriter().str(id).bool(stopping).finish();
 }
 
 function decodeBeat(data: Uint8Array): [string, boolean] {
-  const r = new Reader(data);
+  const r = envelopeReader(data);
   return [r.str(), r.bool()];
 }
 

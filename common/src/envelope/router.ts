@@ -1,4 +1,5 @@
-import { knownBits, oneOf, Reader, Writer } from './codec.js';
+import { knownBits, oneOf } from './codec.js';
+import { envelopeReader, envelopeWriter } from './envelope-version.js';
 import { MIN_MESSAGE_BYTES, qosBits, readMessage, writeMessage, type Message, type QoS } from './message.js';
 
 /** Envelopes for the router tier. */
@@ -19,7 +20,7 @@ export interface RoutePublish {
 }
 
 export function encodeRoutePublish(p: RoutePublish): Buffer {
-  const w = new Writer().str(p.mountpoint);
+  const w = envelopeWriter().str(p.mountpoint);
   writeMessage(w, p.message);
   // Trailing optional fields: the group pair (empty strings: none; a group name is never
   // empty), then the id. A reader that predates the id ignores trailing bytes.
@@ -29,7 +30,7 @@ export function encodeRoutePublish(p: RoutePublish): Buffer {
 }
 
 export function decodeRoutePublish(data: Uint8Array): RoutePublish {
-  const r = new Reader(data);
+  const r = envelopeReader(data);
   const mountpoint = r.str();
   const p: RoutePublish = { mountpoint, message: readMessage(r) };
   if (!r.done) {
@@ -90,7 +91,7 @@ export interface SubChangeBatch {
 }
 
 export function encodeSubChanges(b: SubChangeBatch): Buffer {
-  const w = new Writer().u32(b.changes.length);
+  const w = envelopeWriter().u32(b.changes.length);
   for (const c of b.changes) {
     w.u8(c.op).str(c.key).str(c.mountpoint).str(c.filter).str(c.group ?? '');
     w.u8(c.qos | (c.noLocal ? 4 : 0) | (c.retainAsPublished ? 8 : 0)).u32(c.subId);
@@ -105,7 +106,7 @@ const SUB_OPS: readonly SubOp[] = [SubOp.Add, SubOp.Remove, SubOp.RemoveKey, Sub
 const MIN_SUB_CHANGE_BYTES = 1 + 4 * 2 + 1 + 4;
 
 export function decodeSubChanges(data: Uint8Array): SubChangeBatch {
-  const r = new Reader(data);
+  const r = envelopeReader(data);
   const n = r.count32(MIN_SUB_CHANGE_BYTES);
   const changes: SubChange[] = [];
   for (let i = 0; i < n; i++) {
@@ -132,7 +133,7 @@ export interface RetainedAnswer {
 }
 
 export function encodeRetainedAnswer(a: RetainedAnswer): Buffer {
-  const w = new Writer().u32(a.items.length);
+  const w = envelopeWriter().u32(a.items.length);
   for (const it of a.items) {
     w.u16(it.index);
     writeMessage(w, it.message);
@@ -141,7 +142,7 @@ export function encodeRetainedAnswer(a: RetainedAnswer): Buffer {
 }
 
 export function decodeRetainedAnswer(data: Uint8Array): RetainedAnswer {
-  const r = new Reader(data);
+  const r = envelopeReader(data);
   const n = r.count32(2 + MIN_MESSAGE_BYTES);
   const items: RetainedAnswer['items'] = [];
   for (let i = 0; i < n; i++) items.push({ index: r.u16(), message: readMessage(r) });
@@ -156,13 +157,13 @@ export interface RetainedSync {
 }
 
 export function encodeRetainedSync(s: RetainedSync): Buffer {
-  const w = new Writer().str(s.routerId).str(s.mountpoint);
+  const w = envelopeWriter().str(s.routerId).str(s.mountpoint);
   writeMessage(w, s.message);
   return w.finish();
 }
 
 export function decodeRetainedSync(data: Uint8Array): RetainedSync {
-  const r = new Reader(data);
+  const r = envelopeReader(data);
   const routerId = r.str();
   const mountpoint = r.str();
   return { routerId, mountpoint, message: readMessage(r) };
@@ -173,13 +174,13 @@ export function decodeRetainedSync(data: Uint8Array): RetainedSync {
  * owner has just replayed on the subscription subject (sent after them, so they arrived first).
  */
 export function encodeResyncAnswer(shards: readonly number[]): Buffer {
-  const w = new Writer().u32(shards.length);
+  const w = envelopeWriter().u32(shards.length);
   for (const s of shards) w.u32(s);
   return w.finish();
 }
 
 export function decodeResyncAnswer(data: Uint8Array): number[] {
-  const r = new Reader(data);
+  const r = envelopeReader(data);
   const n = r.u32();
   const out: number[] = [];
   for (let i = 0; i < n; i++) out.push(r.u32());

@@ -1,4 +1,5 @@
-import { EnvelopeError, knownBits, oneOf, Reader, Writer } from './codec.js';
+import { EnvelopeError, knownBits, oneOf } from './codec.js';
+import { envelopeReader, envelopeWriter } from './envelope-version.js';
 import { qosBits, readMessage, writeMessage, type Message, type QoS } from './message.js';
 
 /**
@@ -168,7 +169,7 @@ export type SessionInEnv =
   | PublishDroppedEnv;
 
 export function encodeSessionIn(e: SessionInEnv): Buffer {
-  const w = new Writer();
+  const w = envelopeWriter();
   w.u8(e.kind);
   switch (e.kind) {
     case SessIn.Connect:
@@ -248,7 +249,7 @@ function retainHandlingBits(o: number): 0 | 1 | 2 {
 
 /** Decodes an envelope from the bus. Throws EnvelopeError (only) on bytes it cannot read. */
 export function decodeSessionIn(data: Uint8Array): SessionInEnv {
-  const r = new Reader(data);
+  const r = envelopeReader(data);
   const kind = r.u8() as SessIn;
   switch (kind) {
     case SessIn.Connect: {
@@ -355,12 +356,12 @@ export interface ConnectReply {
 }
 
 export function encodeConnectReply(r: ConnectReply): Buffer {
-  return new Writer().u8(r.rc).bool(r.sessionPresent).u32(r.epoch).finish();
+  return envelopeWriter().u8(r.rc).bool(r.sessionPresent).u32(r.epoch).finish();
 }
 
 /** Throws EnvelopeError on a reply it cannot read (the gateway then refuses the CONNECT). */
 export function decodeConnectReply(data: Uint8Array): ConnectReply {
-  const r = new Reader(data);
+  const r = envelopeReader(data);
   return { rc: r.u8(), sessionPresent: r.bool(), epoch: r.u32() };
 }
 
