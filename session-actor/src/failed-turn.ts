@@ -17,7 +17,7 @@ export const RC_UNSPECIFIED_ERROR = 0x80;
 /**
  * The answer to a request on a shard inbox whose turn failed (or whose envelope did not decode).
  * Read as a ConnectReply it refuses the CONNECT (the gateway sends CONNACK 0x80, or 0x03 Server
- * unavailable to 3.1/3.1.1 clients); read as a one-byte status (Deliver, QoS 2) it is 0x80 = failed.
+ * unavailable to 3.1/3.1.1 clients); read as a status (Deliver, QoS 2: decodeStatusSafe) it is 0x80 = failed.
  */
 export const TURN_FAILED = encodeConnectReply({ rc: RC_UNSPECIFIED_ERROR, sessionPresent: false, epoch: 0 });
 

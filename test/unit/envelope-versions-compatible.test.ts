@@ -77,7 +77,8 @@ test('another major version is refused by every decoder with EnvelopeVersionErro
     next[0] = 0xc2;
     assert.throws(() => (decode as (b: Buffer) => unknown)(next), (e: unknown) => e instanceof EnvelopeVersionError && e.major === 2 && e instanceof EnvelopeError, name);
   }
-  assert.throws(() => envelopeReader(Buffer.from([0xff])), EnvelopeVersionError);
+  assert.throws(() => envelopeReader(Buffer.from([0xcf])), EnvelopeVersionError);
+  assert.throws(() => envelopeReader(Buffer.from([0xff])), (e: unknown) => e instanceof EnvelopeError && !(e instanceof EnvelopeVersionError), "0xD0 and up: garbage, not a version");
 });
 
 test('at the bus boundary an envelope of another major is dropped: counted and logged, never thrown', async () => {

@@ -4,6 +4,7 @@ import { createMemoryBus, type Bus } from '../../common/src/bus/index.js';
 import { loadConfig } from '../../common/src/config/load-config.js';
 import type { Config } from '../../common/src/config/settings.js';
 import { decodeGatewayOut, GwOut, type GatewayOutItem } from '../../common/src/envelope/gateway-out.js';
+import { decodeStatusSafe } from '../../common/src/envelope/router.js';
 import { decodeConnectReply, encodeSessionIn, SessIn, type SessionInEnv } from '../../common/src/envelope/session-in.js';
 import { createLogger } from '../../common/src/log.js';
 import { Metrics } from '../../common/src/metrics.js';
@@ -62,7 +63,7 @@ test('a turn in which the core throws is refused and counted, closes that connec
     kind: SessIn.Subscribe, key: 'victim', epoch: bad.epoch, packetId: 1, subscriptionId: 0,
     subs: [{ filter: 'a/#', qos: 1, noLocal: false, retainAsPublished: false, retainHandling: 0, rc: 0xff }],
   });
-  assert.equal(sub.data[0], 0x80, 'the requester is refused');
+  assert.equal(decodeStatusSafe(sub.data), 0x80, 'the requester is refused');
   await eventually('the connection closed', async () => out.some((it) => it.kind === GwOut.Close && it.connId === 1 && it.rc === 0x80));
   assert.equal(await metricValue(metrics, 'shardmq_session_turn_failures_total', { entry: 'subscribe' }), 1);
   const line = logs.find((l) => l.includes('session turn failed'));
@@ -72,8 +73,8 @@ test('a turn in which the core throws is refused and counted, closes that connec
   // A router's Deliver into the failing session is refused, and so is its retry (same id):
   // the failed turn's id is not remembered as delivered.
   const deliver: SessionInEnv = { kind: SessIn.Deliver, targets: [{ key: 'victim', qos: 1, retainAsPublished: false, subIds: [] }], message: msg('a/b', 'x', 1), id: 'r1-1' };
-  assert.equal((await request('victim', deliver)).data[0], 0x80);
-  assert.equal((await request('victim', deliver)).data[0], 0x80, 'a retry is not taken for a duplicate');
+  assert.equal(decodeStatusSafe((await request('victim', deliver)).data), 0x80);
+  assert.equal(decodeStatusSafe((await request('victim', deliver)).data), 0x80, 'a retry is not taken for a duplicate');
 
   // Other sessions, on this shard and others, are untouched.
   for (let i = 0; i < 12; i++) {
@@ -83,5 +84,5 @@ test('a turn in which the core throws is refused and counted, closes that connec
   const healthy = await request('healthy-0', {
     kind: SessIn.Deliver, targets: [{ key: 'healthy-0', qos: 1, retainAsPublished: false, subIds: [] }], message: msg('a/b', 'y', 1), id: 'r1-2',
   });
-  assert.equal(healthy.data[0], 0, 'a delivery to a healthy session is accepted');
+  assert.equal(decodeStatusSafe(healthy.data), 0, 'a delivery to a healthy session is accepted');
 });

@@ -187,7 +187,14 @@ export function decodeResyncAnswer(data: Uint8Array): number[] {
   return out;
 }
 
-/** Reads a one-byte status answer; anything unreadable counts as failure. */
+/**
+ * Reads a status answer: one byte (no version: statuses are below 0xC0 and never change
+ * meaning), or a ConnectReply-shaped answer such as the owner's TURN_FAILED, whose version byte
+ * (0xC0 and up, envelope-version.ts) is followed by the code. Anything unreadable is a failure.
+ */
 export function decodeStatusSafe(data: Uint8Array): number {
-  return data.length > 0 ? data[0]! : ROUTE_FAILED;
+  if (data.length === 0) return ROUTE_FAILED;
+  const first = data[0]!;
+  if (first < 0xc0) return first;
+  return data.length > 1 ? data[1]! : ROUTE_FAILED;
 }

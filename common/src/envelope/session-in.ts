@@ -364,11 +364,3 @@ export function decodeConnectReply(data: Uint8Array): ConnectReply {
   const r = envelopeReader(data);
   return { rc: r.u8(), sessionPresent: r.bool(), epoch: r.u32() };
 }
-
-/** One-byte status answer (Deliver and Publish acceptance). 0 = accepted. */
-export function encodeStatus(code: number): Buffer {
-  return Buffer.from([code]);
-}
-export function decodeStatus(data: Uint8Array): number {
-  return data.length > 0 ? data[0]! : 0x80;
-}
