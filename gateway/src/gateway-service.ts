@@ -10,7 +10,7 @@ import { decodeStatusSafe, encodeRoutePublish, ROUTE_FAILED } from '../../common
 import { decodeConnectReply, encodeSessionIn, LostReason, SessIn, type SessionInEnv } from '../../common/src/envelope/session-in.js';
 import type { Logger } from '../../common/src/log.js';
 import { labelledCounter, type Metrics } from '../../common/src/metrics.js';
-import { retrying } from '../../common/src/retry.js';
+import { RETRY, retrying } from '../../common/src/retry-policy.js';
 import { RouterChoice } from '../../common/src/router-choice.js';
 import { shardOf } from '../../common/src/shard.js';
 import { TokenBucket } from '../../common/src/token-bucket.js';
@@ -43,15 +43,6 @@ export interface GatewayDeps {
 }
 
 const PENDING_OUT_MAX = 10000;
-/** Retries (backoff 50 ms doubling to 250 ms) cover ~10 s: longer than a lease takeover at default settings. */
-const CONNECT_ATTEMPTS = 44;
-/** Retries (backoff 50 ms doubling to 1 s) cover ~12 s for envelopes to a shard owner. */
-const SESSION_SEND_ATTEMPTS = 16;
-/**
- * A lost connection's notice is retried far longer (about 10 minutes): until the owner has it,
- * the session counts as connected, so its Will and expiry wait.
- */
-const CONN_LOST_SEND_ATTEMPTS = 320;
 /** How long a stopping gateway waits for owners to answer its last envelopes (lost-connection notices). */
 const SESSION_NOTICE_WAIT_MS = 2000;
 const CONNACK_UNACCEPTABLE_PROTOCOL = Buffer.from([0x20, 0x02, 0x00, 0x01]);
@@ -441,9 +432,8 @@ export class GatewayService implements GatewayPorts {
     }
     const timeoutMs = this.config['nats.requestTimeoutMs'];
     const closing = env.kind === SessIn.ConnLost || env.kind === SessIn.Disconnect;
-    const attempts = closing ? CONN_LOST_SEND_ATTEMPTS : SESSION_SEND_ATTEMPTS;
     this.sessionSends++;
-    retrying(() => bus.request(subject, data, { timeoutMs }), { attempts, baseDelayMs: 50, maxDelayMs: closing ? 2000 : 1000 })
+    retrying(() => bus.request(subject, data, { timeoutMs }), closing ? RETRY.connLostToOwner : RETRY.envelopeToOwner)
       .catch((err: Error) => {
         this.count('session_message_undelivered');
         log.warn('session message not delivered: no shard owner answered', { kind: env.kind, err });
@@ -460,11 +450,7 @@ export class GatewayService implements GatewayPorts {
     const data = encodeSessionIn(env);
     const timeoutMs = this.config['nats.requestTimeoutMs'];
     // During a shard move nobody answers for a moment: retry, the CONNACK is late, not an error.
-    const r = await retrying(() => bus.request(subjects.sessionIn(shardOf(env.key, this.shards)), data, { timeoutMs }), {
-      attempts: CONNECT_ATTEMPTS,
-      baseDelayMs: 50,
-      maxDelayMs: 250,
-    });
+    const r = await retrying(() => bus.request(subjects.sessionIn(shardOf(env.key, this.shards)), data, { timeoutMs }), RETRY.connectToOwner);
     return decodeConnectReply(r.data);
   }
 
@@ -482,7 +468,7 @@ export class GatewayService implements GatewayPorts {
       return undefined;
     }
     const timeoutMs = this.config['nats.requestTimeoutMs'];
-    return retrying(() => this.routers.request(st.shard, data, timeoutMs), { attempts: 6, baseDelayMs: 50 }).then(
+    return retrying(() => this.routers.request(st.shard, data, timeoutMs), RETRY.publishToRouter).then(
       (r) => decodeStatusSafe(r.data),
       () => ROUTE_FAILED,
     );

@@ -30,6 +30,7 @@ const STOP_GRACE_MS = 300;
 import type { SubjectSpace } from '../../common/src/subjects.js';
 import { NoRespondersError, RequestTimeoutError } from '../../common/src/bus/bus.js';
 import { natsConnection } from '../../common/src/bus/nats-bus.js';
+import { BACKOFF, retryDelayMs } from '../../common/src/retry-policy.js';
 import { fanOut, fanOutToGroup } from './fan-out.js';
 import { RouteDedup } from './route-dedup.js';
 import { backendPublishOf, backendPublishReply, encodeReply } from './backend-publish.js';
@@ -408,17 +409,16 @@ const RESYNC_ROUND_MS = 500;
  * attempt bounded by attemptMs and by what is left until the deadline. Router only.
  */
 async function requestUntil(bus: Bus, subject: string, data: Uint8Array, deadline: number, attemptMs: number): Promise<BusMsg> {
-  let delay = 25;
-  for (;;) {
+  for (let retry = 1; ; retry++) {
     const left = deadline - Date.now();
     try {
       // An owner killed with our request in hand never answers: bound each attempt.
       return await bus.request(subject, data, { timeoutMs: Math.max(100, Math.min(left, attemptMs)) });
     } catch (err) {
       const retriable = err instanceof NoRespondersError || err instanceof RequestTimeoutError;
+      const delay = retryDelayMs(BACKOFF.deliverToOwner, retry);
       if (!retriable || Date.now() + delay >= deadline) throw err;
       await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 250);
     }
   }
 }

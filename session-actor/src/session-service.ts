@@ -11,7 +11,7 @@ import { decodeRetainedAnswer, decodeStatusSafe, encodeResyncAnswer, encodeRoute
 import { decodeSessionIn, encodeConnectReply, SessIn, type SessionInEnv } from '../../common/src/envelope/session-in.js';
 import type { Logger } from '../../common/src/log.js';
 import { labelledCounter, type Metrics } from '../../common/src/metrics.js';
-import { retrying } from '../../common/src/retry.js';
+import { RETRY, retrying } from '../../common/src/retry-policy.js';
 import { RouterChoice } from '../../common/src/router-choice.js';
 import type { SubjectSpace } from '../../common/src/subjects.js';
 import type { Continuation, Effect, TimerKind } from './core/effects.js';
@@ -524,7 +524,7 @@ export class SessionService implements ShardHandler {
     if (then) this.opStarted(shard);
     // Wills and QoS 2 messages must reach a router: retry while none answers. The router of
     // the session's shard, as the gateway picks it: one publisher's messages stay in order.
-    retrying(() => this.routers.request(shard, data, timeoutMs), { attempts: 8, baseDelayMs: 50 })
+    retrying(() => this.routers.request(shard, data, timeoutMs), RETRY.ownerPublishToRouter)
       .then((r) => decodeStatusSafe(r.data))
       .catch((err: Error) => {
         log.warn('routing failed', { err });
@@ -550,7 +550,7 @@ export class SessionService implements ShardHandler {
     const data = encodeSubChanges(batch);
     const timeoutMs = this.config['nats.requestTimeoutMs'];
     if (then) this.opStarted(shard);
-    retrying(() => bus.request(subjects.routeSubscription, data, { timeoutMs }), { attempts: 5, baseDelayMs: 50 }).then(
+    retrying(() => bus.request(subjects.routeSubscription, data, { timeoutMs }), RETRY.subscriptionsToRouter).then(
       (r) => this.subsDone(shard, then, true, r.data),
       (err: Error) => {
         log.warn('subscription change not acknowledged by any router', { err });

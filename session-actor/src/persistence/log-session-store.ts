@@ -2,6 +2,7 @@ import { Writer } from '../../../common/src/envelope/codec.js';
 import { messageBytes, type Message } from '../../../common/src/envelope/message.js';
 import type { Logger } from '../../../common/src/log.js';
 import type { Metrics } from '../../../common/src/metrics.js';
+import { BACKOFF, SESSION_LOG_READ_RETRIES, sleepBeforeRetry } from '../../../common/src/retry-policy.js';
 import { shardOf } from '../../../common/src/shard.js';
 import type { Session } from '../core/session.js';
 import { isCasConflict } from './kv-buckets.js';
@@ -21,8 +22,6 @@ const MIN_GARBAGE_BYTES = 64 * 1024;
 const MAX_LOG_ENTRIES = 16;
 /** Room left in a log entry for the JetStream headers (fencing) and the batch flag. */
 const HEADER_ROOM = 4096;
-/** Attempts to read an entry a direct get did not find yet (a replica behind its leader). */
-const READ_RETRIES = 20;
 /**
  * Entry header: u8 batch flags, then the sequence (u48) of the first entry of the shard's last
  * complete snapshot (0: none), so a load starts there without reading what precedes it.
@@ -293,8 +292,8 @@ export async function readShardLog(log: SessionLog, shard: number): Promise<{ re
     const e = await log.next(subject, seq + 1);
     if (!e || e.seq > last) {
       // A replica serving direct gets may be behind the leader that told us `last`.
-      if (++misses > READ_RETRIES) throw new Error(`session log of shard ${shard} ends at ${e?.seq ?? seq}, expected ${last}`);
-      await new Promise((r) => setTimeout(r, 25 * misses));
+      if (++misses > SESSION_LOG_READ_RETRIES) throw new Error(`session log of shard ${shard} ends at ${e?.seq ?? seq}, expected ${last}`);
+      await sleepBeforeRetry(BACKOFF.sessionLogRead, misses);
       continue;
     }
     replay.entry(e.data, HEADER_BYTES);

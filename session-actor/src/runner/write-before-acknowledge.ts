@@ -1,3 +1,4 @@
+import { BACKOFF, sleepBeforeRetry } from '../../../common/src/retry-policy.js';
 import type { Effect } from '../core/effects.js';
 import { FencedError } from '../persistence/session-store.js';
 
@@ -146,7 +147,7 @@ export class WriteBeforeAcknowledge {
           for (const k of keys) this.dirty.add(k);
           this.effects.unshift(...effects);
           this.replies.unshift(...replies);
-          await new Promise((r) => setTimeout(r, Math.min(1000, 50 * failures)));
+          await sleepBeforeRetry(BACKOFF.sessionLogWrite, failures);
           continue;
         }
         failures = 0;
