@@ -34,6 +34,8 @@ export const RETRY = {
   envelopeToOwner: { attempts: 16, firstDelayMs: 50, maxDelayMs: 1000, growth: 'double', jitterRatio: JITTER },
   /** Gateway → shard owner, a lost connection's notice: about 10 minutes (the session's Will and expiry wait for it). */
   connLostToOwner: { attempts: 320, firstDelayMs: 50, maxDelayMs: 2000, growth: 'double', jitterRatio: JITTER },
+  /** Gateway → shard owner, the shutdown broadcast's Deliver (the stop waits at most gateway.shutdownBroadcastWaitMs anyway). */
+  shutdownBroadcastToOwner: { attempts: 6, firstDelayMs: 50, maxDelayMs: 2000, growth: 'double', jitterRatio: JITTER },
   /** Gateway → router, a QoS 1 PUBLISH (its PUBACK waits). */
   publishToRouter: { attempts: 6, firstDelayMs: 50, maxDelayMs: 2000, growth: 'double', jitterRatio: JITTER },
   /** Shard owner → router, a Will or an inbound QoS 2 message. */

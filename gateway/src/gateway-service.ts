@@ -224,7 +224,7 @@ export class GatewayService implements GatewayPorts {
     for (const [shard, targets] of byShard) {
       // An id the retries keep: the owner takes the copy once (its Deliver deduplication).
       const data = encodeSessionIn({ kind: SessIn.Deliver, targets, message: b.message, id: `${this.routeIdPrefix}-bc-${shard}` });
-      void retrying(() => bus.request(subjects.sessionIn(shard), data, { timeoutMs }), { attempts: 6, baseDelayMs: 50 }).catch((err: Error) => {
+      void retrying(() => bus.request(subjects.sessionIn(shard), data, { timeoutMs }), RETRY.shutdownBroadcastToOwner).catch((err: Error) => {
         failed++;
         log.warn('shutdown broadcast not taken by a shard owner', { shard, err });
       });
