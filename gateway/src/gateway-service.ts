@@ -23,7 +23,7 @@ import { startListeners, type ListenerPorts, type Listeners } from './listeners.
 import type { ConnState } from './protocol/conn-state.js';
 import { encodeControl } from './protocol/encode-control.js';
 import { handlePacket } from './protocol/handle-packet.js';
-import { encodePublishWithin, fitsClient } from './protocol/max-packet-size.js';
+import { encodeOwnPacket, encodePublishWithin, fitsClient } from './protocol/max-packet-size.js';
 import type { GatewayLimits, GatewayPorts } from './protocol/ports.js';
 import type { PacketFault } from './protocol/packet-fault.js';
 import { RC, REASON_TEXT } from './protocol/reason-codes.js';
@@ -393,7 +393,9 @@ export class GatewayService implements GatewayPorts {
   send(st: ConnState, p: mqtt.Packet): void {
     const c = this.conns.get(st.id);
     if (!c) return;
-    c.write(mqtt.generate(p, { protocolVersion: st.proto }));
+    const bytes = encodeOwnPacket(st, p);
+    if (bytes === undefined) this.count('control_too_large_dropped'); // [MQTT-3.1.2-24] (5.0)
+    else c.write(bytes);
   }
 
   close(st: ConnState, rc: number | undefined, reason: LostReason): void {
@@ -406,8 +408,9 @@ export class GatewayService implements GatewayPorts {
       const properties: mqtt.IDisconnectPacket['properties'] = text ? { reasonString: text } : {};
       const ref = this.config['gateway.serverReference'];
       if (rc === RC.USE_ANOTHER_SERVER && ref) properties.serverReference = ref;
-      const packet = { cmd: 'disconnect', reasonCode: rc, properties } as mqtt.Packet;
-      c.write(mqtt.generate(packet, { protocolVersion: 5 }));
+      const bytes = encodeOwnPacket(st, { cmd: 'disconnect', reasonCode: rc, properties } as mqtt.Packet);
+      if (bytes === undefined) this.count('control_too_large_dropped'); // [MQTT-3.1.2-24] (5.0)
+      else c.write(bytes);
     }
     st.phase = 'closed';
     c.uncorkNow();

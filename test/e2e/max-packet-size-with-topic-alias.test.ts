@@ -6,6 +6,7 @@ import { MODES } from '../support/broker.js';
 import { waitForMetric } from '../support/broker-metrics.js';
 import { publish } from '../support/mqtt-clients.js';
 import { RawClient } from '../support/raw-mqtt.js';
+import { RC, REASON_TEXT } from '../../gateway/src/protocol/reason-codes.js';
 
 /**
  * The client's Maximum Packet Size holds for the exact bytes the broker writes [MQTT-3.1.2-24]
@@ -13,7 +14,8 @@ import { RawClient } from '../support/raw-mqtt.js';
  * plus 3 bytes of Topic Alias property, so a client whose limit lies 1 to 3 bytes below that
  * packet must get it without the alias. A PUBLISH that does not fit at all is discarded and
  * completed as if sent [MQTT-3.1.2-25] (5.0): with Receive Maximum 1 the next message still
- * comes, and the drop is counted.
+ * comes, and the drop is counted. A DISCONNECT whose Reason String would not fit goes without it
+ * [MQTT-3.14.2-3] (5.0).
  */
 
 const TOPIC_LEVELS = 'sensors/building-7/floor-3/room-12/temperature';
@@ -65,6 +67,23 @@ for (const mode of MODES) {
         assert.equal(c.closed, false);
       });
     }
+
+    test('a DISCONNECT whose Reason String would exceed the limit is sent without it [MQTT-3.14.2-3]', async () => {
+      // A limit that just fits the CONNACK: the DISCONNECT with its text is larger.
+      const probe = await RawClient.connected(port(), `${mode}-mps-probe`, 5, { properties: { maximumPacketSize: 4096 } });
+      fx.raws.push(probe);
+      const limit = sizeOf(probe.packets.find((p) => p.cmd === 'connack')!);
+      const full = mqttPacket.generate({ cmd: 'disconnect', reasonCode: RC.TOPIC_ALIAS_INVALID, properties: { reasonString: REASON_TEXT[RC.TOPIC_ALIAS_INVALID]! } } as Packet, { protocolVersion: 5 }).length;
+      assert.ok(full > limit, `precondition: the full DISCONNECT (${full} bytes) does not fit ${limit}`);
+      const c = await RawClient.connected(port(), `${mode}-mps-disconnect`, 5, { properties: { maximumPacketSize: limit } });
+      fx.raws.push(c);
+      c.sendPacket({ cmd: 'publish', topic: 'x', payload: Buffer.from('p'), qos: 0, dup: false, retain: false, properties: { topicAlias: 65535 } } as Packet);
+      const d = (await c.waitPacket((p) => p.cmd === 'disconnect', 'DISCONNECT')) as Packet & { reasonCode?: number; properties?: { reasonString?: string } };
+      assert.equal(d.reasonCode, RC.TOPIC_ALIAS_INVALID);
+      assert.equal(d.properties?.reasonString, undefined);
+      assert.ok(sizeOf(d) <= limit);
+      assert.equal(await c.waitClosed(), true);
+    });
 
     test('a PUBLISH too large even without an alias is discarded as if sent: the window moves on and the drop is counted', async () => {
       const topic = `${TOPIC_LEVELS}/${mode}/drop`;

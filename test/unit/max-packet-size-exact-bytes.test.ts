@@ -5,7 +5,7 @@ import { ControlType, GwOut, type ControlItem, type PublishItem } from '../../co
 import type { ProtocolVersion } from '../../common/src/envelope/session-in.js';
 import { createConnState, type ConnState } from '../../gateway/src/protocol/conn-state.js';
 import { encodeControl } from '../../gateway/src/protocol/encode-control.js';
-import { encodePublishWithin } from '../../gateway/src/protocol/max-packet-size.js';
+import { encodeOwnPacket, encodePublishWithin } from '../../gateway/src/protocol/max-packet-size.js';
 import { decodePacket, msg } from '../support/session-core-harness.js';
 
 /**
@@ -75,6 +75,20 @@ test('properties count toward the size (user properties, expiry, subscription id
 
 test('no limit (0): everything is written', () => {
   assert.ok(encodePublishWithin(conn(0, 2), item('t', 'x'.repeat(100_000)), 0));
+});
+
+test('a packet the gateway makes itself leaves out a Reason String that would not fit [MQTT-3.14.2-3], [MQTT-3.2.2-19] (5.0)', () => {
+  const disconnect = { cmd: 'disconnect', reasonCode: 0x95, properties: { reasonString: 'Packet too large' } } as mqtt.Packet;
+  const full = mqtt.generate(disconnect, { protocolVersion: 5 }).length;
+  assert.equal(encodeOwnPacket(conn(0), disconnect)?.length, full, 'no limit: sent whole');
+  assert.equal(encodeOwnPacket(conn(full), disconnect)?.length, full, 'fits: sent whole');
+  const small = encodeOwnPacket(conn(full - 1), disconnect)!;
+  const d = decodePacket(small, 5) as mqtt.IDisconnectPacket;
+  assert.deepEqual([d.reasonCode, d.properties?.reasonString], [0x95, undefined]);
+  assert.equal(encodeOwnPacket(conn(small.length - 1), disconnect), undefined, 'too large even without it: not sent');
+  const connack = { cmd: 'connack', sessionPresent: false, reasonCode: 0x87, properties: { reasonString: 'Not authorized' } } as mqtt.Packet;
+  assert.equal((decodePacket(encodeOwnPacket(conn(8), connack)!, 5) as mqtt.IConnackPacket).reasonCode, 0x87);
+  assert.equal(encodeOwnPacket(conn(1), { cmd: 'pingresp' } as mqtt.Packet), undefined, 'PINGRESP is 2 bytes');
 });
 
 // The owner's control items, as the gateway encodes them, read back by mqtt-packet's parser.

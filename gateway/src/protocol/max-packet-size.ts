@@ -1,3 +1,4 @@
+import mqtt from 'mqtt-packet';
 import type { PublishItem } from '../../../common/src/envelope/gateway-out.js';
 import type { ConnState } from './conn-state.js';
 import { encodePublish } from './encode-publish.js';
@@ -32,4 +33,21 @@ export function encodePublishWithin(c: ConnState, it: PublishItem, now: number):
   c.aliasesOut.delete(topic);
   const plain = encodePublish(c, it, now, false);
   return fitsClient(c, plain) ? plain : undefined;
+}
+
+/**
+ * Encodes a packet the gateway makes itself (CONNACK, PUBACK, PUBREC, PINGRESP, DISCONNECT)
+ * within the client's Maximum Packet Size. A Reason String that would take it over the limit is
+ * left out ([MQTT-3.2.2-19] CONNACK, [MQTT-3.4.2-2] PUBACK, [MQTT-3.5.2-2] PUBREC,
+ * [MQTT-3.14.2-3] DISCONNECT, all 5.0); undefined when the packet does not fit even then (the
+ * caller discards it).
+ */
+export function encodeOwnPacket(c: ConnState, p: mqtt.Packet): Buffer | undefined {
+  const bytes = mqtt.generate(p, { protocolVersion: c.proto });
+  if (fitsClient(c, bytes)) return bytes;
+  const props = (p as { properties?: Record<string, unknown> }).properties;
+  if (props?.reasonString === undefined) return undefined;
+  const { reasonString: _dropped, ...rest } = props;
+  const shorter = mqtt.generate({ ...p, properties: rest } as mqtt.Packet, { protocolVersion: c.proto });
+  return fitsClient(c, shorter) ? shorter : undefined;
 }
