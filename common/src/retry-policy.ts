@@ -38,6 +38,10 @@ export const RETRY = {
   shutdownBroadcastToOwner: { attempts: 6, firstDelayMs: 50, maxDelayMs: 2000, growth: 'double', jitterRatio: JITTER },
   /** Gateway → router, a QoS 1 PUBLISH (its PUBACK waits). */
   publishToRouter: { attempts: 6, firstDelayMs: 50, maxDelayMs: 2000, growth: 'double', jitterRatio: JITTER },
+  /** Admin API → shard owner, client info or kick (a shard moving answers a moment later). */
+  adminToOwner: { attempts: 10, firstDelayMs: 50, maxDelayMs: 1000, growth: 'double', jitterRatio: JITTER },
+  /** Admin API → router, a message published by an operator (the HTTP answer waits). */
+  adminPublishToRouter: { attempts: 6, firstDelayMs: 50, maxDelayMs: 1000, growth: 'double', jitterRatio: JITTER },
   /** Shard owner → router, a Will or an inbound QoS 2 message. */
   ownerPublishToRouter: { attempts: 8, firstDelayMs: 50, maxDelayMs: 2000, growth: 'double', jitterRatio: JITTER },
   /** Shard owner → routers, subscription changes (the SUBACK waits). */

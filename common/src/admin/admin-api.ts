@@ -5,7 +5,7 @@ import type { Config } from '../config/settings.js';
 import { decodeStatusSafe, encodeRoutePublish, ROUTE_FAILED, ROUTE_NO_MATCH, ROUTE_QUOTA } from '../envelope/router.js';
 import type { Logger } from '../log.js';
 import { labelledCounter, type Metrics } from '../metrics.js';
-import { retrying } from '../retry.js';
+import { RETRY, retrying } from '../retry-policy.js';
 import { sessionKey, shardOf } from '../shard.js';
 import { subjectSpace } from '../subjects.js';
 import { validateTopicName } from '../topic.js';
@@ -37,9 +37,6 @@ export interface AdminApiOptions {
   metrics: Metrics;
 }
 
-/** Retries of a request to a shard owner: covers a shard move (no owner for a moment). */
-const OWNER_ATTEMPTS = 10;
-
 /**
  * The admin API on the HTTP port, behind the bearer token `admin.token` (unset: every /api/
  * path answers 404). Works from any process: it asks over the bus (the shard owner for a
@@ -57,7 +54,7 @@ export function createAdminApi(o: AdminApiOptions): (req: IncomingMessage, res: 
   const askOwner = async (mountpoint: string, clientId: string, req: { op: 'info' } | { op: 'kick'; discardSession: boolean }) => {
     const key = sessionKey(mountpoint, clientId);
     const shard = shardOf(key, config.shards);
-    const r = await retrying(() => bus.request(admin.session(shard), encodeJson({ ...req, key } satisfies SessionAdminRequest), { timeoutMs }), { attempts: OWNER_ATTEMPTS, baseDelayMs: 50, maxDelayMs: 1000 }).catch((err: Error) => {
+    const r = await retrying(() => bus.request(admin.session(shard), encodeJson({ ...req, key } satisfies SessionAdminRequest), { timeoutMs }), RETRY.adminToOwner).catch((err: Error) => {
       throw new HttpError(503, `no owner of the client's shard answered: ${err.message}`);
     });
     return decodeSessionAdminReply(r.data);
@@ -114,7 +111,7 @@ export function createAdminApi(o: AdminApiOptions): (req: IncomingMessage, res: 
     const id = p.qos > 0 ? `admin-${randomBytes(9).toString('base64url')}` : undefined;
     const data = encodeRoutePublish({ mountpoint: p.mountpoint, message: { topic: p.topic, payload: p.payload, qos: p.qos, retain: p.retain, origin: '' }, id });
     // Always a request, QoS 0 included, so the caller learns whether a router took it.
-    const status = await retrying(() => bus.request(subjects.routePublish, data, { timeoutMs }), { attempts: 6, baseDelayMs: 50, maxDelayMs: 1000 }).then(
+    const status = await retrying(() => bus.request(subjects.routePublish, data, { timeoutMs }), RETRY.adminPublishToRouter).then(
       (r) => decodeStatusSafe(r.data),
       () => ROUTE_FAILED,
     );
