@@ -199,6 +199,7 @@ export class SessionService implements ShardHandler {
         log,
         metrics: this.deps.metrics,
         now: this.now,
+        renewLease: buckets.renewLease,
       });
     } else if (bus.kind === 'nats') {
       log.warn('cluster.persistence is off: this session actor owns every shard in memory; run only one');

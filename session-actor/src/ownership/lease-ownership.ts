@@ -16,6 +16,8 @@ export interface LeaseOptions {
   log: Logger;
   metrics: Metrics;
   now?: () => number;
+  /** A faster compare-and-set put for renewals (kv-buckets.ts); default: leases.update. */
+  renewLease?: (key: string, value: string, revision: number) => Promise<number>;
 }
 
 interface Held {
@@ -318,7 +320,7 @@ export class LeaseOwnership implements ShardOwnership {
     h.renewing = true;
     const sentAt = this.now();
     try {
-      const rev = await this.leases.update(LEASE + shard, this.o.nodeId, h.rev);
+      const rev = this.o.renewLease ? await this.o.renewLease(LEASE + shard, this.o.nodeId, h.rev) : await this.leases.update(LEASE + shard, this.o.nodeId, h.rev);
       if (this.held.get(shard) !== h) return;
       h.rev = rev;
       h.validUntil = sentAt + this.o.leaseTtlMs - this.o.leaseSafetyMs;

@@ -1,4 +1,6 @@
-import type { NatsConnection } from '@nats-io/transport-node';
+import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import { NatsRequestMux } from '../../../common/src/bus/nats-request-mux.js';
+import { pubAckSeq } from './session-log-stream.js';
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { Config } from '../../../common/src/config/settings.js';
@@ -11,6 +13,14 @@ import type { Config } from '../../../common/src/config/settings.js';
 export interface SessionBuckets {
   leases: KV;
   members: KV;
+  /**
+   * Compare-and-set put of a lease key (the renewal, every shard every leaseRenewMs): a KV put
+   * is a JetStream publish to `$KV.<bucket>.<key>` expecting the key's last revision, sent
+   * through the request multiplexer instead of kv.update (which allocates an error with a stack
+   * per call in nats.js: a thousand renewals a second compete for the CPU a starved actor needs
+   * to renew in time). Resolves the new revision; a conflict rejects as isCasConflict.
+   */
+  renewLease(key: string, value: string, revision: number): Promise<number>;
 }
 
 export async function openSessionBuckets(nc: NatsConnection, c: Config): Promise<SessionBuckets> {
@@ -22,7 +32,15 @@ export async function openSessionBuckets(nc: NatsConnection, c: Config): Promise
   // Leases and members vanish when not renewed: the TTL is the crash-detection time.
   const leases = await kvm.create(`${prefix}-leases`, { ...base, ttl: c['cluster.leaseTtlMs'] });
   const members = await kvm.create(`${prefix}-members`, { ...base, ttl: c['cluster.leaseTtlMs'] });
-  return { leases, members };
+  const requests = new NatsRequestMux(nc);
+  const timeoutMs = c['nats.requestTimeoutMs'];
+  const renewLease = async (key: string, value: string, revision: number) => {
+    const h = natsHeaders();
+    h.set('Nats-Expected-Last-Subject-Sequence', String(revision));
+    const m = await requests.request(`$KV.${prefix}-leases.${key}`, Buffer.from(value), timeoutMs, h);
+    return pubAckSeq(m.data);
+  };
+  return { leases, members, renewLease };
 }
 
 /** Whether an error is a failed compare-and-set (someone else wrote the key). */
