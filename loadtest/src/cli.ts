@@ -11,7 +11,8 @@ import { formatTable, type Cell } from './report-table.js';
 import { connectStormDefaults, runConnectStorm } from './scenarios/connect-storm.js';
 import { durableFanoutDefaults, runDurableFanout } from './scenarios/durable-fanout.js';
 import { fanInDefaults, runFanIn } from './scenarios/fan-in.js';
-import { fleetDefaults, runFleet } from './scenarios/fleet.js';
+import { killAllGroupsNow } from './brokers/process-group.js';
+import { fleetCliDefaults, fleetNumericFlags, runFleetCli } from './fleet/fleet-cli.js';
 import { latencyDefaults, runLatency } from './scenarios/latency.js';
 import type { LatencySummary } from './latency-histogram.js';
 
@@ -20,7 +21,7 @@ const numericFlags = {
   fanin: { publishers: 'publishers', window: 'windowPerPublisher', 'payload-bytes': 'payloadBytes', qos: 'qos', 'warmup-s': 'warmupS', 'duration-s': 'durationS', 'stall-timeout-ms': 'stallTimeoutMs' },
   latency: { pairs: 'pairs', rate: 'ratePerS', 'payload-bytes': 'payloadBytes', qos: 'qos', 'warmup-s': 'warmupS', 'duration-s': 'durationS' },
   'connect-storm': { clients: 'clients', concurrency: 'concurrency', 'hold-s': 'holdS' },
-  fleet: { devices: 'devices', 'interval-s': 'intervalS', 'payload-bytes': 'payloadBytes', qos: 'qos', 'duration-s': 'durationS', concurrency: 'connectConcurrency' },
+  fleet: fleetNumericFlags,
   'durable-fanout': { subscribers: 'subscribers', rate: 'ratePerS', 'payload-bytes': 'payloadBytes', 'duration-s': 'durationS', 'drain-timeout-ms': 'drainTimeoutMs' },
 } as const;
 type Scenario = keyof typeof numericFlags;
@@ -29,7 +30,7 @@ const defaultsOf: Record<Scenario, object> = {
   fanin: fanInDefaults,
   latency: latencyDefaults,
   'connect-storm': connectStormDefaults,
-  fleet: fleetDefaults,
+  fleet: fleetCliDefaults,
   'durable-fanout': durableFanoutDefaults,
 };
 
@@ -38,6 +39,8 @@ function usage(): string {
     'usage: node dist/loadtest/src/cli.js <scenario> --url mqtt://127.0.0.1:1883 [options]',
     '',
     'common options: --url URL  --protocol 3.1.1|5  --username U  --password P  --json',
+    'fleet: --url may be repeated or a comma list (gateways); --cluster starts a private shardmq cluster;',
+    '       --kill gateway|session|router|nats (with --cluster) or --kill-pid PID; --v5-percent sets the 3.1.1/5 mix',
   ];
   for (const [name, flags] of Object.entries(numericFlags) as [Scenario, Record<string, string>][]) {
     const d = defaultsOf[name] as Record<string, unknown>;
@@ -67,7 +70,9 @@ async function main(argv: string[]): Promise<number> {
     args: argv.slice(1),
     strict: true,
     options: {
-      url: { type: 'string', default: 'mqtt://127.0.0.1:1883' },
+      url: { type: 'string', multiple: true },
+      cluster: { type: 'boolean', default: false },
+      kill: { type: 'string' },
       protocol: { type: 'string', default: '3.1.1' },
       username: { type: 'string' },
       password: { type: 'string' },
@@ -83,7 +88,9 @@ async function main(argv: string[]): Promise<number> {
   const protocols: Record<string, ProtocolVersion> = { '3.1': 3, '3.1.1': 4, '4': 4, '5': 5, '5.0': 5 };
   const protocolVersion = protocols[String(values.protocol)];
   if (protocolVersion === undefined) throw new Error(`--protocol must be 3.1, 3.1.1 or 5, got ${values.protocol}`);
-  const conn: ConnectionParams = { url: String(values.url), protocolVersion };
+  const urls = (values.url ?? ['mqtt://127.0.0.1:1883']).flatMap((u) => u.split(',')).map((u) => u.trim()).filter((u) => u.length > 0);
+  if (scenario !== 'fleet' && (values.cluster || values.kill !== undefined)) throw new Error('--cluster and --kill are options of the fleet scenario');
+  const conn: ConnectionParams = { url: urls[0]!, protocolVersion };
   if (typeof values.username === 'string') conn.username = values.username;
   if (typeof values.password === 'string') conn.password = values.password;
   const opts: Record<string, unknown> = { ...conn };
@@ -136,14 +143,13 @@ async function main(argv: string[]): Promise<number> {
       break;
     }
     case 'fleet': {
-      const r = await runFleet(opts as Parameters<typeof runFleet>[0]);
-      result = r;
-      bad = r.qos > 0 && r.lost > 0;
-      table = formatTable(
-        ['devices', 'interval s', 'qos', 'connect s', 'offered/s', 'received/s', 'sent', 'received', 'lost', 'dups'],
-        [[r.devices, r.intervalS, r.qos, r.connectS, r.offeredPerS, r.receivedPerS, r.sent, r.received, r.lost, r.duplicates]],
-      );
-      table += `\n\n${formatTable(latencyHeaders, [latencyRow('publish -> deliver', r.latency)])}`;
+      const numbers: Record<string, number> = {};
+      for (const key of Object.values(flags)) if (typeof opts[key] === 'number') numbers[key] = opts[key] as number;
+      const progress = (line: string) => process.stderr.write(`fleet: ${line}\n`);
+      const r = await runFleetCli({ ...conn, urls, cluster: values.cluster === true, kill: values.kill, numbers, log: progress });
+      result = r.result;
+      bad = r.bad;
+      table = r.table;
       break;
     }
     case 'durable-fanout': {
@@ -158,8 +164,18 @@ async function main(argv: string[]): Promise<number> {
       break;
     }
   }
-  process.stdout.write(values.json ? `${JSON.stringify(result)}\n` : `${scenario} against ${conn.url}\n\n${table}\n`);
+  const against = scenario === 'fleet' ? (values.cluster ? 'a private shardmq cluster' : urls.join(' ')) : conn.url;
+  process.stdout.write(values.json ? `${JSON.stringify(result)}\n` : `${scenario} against ${against}\n\n${table}\n`);
   return bad ? 1 : 0;
+}
+
+// The fleet scenario's --cluster starts processes: never leave them behind, even on Ctrl-C.
+process.on('exit', () => killAllGroupsNow());
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(sig, () => {
+    killAllGroupsNow();
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  });
 }
 
 main(process.argv.slice(2)).then(

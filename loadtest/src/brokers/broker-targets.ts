@@ -1,7 +1,8 @@
 /**
  * Brokers the benchmark compares, each started privately on 127.0.0.1 with free ports and a temp dir:
  *   shardmq-single  one shardmq process, every role, in-memory bus
- *   shardmq-nats    a private nats-server (JetStream) + one process per tier (session, router, auth, gateway)
+ *   shardmq-nats    a private nats-server (JetStream) + one process per tier (session, router, auth, gateway);
+ *                   the fleet load test runs several gateways, session actors or routers and kills them (TierControl)
  *   mosquitto       Debian's mosquitto, anonymous, no persistence, TCP_NODELAY on (see mosquittoConfig)
  *
  * Who may call: the benchmark driver. Every process is started through a ProcessGroup, so the driver's
@@ -152,31 +153,96 @@ export async function startShardmqSingle(ctx: TargetContext): Promise<RunningBro
   return broker('shardmq-single', `mqtt://${loopback}:${port}`, group);
 }
 
-export async function startShardmqNats(ctx: TargetContext): Promise<RunningBroker> {
+/** The tiers of a shardmq cluster a load test may kill -9 (and start again). */
+export const killableTiers = ['gateway', 'session', 'router', 'nats'] as const;
+export type KillableTier = (typeof killableTiers)[number];
+
+/** How many processes of each tier the shardmq-nats target runs (one of each by default). */
+export interface ClusterTopology {
+  gateways: number;
+  sessions: number;
+  routers: number;
+  /** Extra SHARDMQ_* settings for every shardmq process (e.g. SHARDMQ_SHARDS). */
+  env: Record<string, string>;
+}
+
+export const defaultTopology: ClusterTopology = { gateways: 1, sessions: 1, routers: 1, env: {} };
+
+/** Kill mode: which process serves which tier, so one can be killed -9 and started again the same way. */
+export interface TierControl {
+  /** Pids of the live processes of a tier, in start order. */
+  pids(tier: KillableTier): number[];
+  /** SIGKILLs process `index` of `tier` and waits for it to exit; returns its pid. */
+  kill(tier: KillableTier, index: number): Promise<number>;
+  /**
+   * Starts the killed process again with its command, environment and ports (a gateway listens on the
+   * same MQTT port, nats-server on the same port and storage dir); resolves once it listens (gateway,
+   * nats) or has been spawned (session, router); returns the new pid.
+   */
+  restart(tier: KillableTier, index: number): Promise<number>;
+}
+
+export interface RunningCluster extends RunningBroker {
+  /** One MQTT URL per gateway. */
+  readonly urls: string[];
+  readonly tiers: TierControl;
+}
+
+export async function startShardmqNats(ctx: TargetContext, topology: Partial<ClusterTopology> = {}): Promise<RunningCluster> {
+  const t: ClusterTopology = { ...defaultTopology, ...topology };
   const natsBin = findExecutable('nats-server');
   if (!natsBin) throw new Error('nats-server not installed');
   const natsPort = await freePort();
-  const mqttPort = await freePort();
+  const mqttPorts: number[] = [];
+  for (let i = 0; i < t.gateways; i++) mqttPorts.push(await freePort());
   const storeDir = join(ctx.tmpDir, 'jetstream');
   mkdirSync(storeDir, { recursive: true });
   const group = new ProcessGroup('shardmq-nats');
+  const byTier: Record<KillableTier, ManagedProcess[]> = { gateway: [], session: [], router: [], nats: [] };
   await guarded(group, async () => {
-    group.spawn('nats-server', natsBin, ['-a', loopback, '-p', String(natsPort), '-js', '-sd', storeDir]);
+    byTier.nats.push(group.spawn('nats-server', natsBin, ['-a', loopback, '-p', String(natsPort), '-js', '-sd', storeDir]));
     await waitForTcp(natsPort, ctx.startTimeoutMs, () => deadReasonOf(group));
     const natsUrl = `nats://${loopback}:${natsPort}`;
-    const tier = (role: string, extra: Record<string, string> = {}): ManagedProcess =>
-      group.spawn(`shardmq ${role}`, process.execPath, [shardmqEntry(ctx.repoRoot), 'start'], {
+    const tier = (role: string, name: string, extra: Record<string, string> = {}): ManagedProcess =>
+      group.spawn(name, process.execPath, [shardmqEntry(ctx.repoRoot), 'start'], {
         cwd: ctx.repoRoot,
-        env: shardmqEnv({ SHARDMQ_NATS_URL: natsUrl, SHARDMQ_ROLES: role, ...extra }),
+        env: shardmqEnv({ SHARDMQ_NATS_URL: natsUrl, SHARDMQ_ROLES: role, ...t.env, ...extra }),
       });
-    tier('session');
-    tier('router');
-    tier('auth');
-    tier('gateway', { SHARDMQ_MQTT_PORT: String(mqttPort), SHARDMQ_MQTT_HOST: loopback });
-    await waitForTcp(mqttPort, ctx.startTimeoutMs, () => deadReasonOf(group));
-    await waitForConnack(`mqtt://${loopback}:${mqttPort}`, ctx.startTimeoutMs, group);
+    const numbered = (role: string, i: number, n: number) => (n === 1 ? `shardmq ${role}` : `shardmq ${role}-${i + 1}`);
+    for (let i = 0; i < t.sessions; i++) byTier.session.push(tier('session', numbered('session', i, t.sessions)));
+    for (let i = 0; i < t.routers; i++) byTier.router.push(tier('router', numbered('router', i, t.routers)));
+    tier('auth', 'shardmq auth');
+    mqttPorts.forEach((port, i) =>
+      byTier.gateway.push(tier('gateway', numbered('gateway', i, t.gateways), { SHARDMQ_MQTT_PORT: String(port), SHARDMQ_MQTT_HOST: loopback })),
+    );
+    for (const port of mqttPorts) {
+      await waitForTcp(port, ctx.startTimeoutMs, () => deadReasonOf(group));
+      await waitForConnack(`mqtt://${loopback}:${port}`, ctx.startTimeoutMs, group);
+    }
   });
-  return broker('shardmq-nats', `mqtt://${loopback}:${mqttPort}`, group);
+  const urls = mqttPorts.map((p) => `mqtt://${loopback}:${p}`);
+  const pick = (tierName: KillableTier, index: number): ManagedProcess => {
+    const p = byTier[tierName][index];
+    if (!p) throw new Error(`no ${tierName} number ${index + 1} (the cluster runs ${byTier[tierName].length})`);
+    return p;
+  };
+  const tiers: TierControl = {
+    pids: (tierName) => byTier[tierName].filter((p) => !p.hasExited()).map((p) => p.child.pid!),
+    async kill(tierName, index) {
+      const p = pick(tierName, index);
+      const pid = p.child.pid!;
+      await group.killOnPurpose(p);
+      return pid;
+    },
+    async restart(tierName, index) {
+      const fresh = group.respawn(pick(tierName, index));
+      byTier[tierName][index] = fresh;
+      const port = tierName === 'nats' ? natsPort : tierName === 'gateway' ? mqttPorts[index] : undefined;
+      if (port !== undefined) await waitForTcp(port, ctx.startTimeoutMs, () => deadReasonOf(group));
+      return fresh.child.pid!;
+    },
+  };
+  return { ...broker('shardmq-nats', urls[0]!, group), urls, tiers };
 }
 
 /** Retries an MQTT CONNECT until a CONNACK accepts it: the tiers behind a listening gateway may lag. */

@@ -46,8 +46,18 @@ export interface SpawnOptions {
   cwd?: string;
 }
 
+interface SpawnRecipe {
+  command: string;
+  args: readonly string[];
+  opts: SpawnOptions;
+}
+
 export class ProcessGroup {
   private readonly procs: ManagedProcess[] = [];
+  /** How each process was started, so a killed one can be started again the same way. */
+  private readonly recipes = new Map<ManagedProcess, SpawnRecipe>();
+  /** Processes killed on purpose (kill mode of a load test): their exit is not a broker failure. */
+  private readonly killedOnPurpose = new Set<ManagedProcess>();
 
   constructor(readonly label: string) {
     liveGroups.add(this);
@@ -88,7 +98,22 @@ export class ProcessGroup {
       tail: () => [...lines, partial].filter((l) => l.length > 0).join('\n'),
     };
     this.procs.push(proc);
+    this.recipes.set(proc, { command, args, opts });
     return proc;
+  }
+
+  /** SIGKILLs one process of this group on purpose and waits for its exit; firstExited() ignores it from now on. */
+  async killOnPurpose(proc: ManagedProcess): Promise<void> {
+    this.killedOnPurpose.add(proc);
+    if (!proc.hasExited()) proc.child.kill('SIGKILL');
+    await proc.exited;
+  }
+
+  /** Starts a process again with the name, command, arguments and environment it was first started with. */
+  respawn(proc: ManagedProcess): ManagedProcess {
+    const r = this.recipes.get(proc);
+    if (!r) throw new Error(`${proc.name} was not started by this group`);
+    return this.spawn(proc.name, r.command, r.args, r.opts);
   }
 
   pids(): number[] {
@@ -97,7 +122,7 @@ export class ProcessGroup {
 
   /** The first process that has exited, if any (a broker dying during a run). */
   firstExited(): ManagedProcess | undefined {
-    return this.procs.find((p) => p.hasExited());
+    return this.procs.find((p) => p.hasExited() && !this.killedOnPurpose.has(p));
   }
 
   /**
