@@ -40,7 +40,8 @@ function usage(): string {
     '',
     'common options: --url URL  --protocol 3.1.1|5  --username U  --password P  --json',
     'fleet: --url may be repeated or a comma list (gateways); --cluster starts a private shardmq cluster;',
-    '       --kill gateway|session|router|nats (with --cluster) or --kill-pid PID; --v5-percent sets the 3.1.1/5 mix',
+    '       --kill gateway|session|router|nats (with --cluster) or --kill-pid PID; --v5-percent sets the 3.1.1/5 mix;',
+    '       --cluster-log-dir DIR keeps the output of every cluster process (at log level info)',
   ];
   for (const [name, flags] of Object.entries(numericFlags) as [Scenario, Record<string, string>][]) {
     const d = defaultsOf[name] as Record<string, unknown>;
@@ -73,6 +74,7 @@ async function main(argv: string[]): Promise<number> {
       url: { type: 'string', multiple: true },
       cluster: { type: 'boolean', default: false },
       kill: { type: 'string' },
+      'cluster-log-dir': { type: 'string' },
       protocol: { type: 'string', default: '3.1.1' },
       username: { type: 'string' },
       password: { type: 'string' },
@@ -89,7 +91,7 @@ async function main(argv: string[]): Promise<number> {
   const protocolVersion = protocols[String(values.protocol)];
   if (protocolVersion === undefined) throw new Error(`--protocol must be 3.1, 3.1.1 or 5, got ${values.protocol}`);
   const urls = (values.url ?? ['mqtt://127.0.0.1:1883']).flatMap((u) => u.split(',')).map((u) => u.trim()).filter((u) => u.length > 0);
-  if (scenario !== 'fleet' && (values.cluster || values.kill !== undefined)) throw new Error('--cluster and --kill are options of the fleet scenario');
+  if (scenario !== 'fleet' && (values.cluster || values.kill !== undefined || values['cluster-log-dir'] !== undefined)) throw new Error('--cluster and --kill are options of the fleet scenario');
   const conn: ConnectionParams = { url: urls[0]!, protocolVersion };
   if (typeof values.username === 'string') conn.username = values.username;
   if (typeof values.password === 'string') conn.password = values.password;
@@ -146,7 +148,7 @@ async function main(argv: string[]): Promise<number> {
       const numbers: Record<string, number> = {};
       for (const key of Object.values(flags)) if (typeof opts[key] === 'number') numbers[key] = opts[key] as number;
       const progress = (line: string) => process.stderr.write(`fleet: ${line}\n`);
-      const r = await runFleetCli({ ...conn, urls, cluster: values.cluster === true, kill: values.kill, numbers, log: progress });
+      const r = await runFleetCli({ ...conn, urls, cluster: values.cluster === true, clusterLogDir: values['cluster-log-dir'], kill: values.kill, numbers, log: progress });
       result = r.result;
       bad = r.bad;
       table = r.table;

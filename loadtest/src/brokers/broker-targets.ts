@@ -164,6 +164,8 @@ export interface ClusterTopology {
   routers: number;
   /** Extra SHARDMQ_* settings for every shardmq process (e.g. SHARDMQ_SHARDS). */
   env: Record<string, string>;
+  /** When set, every process's output is also appended to `<logDir>/<process name>.log` (kept after the run). */
+  logDir?: string;
 }
 
 export const defaultTopology: ClusterTopology = { gateways: 1, sessions: 1, routers: 1, env: {} };
@@ -200,13 +202,16 @@ export async function startShardmqNats(ctx: TargetContext, topology: Partial<Clu
   const group = new ProcessGroup('shardmq-nats');
   const byTier: Record<KillableTier, ManagedProcess[]> = { gateway: [], session: [], router: [], nats: [] };
   await guarded(group, async () => {
-    byTier.nats.push(group.spawn('nats-server', natsBin, ['-a', loopback, '-p', String(natsPort), '-js', '-sd', storeDir]));
+    const logFile = (name: string) => (t.logDir === undefined ? {} : { logFile: join(t.logDir, `${name.replace(/ /g, '-')}.log`) });
+    if (t.logDir !== undefined) mkdirSync(t.logDir, { recursive: true });
+    byTier.nats.push(group.spawn('nats-server', natsBin, ['-a', loopback, '-p', String(natsPort), '-js', '-sd', storeDir], logFile('nats-server')));
     await waitForTcp(natsPort, ctx.startTimeoutMs, () => deadReasonOf(group));
     const natsUrl = `nats://${loopback}:${natsPort}`;
     const tier = (role: string, name: string, extra: Record<string, string> = {}): ManagedProcess =>
       group.spawn(name, process.execPath, [shardmqEntry(ctx.repoRoot), 'start'], {
         cwd: ctx.repoRoot,
         env: shardmqEnv({ SHARDMQ_NATS_URL: natsUrl, SHARDMQ_ROLES: role, ...t.env, ...extra }),
+        ...logFile(name),
       });
     const numbered = (role: string, i: number, n: number) => (n === 1 ? `shardmq ${role}` : `shardmq ${role}-${i + 1}`);
     for (let i = 0; i < t.sessions; i++) byTier.session.push(tier('session', numbered('session', i, t.sessions)));

@@ -6,7 +6,7 @@
  * Who may call: the benchmark driver (scripts/bench.mjs) and tests that start brokers.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -44,6 +44,8 @@ function removeAllTempDirs(): void {
 export interface SpawnOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** Also append everything the process writes (stdout and stderr) to this file, for a post-mortem. */
+  logFile?: string;
 }
 
 interface SpawnRecipe {
@@ -78,6 +80,12 @@ export class ProcessGroup {
     };
     child.stdout?.on('data', collect);
     child.stderr?.on('data', collect);
+    if (opts.logFile !== undefined) {
+      const file = createWriteStream(opts.logFile, { flags: 'a' });
+      child.stdout?.pipe(file, { end: false });
+      child.stderr?.pipe(file, { end: false });
+      child.once('close', () => file.end());
+    }
     let done = false;
     const exited = new Promise<number | null>((resolve) => {
       child.once('exit', (code) => {

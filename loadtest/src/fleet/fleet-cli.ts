@@ -68,6 +68,8 @@ export interface FleetCliInput {
   password?: string;
   /** `--cluster`: start a private shardmq cluster instead of using `urls`. */
   cluster: boolean;
+  /** `--cluster-log-dir`: keep the cluster's process output there. */
+  clusterLogDir: string | undefined;
   /** `--kill`: the tier to kill (needs --cluster), or undefined. */
   kill: string | undefined;
   /** Numeric flags, by key of fleetNumericFlags. */
@@ -109,7 +111,14 @@ export async function runFleetCli(input: FleetCliInput): Promise<{ result: Fleet
   if (input.cluster) {
     const kill = tier === undefined ? undefined : { tier, index: cli.killIndex, atS: cli.killAtS, ...(cli.restartAfterS !== undefined ? { restartAfterS: cli.restartAfterS } : {}) };
     result = await runFleetOnOwnCluster(fleet, {
-      topology: { gateways: cli.clusterGateways, sessions: cli.clusterSessions, routers: cli.clusterRouters, env: { SHARDMQ_SHARDS: String(cli.clusterShards) } },
+      topology: {
+        gateways: cli.clusterGateways,
+        sessions: cli.clusterSessions,
+        routers: cli.clusterRouters,
+        // With a log dir, info level: enough to follow connections, shard moves and gateway deaths afterwards.
+        env: { SHARDMQ_SHARDS: String(cli.clusterShards), ...(input.clusterLogDir !== undefined ? { SHARDMQ_LOG_LEVEL: 'info' } : {}) },
+        ...(input.clusterLogDir !== undefined ? { logDir: input.clusterLogDir } : {}),
+      },
       startTimeoutMs: 60_000,
       ...(kill ? { kill } : {}),
     });
