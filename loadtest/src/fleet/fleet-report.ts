@@ -36,6 +36,10 @@ export function formatFleetReport(r: FleetResult & { pids?: Record<string, numbe
       ],
     ),
   );
+  const ob = r.owedBeforeReconnect;
+  if (ob.telemetry > 0 || ob.commands > 0) {
+    parts.push(`owed when the drain ended (before making their receivers reconnect): telemetry ${ob.telemetry}, commands ${ob.commands}`);
+  }
   const w = r.wills;
   parts.push(
     formatTable(
@@ -49,6 +53,9 @@ export function formatFleetReport(r: FleetResult & { pids?: Record<string, numbe
       [[r.devicesDisconnected, r.deviceReconnects, r.backendReconnects, r.longestOutageMs, r.sessionsLost]],
     ),
   );
+  if (w.unexpectedExamples.length > 0) {
+    parts.push(`unexpected Wills (device: MQTT version, connections lost, Wills): ${w.unexpectedExamples.map((e) => `${e.device}: v${e.protocolVersion === 5 ? 5 : '3.1.1'}, ${e.outages}, ${e.wills}`).join('; ')}`);
+  }
   if (r.pids) parts.push(`pids: ${Object.entries(r.pids).map(([t, p]) => `${t} ${p.join(',')}`).join('; ')}`);
   if (r.kill) {
     const k = r.kill;

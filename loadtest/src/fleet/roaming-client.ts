@@ -52,6 +52,10 @@ export class RoamingClient {
   reconnects = 0;
   /** Reconnects whose CONNACK said no session was present. */
   sessionsLost = 0;
+  /** Attempts before the first CONNACK that sent CONNECT and then gave up (see Outage.abandonedConnects). */
+  abandonedFirstConnects = 0;
+  /** A CONNECT was sent on the current socket and no CONNACK came yet. */
+  private connectPending = false;
   private connacks = 0;
   private ending = false;
   private openOutage: Outage | undefined;
@@ -77,7 +81,11 @@ export class RoamingClient {
     if (o.password !== undefined) opts.password = o.password;
     if (o.will) opts.will = o.will;
     this.client = connect(opts);
+    this.client.on('packetsend', (packet) => {
+      if (packet.cmd === 'connect') this.connectPending = true;
+    });
     this.client.on('connect', (connack) => {
+      this.connectPending = false;
       // Small MQTT packets must not wait for Nagle/delayed-ACK (up to 40 ms on Linux loopback).
       (this.client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
       if (this.connacks++ > 0) {
@@ -90,9 +98,16 @@ export class RoamingClient {
       }
     });
     this.client.on('close', () => {
+      const abandoned = this.connectPending;
+      this.connectPending = false;
+      if (this.ending) return;
       // 'close' also ends each failed reconnect attempt: only the first one after a CONNACK is a loss.
-      if (this.ending || this.openOutage || this.connacks === 0) return;
-      this.openOutage = { lostAtMs: wallClockMs(), backAtMs: undefined };
+      if (abandoned) {
+        if (this.openOutage) this.openOutage.abandonedConnects++;
+        else if (this.connacks === 0) this.abandonedFirstConnects++;
+      }
+      if (this.openOutage || this.connacks === 0) return;
+      this.openOutage = { lostAtMs: wallClockMs(), backAtMs: undefined, abandonedConnects: 0 };
       this.outages.push(this.openOutage);
       onLost();
     });
@@ -106,6 +121,15 @@ export class RoamingClient {
 
   hasConnected(): boolean {
     return this.connacks > 0;
+  }
+
+  /**
+   * Drops the connection without DISCONNECT (the socket is destroyed) so mqtt.js reconnects and the
+   * broker resends what the session holds unacknowledged [MQTT-4.4.0-1]. Recorded as an outage like
+   * any other: a 3.1.1 device's Will fires for it.
+   */
+  dropConnection(): void {
+    (this.client.stream as { destroy?: () => void } | undefined)?.destroy?.();
   }
 
   /**

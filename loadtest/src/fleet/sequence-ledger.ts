@@ -138,6 +138,21 @@ export class SequenceLedger {
     return this.owed;
   }
 
+  /** Streams (devices) with acknowledged messages not received yet. */
+  streamsOwed(): number[] {
+    const out: number[] = [];
+    for (let s = 0; s < this.streams; s++) {
+      const n = this.nextSeq[s]!;
+      for (let seq = 0; seq < n; seq++) {
+        if (this.acked[s]!.has(seq) && !this.received[s]!.has(seq)) {
+          out.push(s);
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
   /** Up to `max` (stream, sequence) pairs acknowledged and not received, for the report. */
   examplesNotReceived(max: number): [number, number][] {
     const out: [number, number][] = [];

@@ -12,6 +12,9 @@
  *     back within D - earlyNoticeMs             -> the Will must NOT fire;
  *     away longer than D + lateNoticeMs         -> the Will must fire, once;
  *     anything in between                       -> either is right (not judged).
+ * - A connection attempt the device gave up on after sending CONNECT (no CONNACK in time) may have
+ *   been accepted by a slow broker and then died without DISCONNECT: a 3.1.1 device's Will may fire for
+ *   it (not judged); an MQTT 5 device's is cancelled by the later connection like any other loss.
  *
  * Pure: no clock, no clients. Who may call: the scenario at the end of a run, or tests.
  */
@@ -21,6 +24,11 @@ export interface Outage {
   lostAtMs: number;
   /** When it had a CONNACK again; undefined if it never came back. */
   backAtMs: number | undefined;
+  /**
+   * Reconnect attempts during the outage that sent CONNECT and gave up before a CONNACK (connect
+   * timeout): the broker may have accepted such a connection, which then died without DISCONNECT.
+   */
+  abandonedConnects: number;
 }
 
 export interface DeviceWillInput {
@@ -29,6 +37,8 @@ export interface DeviceWillInput {
   /** MQTT 5 Will Delay Interval, seconds (ignored for 3.1.1). */
   willDelayS: number;
   outages: readonly Outage[];
+  /** First-connection attempts that sent CONNECT and gave up before a CONNACK (see Outage.abandonedConnects). */
+  abandonedFirstConnects: number;
   /** Wills received for this device. */
   willsReceived: number;
 }
@@ -53,8 +63,10 @@ export interface WillReport {
   mustNotFire: number;
   /** Wills beyond what the losses allow: fired for a device that never lost a connection, or back within its delay. */
   unexpected: number;
-  /** Losses whose Will may or may not fire (reconnect time close to the Will Delay, or still away at the end). */
+  /** Losses whose Will may or may not fire (reconnect time close to the Will Delay, still away at the end, abandoned 3.1.1 connects). */
   undecided: number;
+  /** Up to 10 devices with unexpected Wills: index, protocol, connections lost, Wills received. */
+  unexpectedExamples: { device: number; protocolVersion: number; outages: number; wills: number }[];
 }
 
 type Verdict = 'must-fire' | 'must-not-fire' | 'undecided';
@@ -72,10 +84,15 @@ export function judgeOutage(d: Pick<DeviceWillInput, 'protocolVersion' | 'willDe
 }
 
 export function judgeWills(devices: readonly DeviceWillInput[], t: WillTiming): WillReport {
-  const r: WillReport = { fired: 0, mustFire: 0, missing: 0, mustNotFire: 0, unexpected: 0, undecided: 0 };
-  for (const d of devices) {
+  const r: WillReport = { fired: 0, mustFire: 0, missing: 0, mustNotFire: 0, unexpected: 0, undecided: 0, unexpectedExamples: [] };
+  for (const [index, d] of devices.entries()) {
     let least = 0;
     let most = 0;
+    if (d.protocolVersion < 5) {
+      const abandoned = d.abandonedFirstConnects + d.outages.reduce((n, o) => n + o.abandonedConnects, 0);
+      r.undecided += abandoned;
+      most += abandoned;
+    }
     for (const o of d.outages) {
       const v = judgeOutage(d, o, t);
       if (v === 'must-fire') {
@@ -91,7 +108,11 @@ export function judgeWills(devices: readonly DeviceWillInput[], t: WillTiming): 
     }
     r.fired += d.willsReceived;
     r.missing += Math.max(0, least - d.willsReceived);
-    r.unexpected += Math.max(0, d.willsReceived - most);
+    const unexpected = Math.max(0, d.willsReceived - most);
+    r.unexpected += unexpected;
+    if (unexpected > 0 && r.unexpectedExamples.length < 10) {
+      r.unexpectedExamples.push({ device: index, protocolVersion: d.protocolVersion, outages: d.outages.length, wills: d.willsReceived });
+    }
   }
   return r;
 }

@@ -114,6 +114,11 @@ export interface FleetResult {
   measuredS: number;
   telemetry: FlowResult;
   commands: FlowResult;
+  /**
+   * Acknowledged and not received when the drain ended, before the receivers owed something were made
+   * to reconnect; minus `lost`, what was stuck in a session while its client stayed connected.
+   */
+  owedBeforeReconnect: { telemetry: number; commands: number };
   wills: WillReport;
   /** Devices that lost their connection at least once; reconnects of devices and of the backend. */
   devicesDisconnected: number;
@@ -317,7 +322,19 @@ export async function runFleet(input: Partial<FleetOptions> & { urls: string[] }
     const drainUntil = Math.min(hardDeadlineMs, wallClockMs() + o.drainTimeoutS * 1000);
     log(`traffic over after ${measuredS.toFixed(1)} s; draining (at most ${o.drainTimeoutS} s)`);
     await waitFor(() => tele.unanswered() === 0 && cmds.unanswered() === 0, drainUntil);
-    await waitFor(() => tele.acknowledgedNotReceived() === 0 && cmds.acknowledgedNotReceived() === 0, drainUntil);
+    const allDelivered = () => tele.acknowledgedNotReceived() === 0 && cmds.acknowledgedNotReceived() === 0;
+    await waitFor(allDelivered, drainUntil);
+
+    // --- still owed: stuck in a session whose client stayed connected, or gone? A reconnect makes the
+    // broker resend what the session holds [MQTT-4.4.0-1]; what arrives then was not lost but stuck.
+    const owedBeforeReconnect = { telemetry: tele.acknowledgedNotReceived(), commands: cmds.acknowledgedNotReceived() };
+    if (!allDelivered() && wallClockMs() < hardDeadlineMs) {
+      const owedDevices = cmds.streamsOwed();
+      log(`still owed after the drain: telemetry ${owedBeforeReconnect.telemetry}, commands ${owedBeforeReconnect.commands}; reconnecting ${owedBeforeReconnect.telemetry > 0 ? C : 0} backend clients and ${owedDevices.length} devices to make the broker resend`);
+      if (owedBeforeReconnect.telemetry > 0) for (const c of backend) c.dropConnection();
+      for (const d of owedDevices) devices[d]!.dropConnection();
+      await waitFor(allDelivered, Math.min(hardDeadlineMs, wallClockMs() + o.drainTimeoutS * 1000));
+    }
 
     // --- Wills: wait until a Will that should not fire would have (delay + late notice after the last loss).
     const outages = devices.flatMap((c) => c.outages);
@@ -331,13 +348,18 @@ export async function runFleet(input: Partial<FleetOptions> & { urls: string[] }
     const telemetry = flowResult(tele, hists.tele, hists.teleAck);
     const commands = flowResult(cmds, hists.cmd, hists.cmdAck);
     const wills = judgeWills(
-      devices.map((c, d) => ({ protocolVersion: c.o.protocolVersion, willDelayS: o.willDelayS, outages: c.outages, willsReceived: willsOf[d]! })),
+      devices.map((c, d) => ({ protocolVersion: c.o.protocolVersion, willDelayS: o.willDelayS, outages: c.outages, abandonedFirstConnects: c.abandonedFirstConnects, willsReceived: willsOf[d]! })),
       { earlyNoticeMs: 1000, lateNoticeMs: o.willLateNoticeMs, watchedUntilMs },
     );
     const sessionsLost = [...devices, ...backend].reduce((n, c) => n + c.sessionsLost, 0);
     const failures: string[] = [];
     if (telemetry.lost > 0) failures.push(`${telemetry.lost} acknowledged telemetry messages never reached the backend`);
     if (commands.lost > 0) failures.push(`${commands.lost} acknowledged commands never reached their device`);
+    const stuckTele = owedBeforeReconnect.telemetry - telemetry.lost;
+    const stuckCmds = owedBeforeReconnect.commands - commands.lost;
+    if (stuckTele > 0 || stuckCmds > 0) {
+      failures.push(`${stuckTele} telemetry messages and ${stuckCmds} commands, acknowledged, reached their connected receiver only after it reconnected (stuck in the session)`);
+    }
     if (wills.unexpected > 0) failures.push(`${wills.unexpected} Wills fired that must not have`);
     if (wills.missing > 0) failures.push(`${wills.missing} Wills that must have fired did not`);
     if (sessionsLost > 0) failures.push(`${sessionsLost} reconnects found no persistent session`);
@@ -355,6 +377,7 @@ export async function runFleet(input: Partial<FleetOptions> & { urls: string[] }
       measuredS,
       telemetry,
       commands,
+      owedBeforeReconnect,
       wills,
       devicesDisconnected: devices.filter((c) => c.outages.length > 0).length,
       deviceReconnects: devices.reduce((n, c) => n + c.reconnects, 0),
