@@ -45,7 +45,7 @@ function usage(): string {
   ];
   for (const [name, flags] of Object.entries(numericFlags) as [Scenario, Record<string, string>][]) {
     const d = defaultsOf[name] as Record<string, unknown>;
-    lines.push(`${name}: ${Object.entries(flags).map(([f, k]) => `--${f} ${String(d[k])}`).join('  ')}`);
+    lines.push(`${name}: ${Object.entries(flags).map(([f, k]) => `--${f} ${d[k] === undefined ? '(none)' : String(d[k])}`).join('  ')}`);
   }
   return lines.join('\n');
 }
