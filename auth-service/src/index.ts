@@ -26,3 +26,15 @@ export { authQuery, orderRows, type CredentialRow, type PasswordMethod } from '.
 export { BcryptPool, BcryptBusyError } from './bcrypt/bcrypt-pool.js';
 export { bcryptVariant, prepareBcryptHash, toPgcryptoCompatible } from './bcrypt/bcrypt-hash.js';
 export { CredentialCache } from './cache/credential-cache.js';
+export { CredentialKeyer } from './cache/credential-cache.js';
+export type { AuthBackend, BackendAnswer, CredentialInput } from './chain/auth-backend.js';
+export { runChain, replyFor } from './chain/run-chain.js';
+export { chainOrder, ChainConfigError } from './chain/chain-order.js';
+export { PostgresBackend } from './backends/postgres-backend.js';
+export { HttpBackend, httpConfigured } from './backends/http-backend.js';
+export { JwtBackend, jwtConfigured } from './backends/jwt-backend.js';
+export { cachePolicy, parseCacheControl, type CachePolicy } from './http/cache-control.js';
+export { decideHttpAnswer, httpAuthRequestBody, type HttpAuthDecision, type HttpAuthRequestBody } from './http/http-answer.js';
+export { retryWithJitter, jitterDelayMs } from './http/retry-with-jitter.js';
+export { mapJwtClaims, type ClaimNames, type ClaimDecision } from './jwt/jwt-claims.js';
+export { passwordAsJwt } from './jwt/looks-like-jwt.js';

@@ -1,6 +1,7 @@
 import { adminSettings } from './settings-admin.js';
 import { edgeSettings } from './settings-edge.js';
 import { authSettings } from './settings-auth.js';
+import { authChainSettings } from './settings-auth-chain.js';
 import { clusterSettings } from './settings-cluster.js';
 import { integrationSettings } from './settings-integration.js';
 import { coreSettings } from './settings-core.js';
@@ -9,6 +10,6 @@ import { sessionSettings } from './settings-session.js';
 import type { ValuesOf } from './setting.js';
 
 /** Every setting of every role, in one table (the generated reference lists exactly this). */
-export const settings = { ...coreSettings, ...mqttSettings, ...listenerSettings, ...rateSettings, ...sessionSettings, ...clusterSettings, ...authSettings, ...integrationSettings, ...adminSettings, ...edgeSettings } as const;
+export const settings = { ...coreSettings, ...mqttSettings, ...listenerSettings, ...rateSettings, ...sessionSettings, ...clusterSettings, ...authSettings, ...authChainSettings, ...integrationSettings, ...adminSettings, ...edgeSettings } as const;
 export type Config = ValuesOf<typeof settings>;
 export type SettingKey = keyof typeof settings;

@@ -1,0 +1,31 @@
+import { ConfigError } from '../../../common/src/config/load-config.js';
+import { AUTH_BACKENDS, type AuthBackendName } from '../../../common/src/config/settings-auth-chain.js';
+
+export class ChainConfigError extends ConfigError {}
+
+/**
+ * The backends to ask, in order, from `auth.chain` and which backends have settings (a database
+ * URL or hosts; auth.http.url; a JWT key source). Unset chain: every configured backend in the
+ * order jwt, http, postgres (JWT first because it ignores what is not a JWT, PostgreSQL last
+ * because it answers every CONNECT with a user name). A chain that names an unconfigured backend,
+ * or leaves a configured one out, is refused: both are configuration mistakes that would
+ * otherwise silently change who can connect. Pure; runs once at auth-service start.
+ */
+export function chainOrder(chain: readonly AuthBackendName[], configured: Readonly<Record<AuthBackendName, boolean>>): AuthBackendName[] {
+  if (chain.length === 0) return AUTH_BACKENDS.filter((b) => configured[b]);
+  for (const b of chain) {
+    if (!configured[b]) throw new ChainConfigError(`setting auth.chain (SHARDMQ_AUTH_CHAIN): names "${b}" but ${SETS[b]} is not set`);
+  }
+  for (const b of AUTH_BACKENDS) {
+    if (configured[b] && !chain.includes(b)) {
+      throw new ChainConfigError(`setting auth.chain (SHARDMQ_AUTH_CHAIN): ${SETS[b]} is set but "${b}" is not in the chain (${chain.join(',')})`);
+    }
+  }
+  return [...chain];
+}
+
+const SETS: Record<AuthBackendName, string> = {
+  jwt: 'auth.jwt.secretFile / auth.jwt.publicKeyFile / auth.jwt.jwksUrl',
+  http: 'auth.http.url',
+  postgres: 'auth.databaseUrl / auth.hosts',
+};
