@@ -8,14 +8,13 @@ import { subjectKind, unknownVersionCounter } from '../../common/src/bus/handler
 import type { SubjectSpace } from '../../common/src/subjects.js';
 import type { Counter } from 'prom-client';
 import { AclWarnings } from './backends/acl-warnings.js';
-import { HttpBackend, httpConfigured } from './backends/http-backend.js';
-import { JwtBackend, jwtConfigured } from './backends/jwt-backend.js';
+import { HttpBackend } from './backends/http-backend.js';
+import { JwtBackend } from './backends/jwt-backend.js';
 import { PostgresBackend } from './backends/postgres-backend.js';
 import { CredentialKeyer } from './cache/credential-cache.js';
 import type { AuthBackend } from './chain/auth-backend.js';
-import { chainOrder } from './chain/chain-order.js';
+import { chainOrder, configuredBackends } from '../../common/src/config/auth-chain-order.js';
 import { runChain } from './chain/run-chain.js';
-import { databaseConfigured } from './db/connection-options.js';
 import { AuthProtocolError, AuthVersionError, decodeAuthRequest, encodeAuthReply, type AuthReply, type AuthRequest, type AuthResult } from './protocol.js';
 
 export interface AuthServiceDeps {
@@ -62,7 +61,7 @@ export class AuthService {
       malformed: metrics.counter('bus_malformed_envelopes_total', 'Bus messages dropped because they did not decode, by subject kind.', ['subject_kind']),
       unknownVersion: unknownVersionCounter(metrics),
     };
-    const order = chainOrder(config['auth.chain'], { jwt: jwtConfigured(config), http: httpConfigured(config), postgres: databaseConfigured(config) });
+    const order = chainOrder(config['auth.chain'], configuredBackends(config));
     const aclWarnings = new AclWarnings(deps.log);
     const common = { log: deps.log, metrics, keyer: this.keyer, aclWarnings };
     const make: Record<AuthBackendName, () => AuthBackend> = {

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { AuthBackend, BackendAnswer, CredentialInput } from '../../auth-service/src/chain/auth-backend.js';
-import { ChainConfigError, chainOrder } from '../../auth-service/src/chain/chain-order.js';
+import { ChainConfigError, chainOrder } from '../../common/src/config/auth-chain-order.js';
 import { runChain } from '../../auth-service/src/chain/run-chain.js';
+import { loadConfig } from '../../common/src/config/load-config.js';
 import type { AuthBackendName } from '../../common/src/config/settings-auth-chain.js';
 
 /** A backend that answers the same thing every time and counts how often it was asked. */
@@ -66,4 +67,13 @@ test('chain order: default jwt, http, postgres among the configured; mistakes na
   assert.deepEqual(chainOrder(['postgres', 'jwt'], { jwt: true, http: false, postgres: true }), ['postgres', 'jwt']);
   assert.throws(() => chainOrder(['http'], { jwt: false, http: false, postgres: false }), (e: Error) => e instanceof ChainConfigError && /auth\.chain.*"http".*auth\.http\.url/.test(e.message));
   assert.throws(() => chainOrder(['jwt'], { jwt: true, http: false, postgres: true }), /auth\.chain.*"postgres" is not in the chain/);
+});
+
+test('chain mistakes stop loading the config (so `shardmq config check` reports them), naming the setting', () => {
+  const load = (env: Record<string, string>) => loadConfig({ env, argv: [] });
+  assert.throws(() => load({ SHARDMQ_AUTH_CHAIN: 'http' }), /auth\.chain.*auth\.http\.url is not set/);
+  assert.throws(() => load({ SHARDMQ_AUTH_CHAIN: 'jwt,jwt', SHARDMQ_AUTH_JWT_SECRET_FILE: '/s' }), /auth\.chain.*names "jwt" twice/);
+  assert.throws(() => load({ SHARDMQ_AUTH_CHAIN: 'ldap' }), /auth\.chain.*entries must be among jwt, http, postgres/);
+  assert.throws(() => load({ SHARDMQ_AUTH_HTTP_URL: 'ftp://x/' }), /auth\.http\.url/);
+  assert.deepEqual(load({ SHARDMQ_AUTH_HTTP_URL: 'http://127.0.0.1:1/auth', SHARDMQ_AUTH_CHAIN: 'http' })['auth.chain'], ['http']);
 });

@@ -4,17 +4,13 @@ import type { Logger } from '../../../common/src/log.js';
 import type { Metrics } from '../../../common/src/metrics.js';
 import { CredentialCache, type CredentialKeyer } from '../cache/credential-cache.js';
 import type { AuthBackend, BackendAnswer, CredentialInput } from '../chain/auth-backend.js';
-import { ChainConfigError } from '../chain/chain-order.js';
+import { ChainConfigError } from '../../../common/src/config/auth-chain-order.js';
 import { cachePolicy } from '../http/cache-control.js';
 import { decideHttpAnswer, httpAuthRequestBody } from '../http/http-answer.js';
 import { HttpCallError, JsonHttpClient, type HttpAnswer } from '../http/json-over-http.js';
 import { retryWithJitter } from '../http/retry-with-jitter.js';
 import type { AclWarnings } from './acl-warnings.js';
 import { authCacheHits, whileDown } from './postgres-backend.js';
-
-export function httpConfigured(config: Config): boolean {
-  return config['auth.http.url'] !== undefined;
-}
 
 /** A status worth asking again: the server is overloaded or failing, not answering "no". */
 class RetriableStatus extends Error {

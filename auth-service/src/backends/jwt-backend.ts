@@ -9,16 +9,12 @@ import type { Metrics } from '../../../common/src/metrics.js';
 import { lintAclJson } from '../acl/compile-acl.js';
 import type { CredentialKeyer } from '../cache/credential-cache.js';
 import type { AuthBackend, BackendAnswer, CredentialInput } from '../chain/auth-backend.js';
-import { ChainConfigError } from '../chain/chain-order.js';
+import { ChainConfigError } from '../../../common/src/config/auth-chain-order.js';
 import { JsonHttpClient } from '../http/json-over-http.js';
 import { mapJwtClaims, type ClaimNames } from '../jwt/jwt-claims.js';
 import { JwksKeys, JwksUnavailableError } from '../jwt/jwks-keys.js';
 import { passwordAsJwt } from '../jwt/looks-like-jwt.js';
 import type { AclWarnings } from './acl-warnings.js';
-
-export function jwtConfigured(config: Config): boolean {
-  return config['auth.jwt.secretFile'] !== undefined || config['auth.jwt.publicKeyFile'] !== undefined || config['auth.jwt.jwksUrl'] !== undefined;
-}
 
 /** The token's algorithm has no key here (an HS token without a secret, an RS token without public keys). */
 class NoKeyError extends Error {}

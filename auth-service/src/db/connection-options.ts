@@ -1,3 +1,4 @@
+import { configuredBackends } from '../../../common/src/config/auth-chain-order.js';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
@@ -32,7 +33,7 @@ export class DbConfigError extends ConfigError {}
 
 /** True when the config turns database auth on (auth.databaseUrl or auth.hosts set). */
 export function databaseConfigured(config: Config): boolean {
-  return config['auth.databaseUrl'] !== undefined || config['auth.hosts'].length > 0;
+  return configuredBackends(config).postgres;
 }
 
 /**

@@ -1,15 +1,12 @@
 import { readFileSync } from 'node:fs';
+import { chainOrder, configuredBackends } from './auth-chain-order.js';
+import { ConfigError } from './config-error.js';
 import { isServiceLinkVar } from './service-links.js';
 import { envName, flagName, type Setting } from './setting.js';
 import { settings, type Config, type SettingKey } from './settings.js';
 import { ROLES } from './settings-core.js';
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError };
 
 export interface ConfigSources {
   env?: Record<string, string | undefined>;
@@ -172,6 +169,7 @@ function crossCheck(cfg: Config): void {
   if (cfg['mqtt.tlsRequireClientCert'] && !cfg['mqtt.tlsCaFile']) {
     throw new ConfigError(`setting ${describe('mqtt.tlsCaFile')}: required when mqtt.tlsRequireClientCert is true`);
   }
+  chainOrder(cfg['auth.chain'], configuredBackends(cfg));
   if (cfg.roles.length === 0) throw new ConfigError(`setting ${describe('roles')}: names no role`);
   const allHere = ROLES.every((r) => cfg.roles.includes(r));
   if (!cfg['nats.url'] && !allHere) {
