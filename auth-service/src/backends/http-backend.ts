@@ -107,6 +107,12 @@ export class HttpBackend implements AuthBackend {
         },
       );
     } catch (e) {
+      if (e instanceof HttpCallError && e.kind === 'too-large') {
+        // The server answered, but nothing we will read: like a malformed answer, this client only.
+        this.m.errors.inc({ kind: 'too-large' });
+        this.deps.log.warn('HTTP auth answer unusable; CONNECT refused', { mountpoint: req.mountpoint, clientId: req.clientId, username: req.username, error: e.message });
+        return { kind: 'deny', result: 'not-authorized', reason: 'auth server answer malformed' };
+      }
       const kind = e instanceof HttpCallError ? e.kind : 'status';
       this.m.errors.inc({ kind });
       this.deps.log.warn('HTTP auth server did not answer', { url: redactUrl(this.url), kind, error: (e as Error).message, clientId: req.clientId });
