@@ -93,6 +93,10 @@ for (const mode of MODES) {
       assert.deepEqual(await subackCodes(h, ['http/h1/down', 'http/h2/down']), [1, 0x87]);
       assert.equal(await pool.refused(broker.url(0), { protocolVersion: 4, clientId: 'h1', username: 'http-user', password: 'nope' }), 4);
 
+      const asked = api.requests.at(-1)!.body as { clientid: string; peer: string | null; protocol_version: number };
+      assert.equal(asked.clientid, 'h1');
+      assert.equal(asked.protocol_version, 4);
+      assert.match(asked.peer ?? '', /^127\.0\.0\.1:\d+$/, 'the gateway passes the peer address on');
       const before = api.count('/mqtt/auth');
       const p = await pool.connect(broker.url(mode === 'cluster' ? 1 : 0), { protocolVersion: 4, clientId: 'p1', username: 'pg-user', password: 'pg-pw' });
       assert.ok(api.count('/mqtt/auth') > before, 'HTTP was asked first and ignored it');

@@ -42,6 +42,7 @@ describe('HTTP auth backend', () => {
         other: () => ({ json: { result: 'ignore' } }),
         broken: () => ({ text: 'Internal error page', headers: { 'content-type': 'text/html' } }),
         badacl: () => ({ json: { result: 'allow', publish_acl: 'devices/#' } }),
+        huge: () => ({ json: { result: 'allow', padding: 'x'.repeat(100_000) } }),
         flaky: () => (++flaky % 3 === 0 ? { json: { result: 'allow' } } : { status: 503, text: 'busy' }),
         down: () => ({ status: 503, text: 'busy' }),
         slow: () => ({ hang: true }),
@@ -95,7 +96,10 @@ describe('HTTP auth backend', () => {
       assert.equal(r.result, 'not-authorized', username);
     }
     assert.equal(await metricValue(auth.metrics, 'shardmq_auth_http_errors_total', { kind: 'malformed' }), 2);
-    assert.equal(auth.logs.filter((l) => l.includes('HTTP auth answer unusable')).length, 2);
+    const huge = await auth.connect({ clientId: 'm', username: 'huge', password: 'p' });
+    assert.equal(huge.result, 'not-authorized', 'an answer over auth.http.maxResponseBytes is not read');
+    assert.equal(await metricValue(auth.metrics, 'shardmq_auth_http_errors_total', { kind: 'too-large' }), 1);
+    assert.equal(auth.logs.filter((l) => l.includes('HTTP auth answer unusable')).length, 3);
     assert.equal((await auth.connect({ clientId: 'dev-1', username: 'fleet', password: SECRET })).result, 'ok', 'others still connect');
   });
 
