@@ -1,6 +1,6 @@
 import type { Config } from '../../../common/src/config/settings.js';
 import type { Logger } from '../../../common/src/log.js';
-import type { Counter, Histogram } from 'prom-client';
+import type { Counter, Gauge, Histogram } from 'prom-client';
 import type { Metrics } from '../../../common/src/metrics.js';
 import { AclFormatError, compileAcl } from '../acl/compile-acl.js';
 import { BcryptBusyError, BcryptPool } from '../bcrypt/bcrypt-pool.js';
@@ -29,6 +29,7 @@ export class PostgresBackend implements AuthBackend {
   private readonly method: PasswordMethod;
   private readonly query: string;
   private readonly m: { verify: Histogram<'method'>; cacheHits: Counter<'kind' | 'backend'> };
+  private readonly dbUp: Gauge;
 
   constructor(
     private readonly config: Config,
@@ -69,8 +70,6 @@ export class PostgresBackend implements AuthBackend {
       this.bcrypt = new BcryptPool({ workers: config['auth.bcryptWorkers'], maxQueue: config['auth.bcryptMaxQueue'], log: deps.log });
     }
   }
-
-  private readonly dbUp: { set(v: number): void };
 
   describe(): Record<string, unknown> {
     return { hosts: this.cluster.describe(), passwordMethod: this.method, table: this.config['auth.table'], customQuery: this.config['auth.query'] !== undefined };
