@@ -1,6 +1,6 @@
 import type { Bus } from '../../common/src/bus/bus.js';
 import type { SubjectSpace } from '../../common/src/subjects.js';
-import { AuthVersionError, decodeAuthReply, encodeAuthRequest, type AuthReply, type AuthRequest } from './protocol.js';
+import { AuthVersionError, decodeAuthorizeReply, decodeAuthReply, encodeAuthorizeRequest, encodeAuthRequest, type AuthorizeReply, type AuthorizeRequest, type AuthReply, type AuthRequest } from './protocol.js';
 
 export interface AuthClient {
   /**
@@ -9,6 +9,11 @@ export interface AuthClient {
    * gateway turns into CONNACK "server unavailable" (3.1.1 0x03, 5.0 0x88) so the device retries.
    */
   authenticate(req: AuthRequest): Promise<AuthReply>;
+  /**
+   * Asks an auth-service to authorize one topic or filter (auth.http.aclUrl). Never rejects:
+   * no answer or a malformed one is a refusal not to be reused (fail closed, ask again next time).
+   */
+  authorize(req: AuthorizeRequest): Promise<AuthorizeReply>;
 }
 
 /** Used by the gateway (any number of concurrent calls). */
@@ -28,6 +33,14 @@ export function createAuthClient(bus: Bus, subjects: SubjectSpace, timeoutMs: nu
         return decodeAuthReply(data);
       } catch (e) {
         return { result: 'unavailable', acl: null, reason: e instanceof AuthVersionError ? 'auth reply of another contract version' : 'malformed auth reply' };
+      }
+    },
+    async authorize(req) {
+      try {
+        const msg = await bus.request(subjects.authAuthorize, encodeAuthorizeRequest(req), { timeoutMs });
+        return decodeAuthorizeReply(msg.data);
+      } catch {
+        return { allow: false, ttlMs: 0 };
       }
     },
   };

@@ -11,11 +11,23 @@ import { AclWarnings } from './backends/acl-warnings.js';
 import { HttpBackend } from './backends/http-backend.js';
 import { JwtBackend } from './backends/jwt-backend.js';
 import { PostgresBackend } from './backends/postgres-backend.js';
+import { HttpTopicAuthorizer } from './backends/http-topic-authorizer.js';
 import { CredentialKeyer } from './cache/credential-cache.js';
 import type { AuthBackend } from './chain/auth-backend.js';
 import { chainOrder, configuredBackends } from '../../common/src/config/auth-chain-order.js';
 import { runChain } from './chain/run-chain.js';
-import { AuthProtocolError, AuthVersionError, decodeAuthRequest, encodeAuthReply, type AuthReply, type AuthRequest, type AuthResult } from './protocol.js';
+import {
+  AuthProtocolError,
+  AuthVersionError,
+  decodeAuthorizeRequest,
+  decodeAuthRequest,
+  encodeAuthorizeReply,
+  encodeAuthReply,
+  type AuthorizeReply,
+  type AuthReply,
+  type AuthRequest,
+  type AuthResult,
+} from './protocol.js';
 
 export interface AuthServiceDeps {
   bus: Bus;
@@ -39,8 +51,10 @@ export interface AuthServiceDeps {
  */
 export class AuthService {
   private sub?: BusSubscription;
+  private authorizeSub?: BusSubscription;
   private started = false;
   private readonly backends: AuthBackend[];
+  private readonly topics?: HttpTopicAuthorizer;
   private readonly keyer = new CredentialKeyer();
   private readonly inflight = new Map<string, Promise<AuthReply>>();
   private readonly malformedLog = new LogEveryNth();
@@ -70,6 +84,7 @@ export class AuthService {
       jwt: () => new JwtBackend(config, common),
     };
     this.backends = order.map((b) => make[b]());
+    if (config['auth.http.aclUrl'] !== undefined) this.topics = new HttpTopicAuthorizer(config, { log: deps.log, metrics });
   }
 
   /** Validates the auth settings (throws ConfigError naming the setting) and builds the service. */
@@ -101,6 +116,10 @@ export class AuthService {
       for (const b of this.backends) await b.start();
     }
     this.sub = this.deps.bus.subscribe(this.deps.subjects.authConnect, (msg) => this.onMessage(msg), { queue: this.deps.subjects.authQueue });
+    if (this.topics) {
+      log.info('per-message authorization configured', this.topics.describe());
+      this.authorizeSub = this.deps.bus.subscribe(this.deps.subjects.authAuthorize, (msg) => this.track(this.answerAuthorize(msg)), { queue: this.deps.subjects.authQueue });
+    }
     this.started = true;
   }
 
@@ -109,11 +128,12 @@ export class AuthService {
     if (!this.started) return;
     this.started = false;
     // Drain, not unsubscribe: requests NATS already sent to this member are still answered.
-    const sub = this.sub;
-    this.sub = undefined;
-    await sub?.drain();
+    const subs = [this.sub, this.authorizeSub];
+    this.sub = this.authorizeSub = undefined;
+    await Promise.all(subs.map((s) => s?.drain()));
     await Promise.allSettled([...this.inflightRequests]);
     for (const b of this.backends) await b.stop();
+    this.topics?.close();
   }
 
   /** Subscribed, and every backend that can tell (PostgreSQL) reached its server at the last contact. */
@@ -139,9 +159,32 @@ export class AuthService {
   }
 
   private onMessage(msg: BusMsg): void {
-    const task = this.answer(msg);
+    this.track(this.answer(msg));
+  }
+
+  private track(task: Promise<void>): void {
     this.inflightRequests.add(task);
     void task.finally(() => this.inflightRequests.delete(task));
+  }
+
+  /** One per-message authorization (auth.http.aclUrl); a malformed request is refused, never dropped. */
+  private async answerAuthorize(msg: BusMsg): Promise<void> {
+    let reply: AuthorizeReply;
+    try {
+      reply = await this.topics!.authorize(decodeAuthorizeRequest(msg.data));
+    } catch (e) {
+      if (e instanceof AuthVersionError) {
+        this.m.unknownVersion.inc({ subject_kind: subjectKind(this.deps.subjects.authAuthorize) });
+        const n = this.malformedLog.hit('version');
+        if (n !== undefined) this.deps.log.warn('authorize request of another contract version', { major: String(e.major), occurrences: n });
+      } else if (e instanceof AuthProtocolError) {
+        this.m.malformed.inc({ subject_kind: subjectKind(this.deps.subjects.authAuthorize) });
+        const n = this.malformedLog.hit('authorize');
+        if (n !== undefined) this.deps.log.warn('malformed authorize request', { error: e.message, occurrences: n });
+      } else this.deps.log.error('authorize request failed', { error: e as Error });
+      reply = { allow: false, ttlMs: 0 };
+    }
+    msg.respond(encodeAuthorizeReply(reply));
   }
 
   private async answer(msg: BusMsg): Promise<void> {

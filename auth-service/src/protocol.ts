@@ -109,6 +109,55 @@ export function decodeAuthRequest(b: Uint8Array): AuthRequest {
   };
 }
 
+/**
+ * One PUBLISH topic or SUBSCRIBE filter to authorize (auth.http.aclUrl), on `subjects.authAuthorize`.
+ * Sent only when the connection has no cached answer for it, never per message otherwise.
+ */
+export interface AuthorizeRequest {
+  mountpoint: string;
+  clientId: string;
+  username?: string;
+  action: 'publish' | 'subscribe';
+  /** The topic name (publish) or the filter as the client sent it, `$share/...` included (subscribe). */
+  topic: string;
+  qos: 0 | 1 | 2;
+  retain: boolean;
+}
+
+/** allow or not; ttlMs: how long the connection may reuse the answer (0: ask again next time). */
+export interface AuthorizeReply {
+  allow: boolean;
+  ttlMs: number;
+}
+
+export function encodeAuthorizeRequest(r: AuthorizeRequest): Uint8Array {
+  return enc.encode(JSON.stringify({ v: AUTH_CONTRACT_MAJOR, mountpoint: r.mountpoint, clientId: r.clientId, username: r.username, action: r.action, topic: r.topic, qos: r.qos, retain: r.retain }));
+}
+
+/** Throws AuthProtocolError on anything malformed. */
+export function decodeAuthorizeRequest(b: Uint8Array): AuthorizeRequest {
+  const o = parseObject(b);
+  checkMajor(o);
+  if (typeof o.mountpoint !== 'string' || typeof o.clientId !== 'string' || typeof o.topic !== 'string') throw new AuthProtocolError('authorize request: mountpoint, clientId and topic must be strings');
+  if (o.username !== undefined && o.username !== null && typeof o.username !== 'string') throw new AuthProtocolError('authorize request: username must be a string');
+  if (o.action !== 'publish' && o.action !== 'subscribe') throw new AuthProtocolError('authorize request: action must be publish or subscribe');
+  if (o.qos !== 0 && o.qos !== 1 && o.qos !== 2) throw new AuthProtocolError('authorize request: qos must be 0, 1 or 2');
+  if (typeof o.retain !== 'boolean') throw new AuthProtocolError('authorize request: retain must be a boolean');
+  return { mountpoint: o.mountpoint, clientId: o.clientId, username: typeof o.username === 'string' ? o.username : undefined, action: o.action, topic: o.topic, qos: o.qos, retain: o.retain };
+}
+
+export function encodeAuthorizeReply(r: AuthorizeReply): Uint8Array {
+  return enc.encode(JSON.stringify({ v: AUTH_CONTRACT_MAJOR, allow: r.allow, ttlMs: r.ttlMs }));
+}
+
+/** Throws AuthProtocolError on anything malformed. */
+export function decodeAuthorizeReply(b: Uint8Array): AuthorizeReply {
+  const o = parseObject(b);
+  checkMajor(o);
+  if (typeof o.allow !== 'boolean' || typeof o.ttlMs !== 'number' || !Number.isSafeInteger(o.ttlMs) || o.ttlMs < 0) throw new AuthProtocolError('authorize reply: allow and ttlMs required');
+  return { allow: o.allow, ttlMs: o.ttlMs };
+}
+
 export function encodeAuthReply(r: AuthReply): Uint8Array {
   return enc.encode(JSON.stringify({ v: AUTH_CONTRACT_MAJOR, result: r.result, acl: r.acl, reason: r.reason }));
 }

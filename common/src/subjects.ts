@@ -31,6 +31,8 @@ export interface SubjectSpace {
   readonly routeResync: string;
   /** Gateway -> auth-service (queue group `authQueue`): CONNECT authentication. */
   readonly authConnect: string;
+  /** Gateway -> auth-service (queue group `authQueue`): one PUBLISH topic / SUBSCRIBE filter to authorize (auth.http.aclUrl). */
+  readonly authAuthorize: string;
   readonly routerQueue: string;
   readonly authQueue: string;
   /**
@@ -74,6 +76,7 @@ export function subjectSpace(prefix = 'mqtt'): SubjectSpace {
     routeRetainedQuery: `${prefix}.route.retained.query`,
     routeResync: `${prefix}.route.resync`,
     authConnect: `${prefix}.auth.v1.connect`,
+    authAuthorize: `${prefix}.auth.v1.authorize`,
     routerQueue: 'router',
     authQueue: 'auth',
     clientEvent: (mp, type) => `${prefix}.events.v1.${mp}.${type}`,

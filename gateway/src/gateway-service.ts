@@ -54,6 +54,8 @@ const CONNACK_UNACCEPTABLE_PROTOCOL = Buffer.from([0x20, 0x02, 0x00, 0x01]);
 export class GatewayService implements GatewayPorts {
   readonly gatewayId: string;
   readonly limits: GatewayLimits;
+  readonly authorizeTopics?: GatewayPorts['authorizeTopics'];
+  readonly resumeInput?: GatewayPorts['resumeInput'];
   readonly shards: number;
   private listeners?: Listeners;
   private readonly conns = new Map<number, Connection>();
@@ -102,6 +104,7 @@ export class GatewayService implements GatewayPorts {
       maxSessionExpiryS: config['session.maxExpiryS'],
       unauthorizedPublish: config['mqtt.unauthorizedPublish'],
       allowWildcardSubscriptions: config['mqtt.allowWildcardSubscriptions'],
+      maxTopicVerdicts: config['auth.http.aclCacheMaxEntries'],
     };
     this.maxConnections = connectionCap(config['mqtt.maxConnections'], openFileLimit());
     this.publishRate = config['mqtt.maxPublishRatePerS'];
@@ -109,6 +112,15 @@ export class GatewayService implements GatewayPorts {
     if (connectRate > 0) this.connectBucket = new TokenBucket(connectRate, connectRate, Date.now());
     this.routers = new RouterChoice({ bus: deps.bus, subjects: deps.subjects, shards: config.shards, heartbeatMs: config['router.heartbeatMs'], log: deps.log });
     this.auth = deps.auth ?? createAuthClient(deps.bus, deps.subjects, config['nats.requestTimeoutMs']);
+    if (config['auth.http.aclUrl'] !== undefined) {
+      // Per-message authorization (docs/auth.md): only on a connection's cache miss.
+      this.authorizeTopics = (st, asks) =>
+        Promise.all(asks.map((a) => this.auth.authorize({ mountpoint: st.mountpoint, clientId: st.clientId, username: st.username, ...a })));
+      this.resumeInput = (st) => {
+        const held = st.pendingIn.splice(0);
+        for (const p of held) handlePacket(st, p, this);
+      };
+    }
     const metrics = deps.metrics;
     this.m = {
       events: labelledCounter(metrics.counter('gateway_events_total', 'Gateway refusals, limit hits and protocol errors, by kind.', ['what'])),

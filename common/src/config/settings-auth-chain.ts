@@ -55,6 +55,13 @@ export const authChainSettings = {
   'auth.http.cacheTtlMs': int({ default: 30000, min: 0, max: 86400000, doc: 'How long an HTTP allow answer without Cache-Control is answered from memory (0: never).' }),
   'auth.http.negativeCacheTtlMs': int({ default: 2000, min: 0, max: 600000, doc: 'How long an HTTP deny answer without Cache-Control is answered from memory (0: never).' }),
   'auth.http.maxCacheTtlMs': int({ default: 3600000, min: 0, max: 86400000, doc: 'Upper bound on Cache-Control: max-age from the HTTP auth server.' }),
+  'auth.http.aclUrl': url({
+    default: undefined,
+    protocols: ['http', 'https'],
+    doc: 'Per-message authorization: when set, every PUBLISH topic and SUBSCRIBE filter the CONNECT ACL allowed is also POSTed here (action, topic, qos, retain, client) and must be answered {"result":"allow"}. Answers are cached per connection (Cache-Control max-age, else auth.http.aclCacheTtlMs). Uses the auth.http.* timeout, retries, CA and Authorization.',
+  }),
+  'auth.http.aclCacheTtlMs': int({ default: 60000, min: 0, max: 86400000, doc: 'How long a per-message authorization answer without Cache-Control is reused by the connection (0: ask for every message).' }),
+  'auth.http.aclCacheMaxEntries': int({ default: 1000, min: 1, max: 1000000, doc: 'Most per-message authorization answers one connection keeps (oldest dropped first).' }),
   'auth.jwt.secretFile': optStr({
     default: undefined,
     doc: 'File holding the HMAC secret for HS256/HS384/HS512 tokens (one trailing newline is ignored). Setting a JWT key source turns the JWT backend on.',

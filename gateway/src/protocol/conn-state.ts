@@ -51,6 +51,12 @@ export interface ConnState {
   pendingOut: GatewayOutItem[];
   /** The client sent DISCONNECT: the session already knows, no ConnLost. */
   cleanlyDisconnected: boolean;
+  /** User name of the CONNECT (for per-message authorization requests). */
+  username?: string;
+  /** True while a per-message authorization answer is awaited: input waits in pendingIn. */
+  holding: boolean;
+  /** Per-message authorization answers by topicKey (topic-authorization.ts), created on first use. */
+  topicVerdicts?: Map<string, { allow: boolean; until: number }>;
 }
 
 export function createConnState(id: number, peer: string, mountpoint: string, now: number): ConnState {
@@ -79,5 +85,6 @@ export function createConnState(id: number, peer: string, mountpoint: string, no
     pendingIn: [],
     pendingOut: [],
     cleanlyDisconnected: false,
+    holding: false,
   };
 }

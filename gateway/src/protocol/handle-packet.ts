@@ -14,7 +14,7 @@ import type { GatewayPorts } from './ports.js';
 import { RC } from './reason-codes.js';
 import { protocolError } from './packet-fault.js';
 
-/** Packets a client may have in flight between CONNECT and CONNACK before we close it. */
+/** Packets a client may have in flight between CONNECT and CONNACK (or while a per-message authorization is awaited) before we close it. */
 const MAX_EARLY_PACKETS = 256;
 
 /**
@@ -32,6 +32,14 @@ export function handlePacket(c: ConnState, p: Packet, ports: GatewayPorts): void
   if (c.phase === 'connecting' && p.cmd !== 'connect') {
     if (c.pendingIn.length >= MAX_EARLY_PACKETS) {
       ports.count('early_packets_exceeded');
+      ports.close(c, RC.QUOTA_EXCEEDED, LostReason.ProtocolError);
+    } else c.pendingIn.push(p);
+    return;
+  }
+  if (c.holding) {
+    // A per-message authorization answer is awaited: later packets wait so that order is kept.
+    if (c.pendingIn.length >= MAX_EARLY_PACKETS) {
+      ports.count('held_packets_exceeded');
       ports.close(c, RC.QUOTA_EXCEEDED, LostReason.ProtocolError);
     } else c.pendingIn.push(p);
     return;

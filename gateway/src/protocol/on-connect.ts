@@ -155,6 +155,7 @@ export function onConnect(c: ConnState, p: IConnectPacket, ports: GatewayPorts):
         return;
       }
       c.acl = auth.acl;
+      c.username = p.username;
       if (will && !checkPublish(c.acl, will.topic, will.qos, will.retain, will.payload.length)) {
         ports.authRefused(c, p.username, 'will_acl');
         refuseConnect(c, ports, RC.NOT_AUTHORIZED, RC3.NOT_AUTHORIZED, 'will_acl');

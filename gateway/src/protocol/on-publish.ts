@@ -10,6 +10,7 @@ import { malformed, packetIdFault, protocolError, type PacketFault } from './pac
 import { ALLOWED_PROPS, propertiesFault } from './property-rules.js';
 import type { GatewayPorts } from './ports.js';
 import { RC } from './reason-codes.js';
+import { holdForVerdicts, knownVerdict, type Decided, type TopicAsk } from './topic-authorization.js';
 
 /**
  * Writes PUBACKs in the order the PUBLISHes arrived [MQTT-4.6.0-2], as router answers come in.
@@ -58,10 +59,11 @@ export function publishFault(p: IPublishPacket, v5: boolean): PacketFault | unde
 }
 
 /**
- * PUBLISH from a client: topic alias, validation, Receive Maximum, ACL, then to a router
- * (QoS 0/1) or through the publisher's session for exactly-once (QoS 2). Gateway only.
+ * PUBLISH from a client: topic alias, validation, Receive Maximum, ACL (and, with auth.http.aclUrl,
+ * the per-message answer: the packet is handled again with `decided` once it is in), then to a
+ * router (QoS 0/1) or through the publisher's session for exactly-once (QoS 2). Gateway only.
  */
-export function onPublish(c: ConnState, p: IPublishPacket, ports: GatewayPorts): void {
+export function onPublish(c: ConnState, p: IPublishPacket, ports: GatewayPorts, decided?: Decided): void {
   const fault = publishFault(p, c.proto === 5);
   if (fault) {
     ports.refuse(c, fault);
@@ -106,7 +108,17 @@ export function onPublish(c: ConnState, p: IPublishPacket, ports: GatewayPorts):
     return;
   }
   const payload = p.payload as Buffer;
-  if (!checkPublish(c.acl, topic, qos, p.retain, payload.length)) {
+  let allowed = checkPublish(c.acl, topic, qos, p.retain, payload.length);
+  if (allowed && ports.authorizeTopics) {
+    const ask: TopicAsk = { action: 'publish', topic, qos, retain: p.retain };
+    const v = knownVerdict(c, ask, ports.now(), decided);
+    if (v === undefined) {
+      holdForVerdicts(c, ports, [ask], lim.maxTopicVerdicts ?? 1000, (d) => onPublish(c, p, ports, d));
+      return;
+    }
+    allowed = v;
+  }
+  if (!allowed) {
     ports.count('publish_not_authorized');
     if (c.proto !== 5 && lim.unauthorizedPublish === 'disconnect') {
       ports.close(c, undefined, LostReason.ProtocolError);

@@ -7,6 +7,7 @@ import { malformed, packetIdFault, protocolError, type PacketFault } from './pac
 import { ALLOWED_PROPS, propertiesFault } from './property-rules.js';
 import type { GatewayPorts } from './ports.js';
 import { RC } from './reason-codes.js';
+import { holdForVerdicts, knownVerdict, type Decided, type TopicAsk } from './topic-authorization.js';
 
 /**
  * The fields of a SUBSCRIBE before use: a Packet Identifier 1-65535 [MQTT-2.2.1-3], at least one
@@ -30,9 +31,11 @@ export function subscribeFault(p: ISubscribePacket, v5: boolean): PacketFault | 
 
 /**
  * SUBSCRIBE: validate each filter and check it against the client's ACL here (the gateway
- * holds the ACL); the session stores what passed and answers SUBACK. Gateway only.
+ * holds the ACL) and, with auth.http.aclUrl, against the per-message answers (asked all at once,
+ * then the packet is handled again with `decided`); the session stores what passed and answers
+ * SUBACK. Gateway only.
  */
-export function onSubscribe(c: ConnState, p: ISubscribePacket, ports: GatewayPorts): void {
+export function onSubscribe(c: ConnState, p: ISubscribePacket, ports: GatewayPorts, decided?: Decided): void {
   const lim = ports.limits;
   const v5 = c.proto === 5;
   const fault = subscribeFault(p, v5);
@@ -42,12 +45,15 @@ export function onSubscribe(c: ConnState, p: ISubscribePacket, ports: GatewayPor
   }
   const subId = v5 ? (p.properties?.subscriptionIdentifier as number | undefined) : undefined;
   const subs: SubscriptionRequest[] = [];
+  // Counted only when the SUBACK is decided: a packet held for per-message answers runs twice.
+  const counts: string[] = [];
+  const asks: TopicAsk[] = [];
   for (const s of p.subscriptions) {
     let rc = 0xff;
     const shared = parseSharedFilter(s.topic);
     const inner = shared === undefined ? s.topic : shared === 'invalid' ? undefined : shared.filter;
     if (inner === undefined || validateTopicFilter(inner, lim.maxTopicLevels) !== undefined) {
-      ports.count('topic_filter_invalid');
+      counts.push('topic_filter_invalid');
       rc = v5 ? RC.TOPIC_FILTER_INVALID : 0x80;
     } else if (shared && s.nl) {
       // [MQTT-3.8.3-4] No Local on a shared subscription is a protocol error.
@@ -56,10 +62,23 @@ export function onSubscribe(c: ConnState, p: ISubscribePacket, ports: GatewayPor
     } else if (!lim.allowWildcardSubscriptions && isWildcardFilter(inner)) {
       rc = v5 ? RC.WILDCARD_NOT_SUPPORTED : 0x80;
     } else if (!checkSubscribe(c.acl, inner, s.qos)) {
-      ports.count('subscribe_not_authorized');
+      counts.push('subscribe_not_authorized');
       rc = v5 ? RC.NOT_AUTHORIZED : 0x80;
+    } else if (ports.authorizeTopics) {
+      const ask: TopicAsk = { action: 'subscribe', topic: s.topic, qos: s.qos, retain: false };
+      const v = knownVerdict(c, ask, ports.now(), decided);
+      if (v === undefined) asks.push(ask);
+      else if (!v) {
+        counts.push('subscribe_not_authorized');
+        rc = v5 ? RC.NOT_AUTHORIZED : 0x80;
+      }
     }
     subs.push({ filter: s.topic, qos: s.qos, noLocal: !!s.nl, retainAsPublished: !!s.rap, retainHandling: (s.rh ?? 0) as 0 | 1 | 2, rc });
   }
+  if (asks.length > 0) {
+    holdForVerdicts(c, ports, asks, lim.maxTopicVerdicts ?? 1000, (d) => onSubscribe(c, p, ports, d));
+    return;
+  }
+  for (const what of counts) ports.count(what);
   ports.toSession(c, { kind: SessIn.Subscribe, key: c.key, epoch: c.epoch, packetId: p.messageId!, subscriptionId: subId ?? 0, subs });
 }

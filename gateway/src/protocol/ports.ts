@@ -4,6 +4,7 @@ import type { Message } from '../../../common/src/envelope/message.js';
 import type { ConnectEnv, ConnectReply, LostReason, SessionInEnv } from '../../../common/src/envelope/session-in.js';
 import type { ConnState } from './conn-state.js';
 import type { PacketFault } from './packet-fault.js';
+import type { TopicAsk, TopicVerdict } from './topic-authorization.js';
 
 export interface GatewayLimits {
   maxPacketBytes: number;
@@ -15,6 +16,8 @@ export interface GatewayLimits {
   maxSessionExpiryS: number;
   unauthorizedPublish: 'drop' | 'disconnect';
   allowWildcardSubscriptions: boolean;
+  /** Per-message authorization answers kept per connection (auth.http.aclCacheMaxEntries). */
+  maxTopicVerdicts?: number;
 }
 
 /**
@@ -60,4 +63,11 @@ export interface GatewayPorts {
   authRefused(c: ConnState, username: string | undefined, reason: string): void;
   /** Runs when a connection became 'connected' (flush buffered input/output). */
   connected(c: ConnState): void;
+  /**
+   * Per-message authorization (set only when auth.http.aclUrl is): one answer per ask, in order.
+   * Never rejects (no answer is a refusal with ttlMs 0).
+   */
+  authorizeTopics?(c: ConnState, asks: readonly TopicAsk[]): Promise<TopicVerdict[]>;
+  /** Handles the packets held while c.holding, in arrival order (set with authorizeTopics). */
+  resumeInput?(c: ConnState): void;
 }
