@@ -186,3 +186,48 @@ describe('HTTP auth backend over HTTPS', () => {
     );
   });
 });
+
+describe('per-message authorization through the auth-service (auth.http.aclUrl)', () => {
+  let server: AuthHttpServer;
+  let auth: AuthHarness;
+  before(async () => {
+    server = await startAuthHttpServer();
+    server.route('/acl', (raw): RouteAnswer => {
+      const b = raw as { topic: string };
+      const headers: Record<string, string> = b.topic === 'ok/nostore' ? { 'cache-control': 'no-store' } : b.topic === 'ok/short' ? { 'cache-control': 'max-age=5' } : {};
+      if (b.topic === 'garbage') return { text: 'not json' };
+      if (b.topic === 'forbidden') return { status: 403 };
+      return { json: { result: b.topic.startsWith('ok/') ? 'allow' : 'deny' }, headers };
+    });
+    auth = await startAuthHarness({ SHARDMQ_AUTH_HTTP_ACL_URL: server.url('/acl'), SHARDMQ_AUTH_HTTP_ACL_CACHE_TTL_MS: '45000', SHARDMQ_AUTH_HTTP_RETRIES: '0' });
+  });
+  after(async () => {
+    await auth?.close();
+    await server?.stop();
+  });
+
+  const ask = (topic: string, action: 'publish' | 'subscribe' = 'publish') =>
+    auth.client.authorize({ mountpoint: 'mp', clientId: 'c', username: 'u', action, topic, qos: 1, retain: true });
+
+  test('allow/deny with the reuse time the server allowed; the request carries the whole context', async () => {
+    assert.deepEqual(await ask('ok/a'), { allow: true, ttlMs: 45000 });
+    assert.deepEqual(server.requests.at(-1)!.body, { clientid: 'c', username: 'u', mountpoint: 'mp', action: 'publish', topic: 'ok/a', qos: 1, retain: true });
+    assert.deepEqual(await ask('ok/short', 'subscribe'), { allow: true, ttlMs: 5000 });
+    assert.deepEqual(await ask('ok/nostore'), { allow: true, ttlMs: 0 });
+    assert.deepEqual(await ask('other'), { allow: false, ttlMs: 45000 });
+    assert.deepEqual(await ask('forbidden'), { allow: false, ttlMs: 45000 });
+    assert.equal(await metricValue(auth.metrics, 'shardmq_auth_topic_authorizations_total', { action: 'publish', result: 'allow' }), 2);
+  });
+
+  test('fails closed and is not reused: an unusable answer, or the server down', async () => {
+    assert.deepEqual(await ask('garbage'), { allow: false, ttlMs: 0 });
+    await server.stop();
+    try {
+      assert.deepEqual(await ask('ok/a'), { allow: false, ttlMs: 0 });
+    } finally {
+      await server.start();
+    }
+    assert.equal(await metricValue(auth.metrics, 'shardmq_auth_topic_authorizations_total', { result: 'error' }), 2);
+    assert.equal(auth.logs.filter((l) => l.includes('per-message authorization failed')).length, 2);
+  });
+});
