@@ -4,10 +4,9 @@ import type { Logger } from '../../../common/src/log.js';
 import type { Metrics } from '../../../common/src/metrics.js';
 import { CredentialCache, type CredentialKeyer } from '../cache/credential-cache.js';
 import type { AuthBackend, BackendAnswer, CredentialInput } from '../chain/auth-backend.js';
-import { ChainConfigError } from '../../../common/src/config/auth-chain-order.js';
 import { cachePolicy } from '../http/cache-control.js';
 import { decideHttpAnswer, httpAuthRequestBody } from '../http/http-answer.js';
-import { HttpCallError, JsonHttpClient, type HttpAnswer } from '../http/json-over-http.js';
+import { authApiClient, HttpCallError, type HttpAnswer, type JsonHttpClient } from '../http/json-over-http.js';
 import { retryWithJitter } from '../http/retry-with-jitter.js';
 import type { AclWarnings } from './acl-warnings.js';
 import { authCacheHits, whileDown } from './postgres-backend.js';
@@ -45,12 +44,7 @@ export class HttpBackend implements AuthBackend {
     private readonly deps: { log: Logger; metrics: Metrics; keyer: CredentialKeyer; aclWarnings: AclWarnings },
   ) {
     this.url = config['auth.http.url']!;
-    try {
-      this.client = new JsonHttpClient({ caFile: config['auth.http.caFile'], timeoutMs: config['auth.http.timeoutMs'], maxResponseBytes: config['auth.http.maxResponseBytes'] });
-    } catch (e) {
-      throw new ChainConfigError(`setting auth.http.caFile (SHARDMQ_AUTH_HTTP_CA_FILE): cannot read ${config['auth.http.caFile']}: ${(e as Error).message}`);
-    }
-    this.headers = config['auth.http.authorization'] ? { authorization: config['auth.http.authorization'] } : {};
+    ({ client: this.client, headers: this.headers } = authApiClient(config));
     this.cache = new CredentialCache({
       ttlMs: config['auth.http.cacheTtlMs'],
       negativeTtlMs: config['auth.http.negativeCacheTtlMs'],

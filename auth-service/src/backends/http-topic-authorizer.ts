@@ -3,9 +3,8 @@ import type { Config } from '../../../common/src/config/settings.js';
 import { redactUrl } from '../../../common/src/config/load-config.js';
 import type { Logger } from '../../../common/src/log.js';
 import type { Metrics } from '../../../common/src/metrics.js';
-import { ChainConfigError } from '../../../common/src/config/auth-chain-order.js';
 import { cachePolicy } from '../http/cache-control.js';
-import { HttpCallError, JsonHttpClient } from '../http/json-over-http.js';
+import { authApiClient, HttpCallError, type JsonHttpClient } from '../http/json-over-http.js';
 import { retryWithJitter } from '../http/retry-with-jitter.js';
 import type { AuthorizeReply, AuthorizeRequest } from '../protocol.js';
 
@@ -30,12 +29,7 @@ export class HttpTopicAuthorizer {
     private readonly deps: { log: Logger; metrics: Metrics },
   ) {
     this.url = config['auth.http.aclUrl']!;
-    try {
-      this.client = new JsonHttpClient({ caFile: config['auth.http.caFile'], timeoutMs: config['auth.http.timeoutMs'], maxResponseBytes: config['auth.http.maxResponseBytes'] });
-    } catch (e) {
-      throw new ChainConfigError(`setting auth.http.caFile (SHARDMQ_AUTH_HTTP_CA_FILE): cannot read ${config['auth.http.caFile']}: ${(e as Error).message}`);
-    }
-    this.headers = config['auth.http.authorization'] ? { authorization: config['auth.http.authorization'] } : {};
+    ({ client: this.client, headers: this.headers } = authApiClient(config));
     this.answers = deps.metrics.counter('auth_topic_authorizations_total', 'Per-message authorization answers (auth.http.aclUrl), by action and result: allow, deny, error (server unreachable or answer unusable: denied).', [
       'action',
       'result',

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import { ChainConfigError } from '../../../common/src/config/auth-chain-order.js';
+import type { Config } from '../../../common/src/config/settings.js';
 
 /**
  * One small HTTP(S) client for the auth backends (HTTP auth server, JWKS endpoint), on Node's
@@ -97,4 +99,20 @@ function classify(e: Error & { code?: string }): HttpCallError {
   const code = e.code ?? '';
   if (TLS_CODES.test(code) || /certificate|SSL|TLS/i.test(e.message)) return new HttpCallError('tls', `${code || 'TLS'}: ${e.message}`);
   return new HttpCallError('connect', code ? `${code}: ${e.message}` : e.message);
+}
+
+/**
+ * The client and headers for the team's HTTP auth API (auth.http.*: timeout, body limit, CA file,
+ * Authorization header), shared by CONNECT authentication and per-message authorization.
+ * Throws ChainConfigError naming auth.http.caFile when it cannot be read.
+ */
+export function authApiClient(config: Config): { client: JsonHttpClient; headers: Record<string, string> } {
+  let client: JsonHttpClient;
+  try {
+    client = new JsonHttpClient({ caFile: config['auth.http.caFile'], timeoutMs: config['auth.http.timeoutMs'], maxResponseBytes: config['auth.http.maxResponseBytes'] });
+  } catch (e) {
+    throw new ChainConfigError(`setting auth.http.caFile (SHARDMQ_AUTH_HTTP_CA_FILE): cannot read ${config['auth.http.caFile']}: ${(e as Error).message}`);
+  }
+  const auth = config['auth.http.authorization'];
+  return { client, headers: auth ? { authorization: auth } : {} };
 }
