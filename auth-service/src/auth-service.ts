@@ -10,7 +10,7 @@ import type { Counter } from 'prom-client';
 import { AclWarnings } from './backends/acl-warnings.js';
 import { HttpBackend } from './backends/http-backend.js';
 import { JwtBackend } from './backends/jwt-backend.js';
-import { PostgresBackend } from './backends/postgres-backend.js';
+import { authCacheHits, PostgresBackend, postgresMetrics } from './backends/postgres-backend.js';
 import { HttpTopicAuthorizer } from './backends/http-topic-authorizer.js';
 import { CredentialKeyer } from './cache/credential-cache.js';
 import type { AuthBackend } from './chain/auth-backend.js';
@@ -75,6 +75,8 @@ export class AuthService {
       malformed: metrics.counter('bus_malformed_envelopes_total', 'Bus messages dropped because they did not decode, by subject kind.', ['subject_kind']),
       unknownVersion: unknownVersionCounter(metrics),
     };
+    postgresMetrics(metrics);
+    authCacheHits(metrics);
     const order = chainOrder(config['auth.chain'], configuredBackends(config));
     const aclWarnings = new AclWarnings(deps.log);
     const common = { log: deps.log, metrics, keyer: this.keyer, aclWarnings };

@@ -36,17 +36,8 @@ export class PostgresBackend implements AuthBackend {
     private readonly deps: { log: Logger; metrics: Metrics; keyer: CredentialKeyer; aclWarnings: AclWarnings },
   ) {
     const metrics = deps.metrics;
-    this.m = {
-      verify: metrics.histogram(
-        'auth_verify_seconds',
-        'Time to verify credentials against the database (cache hits excluded), by password method.',
-        [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-        ['method'],
-      ),
-      cacheHits: authCacheHits(metrics),
-    };
-    const dbErrors = metrics.counter('auth_db_errors_total', 'Auth database errors, by kind (connect, timeout, tls, auth, query).', ['kind']);
-    const dbUp = metrics.gauge('auth_db_up', '1 when some auth database host answered at the last contact, else 0.');
+    const { verify, dbErrors, dbUp } = postgresMetrics(metrics);
+    this.m = { verify, cacheHits: authCacheHits(metrics) };
     this.method = config['auth.passwordMethod'];
     this.cache = new CredentialCache({
       ttlMs: config['auth.cacheTtlMs'],
@@ -178,6 +169,24 @@ export class PostgresBackend implements AuthBackend {
       throw e;
     }
   }
+}
+
+/**
+ * The PostgreSQL backend's metric families. The auth-service creates them whatever is configured,
+ * as it did before the chain existed: dashboards and alert rules query them (auth_db_up stays 0
+ * without a database).
+ */
+export function postgresMetrics(metrics: Metrics): { verify: Histogram<'method'>; dbErrors: Counter<'kind'>; dbUp: Gauge } {
+  return {
+    verify: metrics.histogram(
+      'auth_verify_seconds',
+      'Time to verify credentials against the database (cache hits excluded), by password method.',
+      [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      ['method'],
+    ),
+    dbErrors: metrics.counter('auth_db_errors_total', 'Auth database errors, by kind (connect, timeout, tls, auth, query).', ['kind']),
+    dbUp: metrics.gauge('auth_db_up', '1 when some auth database host answered at the last contact, else 0.'),
+  };
 }
 
 /** shardmq_auth_cache_hits_total{backend, kind}: one counter for every caching backend. */
