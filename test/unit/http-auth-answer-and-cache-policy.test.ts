@@ -4,6 +4,7 @@ import { CredentialCache } from '../../auth-service/src/cache/credential-cache.j
 import { cachePolicy, parseCacheControl } from '../../auth-service/src/http/cache-control.js';
 import { decideHttpAnswer, httpAuthRequestBody } from '../../auth-service/src/http/http-answer.js';
 import { jitterDelayMs } from '../../auth-service/src/http/retry-with-jitter.js';
+import { AuthProtocolError, decodeAuthorizeReply, decodeAuthorizeRequest, encodeAuthorizeReply, encodeAuthorizeRequest } from '../../auth-service/src/protocol.js';
 
 const ctx = { mountpoint: '', clientId: 'dev-1', username: 'fleet' };
 const json = (v: unknown) => Buffer.from(JSON.stringify(v));
@@ -90,4 +91,16 @@ test('retry delays: full jitter under an exponential, capped ceiling', () => {
   assert.equal(jitterDelayMs(3, 100, 5000, () => 0.5), 200);
   assert.equal(jitterDelayMs(20, 100, 5000, () => 0.5), 2500);
   assert.equal(jitterDelayMs(2, 100, 5000, () => 0), 0);
+});
+
+test('per-message authorization requests and replies survive the bus; malformed ones are refused', () => {
+  const req = { mountpoint: 'mp', clientId: 'c', username: 'u', action: 'subscribe' as const, topic: '$share/g/a/#', qos: 2 as const, retain: false };
+  assert.deepEqual(decodeAuthorizeRequest(encodeAuthorizeRequest(req)), req);
+  assert.deepEqual(decodeAuthorizeReply(encodeAuthorizeReply({ allow: true, ttlMs: 5000 })), { allow: true, ttlMs: 5000 });
+  const e = new TextEncoder();
+  for (const bad of ['{}', '{"mountpoint":"","clientId":"c","topic":"t","action":"read","qos":0,"retain":false}', '{"mountpoint":"","clientId":"c","topic":"t","action":"publish","qos":3,"retain":false}']) {
+    assert.throws(() => decodeAuthorizeRequest(e.encode(bad)), AuthProtocolError, bad);
+  }
+  assert.throws(() => decodeAuthorizeReply(e.encode('{"allow":"yes","ttlMs":0}')), AuthProtocolError);
+  assert.throws(() => decodeAuthorizeReply(e.encode('{"allow":true,"ttlMs":-1}')), AuthProtocolError);
 });
