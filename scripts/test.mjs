@@ -18,6 +18,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, rmdirSync, sta
 import { availableParallelism, tmpdir } from 'node:os';
 import { delimiter, dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { helmForTests } from './helm-binary.mjs';
 import { nodeForProject } from './node24.mjs';
 
 const startedAt = Date.now();
@@ -45,6 +46,8 @@ const e2eConcurrency = envInt('SHARDMQ_TEST_E2E_CONCURRENCY', Math.max(1, cores)
 
 // Binaries the tests start, and the Debian package providing each.
 const SBIN_DIRS = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
+/** Test files whose path holds this word render the Helm chart (scripts/helm-binary.mjs). */
+const HELM_TEST_WORD = 'helm-chart';
 const REQUIRED_BINARIES = [
   { bin: 'nats-server', pkg: 'nats-server' },
   { bin: 'mosquitto', pkg: 'mosquitto' },
@@ -404,6 +407,15 @@ async function main() {
   tmpDir = mkdtempSync(join(tmpdir(), 'shardmq-test-'));
   chmodSync(tmpDir, 0o711);
   const env = testEnv(findPostgresBinDir());
+  // Helm only for the chart test, and only when it is chosen: npm start never downloads it.
+  // (Not named SHARDMQ_*: shardmq processes the tests start refuse unknown SHARDMQ_ vars.)
+  if (!env.TEST_HELM_BIN && selected.some((f) => relative(DIST_TEST, f).includes(HELM_TEST_WORD))) {
+    try {
+      env.TEST_HELM_BIN = helmForTests(ROOT, npmCommand(), log);
+    } catch (err) {
+      fail(err.message);
+    }
+  }
 
   const watchdog = setTimeout(() => {
     process.stderr.write(`\n[test] error: the run exceeded ${formatMs(runTimeoutMs)} (SHARDMQ_TEST_RUN_TIMEOUT_MS); killing it\n`);

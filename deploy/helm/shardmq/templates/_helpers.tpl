@@ -129,6 +129,7 @@ Flattens .map into .out: {"mqtt": {"port": 1883}} -> {"mqtt.port": 1883}. Writes
 {{- if lt (int $gw.terminationGracePeriodSeconds) $need -}}
 {{- fail (printf "shardmq: tiers.gateway.terminationGracePeriodSeconds (%d) is shorter than a full gateway's drain: preStopSleepSeconds %d + maxConnections / config.gateway.drainRatePerS = %d s + 2 x stopMarginSeconds %d = %d s" (int $gw.terminationGracePeriodSeconds) (int ($gw.preStopSleepSeconds | default 0)) $drain (int $gw.stopMarginSeconds) $need) -}}
 {{- end -}}
+{{- include "shardmq.validateEdge" . -}}
 {{- range $name, $port := dict "http" (include "shardmq.httpPort" .) "mqtt" (include "shardmq.mqttPort" .) -}}
 {{- if eq $port "0" -}}
 {{- fail (printf "shardmq: config.%s.port must be a fixed port in Kubernetes (probes, scraping and the Service use it)" $name) -}}
@@ -161,4 +162,113 @@ and for the gateway the deadline must cover the drain of a full gateway plus the
 {{- define "shardmq.mqttPort" -}}
 {{- $v := ((.Values.config | default dict).mqtt | default dict).port -}}
 {{- if kindIs "invalid" $v -}}1883{{- else -}}{{- int64 $v -}}{{- end -}}
+{{- end -}}
+
+{{/*
+The gateway's listeners that are on, as JSON: [{"name","port","servicePort","nodePort"}].
+Plain MQTT is always on; TLS, WebSocket and WSS follow config.mqtt.tlsEnabled / wsEnabled /
+wssEnabled, on config.mqtt.tlsPort / wsPort / wssPort (null: the registry default). Port names
+are what the container ports, the Service and the probes agree on (at most 15 characters).
+*/}}
+{{- define "shardmq.listeners" -}}
+{{- $mqtt := (.Values.config | default dict).mqtt | default dict -}}
+{{- $svc := .Values.service.mqtt -}}
+{{- $out := list (dict "name" "mqtt" "port" (include "shardmq.mqttPort" . | int) "servicePort" (int $svc.port) "nodePort" $svc.nodePort) -}}
+{{- range $l := list (list "mqtts" "tls" 8883) (list "mqtt-ws" "ws" 8080) (list "mqtt-wss" "wss" 8443) -}}
+{{- $key := index $l 1 -}}
+{{- if index $mqtt (printf "%sEnabled" $key) -}}
+{{- $p := index $mqtt (printf "%sPort" $key) -}}
+{{- $port := ternary (index $l 2) $p (kindIs "invalid" $p) | int -}}
+{{- $out = append $out (dict "name" (index $l 0) "port" $port "servicePort" (index $svc (printf "%sPort" $key) | int) "nodePort" (index $svc (printf "%sNodePort" $key))) -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{/* True ("true") when a listener that needs the certificate (TLS or WSS) is on. */}}
+{{- define "shardmq.needsCert" -}}
+{{- $mqtt := (.Values.config | default dict).mqtt | default dict -}}
+{{- if or $mqtt.tlsEnabled $mqtt.wssEnabled -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+The certificate env vars the chart sets when tls.existingSecret is mounted (path -> file), as JSON:
+the Secret is mounted whole at tls.mountPath (no subPath, so the kubelet's atomic update of a
+renewed certificate reaches the files and mqtt.tlsReloadCheckMs picks it up without a restart).
+The CA is set only when client certificates are required (it is what they are verified against).
+*/}}
+{{- define "shardmq.tlsFiles" -}}
+{{- $tls := .Values.tls -}}
+{{- $out := dict -}}
+{{- if $tls.existingSecret -}}
+{{- $mqtt := (.Values.config | default dict).mqtt | default dict -}}
+{{- $_ := set $out "mqtt.tlsCertFile" (printf "%s/%s" $tls.mountPath $tls.certKey) -}}
+{{- $_ := set $out "mqtt.tlsKeyFile" (printf "%s/%s" $tls.mountPath $tls.keyKey) -}}
+{{- if $mqtt.tlsRequireClientCert -}}
+{{- $_ := set $out "mqtt.tlsCaFile" (printf "%s/%s" $tls.mountPath $tls.caKey) -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+
+{{/* Checks of the listener, certificate, NATS credential, monitoring and autoscaling values. */}}
+{{- define "shardmq.validateEdge" -}}
+{{- $mqtt := (.Values.config | default dict).mqtt | default dict -}}
+{{- $tls := .Values.tls -}}
+{{- if $tls.existingSecret -}}
+{{- range $k := list "tlsCertFile" "tlsKeyFile" "tlsCaFile" -}}
+{{- if not (kindIs "invalid" (index $mqtt $k)) -}}
+{{- fail (printf "shardmq: config.mqtt.%s is set by the chart from tls.existingSecret (mounted at tls.mountPath); leave it null" $k) -}}
+{{- end -}}
+{{- end -}}
+{{- if and $mqtt.tlsRequireClientCert (not $tls.caKey) -}}
+{{- fail "shardmq: config.mqtt.tlsRequireClientCert needs tls.caKey (the key of tls.existingSecret holding the CA bundle, e.g. ca.crt)" -}}
+{{- end -}}
+{{- else if and (include "shardmq.needsCert" .) (not $mqtt.tlsCertFile) -}}
+{{- fail "shardmq: config.mqtt.tlsEnabled / wssEnabled need a certificate: set tls.existingSecret to a kubernetes.io/tls Secret (tls.crt, tls.key; cert-manager writes one), or mount one yourself with extraVolumes and set config.mqtt.tlsCertFile / tlsKeyFile" -}}
+{{- end -}}
+{{- range $l := include "shardmq.listeners" . | fromJsonArray -}}
+{{- if eq (int $l.port) 0 -}}
+{{- fail (printf "shardmq: the %s listener needs a fixed port in Kubernetes (config.mqtt.*Port must not be 0)" $l.name) -}}
+{{- end -}}
+{{- end -}}
+{{- $m := .Values.metrics -}}
+{{- if and $m.serviceMonitor.enabled $m.podMonitor.enabled -}}
+{{- fail "shardmq: enable metrics.serviceMonitor or metrics.podMonitor, not both (every pod would be scraped twice)" -}}
+{{- end -}}
+{{- $flat := include "shardmq.flatConfig" . | fromJson -}}
+{{- if and (or $m.serviceMonitor.enabled $m.podMonitor.enabled) (hasKey $flat "http.enabled") (not (get $flat "http.enabled")) -}}
+{{- fail "shardmq: metrics.serviceMonitor / podMonitor scrape /metrics on the HTTP port: config.http.enabled must stay true" -}}
+{{- end -}}
+{{- $natsAuth := .Values.nats.auth -}}
+{{- if and $natsAuth.existingSecret (not (or $natsAuth.userKey $natsAuth.passwordKey $natsAuth.tokenKey)) -}}
+{{- fail "shardmq: nats.auth.existingSecret needs userKey and passwordKey, or tokenKey (the keys of that Secret to read)" -}}
+{{- end -}}
+{{- $cfgNats := (.Values.config | default dict).nats | default dict -}}
+{{- if $natsAuth.existingSecret -}}
+{{- range $k := list "user" "password" "token" -}}
+{{- if and (index $natsAuth (printf "%sKey" $k)) (not (kindIs "invalid" (index $cfgNats $k))) -}}
+{{- fail (printf "shardmq: config.nats.%s and nats.auth.%sKey both set the NATS %s: keep one" $k $k $k) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- range $tier, $t := .Values.tiers -}}
+{{- $a := $t.autoscaling | default dict -}}
+{{- if $a.enabled -}}
+{{- if lt (int $a.maxReplicas) (int $a.minReplicas) -}}
+{{- fail (printf "shardmq: tiers.%s.autoscaling.maxReplicas must be >= minReplicas" $tier) -}}
+{{- end -}}
+{{- if and (ne ($a.metric | default "cpu") "connections") (not (($t.resources | default dict).requests | default dict).cpu) -}}
+{{- fail (printf "shardmq: tiers.%s.autoscaling on CPU needs tiers.%s.resources.requests.cpu (utilization is measured against the request)" $tier $tier) -}}
+{{- end -}}
+{{- if eq ($a.metric | default "cpu") "connections" -}}
+{{- if ne $tier "gateway" -}}
+{{- fail (printf "shardmq: tiers.%s.autoscaling.metric connections is for the gateway only (use cpu)" $tier) -}}
+{{- end -}}
+{{- if gt (int $a.targetConnectionsPerPod) (int $t.maxConnections) -}}
+{{- fail (printf "shardmq: tiers.gateway.autoscaling.targetConnectionsPerPod (%d) is above tiers.gateway.maxConnections (%d): the gateways would be full before they scale" (int $a.targetConnectionsPerPod) (int $t.maxConnections)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
