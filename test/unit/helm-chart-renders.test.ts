@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
 import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
@@ -13,61 +11,24 @@ import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/Horizo
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse } from 'yaml';
 import { loadConfig } from '../../common/src/config/load-config.js';
 import { settingReferences } from '../../common/src/config/reference.js';
 import { ROLES } from '../../common/src/config/settings-core.js';
+import { CHART, container, deployments, HelmRenderer, helmSkip, podEnv, ROOT, tierOf } from '../support/helm-render.js';
 
 /**
  * Renders deploy/helm/shardmq offline with a real Helm binary and checks the objects: they validate
  * against the Kubernetes and Prometheus Operator schemas (kubernetes-models,
  * @kubernetes-models/prometheus-operator), and each tier's env is exactly what the config loader
- * accepts, mapped from config.* by the published naming rule. The Helm binary is a test-only
- * download: `npm test` installs it on demand (scripts/helm-binary.mjs) and names it in
- * TEST_HELM_BIN; by hand, `node scripts/helm-binary.mjs` puts it where this file looks.
+ * accepts, mapped from config.* by the published naming rule (test/support/helm-render.ts says
+ * where the Helm binary comes from).
  */
 
-// dist/test/unit/<this>.js -> repository root
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const CHART = join(ROOT, 'deploy/helm/shardmq');
-const HELM = process.env.TEST_HELM_BIN || join(ROOT, 'node_modules/.cache/shardmq-helm/helm');
 const DB_URL = 'postgres://shardmq:Db-pa55-word@db.example:5432/mqtt';
-
-const skip = existsSync(HELM) ? false : `no Helm binary at ${HELM}: run the test with \`npm test -- helm-chart\` (or \`node scripts/helm-binary.mjs\` once)`;
-
-let work = '';
-
-interface Rendered {
-  status: number | null;
-  stderr: string;
-  objects: Record<string, any>[];
-}
-
-let valuesNo = 0;
-/** `helm template <release> <chart> -f <values>`; values are written as JSON (valid YAML). */
-function render(values: Record<string, unknown>, release = 'r1'): Rendered {
-  const file = join(work, `values-${valuesNo++}.yaml`);
-  writeFileSync(file, JSON.stringify(values));
-  const home = join(work, 'helm-home');
-  const r = spawnSync(HELM, ['template', release, CHART, '--namespace', 'mqtt', '-f', file], {
-    encoding: 'utf8',
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: home,
-      HELM_CACHE_HOME: join(home, 'cache'),
-      HELM_CONFIG_HOME: join(home, 'config'),
-      HELM_DATA_HOME: join(home, 'data'),
-    },
-  });
-  const objects = r.status === 0 ? parseAllDocuments(r.stdout).map((d) => d.toJS()).filter((o) => o) : [];
-  return { status: r.status, stderr: r.stderr, objects };
-}
-
-function renderOk(values: Record<string, unknown>, release = 'r1'): Record<string, any>[] {
-  const r = render(values, release);
-  assert.equal(r.status, 0, r.stderr);
-  return r.objects;
-}
+const helm = new HelmRenderer();
+const render = (values: Record<string, unknown>, release = 'r1') => helm.render(values, release);
+const renderOk = (values: Record<string, unknown>, release = 'r1') => helm.renderOk(values, release);
 
 const withDb = (config: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) => ({
   ...extra,
@@ -87,36 +48,6 @@ const EVERYTHING_ON = {
     nats: { auth: { existingSecret: 'nats-creds', userKey: 'user', passwordKey: 'password' } },
   },
 };
-
-const deployments = (objs: Record<string, any>[]) => objs.filter((o) => o.kind === 'Deployment');
-const tierOf = (d: Record<string, any>): string => d.metadata.labels['app.kubernetes.io/component'];
-const container = (d: Record<string, any>) => d.spec.template.spec.containers[0];
-
-/**
- * The environment a tier's pod gets: its env list plus the keys of every Secret its envFrom names
- * (decoded), later sources winning as in Kubernetes; an env entry's secretKeyRef is read from the
- * named Secret. Secrets are those the chart rendered plus `existing` (Secrets an operator created
- * before the install: name -> key -> value); a reference to any other Secret fails the test.
- */
-function podEnv(d: Record<string, any>, objs: Record<string, any>[], existing: Record<string, Record<string, string>> = {}): Record<string, string> {
-  const secret = (name: string): Record<string, string> => {
-    const s = objs.find((o) => o.kind === 'Secret' && o.metadata.name === name);
-    if (s) return Object.fromEntries(Object.entries<string>(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
-    return existing[name] ?? {};
-  };
-  const env: Record<string, string> = {};
-  for (const ref of container(d).envFrom ?? []) Object.assign(env, secret(ref.secretRef.name));
-  for (const e of container(d).env ?? []) {
-    if (e.valueFrom) {
-      const ref = e.valueFrom.secretKeyRef;
-      assert.ok(ref, `${e.name}: only secretKeyRef is used`);
-      const v = secret(ref.name)[ref.key];
-      assert.ok(v !== undefined, `${e.name}: Secret ${ref.name} has no key ${ref.key}`);
-      env[e.name] = v;
-    } else env[e.name] = e.value;
-  }
-  return env;
-}
 
 /**
  * The Docker-link style variables Kubernetes gives a pod for each Service in its namespace when
@@ -178,14 +109,8 @@ function validate(obj: Record<string, any>): void {
   new Model(obj).validate();
 }
 
-describe('Helm chart deploy/helm/shardmq', { skip }, () => {
-  before(() => {
-    work = mkdtempSync(join(tmpdir(), 'shardmq-helm-'));
-    mkdirSync(join(work, 'helm-home'));
-  });
-  after(() => {
-    if (work) rmSync(work, { recursive: true, force: true });
-  });
+describe('Helm chart deploy/helm/shardmq', { skip: helmSkip }, () => {
+  after(() => helm.dispose());
 
   it('renders with the defaults plus a database URL, and every object validates', () => {
     const objs = renderOk(withDb());
