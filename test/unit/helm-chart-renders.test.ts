@@ -411,6 +411,9 @@ describe('Helm chart deploy/helm/shardmq', { skip: helmSkip }, () => {
     const tooHigh = render(withDb({}, { tiers: { gateway: { autoscaling: { enabled: true, targetConnectionsPerPod: 30000 } } } }));
     assert.notEqual(tooHigh.status, 0);
     assert.match(tooHigh.stderr, /targetConnectionsPerPod \(30000\) is above tiers\.gateway\.maxConnections \(20000\)/);
+    const unknown = render(withDb({}, { tiers: { router: { autoscaling: { enabled: true, metric: 'memory' } } } }));
+    assert.notEqual(unknown.status, 0);
+    assert.match(unknown.stderr, /tiers\.router\.autoscaling\.metric must be connections or cpu, not memory/);
   });
 
   it('external NATS: the credentials come from the named Secret by reference, never into the pod spec', () => {

@@ -255,6 +255,9 @@ The CA is set only when client certificates are required (it is what they are ve
 {{- range $tier, $t := .Values.tiers -}}
 {{- $a := $t.autoscaling | default dict -}}
 {{- if $a.enabled -}}
+{{- if not (has ($a.metric | default "cpu") (list "connections" "cpu")) -}}
+{{- fail (printf "shardmq: tiers.%s.autoscaling.metric must be connections or cpu, not %v" $tier $a.metric) -}}
+{{- end -}}
 {{- if lt (int $a.maxReplicas) (int $a.minReplicas) -}}
 {{- fail (printf "shardmq: tiers.%s.autoscaling.maxReplicas must be >= minReplicas" $tier) -}}
 {{- end -}}
@@ -271,4 +274,15 @@ The CA is set only when client certificates are required (it is what they are ve
 {{- end -}}
 {{- end -}}
 {{- end -}}
+{{- end -}}
+
+{{/* One scrape endpoint of a ServiceMonitor or PodMonitor (metrics.serviceMonitor / podMonitor values). */}}
+{{- define "shardmq.scrapeEndpoint" -}}
+port: http
+path: /metrics
+interval: {{ .interval }}
+scrapeTimeout: {{ .scrapeTimeout }}
+relabelings:
+  - sourceLabels: [__meta_kubernetes_pod_label_app_kubernetes_io_component]
+    targetLabel: tier
 {{- end -}}
