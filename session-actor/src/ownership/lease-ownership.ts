@@ -17,7 +17,7 @@ export interface LeaseOptions {
   metrics: Metrics;
   now?: () => number;
   /** A faster compare-and-set put for renewals (kv-buckets.ts); default: leases.update. */
-  renewLease?: (key: string, value: string, revision: number) => Promise<number>;
+  renewLease?: (key: string, value: string, revision: number, timeoutMs: number) => Promise<number>;
 }
 
 interface Held {
@@ -320,7 +320,10 @@ export class LeaseOwnership implements ShardOwnership {
     h.renewing = true;
     const sentAt = this.now();
     try {
-      const rev = this.o.renewLease ? await this.o.renewLease(LEASE + shard, this.o.nodeId, h.rev) : await this.leases.update(LEASE + shard, this.o.nodeId, h.rev);
+      // Bounded by the renewal period: one stuck in a stream leader election would otherwise keep
+      // the next ones from being sent (one in flight per lease), leaving two tries per TTL. One
+      // applied after its timeout is adopted by the next (below).
+      const rev = this.o.renewLease ? await this.o.renewLease(LEASE + shard, this.o.nodeId, h.rev, this.o.leaseRenewMs) : await this.leases.update(LEASE + shard, this.o.nodeId, h.rev);
       if (this.held.get(shard) !== h) return;
       h.rev = rev;
       h.validUntil = sentAt + this.o.leaseTtlMs - this.o.leaseSafetyMs;

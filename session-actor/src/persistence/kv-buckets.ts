@@ -20,7 +20,7 @@ export interface SessionBuckets {
    * per call in nats.js: a thousand renewals a second compete for the CPU a starved actor needs
    * to renew in time). Resolves the new revision; a conflict rejects as isCasConflict.
    */
-  renewLease(key: string, value: string, revision: number): Promise<number>;
+  renewLease(key: string, value: string, revision: number, timeoutMs: number): Promise<number>;
 }
 
 export async function openSessionBuckets(nc: NatsConnection, c: Config): Promise<SessionBuckets> {
@@ -33,8 +33,7 @@ export async function openSessionBuckets(nc: NatsConnection, c: Config): Promise
   const leases = await kvm.create(`${prefix}-leases`, { ...base, ttl: c['cluster.leaseTtlMs'] });
   const members = await kvm.create(`${prefix}-members`, { ...base, ttl: c['cluster.leaseTtlMs'] });
   const requests = new NatsRequestMux(nc);
-  const timeoutMs = c['nats.requestTimeoutMs'];
-  const renewLease = async (key: string, value: string, revision: number) => {
+  const renewLease = async (key: string, value: string, revision: number, timeoutMs: number) => {
     const h = natsHeaders();
     h.set('Nats-Expected-Last-Subject-Sequence', String(revision));
     const m = await requests.request(`$KV.${prefix}-leases.${key}`, Buffer.from(value), timeoutMs, h);
