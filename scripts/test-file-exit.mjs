@@ -13,9 +13,11 @@
 // processes a test started when the file fails (it reads the exit code).
 import { after, afterEach } from 'node:test';
 
+// A todo test may fail without failing its file (Node's rule), but the hook cannot tell a todo
+// test from its context: a file names its todo tests in globalThis.shardmqTodoTests.
 let failed = false;
 afterEach((t) => {
-  if (t.passed === false) failed = true;
+  if (t.passed === false && !globalThis.shardmqTodoTests?.has(t.name)) failed = true;
 });
 
 after(() => {
