@@ -4,7 +4,8 @@
 // Every process it starts is stopped again on success, error, Ctrl-C or SIGTERM.
 //
 //   node scripts/bench.mjs [--duration-s 8] [--warmup-s 2] [--only shardmq-single,shardmq-nats,mosquitto]
-//                          [--scenario fanin,latency] [--publishers 100] [--window 20]
+//                          [--scenario idle-memory,fanin,fanout,latency] [--publishers 100] [--window 20]
+//                          [--idle-connections 10000] [--subscribers 1000] [--fanout-window 8]
 //                          [--pairs 10] [--rate 2000] [--durable-subscribers 20]
 //                          [--durable-rates 250,500,1000,2000,4000] [--durable-duration-s 5]
 //                          [--start-timeout-s 30] [--json] [--no-build]
@@ -17,7 +18,8 @@ import { parseArgs } from 'node:util';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 const allTargets = ['shardmq-single', 'shardmq-nats', 'mosquitto'];
-const allScenarios = ['fanin', 'latency', 'durable'];
+// idle-memory first: it weighs a fresh broker, before other scenarios have grown its heap.
+const allScenarios = ['idle-memory', 'fanin', 'fanout', 'latency', 'durable'];
 
 const usage = `usage: npm run bench -- [options]
   --duration-s N        measured seconds per scenario and broker (default 10)
@@ -26,6 +28,10 @@ const usage = `usage: npm run bench -- [options]
   --scenario LIST       scenarios, comma separated: ${allScenarios.join(',')} (default all)
   --publishers N        fan-in publishers (default 100)
   --window N            fan-in messages a publisher may be ahead of the subscriber (default 20)
+  --idle-connections N  idle-memory: idle connections held (default 10000)
+  --idle-keepalive-s N  idle-memory: their keepalive (default 60)
+  --subscribers N       fanout: subscribers of the one topic (default 1000)
+  --fanout-window N     fanout: messages the publisher may be ahead of the slowest subscriber (default 8)
   --pairs N             latency publishers = subscribers (default 10)
   --rate N              latency offered rate, msgs/s in total (default 2000)
   --durable-subscribers N   durable: persistent QoS 1 subscribers (default 20)
@@ -50,6 +56,10 @@ try {
       scenario: { type: 'string', default: allScenarios.join(',') },
       publishers: { type: 'string', default: '100' },
       window: { type: 'string', default: '20' },
+      'idle-connections': { type: 'string', default: '10000' },
+      'idle-keepalive-s': { type: 'string', default: '60' },
+      subscribers: { type: 'string', default: '1000' },
+      'fanout-window': { type: 'string', default: '8' },
       pairs: { type: 'string', default: '10' },
       rate: { type: 'string', default: '2000' },
       'durable-subscribers': { type: 'string', default: '20' },
@@ -95,6 +105,10 @@ const options = {
   warmupS: num('warmup-s', 0),
   fanInPublishers: num('publishers', 1),
   fanInWindow: num('window', 1),
+  idleConnections: num('idle-connections', 1),
+  idleKeepaliveS: num('idle-keepalive-s', 1),
+  fanOutSubscribers: num('subscribers', 1),
+  fanOutWindow: num('fanout-window', 1),
   latencyPairs: num('pairs', 1),
   latencyRatePerS: num('rate', 1),
   durableSubscribers: num('durable-subscribers', 1),
@@ -115,7 +129,7 @@ for (const f of ['bench/run-bench.js', 'bench/bench-report.js', 'brokers/process
   if (!existsSync(dist(f))) fail(`${dist(f)} missing: the build did not produce the load generator`);
 }
 const { runBench } = await import(pathToFileURL(dist('bench/run-bench.js')).href);
-const { fanInTable, latencyTable, durableTable } = await import(pathToFileURL(dist('bench/bench-report.js')).href);
+const { fanInTable, latencyTable, durableTable, idleMemoryTable, fanOutTable } = await import(pathToFileURL(dist('bench/bench-report.js')).href);
 const { stopAllGroups, killAllGroupsNow } = await import(pathToFileURL(dist('brokers/process-group.js')).href);
 
 // Cleanup on every way out. 'exit' handlers must be synchronous: SIGKILL as the last resort.
@@ -153,10 +167,20 @@ try {
 
 const out = [];
 out.push(`shardmq benchmark: ${cpus().length} CPUs, node ${process.version}, ${options.durationS} s measured after ${options.warmupS} s warm-up, 127.0.0.1 only`);
+if (options.scenarios.includes('idle-memory')) {
+  out.push('');
+  out.push(`Idle memory: ${options.idleConnections} idle MQTT 3.1.1 connections, keepalive ${options.idleKeepaliveS} s; RSS growth of the process holding the sockets (the gateway; mosquitto itself)`);
+  out.push(idleMemoryTable(report['idle-memory']));
+}
 if (options.scenarios.includes('fanin')) {
   out.push('');
   out.push(`Fan-in, QoS 0: ${options.fanInPublishers} publishers -> 1 wildcard subscriber (bench/<run>/+/data), 64-byte payloads, window ${options.fanInWindow} msgs per publisher`);
   out.push(fanInTable(report.fanin));
+}
+if (options.scenarios.includes('fanout')) {
+  out.push('');
+  out.push(`Fan-out, QoS 0: 1 publisher -> ${options.fanOutSubscribers} subscribers of one topic, 64-byte payloads, window ${options.fanOutWindow} msgs ahead of the slowest subscriber`);
+  out.push(fanOutTable(report.fanout));
 }
 if (options.scenarios.includes('latency')) {
   out.push('');
@@ -170,11 +194,11 @@ if (options.scenarios.includes('durable')) {
   out.push(durableTable(report.durable));
 }
 out.push('');
-out.push('Ratios are shardmq / mosquitto (msgs/s: higher is better; latency: lower is better).');
+out.push('Ratios are shardmq / mosquitto (msgs/s: higher is better; latency and memory: lower is better).');
 out.push('cpu = % of one core during the measured interval (broker: all its processes incl. nats-server; gen: this load generator).');
 out.push('A generator near 100% cpu is the bottleneck: that row is a lower bound for the broker. mosquitto runs with set_tcp_nodelay true.');
 out.push(`total time ${((Date.now() - started) / 1000).toFixed(0)} s`);
 process.stdout.write(`${out.join('\n')}\n`);
 if (args.json) process.stdout.write(`${JSON.stringify(report)}\n`);
-const anyFailed = [...report.fanin, ...report.latency, ...report.durable].some((o) => !o.ok && !o.skipped);
+const anyFailed = [...report.fanin, ...report.latency, ...report.durable, ...report['idle-memory'], ...report.fanout].some((o) => !o.ok && !o.skipped);
 process.exit(anyFailed ? 1 : 0);

@@ -5,6 +5,8 @@
 import type { TargetName } from '../brokers/broker-targets.js';
 import { formatTable, type Cell } from '../report-table.js';
 import type { FanInResult } from '../scenarios/fan-in.js';
+import type { FanOutResult } from '../scenarios/fan-out.js';
+import type { IdleMemoryResult } from '../scenarios/idle-memory.js';
 import type { LatencyResult } from '../scenarios/latency.js';
 import type { DurableKneeResult } from './durable-knee.js';
 
@@ -113,6 +115,50 @@ export function durableTable(outcomes: readonly Outcome<DurableKneeResult>[]): s
       o.target === 'mosquitto' ? '1.00x' : ratio(deliveries(r), ref ? deliveries(ref.result) : undefined),
       r.above ? `${r.above.ratePerS}: ${r.above.why}` : 'all passed',
       pct(o.cpu.brokerPct),
+    ];
+  });
+  return formatTable(headers, rows) + notes(outcomes);
+}
+
+/** Idle memory: resident-set growth of the process holding the sockets, per connection (lower is better). */
+export function idleMemoryTable(outcomes: readonly Outcome<IdleMemoryResult>[]): string {
+  const ref = outcomes.find((o) => o.target === 'mosquitto' && o.ok) as Extract<Outcome<IdleMemoryResult>, { ok: true }> | undefined;
+  const mb = (b: number) => (b / 1048576).toFixed(1);
+  const headers = ['broker', 'connections', 'RSS before MB', 'RSS after MB', 'KB per connection', 'vs mosq', 'connect s'];
+  const rows = outcomes.map((o): Cell[] => {
+    if (!o.ok) return failedRow(o, headers.length);
+    const r = o.result;
+    return [
+      o.target,
+      r.connections,
+      mb(r.rssBeforeBytes),
+      mb(r.rssAfterBytes),
+      (r.bytesPerConnection / 1024).toFixed(2),
+      o.target === 'mosquitto' ? '1.00x' : ratio(r.bytesPerConnection, ref?.result.bytesPerConnection),
+      r.connectS.toFixed(1),
+    ];
+  });
+  return formatTable(headers, rows) + notes(outcomes);
+}
+
+/** Fan-out: deliveries per second summed over the subscribers (higher is better). */
+export function fanOutTable(outcomes: readonly Outcome<FanOutResult>[]): string {
+  const ref = outcomes.find((o) => o.target === 'mosquitto' && o.ok) as Extract<Outcome<FanOutResult>, { ok: true }> | undefined;
+  const headers = ['broker', 'published/s', 'deliveries/s', 'p50 ms', 'p99 ms', 'max ms', 'lost', 'deliveries vs mosq', 'broker cpu', 'gen cpu'];
+  const rows = outcomes.map((o): Cell[] => {
+    if (!o.ok) return failedRow(o, headers.length);
+    const r = o.result;
+    return [
+      o.target,
+      r.publishedPerS,
+      r.deliveriesPerS,
+      r.latency.p50Ms,
+      r.latency.p99Ms,
+      r.latency.maxMs,
+      r.lost,
+      o.target === 'mosquitto' ? '1.00x' : ratio(r.deliveriesPerS, ref?.result.deliveriesPerS),
+      pct(o.cpu.brokerPct),
+      pct(o.cpu.generatorPct),
     ];
   });
   return formatTable(headers, rows) + notes(outcomes);

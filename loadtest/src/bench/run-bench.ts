@@ -9,11 +9,13 @@ import { startTarget, unavailableReason, type RunningBroker, type TargetName } f
 import { makeTempDir, removeTempDir } from '../brokers/process-group.js';
 import { cpuSeconds, ownCpuSeconds } from '../brokers/proc-cpu.js';
 import { runFanIn, type FanInResult } from '../scenarios/fan-in.js';
+import { runFanOut, type FanOutResult } from '../scenarios/fan-out.js';
+import { runIdleMemory, type IdleMemoryResult } from '../scenarios/idle-memory.js';
 import { runLatency, type LatencyResult } from '../scenarios/latency.js';
 import type { CpuShare, Outcome } from './bench-report.js';
 import { runDurableKnee, type DurableKneeResult } from './durable-knee.js';
 
-export const benchScenarios = ['fanin', 'latency', 'durable'] as const;
+export const benchScenarios = ['fanin', 'latency', 'durable', 'idle-memory', 'fanout'] as const;
 export type BenchScenario = (typeof benchScenarios)[number];
 
 export interface BenchOptions {
@@ -29,6 +31,10 @@ export interface BenchOptions {
   durableSubscribers: number;
   durableRates: readonly number[];
   durableDurationS: number;
+  idleConnections: number;
+  idleKeepaliveS: number;
+  fanOutSubscribers: number;
+  fanOutWindow: number;
   startTimeoutMs: number;
   /** Progress lines (stderr in the CLI). */
   log: (line: string) => void;
@@ -38,9 +44,12 @@ export interface BenchReport {
   fanin: Outcome<FanInResult>[];
   latency: Outcome<LatencyResult>[];
   durable: Outcome<DurableKneeResult>[];
+  'idle-memory': Outcome<IdleMemoryResult>[];
+  fanout: Outcome<FanOutResult>[];
 }
 
-type AnyOutcome = Outcome<FanInResult> | Outcome<LatencyResult> | Outcome<DurableKneeResult>;
+type AnyResult = FanInResult | LatencyResult | DurableKneeResult | IdleMemoryResult | FanOutResult;
+type AnyOutcome = Outcome<FanInResult> | Outcome<LatencyResult> | Outcome<DurableKneeResult> | Outcome<IdleMemoryResult> | Outcome<FanOutResult>;
 
 /** Samples broker and generator CPU seconds at the start and end of the measured interval. */
 class CpuMeter {
@@ -67,7 +76,7 @@ class CpuMeter {
 }
 
 export async function runBench(o: BenchOptions): Promise<BenchReport> {
-  const report: BenchReport = { fanin: [], latency: [], durable: [] };
+  const report: BenchReport = { fanin: [], latency: [], durable: [], 'idle-memory': [], fanout: [] };
   const record = (scenario: BenchScenario, outcome: AnyOutcome) => {
     (report[scenario] as AnyOutcome[]).push(outcome);
   };
@@ -91,12 +100,19 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
           record(scenario, { target, ok: false, skipped: false, reason: dead });
           continue;
         }
-        o.log(scenario === 'durable' ? `${target}: durable (${o.durableDurationS} s per rate, rates ${o.durableRates.join(', ')} msg/s until one fails)` : `${target}: ${scenario} (${o.warmupS} s warm-up + ${o.durationS} s)`);
+        if (scenario === 'durable') o.log(`${target}: durable (${o.durableDurationS} s per rate, rates ${o.durableRates.join(', ')} msg/s until one fails)`);
+        else if (scenario === 'idle-memory') o.log(`${target}: idle-memory (${o.idleConnections} idle connections, keepalive ${o.idleKeepaliveS} s)`);
+        else o.log(`${target}: ${scenario} (${o.warmupS} s warm-up + ${o.durationS} s)`);
         const cpu = new CpuMeter(broker);
         try {
           const common = { url: broker.url, warmupS: o.warmupS, durationS: o.durationS, onMeasureStart: cpu.start, onMeasureEnd: cpu.end };
-          let result: FanInResult | LatencyResult | DurableKneeResult;
-          if (scenario === 'fanin') result = await runFanIn({ ...common, publishers: o.fanInPublishers, windowPerPublisher: o.fanInWindow });
+          let result: AnyResult;
+          if (scenario === 'idle-memory') {
+            const pid = broker.frontPid();
+            if (pid === undefined) throw new Error('front process not running');
+            result = await runIdleMemory({ url: broker.url, pid, connections: o.idleConnections, keepaliveS: o.idleKeepaliveS });
+          } else if (scenario === 'fanout') result = await runFanOut({ ...common, subscribers: o.fanOutSubscribers, window: o.fanOutWindow });
+          else if (scenario === 'fanin') result = await runFanIn({ ...common, publishers: o.fanInPublishers, windowPerPublisher: o.fanInWindow });
           else if (scenario === 'latency') result = await runLatency({ ...common, pairs: o.latencyPairs, ratePerS: o.latencyRatePerS });
           else {
             cpu.start();

@@ -22,6 +22,8 @@ export interface RunningBroker {
   readonly url: string;
   /** Pids of every process serving this broker (for CPU accounting). */
   pids(): number[];
+  /** Pid of the process holding the client sockets (the gateway; mosquitto itself), for memory per connection. */
+  frontPid(): number | undefined;
   /** Non-empty when a process of this broker has exited unexpectedly. */
   deadReason(): string | undefined;
   stop(): Promise<void>;
@@ -88,11 +90,15 @@ function indent(text: string): string {
     .join('\n');
 }
 
-function broker(target: TargetName, url: string, group: ProcessGroup): RunningBroker {
+function broker(target: TargetName, url: string, group: ProcessGroup, front: () => ManagedProcess | undefined): RunningBroker {
   return {
     target,
     url,
     pids: () => group.pids(),
+    frontPid: () => {
+      const p = front();
+      return p === undefined || p.hasExited() ? undefined : p.child.pid;
+    },
     deadReason: () => deadReasonOf(group),
     stop: () => group.stopAll(),
   };
@@ -132,25 +138,27 @@ export async function startMosquitto(ctx: TargetContext): Promise<RunningBroker>
   const conf = join(ctx.tmpDir, 'mosquitto.conf');
   writeFileSync(conf, mosquittoConfig(port));
   const group = new ProcessGroup('mosquitto');
+  let front: ManagedProcess | undefined;
   await guarded(group, async () => {
-    group.spawn('mosquitto', bin, ['-c', conf]);
+    front = group.spawn('mosquitto', bin, ['-c', conf]);
     await waitForTcp(port, ctx.startTimeoutMs, () => deadReasonOf(group));
   });
-  return broker('mosquitto', `mqtt://${loopback}:${port}`, group);
+  return broker('mosquitto', `mqtt://${loopback}:${port}`, group, () => front);
 }
 
 export async function startShardmqSingle(ctx: TargetContext): Promise<RunningBroker> {
   const port = await freePort();
   const group = new ProcessGroup('shardmq-single');
+  let front: ManagedProcess | undefined;
   await guarded(group, async () => {
-    group.spawn('shardmq', process.execPath, [shardmqEntry(ctx.repoRoot), 'start'], {
+    front = group.spawn('shardmq', process.execPath, [shardmqEntry(ctx.repoRoot), 'start'], {
       cwd: ctx.repoRoot,
       env: shardmqEnv({ SHARDMQ_MQTT_PORT: String(port), SHARDMQ_MQTT_HOST: loopback }),
     });
     await waitForTcp(port, ctx.startTimeoutMs, () => deadReasonOf(group));
     await waitForConnack(`mqtt://${loopback}:${port}`, ctx.startTimeoutMs, group);
   });
-  return broker('shardmq-single', `mqtt://${loopback}:${port}`, group);
+  return broker('shardmq-single', `mqtt://${loopback}:${port}`, group, () => front);
 }
 
 /** The tiers of a shardmq cluster a load test may kill -9 (and start again). */
@@ -247,7 +255,7 @@ export async function startShardmqNats(ctx: TargetContext, topology: Partial<Clu
       return fresh.child.pid!;
     },
   };
-  return { ...broker('shardmq-nats', urls[0]!, group), urls, tiers };
+  return { ...broker('shardmq-nats', urls[0]!, group, () => byTier.gateway[0]), urls, tiers };
 }
 
 /** Retries an MQTT CONNECT until a CONNACK accepts it: the tiers behind a listening gateway may lag. */

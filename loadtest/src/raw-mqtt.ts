@@ -1,0 +1,114 @@
+/**
+ * A bare MQTT 3.1.1 client for scenarios with thousands of clients in this process: pre-encoded
+ * CONNECT / SUBSCRIBE / PINGREQ and a frame reader, nothing else. An `mqtt` npm client costs tens of
+ * KB and a full packet parse per message here; with 1,000 subscribers or 10,000 idle connections
+ * that, not the broker, would be what a benchmark measures.
+ *
+ * Who may call: load-generator scenarios (never the broker).
+ */
+import { connect, type Socket } from 'node:net';
+
+export const PINGREQ = Buffer.from([0xc0, 0x00]);
+
+/** CONNECT, protocol level 4 (3.1.1), clean session, no credentials, no Will [MQTT-3.1]. */
+export function connectPacket(clientId: string, keepaliveS: number): Buffer {
+  const id = Buffer.from(clientId, 'utf8');
+  const remaining = 10 + 2 + id.length;
+  if (remaining > 127) throw new Error('client id too long for this generator');
+  const b = Buffer.alloc(2 + remaining);
+  b[0] = 0x10;
+  b[1] = remaining;
+  b.write('\u0000\u0004MQTT', 2, 'latin1');
+  b[8] = 4;
+  b[9] = 0x02;
+  b.writeUInt16BE(keepaliveS, 10);
+  b.writeUInt16BE(id.length, 12);
+  id.copy(b, 14);
+  return b;
+}
+
+/** SUBSCRIBE with one filter [MQTT-3.8]. */
+export function subscribePacket(packetId: number, filter: string, qos: 0 | 1 | 2): Buffer {
+  const f = Buffer.from(filter, 'utf8');
+  const remaining = 2 + 2 + f.length + 1;
+  if (remaining > 127) throw new Error('filter too long for this generator');
+  const b = Buffer.alloc(2 + remaining);
+  b[0] = 0x82;
+  b[1] = remaining;
+  b.writeUInt16BE(packetId, 2);
+  b.writeUInt16BE(f.length, 4);
+  f.copy(b, 6);
+  b[6 + f.length] = qos;
+  return b;
+}
+
+/**
+ * Opens a socket, sends CONNECT and resolves once an accepting CONNACK arrived; rejects on refusal,
+ * error, close or timeout. The CONNACK is the only thing the broker sends before the client asks for
+ * more, so it arrives alone.
+ */
+export function rawConnect(url: string, clientId: string, keepaliveS: number, timeoutMs: number): Promise<Socket> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: u.hostname, port: Number(u.port || 1883) });
+    s.setNoDelay(true);
+    const fail = (err: Error) => {
+      clearTimeout(timer);
+      s.destroy();
+      reject(err);
+    };
+    const timer = setTimeout(() => fail(new Error(`no CONNACK within ${timeoutMs} ms`)), timeoutMs);
+    const onClose = () => fail(new Error('closed before CONNACK'));
+    s.on('error', fail);
+    s.once('close', onClose);
+    s.once('connect', () => s.write(connectPacket(clientId, keepaliveS)));
+    s.once('data', (chunk: Buffer) => {
+      clearTimeout(timer);
+      s.off('close', onClose);
+      s.off('error', fail);
+      s.on('error', () => {});
+      if (chunk.length < 4 || chunk[0] !== 0x20 || chunk[3] !== 0) {
+        s.destroy();
+        reject(new Error(`CONNACK refused (${chunk.subarray(0, 4).toString('hex')})`));
+        return;
+      }
+      resolve(s);
+    });
+  });
+}
+
+/**
+ * Splits a byte stream into MQTT packets. `onPacket` gets the first header byte and the body
+ * (variable header + payload) as [start, end) of `buf`; buf is only valid during the call.
+ */
+export class FrameReader {
+  private rest: Buffer | undefined;
+
+  constructor(private readonly onPacket: (header: number, buf: Buffer, start: number, end: number) => void) {}
+
+  push(chunk: Buffer): void {
+    const buf = this.rest ? Buffer.concat([this.rest, chunk]) : chunk;
+    this.rest = undefined;
+    const n = buf.length;
+    let pos = 0;
+    while (pos < n) {
+      let i = pos + 1;
+      let len = 0;
+      let mul = 1;
+      let complete = false;
+      while (i < n && i <= pos + 4) {
+        const b = buf[i++]!;
+        len += (b & 0x7f) * mul;
+        mul *= 128;
+        if ((b & 0x80) === 0) {
+          complete = true;
+          break;
+        }
+      }
+      if (!complete || i + len > n) break;
+      this.onPacket(buf[pos]!, buf, i, i + len);
+      pos = i + len;
+    }
+    if (pos < n) this.rest = Buffer.from(buf.subarray(pos));
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Idle memory: `connections` MQTT 3.1.1 clients connect (keepalive `keepaliveS`) and stay idle; the
+ * broker's front process (the one holding the sockets: the gateway) is weighed by its resident set
+ * (VmRSS) before and after, and the growth divided by the connection count.
+ *
+ * The clients are bare sockets (raw-mqtt.ts): an `mqtt` npm client weighs tens of KB in this process,
+ * and 10,000 of them would make the generator, not the broker, the thing measured. While idle they answer nothing and send PINGREQ every half
+ * keepalive, so a run longer than the keepalive is not cut short by the broker [MQTT-3.1.2-24].
+ *
+ * Who may call: anyone with a broker URL and the pid of the broker's front process; the run owns its
+ * sockets and closes them before returning. Linux only (reads /proc/<pid>/status).
+ */
+import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { runTag } from '../mqtt-clients.js';
+import { PINGREQ, rawConnect } from '../raw-mqtt.js';
+import { sleep } from '../timing.js';
+
+export interface IdleMemoryOptions {
+  url: string;
+  /** Pid of the process whose resident set is weighed. */
+  pid: number;
+  connections: number;
+  keepaliveS: number;
+  /** Handshakes in flight at once. */
+  concurrency: number;
+  /** Seconds to wait after the last CONNACK before weighing (lets lazily freed buffers settle). */
+  settleS: number;
+  connectTimeoutMs: number;
+}
+
+export const idleMemoryDefaults: Omit<IdleMemoryOptions, 'url' | 'pid'> = {
+  connections: 10_000,
+  keepaliveS: 60,
+  concurrency: 200,
+  settleS: 3,
+  connectTimeoutMs: 30_000,
+};
+
+export interface IdleMemoryResult {
+  scenario: 'idle-memory';
+  connections: number;
+  keepaliveS: number;
+  rssBeforeBytes: number;
+  rssAfterBytes: number;
+  /** (after - before) / connections. */
+  bytesPerConnection: number;
+  /** Seconds from the first connect to the last CONNACK. */
+  connectS: number;
+}
+
+/** Resident set of a process in bytes, from /proc/<pid>/status. */
+export function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+  if (!m) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(m[1]) * 1024;
+}
+
+export async function runIdleMemory(input: Partial<IdleMemoryOptions> & { url: string; pid: number }): Promise<IdleMemoryResult> {
+  const o: IdleMemoryOptions = { ...idleMemoryDefaults, ...input };
+  const tag = runTag();
+  const sockets: Socket[] = [];
+  let ping: NodeJS.Timeout | undefined;
+  try {
+    await sleep(1000);
+    const rssBeforeBytes = rssBytes(o.pid);
+    const t0 = performance.now();
+    let next = 0;
+    let failure: Error | undefined;
+    const worker = async () => {
+      while (failure === undefined && next < o.connections) {
+        const i = next++;
+        try {
+          const s = await rawConnect(o.url, `idle-${tag}-${i}`, o.keepaliveS, o.connectTimeoutMs);
+          s.on('data', () => {}); // PINGRESPs
+          sockets.push(s);
+        } catch (err) {
+          failure ??= err as Error;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(o.concurrency, o.connections) }, worker));
+    if (failure !== undefined) throw new Error(`idle connection ${sockets.length + 1} of ${o.connections} failed: ${failure.message}`);
+    const connectS = (performance.now() - t0) / 1000;
+    ping = setInterval(() => {
+      for (const s of sockets) if (!s.destroyed) s.write(PINGREQ);
+    }, (o.keepaliveS * 1000) / 2);
+    await sleep(o.settleS * 1000);
+    const rssAfterBytes = rssBytes(o.pid);
+    return {
+      scenario: 'idle-memory',
+      connections: o.connections,
+      keepaliveS: o.keepaliveS,
+      rssBeforeBytes,
+      rssAfterBytes,
+      bytesPerConnection: (rssAfterBytes - rssBeforeBytes) / o.connections,
+      connectS,
+    };
+  } finally {
+    if (ping) clearInterval(ping);
+    for (const s of sockets) s.destroy();
+  }
+}
