@@ -4,19 +4,37 @@ import { FrameGuard } from './frame-guard.js';
 import { parsePlainPublish, wholePacketEnd } from './protocol/parse-plain-publish.js';
 import { createConnState, type ConnState } from './protocol/conn-state.js';
 
+/** Signature of the per-packet handler (shared by every connection of a gateway). */
+export type OnPacket = (c: Connection, p: mqtt.Packet) => void;
+export type OnBad = (c: Connection, why: 'too-large' | 'malformed', err?: Error) => void;
+export type OnFault = (c: Connection, err: unknown) => void;
+
+/** The Connection a socket belongs to, so one shared 'data' listener serves every socket. */
+const kConnection = Symbol('shardmq.connection');
+type OwnedSocket = Socket & { [kConnection]?: Connection };
+
 /**
- * One client socket: byte framing guard, mqtt-packet parser, corked writes and backpressure.
+ * One client socket: byte framing guard, decoding, corked writes and backpressure.
  * The only place (with gateway-service.ts) that touches sockets.
+ *
+ * Memory per idle connection decides how many devices a gateway holds, so a connection owns
+ * no parser: the frame guard finds packet boundaries, whole packets are decoded by one
+ * mqtt-packet parser shared by every connection of the process (decoderFor), and only the
+ * raw bytes of an unfinished packet are kept per connection. No listener is a closure over
+ * the connection: the shared ones find it on the socket.
  */
 export class Connection {
   readonly state: ConnState;
   private readonly guard: FrameGuard;
-  private readonly parser: ReturnType<typeof mqtt.parser>;
-  private readonly onPacket: (c: Connection, p: mqtt.Packet) => void;
-  /** mqtt-packet holds no bytes of an unfinished packet: the next chunk may start with a fast-path PUBLISH. */
-  private parserIdle = true;
-  /** Bytes written this event-loop turn, sent as one buffer by uncorkNow (see write). */
-  private out: Buffer[] = [];
+  private readonly onPacket: OnPacket;
+  private readonly onBad: OnBad;
+  private readonly onFault: OnFault;
+  /** What mqtt-packet needs to know of this connection's CONNECT (protocol version, bridge mode). */
+  private settings: ParserSettings = NO_CONNECT;
+  /** Bytes of an unfinished packet (from its first byte on), until the chunk that completes it. */
+  private partial: Buffer[] | undefined;
+  /** Bytes written this event-loop turn, sent as one buffer by uncorkNow (see write); created on first write. */
+  private out: Buffer[] | undefined;
   private outBytes = 0;
   private queued = false;
   /** Reading stopped because the client does not read what we write (see uncorkNow). */
@@ -40,58 +58,90 @@ export class Connection {
     now: number,
     maxPacketBytes: number,
     private readonly highWaterBytes: number,
-    onPacket: (c: Connection, p: mqtt.Packet) => void,
-    onBad: (c: Connection, why: 'too-large' | 'malformed', err?: Error) => void,
-    onFault: (c: Connection, err: unknown) => void,
+    onPacket: OnPacket,
+    onBad: OnBad,
+    onFault: OnFault,
   ) {
     this.state = createConnState(id, `${socket.remoteAddress}:${socket.remotePort}`, mountpoint, now);
     this.guard = new FrameGuard(maxPacketBytes);
-    this.parser = mqtt.parser();
     this.onPacket = onPacket;
-    const internals = this.parser as unknown as ParserInternals;
-    // After bad input nothing more of this connection's input is used (the rest of the chunk included).
-    const bad = (why: 'too-large' | 'malformed', err?: Error) => {
-      this.refused = true;
-      onBad(this, why, err);
-    };
-    this.parser.on('packet', (p: mqtt.Packet) => {
-      if (this.refused) return;
-      if (!fieldsFillPacket(p, internals._pos)) {
-        bad('malformed', new Error(`${p.cmd}: fields do not fill the Remaining Length ${p.length} (read ${internals._pos})`));
+    this.onBad = onBad;
+    this.onFault = onFault;
+    (socket as OwnedSocket)[kConnection] = this;
+    socket.on('data', onSocketData);
+  }
+
+  /** For the shared parser (decoderFor). */
+  get parserSettings(): ParserSettings {
+    return this.settings;
+  }
+
+  /** The connection of a socket accepted by a gateway (shared socket listeners use it). */
+  static of(socket: Socket): Connection | undefined {
+    return (socket as OwnedSocket)[kConnection];
+  }
+
+  /** After bad input nothing more of this connection's input is used (the rest of the chunk included). */
+  private bad(why: 'too-large' | 'malformed', err?: Error): void {
+    this.refused = true;
+    this.onBad(this, why, err);
+  }
+
+  /** Runs on the shared parser's 'packet' event while it decodes for this connection. */
+  decoded(p: mqtt.Packet, read: number): void {
+    if (this.refused) return;
+    if (!fieldsFillPacket(p, read)) {
+      this.bad('malformed', new Error(`${p.cmd}: fields do not fill the Remaining Length ${p.length} (read ${read})`));
+      return;
+    }
+    this.onPacket(this, p);
+  }
+
+  /** Runs on the shared parser's 'error' event while it decodes for this connection. */
+  decodeFailed(err: Error): void {
+    if (!this.refused) this.bad('malformed', err);
+  }
+
+  /** One read from the socket. */
+  received(chunk: Buffer): void {
+    if (this.refused || this.state.phase === 'closed') return;
+    // Fault isolation: anything thrown while handling this read (framing, parsing, every
+    // handler reached synchronously from it) closes this connection only.
+    try {
+      const verdict = this.guard.scan(chunk);
+      if (verdict !== 'ok') {
+        this.bad(verdict);
         return;
       }
-      onPacket(this, p);
-    });
-    this.parser.on('error', (err: Error) => {
-      if (!this.refused) bad('malformed', err);
-    });
-    socket.on('data', (chunk: Buffer) => {
-      if (this.refused || this.state.phase === 'closed') return;
-      // Fault isolation: anything thrown while handling this read (framing, parsing, every
-      // handler reached synchronously from it) closes this connection only.
-      try {
-        const verdict = this.guard.scan(chunk);
-        if (verdict !== 'ok') {
-          bad(verdict);
-          return;
-        }
-        this.parse(chunk);
-      } catch (err) {
-        this.refused = true;
-        onFault(this, err);
-      }
-    });
+      this.parse(chunk);
+    } catch (err) {
+      this.refused = true;
+      this.onFault(this, err);
+    }
   }
 
   /**
    * Whole PUBLISH packets without properties at the front of a chunk are decoded here
    * (parse-plain-publish.ts: the same packet objects, without mqtt-packet's per-step overhead);
    * from the first other packet on, the rest of the chunk goes to mqtt-packet, exactly as it
-   * would have without the fast path. Only while mqtt-packet holds no partial packet.
+   * would have without the fast path. Only at a packet boundary (no unfinished packet kept).
+   *
+   * mqtt-packet is given exactly the bytes a parser of this connection alone would hold (the
+   * unfinished packet, then the chunk), so it decodes and refuses the same packets; the bytes
+   * of an unfinished packet at the end are kept raw and decoded again when it is complete
+   * (its fixed header was already checked when it began).
    */
   private parse(chunk: Buffer): void {
-    if (!this.parserIdle) {
-      this.parserIdle = this.parser.parse(chunk) === 0;
+    const g = this.guard;
+    const partial = this.partial;
+    if (partial !== undefined) {
+      if (g.lastEnd < 0) {
+        partial.push(chunk); // still unfinished: nothing new to decode
+        return;
+      }
+      this.partial = undefined;
+      partial.push(chunk);
+      this.decode(partial, g.midPacket ? chunk.subarray(g.lastEnd) : undefined);
       return;
     }
     const n = chunk.length;
@@ -99,15 +149,36 @@ export class Connection {
     while (pos < n) {
       const end = wholePacketEnd(chunk, pos);
       if (end < 0) break;
-      const p = parsePlainPublish(chunk, pos, end, (this.parser as unknown as ParserInternals).settings.protocolVersion === 5);
+      const p = parsePlainPublish(chunk, pos, end, this.settings.protocolVersion === 5);
       if (p === undefined) break;
       pos = end;
       this.onPacket(this, p);
       if (this.refused) return;
     }
-    if (pos < n) this.parserIdle = this.parser.parse(pos === 0 ? chunk : chunk.subarray(pos)) === 0;
+    if (pos < n) this.decode([pos === 0 ? chunk : chunk.subarray(pos)], g.midPacket ? chunk.subarray(g.lastEnd < 0 ? 0 : g.lastEnd) : undefined);
   }
 
+  /** Decodes `pieces` with a shared parser; `tail` (the unfinished packet at their end) is kept for the next read. */
+  private decode(pieces: Buffer[], tail: Buffer | undefined): void {
+    const d = decoderFor(this);
+    let clean = false;
+    try {
+      for (let i = 0; i < pieces.length && !this.refused; i++) d.parser.parse(pieces[i]!);
+      clean = tail === undefined && !this.refused;
+    } finally {
+      const internals = d.parser as unknown as ParserInternals;
+      // mqtt-packet keeps the CONNECT it decoded as its settings: keep only what it reads from them.
+      if (internals.settings !== this.settings) this.settings = settingsOf(internals.settings);
+      // An unfinished packet, an error or a throw leaves the parser mid-packet: start it afresh
+      // (_resetState leaves the read position, which the length decoder reads: reset it too).
+      if (!clean) {
+        internals._resetState();
+        internals._pos = 0;
+      }
+      d.conn = undefined;
+    }
+    if (tail !== undefined && !this.refused) this.partial = [tail];
+  }
   /**
    * Queues bytes. Everything written in one event-loop turn (every socket read of one poll
    * phase, and the bus deliveries they cause) leaves in one socket write in the check phase:
@@ -116,7 +187,7 @@ export class Connection {
   write(bytes: Buffer): void {
     const s = this.socket;
     if (s.destroyed || !s.writable) return;
-    this.out.push(bytes);
+    (this.out ??= []).push(bytes);
     this.outBytes += bytes.length;
     if (!this.queued) {
       this.queued = true;
@@ -132,12 +203,13 @@ export class Connection {
 
   /** Sends what write() queued now (before end(), and once per turn from flushAll). */
   uncorkNow(): void {
-    const n = this.out.length;
-    if (n === 0) return;
     const out = this.out;
+    if (out === undefined) return;
+    const n = out.length;
     const bytes = this.outBytes;
-    this.out = [];
+    this.out = undefined;
     this.outBytes = 0;
+    if (n === 0) return;
     const s = this.socket;
     if (s.destroyed || !s.writable) return;
     if (n === 1) s.write(out[0]!);
@@ -191,13 +263,66 @@ export class Connection {
 
 /**
  * mqtt-packet keeps the CONNECT it parsed as its settings (PUBLISH has properties after a 5.0
- * CONNECT), and the read position within the packet body while it emits the packet. Both are
- * internals of mqtt-packet 9 (package-lock pins it; test/unit/packet-field-checks.test.ts fails
- * if they change).
+ * CONNECT; SUBSCRIBE options differ in bridge mode), the read position within the packet body
+ * while it emits the packet, and restarts with _resetState. All are internals of mqtt-packet 9
+ * (package-lock pins it; test/unit/packet-field-checks.test.ts and
+ * test/unit/connections-decode-independently.test.ts fail if they change).
  */
+interface ParserSettings {
+  protocolVersion?: number;
+  bridgeMode?: boolean;
+}
 interface ParserInternals {
-  settings: { protocolVersion?: number };
+  settings: ParserSettings;
   _pos: number;
+  _resetState(): void;
+}
+
+/** Before CONNECT mqtt-packet's settings are empty. */
+const NO_CONNECT: ParserSettings = Object.freeze({});
+/** One settings object per (protocol version, bridge mode), shared by the connections. */
+const SETTINGS = new Map<string, ParserSettings>();
+
+function settingsOf(s: ParserSettings): ParserSettings {
+  const key = `${s.protocolVersion}/${s.bridgeMode === true}`;
+  let shared = SETTINGS.get(key);
+  if (shared === undefined) {
+    shared = Object.freeze(s.bridgeMode ? { protocolVersion: s.protocolVersion, bridgeMode: true } : { protocolVersion: s.protocolVersion });
+    SETTINGS.set(key, shared);
+  }
+  return shared;
+}
+
+/** A parser and the connection it is decoding for (undefined while free). */
+interface Decoder {
+  readonly parser: ReturnType<typeof mqtt.parser>;
+  conn: Connection | undefined;
+}
+
+function makeDecoder(): Decoder {
+  const d: Decoder = { parser: mqtt.parser(), conn: undefined };
+  const internals = d.parser as unknown as ParserInternals;
+  d.parser.on('packet', (p: mqtt.Packet) => d.conn?.decoded(p, internals._pos));
+  d.parser.on('error', (err: Error) => d.conn?.decodeFailed(err));
+  return d;
+}
+
+/** The process-wide parser; decoding is synchronous, so one serves every connection in turn. */
+const shared = makeDecoder();
+
+/**
+ * The shared parser, set up for `c` (its settings); a fresh one in the unlikely case that a
+ * handler running inside a decode starts another (the shared one is busy).
+ */
+function decoderFor(c: Connection): Decoder {
+  const d = shared.conn === undefined ? shared : makeDecoder();
+  d.conn = c;
+  (d.parser as unknown as ParserInternals).settings = c.parserSettings;
+  return d;
+}
+
+function onSocketData(this: OwnedSocket, chunk: Buffer): void {
+  this[kConnection]?.received(chunk);
 }
 
 /**

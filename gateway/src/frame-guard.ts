@@ -1,7 +1,9 @@
 /**
  * Finds MQTT packet boundaries in the raw byte stream so an oversized packet is refused
- * from its fixed header, before mqtt-packet buffers it (mqtt-packet does not bound sizes:
- * docs/robustness.md). Allocation-free; one instance per connection. Gateway only.
+ * from its fixed header, before any of it is buffered (mqtt-packet does not bound sizes:
+ * docs/robustness.md), and so the connection knows where the last whole packet of a chunk
+ * ends (it keeps only the bytes after it). Allocation-free; one instance per connection.
+ * Gateway only.
  */
 export class FrameGuard {
   /** Body bytes still to skip in the current packet. */
@@ -10,8 +12,15 @@ export class FrameGuard {
   private headerPos = 0;
   private length = 0;
   private multiplier = 1;
+  /** After scan: offset just past the last packet that ended in the chunk, or -1 when none did. */
+  lastEnd = -1;
 
   constructor(private readonly maxPacketBytes: number) {}
+
+  /** After scan: the chunk ended inside a packet (its fixed header or body). */
+  get midPacket(): boolean {
+    return this.remaining > 0 || this.headerPos > 0;
+  }
 
   /**
    * Scans a chunk. Returns 'ok', 'too-large' (a packet announces more than maxPacketBytes),
@@ -20,11 +29,13 @@ export class FrameGuard {
   scan(chunk: Uint8Array): 'ok' | 'too-large' | 'malformed' {
     let i = 0;
     const n = chunk.length;
+    this.lastEnd = -1;
     while (i < n) {
       if (this.remaining > 0) {
         const skip = Math.min(this.remaining, n - i);
         this.remaining -= skip;
         i += skip;
+        if (this.remaining === 0) this.lastEnd = i;
         continue;
       }
       const b = chunk[i++]!;
@@ -44,6 +55,7 @@ export class FrameGuard {
       if (total > this.maxPacketBytes) return 'too-large';
       this.remaining = this.length;
       this.headerPos = 0;
+      if (this.length === 0) this.lastEnd = i;
     }
     return 'ok';
   }

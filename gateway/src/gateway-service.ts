@@ -46,6 +46,8 @@ const PENDING_OUT_MAX = 10000;
 /** How long a stopping gateway waits for owners to answer its last envelopes (lost-connection notices). */
 const SESSION_NOTICE_WAIT_MS = 2000;
 const CONNACK_UNACCEPTABLE_PROTOCOL = Buffer.from([0x20, 0x02, 0x00, 0x01]);
+/** Socket errors end in 'close', which is handled; the listener only keeps them from being thrown. */
+const ignoreSocketError = (): void => {};
 
 /**
  * The gateway: TCP listener, MQTT decode/encode, validation, keepalive, ACL enforcement,
@@ -128,6 +130,11 @@ export class GatewayService implements GatewayPorts {
       packetsIn: labelledCounter(metrics.counter('gateway_packets_in_total', 'MQTT packets received, by type.', ['type'])),
     };
     metrics.gauge('gateway_connections', 'Open client connections.', [], (g) => g.set(this.conns.size));
+    const onSocketClosed = (c: Connection) => this.onSocketClosed(c);
+    this.onSocketClose = function (this: net.Socket) {
+      const c = Connection.of(this);
+      if (c) onSocketClosed(c);
+    };
   }
 
   static create(config: Config, deps: GatewayDeps): GatewayService {
@@ -293,35 +300,46 @@ export class GatewayService implements GatewayPorts {
       Date.now(),
       this.config['mqtt.maxPacketBytes'],
       this.config['mqtt.socketHighWaterBytes'],
-      (conn, p) => {
-        const now = Date.now();
-        conn.state.lastRxAt = now;
-        this.m.packetsIn(p.cmd);
-        // A draining connection only finishes what it started: a publish or (un)subscribe
-        // read now is left unanswered, and the client sends it again to the next gateway.
-        if (this.draining.has(conn) && (p.cmd === 'publish' || p.cmd === 'subscribe' || p.cmd === 'unsubscribe')) return;
-        if (p.cmd === 'publish' && this.publishRate > 0) this.throttlePublisher(conn, now);
-        handlePacket(conn.state, p, this);
-      },
-      (conn, why, err) => {
-        this.count(why === 'too-large' ? 'packet_too_large' : 'malformed_packet');
-        if (this.deps.log.enabled('debug')) this.deps.log.debug('closing connection on bad input', { peer: conn.state.peer, why, err });
-        if (conn.state.phase === 'new' && err && /protocol version|protocol id/i.test(err.message)) {
-          // [MQTT-3.1.2-2] unsupported protocol level: CONNACK 0x01 (3.1.1 format), then close.
-          this.count('unsupported_protocol');
-          conn.write(CONNACK_UNACCEPTABLE_PROTOCOL);
-        }
-        // [MQTT-4.13.1-1] malformed packet / larger than our Maximum Packet Size [MQTT-3.2.2-15] (5.0): 5.0 says why, then close.
-        this.close(conn.state, why === 'too-large' ? RC.PACKET_TOO_LARGE : RC.MALFORMED, LostReason.ProtocolError);
-      },
-      (conn, err) => this.fault(conn.state, err),
+      this.onPacket,
+      this.onBadInput,
+      this.onConnFault,
     );
     c.listener = listener;
     this.conns.set(id, c);
     this.preConnect.add(id);
-    socket.on('error', () => {});
-    socket.on('close', () => this.onSocketClosed(c));
+    socket.on('error', ignoreSocketError);
+    socket.on('close', this.onSocketClose);
   }
+
+  // Handlers shared by every connection (no closure per connection: memory per idle connection).
+
+  private readonly onPacket = (conn: Connection, p: mqtt.Packet): void => {
+    const now = Date.now();
+    conn.state.lastRxAt = now;
+    this.m.packetsIn(p.cmd);
+    // A draining connection only finishes what it started: a publish or (un)subscribe
+    // read now is left unanswered, and the client sends it again to the next gateway.
+    if (this.draining.has(conn) && (p.cmd === 'publish' || p.cmd === 'subscribe' || p.cmd === 'unsubscribe')) return;
+    if (p.cmd === 'publish' && this.publishRate > 0) this.throttlePublisher(conn, now);
+    handlePacket(conn.state, p, this);
+  };
+
+  private readonly onBadInput = (conn: Connection, why: 'too-large' | 'malformed', err?: Error): void => {
+    this.count(why === 'too-large' ? 'packet_too_large' : 'malformed_packet');
+    if (this.deps.log.enabled('debug')) this.deps.log.debug('closing connection on bad input', { peer: conn.state.peer, why, err });
+    if (conn.state.phase === 'new' && err && /protocol version|protocol id/i.test(err.message)) {
+      // [MQTT-3.1.2-2] unsupported protocol level: CONNACK 0x01 (3.1.1 format), then close.
+      this.count('unsupported_protocol');
+      conn.write(CONNACK_UNACCEPTABLE_PROTOCOL);
+    }
+    // [MQTT-4.13.1-1] malformed packet / larger than our Maximum Packet Size [MQTT-3.2.2-15] (5.0): 5.0 says why, then close.
+    this.close(conn.state, why === 'too-large' ? RC.PACKET_TOO_LARGE : RC.MALFORMED, LostReason.ProtocolError);
+  };
+
+  private readonly onConnFault = (conn: Connection, err: unknown): void => this.fault(conn.state, err);
+
+  /** 'close' of a client socket (a plain function: the emitter passes the socket as `this`). */
+  private readonly onSocketClose: (this: net.Socket) => void;
 
   /** Closes a connection the gateway has no room for, unread; counted, logged at most every 10 s. */
   private refuseSocket(socket: net.Socket, why: Refusal): void {
@@ -542,10 +560,9 @@ export class GatewayService implements GatewayPorts {
     const c = this.conns.get(st.id);
     if (!c) return;
     c.connectedAt = Date.now();
-    const out = st.pendingOut.splice(0);
-    for (const it of out) this.onOut(it);
-    const early = st.pendingIn.splice(0);
-    for (const p of early) handlePacket(st, p, this);
+    const { out, early } = st.takeEarly();
+    if (out) for (const it of out) this.onOut(it);
+    if (early) for (const p of early) handlePacket(st, p, this);
   }
 
   // ---- session output ----

@@ -35,7 +35,7 @@ export function flushAcks(c: ConnState, ports: GatewayPorts): void {
 }
 
 function inboundUnacked(c: ConnState): number {
-  return c.acks.length + c.qos2In.size;
+  return c.inFlightIn;
 }
 
 /**
