@@ -3,9 +3,11 @@
  * broker's front process (the one holding the sockets: the gateway) is weighed by its resident set
  * (VmRSS) before and after, and the growth divided by the connection count.
  *
- * The clients are bare sockets (raw-mqtt.ts): an `mqtt` npm client weighs tens of KB in this process,
- * and 10,000 of them would make the generator, not the broker, the thing measured. While idle they answer nothing and send PINGREQ every half
- * keepalive, so a run longer than the keepalive is not cut short by the broker [MQTT-3.1.2-24].
+ * The clients are bare sockets (raw-mqtt.ts): an `mqtt` npm client weighs tens of KB in this
+ * process, and 10,000 of them would make the generator, not the broker, the thing measured. While
+ * idle they send PINGREQ every half keepalive, so a run longer than the keepalive is not cut short
+ * by the broker [MQTT-3.1.2-24]. A few hundred connections are opened and closed first
+ * (warmupConnections), so one-time costs of the first connects are not counted per connection.
  *
  * Who may call: anyone with a broker URL and the pid of the broker's front process; the run owns its
  * sockets and closes them before returning. Linux only (reads /proc/<pid>/status).
@@ -26,6 +28,12 @@ export interface IdleMemoryOptions {
   concurrency: number;
   /** Seconds to wait after the last CONNACK before weighing (lets lazily freed buffers settle). */
   settleS: number;
+  /**
+   * Connections opened and closed before the baseline is taken, so the code paths of a connect
+   * are compiled (JIT code and compiler memory are a one-time cost, not a per-connection one).
+   * Kept small against `connections`: the heap they leave free is then small too.
+   */
+  warmupConnections: number;
   connectTimeoutMs: number;
 }
 
@@ -34,6 +42,7 @@ export const idleMemoryDefaults: Omit<IdleMemoryOptions, 'url' | 'pid'> = {
   keepaliveS: 60,
   concurrency: 200,
   settleS: 3,
+  warmupConnections: 500,
   connectTimeoutMs: 30_000,
 };
 
@@ -62,17 +71,14 @@ export async function runIdleMemory(input: Partial<IdleMemoryOptions> & { url: s
   const tag = runTag();
   const sockets: Socket[] = [];
   let ping: NodeJS.Timeout | undefined;
-  try {
-    await sleep(1000);
-    const rssBeforeBytes = rssBytes(o.pid);
-    const t0 = performance.now();
+  const openAll = async (count: number, prefix: string): Promise<void> => {
     let next = 0;
     let failure: Error | undefined;
     const worker = async () => {
-      while (failure === undefined && next < o.connections) {
+      while (failure === undefined && next < count) {
         const i = next++;
         try {
-          const s = await rawConnect(o.url, `idle-${tag}-${i}`, o.keepaliveS, o.connectTimeoutMs);
+          const s = await rawConnect(o.url, `${prefix}-${i}`, o.keepaliveS, o.connectTimeoutMs);
           s.on('data', () => {}); // PINGRESPs
           sockets.push(s);
         } catch (err) {
@@ -80,8 +86,18 @@ export async function runIdleMemory(input: Partial<IdleMemoryOptions> & { url: s
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(o.concurrency, o.connections) }, worker));
-    if (failure !== undefined) throw new Error(`idle connection ${sockets.length + 1} of ${o.connections} failed: ${failure.message}`);
+    await Promise.all(Array.from({ length: Math.min(o.concurrency, count) }, worker));
+    if (failure !== undefined) throw new Error(`idle connection ${sockets.length + 1} of ${count} failed: ${failure.message}`);
+  };
+  try {
+    if (o.warmupConnections > 0) {
+      await openAll(o.warmupConnections, `idle-${tag}-warm`);
+      for (const s of sockets.splice(0)) s.destroy();
+    }
+    await sleep(2000);
+    const rssBeforeBytes = rssBytes(o.pid);
+    const t0 = performance.now();
+    await openAll(o.connections, `idle-${tag}`);
     const connectS = (performance.now() - t0) / 1000;
     ping = setInterval(() => {
       for (const s of sockets) if (!s.destroyed) s.write(PINGREQ);
