@@ -56,6 +56,8 @@ export interface FanOutResult {
   deliveriesPerS: number;
   /** Copies written off (dropped by the broker or given up on after a stall), whole run. */
   lost: number;
+  /** Times the oldest message made no progress for stallTimeoutMs and its missing copies were written off. */
+  stalls: number;
   latency: LatencySummary;
 }
 
@@ -73,6 +75,7 @@ export async function runFanOut(input: Partial<FanOutOptions> & { url: string })
   let oldestSinceMs = 0;
   let sent = 0;
   let lost = 0;
+  let stalls = 0;
   let measuring = false;
   let running = false;
   let delivered = 0;
@@ -172,6 +175,7 @@ export async function runFanOut(input: Partial<FanOutOptions> & { url: string })
     pump();
     stallTimer = setInterval(() => {
       if (oldest < sent && wallClockMs() - oldestSinceMs > o.stallTimeoutMs) {
+        stalls++;
         lost += S - counts[oldest % R]!;
         counts[oldest % R] = S;
         advance();
@@ -200,6 +204,7 @@ export async function runFanOut(input: Partial<FanOutOptions> & { url: string })
       publishedPerS: published / measuredS,
       deliveriesPerS: delivered / measuredS,
       lost,
+      stalls,
       latency: hist.summary(),
     };
   } finally {
