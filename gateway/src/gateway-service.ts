@@ -24,6 +24,7 @@ import type { ConnState } from './protocol/conn-state.js';
 import { encodeControl } from './protocol/encode-control.js';
 import { handlePacket } from './protocol/handle-packet.js';
 import { encodeOwnPacket, encodePublishWithin, fitsClient } from './protocol/max-packet-size.js';
+import { SharedPublishBytes } from './protocol/shared-publish-bytes.js';
 import type { GatewayLimits, GatewayPorts } from './protocol/ports.js';
 import type { PacketFault } from './protocol/packet-fault.js';
 import { RC, REASON_TEXT } from './protocol/reason-codes.js';
@@ -87,6 +88,8 @@ export class GatewayService implements GatewayPorts {
   private routeSeq = 0;
   private readonly publishBuckets = new WeakMap<Connection, TokenBucket>();
   private readonly connectBucket?: TokenBucket;
+  /** The last QoS 0 PUBLISH encoded, written as is to every connection that gets the same bytes. */
+  private readonly sharedPublish = new SharedPublishBytes();
   /** Set while a stopping gateway waits for its shutdown broadcast to be written. */
   private broadcastWait?: BroadcastWait;
 
@@ -597,7 +600,8 @@ export class GatewayService implements GatewayPorts {
           this.count('qos0_dropped_slow_consumer');
           return;
         }
-        const bytes = encodePublishWithin(st, it, Date.now());
+        const shared = this.sharedPublish.get(st, it);
+        const bytes = shared === undefined ? encodePublishWithin(st, it, Date.now()) : fitsClient(st, shared) ? shared : undefined;
         // Written or discarded, the shutdown broadcast is done with this connection.
         this.broadcastWait?.written(c.state.id, it.epoch, it.message.topic, it.message.origin);
         if (bytes !== undefined) {

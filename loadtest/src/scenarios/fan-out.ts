@@ -149,7 +149,7 @@ export async function runFanOut(input: Partial<FanOutOptions> & { url: string })
           const s = await rawConnect(o.url, `fanout-${tag}-s${i}`, o.keepaliveS ?? 60, o.connectTimeoutMs ?? 10_000);
           sockets.push(s);
           await new Promise<void>((resolve, reject) => {
-            const timer = setTimeout(() => reject(new Error('no SUBACK within 10 s')), 10_000);
+            const timer = setTimeout(() => reject(new Error('no SUBACK within 30 s')), 30_000);
             const reader = subscriberReader(i, () => {
               clearTimeout(timer);
               resolve();
