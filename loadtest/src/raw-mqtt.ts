@@ -112,3 +112,29 @@ export class FrameReader {
     if (pos < n) this.rest = Buffer.from(buf.subarray(pos));
   }
 }
+
+/**
+ * Opens `count` sockets with `open` (index -> socket), at most `concurrency` at a time; on the first
+ * failure the ones opened are destroyed and the error is thrown.
+ */
+export async function openMany(count: number, concurrency: number, open: (i: number) => Promise<Socket>): Promise<Socket[]> {
+  const sockets: Socket[] = [];
+  let next = 0;
+  let failure: Error | undefined;
+  const worker = async () => {
+    while (failure === undefined && next < count) {
+      const i = next++;
+      try {
+        sockets.push(await open(i));
+      } catch (err) {
+        failure ??= err as Error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  if (failure !== undefined) {
+    for (const s of sockets) s.destroy();
+    throw new Error(`connection ${sockets.length + 1} of ${count} failed: ${failure.message}`);
+  }
+  return sockets;
+}

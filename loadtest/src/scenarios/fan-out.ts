@@ -16,22 +16,18 @@ import type { Socket } from 'node:net';
 import type { MqttClient } from 'mqtt';
 import { LatencyHistogram, type LatencySummary } from '../latency-histogram.js';
 import { closeAll, connectClient, runTag, type ConnectionParams } from '../mqtt-clients.js';
+import type { FanInOptions } from './fan-in.js';
 import { makeStampedPayload, wallClockMs } from '../payload-stamp.js';
-import { FrameReader, rawConnect, subscribePacket } from '../raw-mqtt.js';
+import { FrameReader, openMany, rawConnect, subscribePacket } from '../raw-mqtt.js';
 import { sleep, waitUntil } from '../timing.js';
 
-export interface FanOutOptions extends ConnectionParams {
+/** Shares fan-in's timing, payload and connection options (the publisher window means one message here). */
+export interface FanOutOptions
+  extends ConnectionParams,
+    Pick<FanInOptions, 'payloadBytes' | 'warmupS' | 'durationS' | 'topicPrefix' | 'stallTimeoutMs' | 'connectConcurrency' | 'onMeasureStart' | 'onMeasureEnd'> {
   subscribers: number;
   /** Messages the publisher may be ahead of the oldest message not accounted for everywhere. */
   window: number;
-  payloadBytes: number;
-  warmupS: number;
-  durationS: number;
-  topicPrefix: string;
-  stallTimeoutMs: number;
-  connectConcurrency: number;
-  onMeasureStart?: () => void;
-  onMeasureEnd?: () => void;
 }
 
 export const fanOutDefaults: Omit<FanOutOptions, 'url'> = {
@@ -140,34 +136,27 @@ export async function runFanOut(input: Partial<FanOutOptions> & { url: string })
 
   let stallTimer: NodeJS.Timeout | undefined;
   try {
-    let next = 0;
-    let failure: Error | undefined;
-    const worker = async () => {
-      while (failure === undefined && next < S) {
-        const i = next++;
-        try {
-          const s = await rawConnect(o.url, `fanout-${tag}-s${i}`, o.keepaliveS ?? 60, o.connectTimeoutMs ?? 10_000);
-          sockets.push(s);
-          await new Promise<void>((resolve, reject) => {
-            const timer = setTimeout(() => reject(new Error('no SUBACK within 30 s')), 30_000);
-            const reader = subscriberReader(i, () => {
-              clearTimeout(timer);
-              resolve();
-            });
-            s.on('data', (chunk: Buffer) => {
-              chunkNow = 0;
-              reader.push(chunk);
-              advance();
-            });
-            s.write(subscribePacket(1, topic, 0));
-          });
-        } catch (err) {
-          failure ??= err as Error;
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(o.connectConcurrency, S) }, worker));
-    if (failure !== undefined) throw new Error(`fan-out subscriber setup failed: ${failure.message}`);
+    // Every subscriber is kept in `sockets` as soon as it is open: closed in finally, also after a failure.
+    await openMany(S, o.connectConcurrency, async (i) => {
+      const s = await rawConnect(o.url, `fanout-${tag}-s${i}`, o.keepaliveS ?? 60, o.connectTimeoutMs ?? 10_000);
+      sockets.push(s);
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no SUBACK within 30 s')), 30_000);
+        const reader = subscriberReader(i, () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        s.on('data', (chunk: Buffer) => {
+          chunkNow = 0;
+          reader.push(chunk);
+          advance();
+        });
+        s.write(subscribePacket(1, topic, 0));
+      });
+      return s;
+    }).catch((err: Error) => {
+      throw new Error(`fan-out subscriber setup failed: ${err.message}`);
+    });
     publisher = await connectClient(o, `fanout-${tag}-pub`);
 
     running = true;

@@ -15,7 +15,7 @@
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { runTag } from '../mqtt-clients.js';
-import { PINGREQ, rawConnect } from '../raw-mqtt.js';
+import { openMany, PINGREQ, rawConnect } from '../raw-mqtt.js';
 import { sleep } from '../timing.js';
 
 export interface IdleMemoryOptions {
@@ -72,22 +72,12 @@ export async function runIdleMemory(input: Partial<IdleMemoryOptions> & { url: s
   const sockets: Socket[] = [];
   let ping: NodeJS.Timeout | undefined;
   const openAll = async (count: number, prefix: string): Promise<void> => {
-    let next = 0;
-    let failure: Error | undefined;
-    const worker = async () => {
-      while (failure === undefined && next < count) {
-        const i = next++;
-        try {
-          const s = await rawConnect(o.url, `${prefix}-${i}`, o.keepaliveS, o.connectTimeoutMs);
-          s.on('data', () => {}); // PINGRESPs
-          sockets.push(s);
-        } catch (err) {
-          failure ??= err as Error;
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(o.concurrency, count) }, worker));
-    if (failure !== undefined) throw new Error(`idle connection ${sockets.length + 1} of ${count} failed: ${failure.message}`);
+    const opened = await openMany(count, o.concurrency, async (i) => {
+      const s = await rawConnect(o.url, `${prefix}-${i}`, o.keepaliveS, o.connectTimeoutMs);
+      s.on('data', () => {}); // PINGRESPs
+      return s;
+    });
+    sockets.push(...opened);
   };
   try {
     if (o.warmupConnections > 0) {
