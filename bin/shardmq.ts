@@ -39,7 +39,7 @@ async function start(args: string[]): Promise<number> {
     }
     throw e;
   }
-  const log = createLogger(config['log.level']);
+  const log = createLogger(config['log.level'], {}, undefined, config['log.format']);
   // Before anything starts: see common/src/process-faults.ts for the policy and why.
   const faults = installProcessFaultPolicy(log);
   for (const i of ignored) {

@@ -49,7 +49,7 @@ function defaultNodeId(): string {
  * dependency order (router, session, auth, then the gateway that accepts devices) and
  * stops them in reverse. Every tier in the process shares one bus, logger and registry.
  */
-export async function startNode(config: Config, log: Logger = createLogger(config['log.level'])): Promise<RunningNode> {
+export async function startNode(config: Config, log: Logger = createLogger(config['log.level'], {}, undefined, config['log.format'])): Promise<RunningNode> {
   const nodeId = config['node.id'] ?? defaultNodeId();
   if (!/^[A-Za-z0-9_-]+$/.test(nodeId)) throw new Error(`setting node.id (SHARDMQ_NODE_ID): must match [A-Za-z0-9_-]+, got "${nodeId}"`);
   log = log.child({ node: nodeId });

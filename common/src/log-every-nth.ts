@@ -1,3 +1,5 @@
+import { serializeError } from './log.js';
+
 /**
  * Rate limit for log lines about input someone else controls (malformed envelopes, bad rows,
  * failing turns): the first occurrence of each key, then every `every`th, so a flood costs a
@@ -21,8 +23,12 @@ export class LogEveryNth {
   }
 }
 
-/** Log fields for an exception: its text and, for an Error, the stack (the logger keeps only messages). */
-export function errorFields(err: unknown): { err: string; stack?: string } {
-  if (err instanceof Error) return { err: `${err.name}: ${err.message}`, stack: err.stack };
-  return { err: String(err) };
+/**
+ * Log fields for an exception of unknown type: its text, the stack and the `cause` chain of an
+ * Error (serialized like any Error field, log.ts), or the text of anything else thrown.
+ */
+export function errorFields(err: unknown): { err: string; stack?: string; cause?: unknown } {
+  if (!(err instanceof Error)) return { err: String(err) };
+  const cause = err.cause === undefined ? undefined : err.cause instanceof Error ? serializeError(err.cause) : err.cause;
+  return { err: `${err.name}: ${err.message}`, stack: err.stack, ...(cause === undefined ? {} : { cause }) };
 }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { redactUrl } from '../log-redact.js';
 import { chainOrder, configuredBackends } from './auth-chain-order.js';
 import { ConfigError } from './config-error.js';
 import { isServiceLinkVar } from './service-links.js';
@@ -192,7 +193,4 @@ export function redactedConfig(cfg: Config): Record<string, unknown> {
   return out;
 }
 
-/** Removes passwords from URLs (postgres://u:secret@h -> postgres://u:***@h). */
-export function redactUrl(s: string): string {
-  return s.replace(/\/\/([^:/@]+):[^@/]*@/g, '//$1:***@').replace(/(password=)[^&\s]*/gi, '$1***');
-}
+export { redactUrl };
