@@ -10,8 +10,9 @@ commands:
   config print   print the effective configuration, secrets masked
   config check   validate the configuration; exit 0 when valid, 1 naming the bad setting
   user ...       manage devices in the auth database, bulk import included (shardmq user --help)
-  clients show <id> | kick <id> [--session]
-                 a client's session and connection; disconnect it (admin API of a running broker)
+  clients show <id> | kick <id> [--session] | trace <id> [--seconds n]
+                 a client's session and connection; disconnect it; log its packets on every
+                 gateway for n seconds (admin API of a running broker)
   cluster status members, gateways, routers, versions and shard owners of a running broker
   publish -t <topic> -m <payload> [-q qos] [-r]
                  publish a message as the broker

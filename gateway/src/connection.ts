@@ -3,6 +3,7 @@ import mqtt from 'mqtt-packet';
 import { FrameGuard } from './frame-guard.js';
 import { parsePlainPublish, wholePacketEnd } from './protocol/parse-plain-publish.js';
 import { createConnState, type ConnState } from './protocol/conn-state.js';
+import type { ConnTracer } from './client-trace.js';
 
 /** Signature of the per-packet handler (shared by every connection of a gateway). */
 export type OnPacket = (c: Connection, p: mqtt.Packet) => void;
@@ -50,6 +51,10 @@ export class Connection {
   listener = 'tcp';
   /** When CONNACK was sent (ms since the epoch); undefined before. */
   connectedAt?: number;
+  /** Why the gateway closed it (the disconnect log line); undefined when the client or the network did. */
+  closedBy?: { reason: string; rc?: number };
+  /** Set while a client trace covers this connection (client-trace.ts): every packet in and out is logged. */
+  tracer?: ConnTracer;
 
   constructor(
     readonly socket: Socket,
@@ -187,6 +192,7 @@ export class Connection {
   write(bytes: Buffer): void {
     const s = this.socket;
     if (s.destroyed || !s.writable) return;
+    if (this.tracer !== undefined) this.tracer.bytesOut(bytes);
     (this.out ??= []).push(bytes);
     this.outBytes += bytes.length;
     if (!this.queued) {

@@ -32,6 +32,9 @@ import type { AuthRefusedEvent } from '../../common/src/integration/client-event
 import { publishClientEvent } from '../../common/src/integration/publish-client-event.js';
 import { adminSubjects } from '../../common/src/admin/admin-subjects.js';
 import { connectionInfoReply } from './connection-info.js';
+import { decodeClientTraceRequest, encodeJson, type ClientTraceAck } from '../../common/src/admin/admin-envelopes.js';
+import { ClientEventLog, closeReason } from './client-event-log.js';
+import { ClientTraces } from './client-trace.js';
 
 export interface GatewayDeps {
   bus: Bus;
@@ -92,6 +95,8 @@ export class GatewayService implements GatewayPorts {
   private readonly sharedPublish = new SharedPublishBytes();
   /** Set while a stopping gateway waits for its shutdown broadcast to be written. */
   private broadcastWait?: BroadcastWait;
+  private readonly clientLog: ClientEventLog;
+  private readonly traces: ClientTraces;
 
   private constructor(
     private readonly config: Config,
@@ -138,6 +143,8 @@ export class GatewayService implements GatewayPorts {
       const c = Connection.of(this);
       if (c) onSocketClosed(c);
     };
+    this.clientLog = new ClientEventLog(deps.log, this.gatewayId, config['log.clientEvents']);
+    this.traces = new ClientTraces(deps.log, () => this.conns.values());
   }
 
   static create(config: Config, deps: GatewayDeps): GatewayService {
@@ -162,7 +169,15 @@ export class GatewayService implements GatewayPorts {
     const { bus, subjects } = this.deps;
     this.subs.push(bus.subscribe(subjects.gatewayOut(this.gatewayId), (m) => decodeGatewayOut(m.data, (it) => this.onOut(it))));
     // Admin API: details of one connection (peer, since when, keepalive), by id and epoch.
-    this.subs.push(bus.subscribe(adminSubjects(this.config['nats.subjectPrefix']).gateway(this.gatewayId), (m) => void m.respond(connectionInfoReply(m.data, this.conns))));
+    const admin = adminSubjects(this.config['nats.subjectPrefix']);
+    this.subs.push(bus.subscribe(admin.gateway(this.gatewayId), (m) => void m.respond(connectionInfoReply(m.data, this.conns))));
+    // Admin API: a client trace, broadcast to every gateway (the client may connect to any).
+    this.subs.push(
+      bus.subscribe(admin.trace, (m) => {
+        const connections = this.traces.start(decodeClientTraceRequest(m.data), Date.now());
+        m.respond(encodeJson({ gateway: this.gatewayId, connections } satisfies ClientTraceAck));
+      }),
+    );
     await this.routers.start();
     const hb = () => bus.publish(subjects.gatewayHeartbeat, encodeHeartbeat({ gatewayId: this.gatewayId, stopping: false }));
     hb();
@@ -212,6 +227,7 @@ export class GatewayService implements GatewayPorts {
       /* bus already closed */
     }
     for (const s of this.subs.splice(0)) s.unsubscribe();
+    this.traces.stop();
     this.routers.stop();
     this.listening = false;
   }
@@ -320,6 +336,8 @@ export class GatewayService implements GatewayPorts {
     const now = Date.now();
     conn.state.lastRxAt = now;
     this.m.packetsIn(p.cmd);
+    if (p.cmd === 'connect') this.traces.onConnect(conn, p.clientId, now);
+    if (conn.tracer !== undefined) conn.tracer.packetIn(p);
     // A draining connection only finishes what it started: a publish or (un)subscribe
     // read now is left unanswered, and the client sends it again to the next gateway.
     if (this.draining.has(conn) && (p.cmd === 'publish' || p.cmd === 'subscribe' || p.cmd === 'unsubscribe')) return;
@@ -380,6 +398,7 @@ export class GatewayService implements GatewayPorts {
     this.preConnect.delete(c.state.id);
     if (c.state.phase !== 'closed') this.notifyLost(c, LostReason.SocketClosed);
     c.state.phase = 'closed';
+    this.clientLog.disconnected(c, Date.now());
   }
 
   /** Tells the owner the connection is gone (once), unless the client said DISCONNECT. */
@@ -435,6 +454,7 @@ export class GatewayService implements GatewayPorts {
     const c = this.conns.get(st.id);
     if (!c || st.phase === 'closed') return;
     this.preConnect.delete(st.id);
+    c.closedBy = closeReason(st, reason, rc);
     this.notifyLost(c, reason);
     if (rc !== undefined && st.proto === 5 && st.phase === 'connected') {
       const text = REASON_TEXT[rc];
@@ -563,6 +583,7 @@ export class GatewayService implements GatewayPorts {
     const c = this.conns.get(st.id);
     if (!c) return;
     c.connectedAt = Date.now();
+    this.clientLog.connected(c);
     const { out, early } = st.takeEarly();
     if (out) for (const it of out) this.onOut(it);
     if (early) for (const p of early) handlePacket(st, p, this);

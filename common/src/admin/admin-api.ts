@@ -9,16 +9,17 @@ import { RETRY, retrying } from '../retry-policy.js';
 import { sessionKey, shardOf } from '../shard.js';
 import { subjectSpace } from '../subjects.js';
 import { validateTopicName } from '../topic.js';
-import { decodeConnectionInfoReply, decodeSessionAdminReply, encodeJson, type ConnectionInfo, type SessionAdminRequest, type SessionInfo } from './admin-envelopes.js';
+import { decodeClientTraceAck, decodeConnectionInfoReply, decodeSessionAdminReply, encodeJson, type ClientTraceRequest, type ConnectionInfo, type SessionAdminRequest, type SessionInfo } from './admin-envelopes.js';
 import { adminSubjects } from './admin-subjects.js';
 import { bearerMatches } from './bearer-token.js';
 import { clusterView } from './cluster-view.js';
-import { gatherNodes } from './cluster-gather.js';
+import { gatherNodes, gatherReplies } from './cluster-gather.js';
 
 /** Every route the admin API serves (docs/openapi.json describes exactly these; a test checks). */
 export const ADMIN_ROUTES = [
   { method: 'get', path: '/api/v1/clients/{clientId}' },
   { method: 'delete', path: '/api/v1/clients/{clientId}' },
+  { method: 'post', path: '/api/v1/clients/{clientId}/trace' },
   { method: 'get', path: '/api/v1/cluster' },
   { method: 'post', path: '/api/v1/publish' },
 ] as const;
@@ -106,6 +107,18 @@ export function createAdminApi(o: AdminApiOptions): (req: IncomingMessage, res: 
     return { clientId, disconnected: reply.disconnected, sessionDiscarded: reply.sessionDiscarded };
   };
 
+  /** Every gateway opens the window (the client may be on any, or connect to any during it). */
+  const trace = async (clientId: string, q: URLSearchParams, body: Buffer) => {
+    const seconds = parseTraceBody(body, config['admin.maxTraceS']);
+    const req: ClientTraceRequest = { clientId, mountpoint: q.get('mountpoint') ?? '', seconds };
+    const until = Date.now() + seconds * 1000;
+    const { replies } = await gatherReplies(bus, admin, admin.trace, req, config['admin.gatherMs'], decodeClientTraceAck);
+    if (replies.length === 0) throw new HttpError(503, 'no gateway answered: nothing to trace');
+    replies.sort((a, b) => a.gateway.localeCompare(b.gateway));
+    log.info('admin API: client trace started', { clientId, seconds, gateways: replies.length });
+    return { clientId, mountpoint: req.mountpoint, seconds, until: new Date(until).toISOString(), gateways: replies };
+  };
+
   const publish = async (body: Buffer) => {
     const p = parsePublishBody(body, config);
     const id = p.qos > 0 ? `admin-${randomBytes(9).toString('base64url')}` : undefined;
@@ -155,6 +168,8 @@ export function createAdminApi(o: AdminApiOptions): (req: IncomingMessage, res: 
           return getClient(route.clientId!, url.searchParams);
         case 'client_delete':
           return deleteClient(route.clientId!, url.searchParams);
+        case 'client_trace':
+          return trace(route.clientId!, url.searchParams, await readBody(req, config['admin.maxRequestBytes']));
         case 'cluster':
           return clusterView(await gatherNodes(bus, admin, config['admin.gatherMs']), config.shards);
         case 'publish':
@@ -176,7 +191,7 @@ export function createAdminApi(o: AdminApiOptions): (req: IncomingMessage, res: 
 }
 
 interface MatchedRoute {
-  name: 'client_get' | 'client_delete' | 'cluster' | 'publish';
+  name: 'client_get' | 'client_delete' | 'client_trace' | 'cluster' | 'publish';
   method: string;
   allow: string;
   clientId?: string;
@@ -185,13 +200,14 @@ interface MatchedRoute {
 function routeOf(method: string, path: string): MatchedRoute | undefined {
   const parts = path.split('/'); // ['', 'api', 'v1', ...]
   if (parts[1] !== 'api' || parts[2] !== 'v1') return undefined;
-  if (parts.length === 5 && parts[3] === 'clients' && parts[4] !== '') {
+  if ((parts.length === 5 || (parts.length === 6 && parts[5] === 'trace')) && parts[3] === 'clients' && parts[4] !== '') {
     let clientId: string;
     try {
       clientId = decodeURIComponent(parts[4]!); // a client id may hold '/' (sent as %2F)
     } catch {
       return undefined;
     }
+    if (parts.length === 6) return { name: 'client_trace', method: 'POST', allow: 'POST', clientId };
     return { name: method === 'DELETE' ? 'client_delete' : 'client_get', method: method === 'DELETE' ? 'DELETE' : 'GET', allow: 'GET, DELETE', clientId };
   }
   if (parts.length === 4 && parts[3] === 'cluster') return { name: 'cluster', method: 'GET', allow: 'GET' };
@@ -216,6 +232,21 @@ function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
+}
+
+/** The trace length of a POST /api/v1/clients/{id}/trace body (`{"seconds": N}`, default 60, at most admin.maxTraceS); an empty body is the default. */
+export function parseTraceBody(body: Buffer, maxS: number): number {
+  if (body.length === 0) return Math.min(60, maxS);
+  let v: unknown;
+  try {
+    v = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'the body is not JSON');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new HttpError(400, 'the body must be a JSON object');
+  const s = (v as Record<string, unknown>).seconds ?? Math.min(60, maxS);
+  if (typeof s !== 'number' || !Number.isInteger(s) || s < 1 || s > maxS) throw new HttpError(400, `seconds: an integer from 1 to ${maxS} (admin.maxTraceS)`);
+  return s;
 }
 
 interface PublishRequest {

@@ -81,6 +81,19 @@ export interface NodeInfo {
   router?: { id: string };
 }
 
+/** API process -> every gateway: log every packet of this client for `seconds`. */
+export interface ClientTraceRequest {
+  clientId: string;
+  mountpoint: string;
+  seconds: number;
+}
+
+/** One gateway's answer: it opened the window; `connections` of the client are open on it now. */
+export interface ClientTraceAck {
+  gateway: string;
+  connections: number;
+}
+
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: true });
 
@@ -206,4 +219,16 @@ export function decodeNodeInfo(data: Uint8Array): NodeInfo {
   }
   if (o.router !== undefined) n.router = { id: field(obj(o, 'router'), 'id', 'string') };
   return n;
+}
+
+export function decodeClientTraceRequest(data: Uint8Array): ClientTraceRequest {
+  const o = parse(data);
+  const seconds = field<number>(o, 'seconds', 'number');
+  if (!Number.isInteger(seconds) || seconds < 1) throw new EnvelopeError('admin envelope field seconds: expected a positive integer');
+  return { clientId: field(o, 'clientId', 'string'), mountpoint: field(o, 'mountpoint', 'string'), seconds };
+}
+
+export function decodeClientTraceAck(data: Uint8Array): ClientTraceAck {
+  const o = parse(data);
+  return { gateway: field(o, 'gateway', 'string'), connections: field(o, 'connections', 'number') };
 }

@@ -10,6 +10,8 @@ export interface AdminSubjects {
   gateway(gatewayId: string): string;
   /** API process -> every process: "describe yourself" (every process answers on the reply subject). */
   readonly nodes: string;
+  /** API process -> every gateway: trace one client's packets for a while (each gateway answers on the reply subject). */
+  readonly trace: string;
   /** Reply subject of one scatter-gather (`nodes`), unique per request. */
   gatherReply(token: string): string;
 }
@@ -26,6 +28,7 @@ export function adminSubjects(prefix = 'mqtt'): AdminSubjects {
     session: (shard) => `${prefix}.admin.v1.sess.${shard}`,
     gateway: (gatewayId) => `${prefix}.admin.v1.gw.${checked('gateway id', gatewayId)}`,
     nodes: `${prefix}.admin.v1.nodes`,
+    trace: `${prefix}.admin.v1.trace`,
     gatherReply: (token) => `${prefix}.admin.v1.reply.${checked('reply token', token)}`,
   };
 }

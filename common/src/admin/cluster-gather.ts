@@ -5,18 +5,18 @@ import { decodeNodeInfo, encodeJson, type NodeInfo } from './admin-envelopes.js'
 import type { AdminSubjects } from './admin-subjects.js';
 
 /**
- * Asks every process of the cluster to describe itself and collects the answers that arrive
- * within `gatherMs` (a scatter-gather: Bus.request keeps only the first reply). A process
+ * Publishes `request` on `subject` with a fresh reply subject and collects the answers that
+ * arrive within `gatherMs` (a scatter-gather: Bus.request keeps only the first reply). A process
  * that answers later is missing from this view, not an error. Answers that do not decode are
- * skipped (a process of another version would still be listed by the others).
+ * counted and skipped (a process of another version would still be listed by the others).
  */
-export async function gatherNodes(bus: Bus, subjects: AdminSubjects, gatherMs: number): Promise<{ nodes: NodeInfo[]; undecodable: number }> {
+export async function gatherReplies<T>(bus: Bus, subjects: AdminSubjects, subject: string, request: unknown, gatherMs: number, decode: (data: Uint8Array) => T): Promise<{ replies: T[]; undecodable: number }> {
   const reply = subjects.gatherReply(randomBytes(8).toString('hex'));
-  const nodes: NodeInfo[] = [];
+  const replies: T[] = [];
   let undecodable = 0;
   const sub = bus.subscribe(reply, (m) => {
     try {
-      nodes.push(decodeNodeInfo(m.data));
+      replies.push(decode(m.data));
     } catch (err) {
       if (!(err instanceof EnvelopeError)) throw err;
       undecodable++;
@@ -24,11 +24,17 @@ export async function gatherNodes(bus: Bus, subjects: AdminSubjects, gatherMs: n
   });
   try {
     await bus.flush();
-    bus.publish(subjects.nodes, encodeJson({}), { reply });
+    bus.publish(subject, encodeJson(request), { reply });
     await new Promise((r) => setTimeout(r, gatherMs));
   } finally {
     sub.unsubscribe();
   }
+  return { replies, undecodable };
+}
+
+/** Every process of the cluster describing itself (GET /api/v1/cluster). */
+export async function gatherNodes(bus: Bus, subjects: AdminSubjects, gatherMs: number): Promise<{ nodes: NodeInfo[]; undecodable: number }> {
+  const { replies: nodes, undecodable } = await gatherReplies(bus, subjects, subjects.nodes, {}, gatherMs, decodeNodeInfo);
   nodes.sort((a, b) => a.nodeId.localeCompare(b.nodeId));
   return { nodes, undecodable };
 }

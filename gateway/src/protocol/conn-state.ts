@@ -34,6 +34,8 @@ export class ConnState {
   keepaliveMs = 0;
   /** Shared between connections with the same rules (acl-intern.ts): never mutated. */
   acl: ClientAcl | null = null;
+  /** The CONNECT's Clean Start (5.0) / Clean Session (3.1.1) flag (for the connect log line). */
+  cleanStart = true;
   /** MQTT 5 Session Expiry Interval from CONNECT (DISCONNECT may not raise it from 0). */
   sessionExpiryS = 0;
   requestProblemInfo = true;
