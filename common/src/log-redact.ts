@@ -16,7 +16,7 @@ export function redactUrl(s: string): string {
 }
 
 /** Field names whose value is a credential wherever they appear (any nesting, any case). */
-const SECRET_NAME = /(^|[._-])pass(wd|phrase)?$|password|secret|token$|authorization|cookie|credential|private.?key/i;
+const SECRET_NAME = /(^|[._-])pass(wd|phrase)?$|password$|secret$|token$|authorization$|cookie$|credentials?$|private.?key$/i;
 
 /** The secret settings by their full name (`admin.token`, `auth.databaseUrl`, ...), as the start-up config is logged. */
 const SECRET_SETTINGS = new Set(Object.entries(settings).flatMap(([k, s]) => ((s as { secret?: boolean }).secret ? [k] : [])));

@@ -9,7 +9,7 @@ interface TraceWindow {
   readonly clientId: string;
   readonly mountpoint: string;
   until: number;
-  timer: NodeJS.Timeout;
+  timer?: NodeJS.Timeout;
   packets: number;
 }
 
@@ -32,17 +32,23 @@ export class ClientTraces {
   /** Opens (or replaces) a window; answers how many of this gateway's connections it covers now. */
   start(req: ClientTraceRequest, now: number): number {
     const key = sessionKey(req.mountpoint, req.clientId);
-    const old = this.windows.get(key);
-    if (old) clearTimeout(old.timer);
     const ms = req.seconds * 1000;
-    const w: TraceWindow = { clientId: req.clientId, mountpoint: req.mountpoint, until: now + ms, packets: old?.packets ?? 0, timer: setTimeout(() => this.end(key, w), ms) };
-    w.timer.unref();
-    this.windows.set(key, w);
+    // A window already open gets the new end (its connections' tracers follow: they share it).
+    let w = this.windows.get(key);
+    if (w) {
+      clearTimeout(w.timer);
+      w.until = now + ms;
+    } else {
+      w = { clientId: req.clientId, mountpoint: req.mountpoint, until: now + ms, packets: 0 };
+      this.windows.set(key, w);
+    }
+    const open = w;
+    w.timer = setTimeout(() => this.end(key, open), ms).unref();
     let n = 0;
     for (const c of this.conns()) {
       const st = c.state;
       if (st.phase !== 'closed' && st.clientId === req.clientId && st.mountpoint === req.mountpoint) {
-        c.tracer = new ConnTracer(this.log, c, w);
+        if (c.tracer?.window !== w) c.tracer = new ConnTracer(this.log, c, w);
         n++;
       }
     }
