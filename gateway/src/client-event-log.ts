@@ -62,7 +62,8 @@ export function closeReason(st: ConnState, lost: LostReason, rc: number | undefi
     case LostReason.Backpressure:
       return withRc('backpressure');
     default: {
-      const text = rc === undefined ? undefined : REASON_TEXT[rc];
+      // 0x98 is sent without a reason string (the admin API's kick), so it has no REASON_TEXT.
+      const text = rc === undefined ? undefined : rc === 0x98 ? 'administrative action' : REASON_TEXT[rc];
       return withRc(text ? text.toLowerCase().replace(/[^a-z0-9]+/g, '_') : 'closed_by_server');
     }
   }
