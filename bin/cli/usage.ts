@@ -25,7 +25,7 @@ export const START_USAGE = `usage: shardmq start [--config file.json] [--<settin
 
 Runs the roles in SHARDMQ_ROLES (gateway, session, router, auth; all by default, then the bus is in
 memory). A process with only some roles needs SHARDMQ_NATS_URL. Logs one JSON line per event on
-stderr; "ready" once every role is up. SIGTERM/SIGINT stop it gracefully. Exit 2 on a configuration
+stderr (SHARDMQ_LOG_FORMAT=pretty: readable lines); "ready" once every role is up. SIGTERM/SIGINT stop it gracefully. Exit 2 on a configuration
 error, 1 when start-up fails.
 
 ${SETTINGS_NOTE}`;

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createLogger, type LogFormat } from '../../common/src/log.js';
+import { ClientEventLog } from '../../gateway/src/client-event-log.js';
+import type { Connection } from '../../gateway/src/connection.js';
+import { createConnState } from '../../gateway/src/protocol/conn-state.js';
 import { traceFields } from '../../gateway/src/protocol/trace-fields.js';
 
 /**
@@ -67,4 +70,16 @@ test('a traced packet is described without its payload, password or property val
   const pub = traceFields({ cmd: 'publish', topic: 't/1', payload: Buffer.from('secret body'), qos: 2, dup: false, retain: true, messageId: 7 });
   assert.deepEqual(pub, { type: 'publish', packetId: 7, topic: 't/1', qos: 2, dup: false, retain: true, payloadBytes: 11 });
   assert.ok(!JSON.stringify([connect, pub]).match(/pw-9|will-body|secret body|v-10/));
+});
+
+test('log.clientEvents=false writes no connect or disconnect line; true writes one each way', () => {
+  for (const enabled of [false, true]) {
+    const out: string[] = [];
+    const conn = { state: createConnState(1, '192.0.2.1:5000', '', 0), listener: 'tcp', connectedAt: 0 } as unknown as Connection;
+    const events = new ClientEventLog(createLogger('info', {}, (l) => out.push(l)), 'gw-1', enabled);
+    events.connected(conn);
+    events.disconnected(conn, 1500);
+    assert.equal(out.length, enabled ? 2 : 0);
+    if (enabled) assert.match(out[1]!, /"msg":"client disconnected".*"peer":"192\.0\.2\.1:5000","reason":"connection_lost","durationMs":1500/);
+  }
 });
