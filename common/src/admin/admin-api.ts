@@ -234,9 +234,8 @@ function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   });
 }
 
-/** The trace length of a POST /api/v1/clients/{id}/trace body (`{"seconds": N}`, default 60, at most admin.maxTraceS); an empty body is the default. */
-export function parseTraceBody(body: Buffer, maxS: number): number {
-  if (body.length === 0) return Math.min(60, maxS);
+/** A request body that must be one JSON object; anything else is a 400. */
+function jsonObjectBody(body: Buffer): Record<string, unknown> {
   let v: unknown;
   try {
     v = JSON.parse(body.toString('utf8'));
@@ -244,7 +243,13 @@ export function parseTraceBody(body: Buffer, maxS: number): number {
     throw new HttpError(400, 'the body is not JSON');
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new HttpError(400, 'the body must be a JSON object');
-  const s = (v as Record<string, unknown>).seconds ?? Math.min(60, maxS);
+  return v as Record<string, unknown>;
+}
+
+/** The trace length of a POST /api/v1/clients/{id}/trace body (`{"seconds": N}`, default 60, at most admin.maxTraceS); an empty body is the default. */
+export function parseTraceBody(body: Buffer, maxS: number): number {
+  if (body.length === 0) return Math.min(60, maxS);
+  const s = jsonObjectBody(body).seconds ?? Math.min(60, maxS);
   if (typeof s !== 'number' || !Number.isInteger(s) || s < 1 || s > maxS) throw new HttpError(400, `seconds: an integer from 1 to ${maxS} (admin.maxTraceS)`);
   return s;
 }
@@ -259,14 +264,7 @@ interface PublishRequest {
 
 /** Validates a POST /api/v1/publish body; a bad one is a 400 naming the field. */
 export function parsePublishBody(body: Buffer, config: Config): PublishRequest {
-  let v: unknown;
-  try {
-    v = JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new HttpError(400, 'the body is not JSON');
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new HttpError(400, 'the body must be a JSON object');
-  const b = v as Record<string, unknown>;
+  const b = jsonObjectBody(body);
   if (typeof b.topic !== 'string') throw new HttpError(400, 'topic: required string');
   const why = validateTopicName(b.topic, config['mqtt.maxTopicLevels']);
   if (why) throw new HttpError(400, `topic: ${why}`);
