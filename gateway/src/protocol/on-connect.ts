@@ -124,7 +124,6 @@ export function onConnect(c: ConnState, p: IConnectPacket, ports: GatewayPorts):
   }
 
   c.clientId = clientId;
-  c.username = p.username;
   c.cleanStart = p.clean !== false;
   c.key = sessionKey(c.mountpoint, clientId);
   if (will) will.origin = c.key;
