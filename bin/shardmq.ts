@@ -43,7 +43,7 @@ async function start(args: string[]): Promise<number> {
   // Before anything starts: see common/src/process-faults.ts for the policy and why.
   const faults = installProcessFaultPolicy(log);
   for (const i of ignored) {
-    if (i.shadowsSetting) log.warn('ignored a Kubernetes service-link variable that has a setting\'s name; set enableServiceLinks: false on the pod', { env: i.name });
+    if (i.shadowsSetting) log.warn("ignored a Kubernetes service-link variable that has a setting's name; set enableServiceLinks: false on the pod", { env: i.name });
     else log.debug('ignored a Kubernetes service-link variable', { env: i.name });
   }
   let node;

@@ -40,7 +40,9 @@ export interface RunningNode {
 }
 
 function defaultNodeId(): string {
-  const h = hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40);
+  const h = hostname()
+    .replace(/[^A-Za-z0-9_-]/g, '-')
+    .slice(0, 40);
   return `${h}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 

@@ -85,7 +85,10 @@ function num(name, min) {
   return n;
 }
 function list(name, allowed) {
-  const items = args[name].split(',').map((s) => s.trim()).filter(Boolean);
+  const items = args[name]
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const i of items) if (!allowed.includes(i)) fail(`--${name}: unknown '${i}' (allowed: ${allowed.join(', ')})`);
   if (items.length === 0) fail(`--${name} is empty`);
   return allowed.filter((a) => items.includes(a));
@@ -189,7 +192,9 @@ if (options.scenarios.includes('latency')) {
 }
 if (options.scenarios.includes('durable')) {
   out.push('');
-  out.push(`Durable, QoS 1: ${options.durableSubscribers} persistent subscribers (clean session 0) on one topic, one QoS 1 publisher; rates ${options.durableRates.join(', ')} msg/s for ${options.durableDurationS} s each until one fails`);
+  out.push(
+    `Durable, QoS 1: ${options.durableSubscribers} persistent subscribers (clean session 0) on one topic, one QoS 1 publisher; rates ${options.durableRates.join(', ')} msg/s for ${options.durableDurationS} s each until one fails`,
+  );
   out.push('(a rate passes: every publish acknowledged, every acknowledged message at every subscriber within 5 s of the last PUBACK, PUBACK p99 <= 100 ms; knee = highest passing rate)');
   out.push(durableTable(report.durable));
 }

@@ -136,9 +136,7 @@ function findPostgresBinDir() {
   versions.sort((a, b) => Number(b) - Number(a));
   for (const v of versions) {
     const bin = `/usr/lib/postgresql/${v}/bin`;
-    const complete =
-      ['initdb', 'pg_ctl', 'postgres'].every((b) => existsSync(join(bin, b))) &&
-      existsSync(`/usr/share/postgresql/${v}/extension/pgcrypto.control`);
+    const complete = ['initdb', 'pg_ctl', 'postgres'].every((b) => existsSync(join(bin, b))) && existsSync(`/usr/share/postgresql/${v}/extension/pgcrypto.control`);
     if (complete) return bin;
   }
   return undefined;
@@ -193,6 +191,17 @@ function build() {
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   const r = spawnSync(process.execPath, [tsc, '-b'], { cwd: ROOT, stdio: 'inherit' });
   if (r.status !== 0) fail(`build failed (tsc -b exit ${r.status ?? r.signal})`);
+}
+
+/**
+ * Formatter and linter (Biome, biome.json): the whole tree must be formatted and lint-clean.
+ * Runs with the full suite (not for `npm test -- <word>`); fix with `npx biome check --write .`.
+ */
+function lintAndFormat() {
+  log('lint: biome ci (format and lint)');
+  const bin = join(ROOT, 'node_modules', '@biomejs', 'biome', 'bin', 'biome');
+  const r = spawnSync(process.execPath, [bin, 'ci', '--colors=off', '.'], { cwd: ROOT, stdio: 'inherit' });
+  if (r.status !== 0) fail(`formatting or lint errors (biome ci exit ${r.status ?? r.signal}): run npx biome check --write . and fix what remains`);
 }
 
 /** Deletes compiled test outputs whose test/**.ts source is gone (tsc -b leaves them behind). */
@@ -388,6 +397,7 @@ async function main() {
 
   provision();
   build();
+  if (filters.length === 0) lintAndFormat();
   removeStaleOutputs();
 
   const all = findTestFiles();

@@ -1,6 +1,16 @@
 import type { Bus } from '../../common/src/bus/bus.js';
 import type { SubjectSpace } from '../../common/src/subjects.js';
-import { AuthVersionError, decodeAuthorizeReply, decodeAuthReply, encodeAuthorizeRequest, encodeAuthRequest, type AuthorizeReply, type AuthorizeRequest, type AuthReply, type AuthRequest } from './protocol.js';
+import {
+  AuthVersionError,
+  decodeAuthorizeReply,
+  decodeAuthReply,
+  encodeAuthorizeRequest,
+  encodeAuthRequest,
+  type AuthorizeReply,
+  type AuthorizeRequest,
+  type AuthReply,
+  type AuthRequest,
+} from './protocol.js';
 
 export interface AuthClient {
   /**

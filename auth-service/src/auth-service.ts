@@ -66,7 +66,10 @@ export class AuthService {
     unknownVersion: Counter<'subject_kind'>;
   };
 
-  private constructor(private readonly config: Config, private readonly deps: AuthServiceDeps) {
+  private constructor(
+    private readonly config: Config,
+    private readonly deps: AuthServiceDeps,
+  ) {
     const metrics = deps.metrics;
     this.m = {
       requests: metrics.counter('auth_requests_total', 'CONNECT authentications answered, by result.', ['result']),
@@ -108,7 +111,9 @@ export class AuthService {
     if (this.started) return;
     const { log } = this.deps;
     if (this.backends.length === 0) {
-      log.warn('no auth database configured and no HTTP or JWT authentication (SHARDMQ_AUTH_DATABASE_URL, SHARDMQ_AUTH_HTTP_URL, SHARDMQ_AUTH_JWT_*): every client is accepted without credentials or ACL');
+      log.warn(
+        'no auth database configured and no HTTP or JWT authentication (SHARDMQ_AUTH_DATABASE_URL, SHARDMQ_AUTH_HTTP_URL, SHARDMQ_AUTH_JWT_*): every client is accepted without credentials or ACL',
+      );
     } else {
       log.info('authentication chain configured', {
         chain: this.chain,
@@ -151,10 +156,14 @@ export class AuthService {
     // Identical concurrent CONNECTs (a device retrying fast) share one verification.
     let p = this.inflight.get(key);
     if (!p) {
-      p = runChain(this.backends, { req, password, key }, {
-        allowAnonymous: this.config.allowAnonymous,
-        onAnswer: (b, a) => this.m.answers.inc({ backend: b.name, answer: a.kind }),
-      }).finally(() => this.inflight.delete(key));
+      p = runChain(
+        this.backends,
+        { req, password, key },
+        {
+          allowAnonymous: this.config.allowAnonymous,
+          onAnswer: (b, a) => this.m.answers.inc({ backend: b.name, answer: a.kind }),
+        },
+      ).finally(() => this.inflight.delete(key));
       this.inflight.set(key, p);
     }
     return p;

@@ -138,7 +138,8 @@ export function encodeAuthorizeRequest(r: AuthorizeRequest): Uint8Array {
 export function decodeAuthorizeRequest(b: Uint8Array): AuthorizeRequest {
   const o = parseObject(b);
   checkMajor(o);
-  if (typeof o.mountpoint !== 'string' || typeof o.clientId !== 'string' || typeof o.topic !== 'string') throw new AuthProtocolError('authorize request: mountpoint, clientId and topic must be strings');
+  if (typeof o.mountpoint !== 'string' || typeof o.clientId !== 'string' || typeof o.topic !== 'string')
+    throw new AuthProtocolError('authorize request: mountpoint, clientId and topic must be strings');
   if (o.username !== undefined && o.username !== null && typeof o.username !== 'string') throw new AuthProtocolError('authorize request: username must be a string');
   if (o.action !== 'publish' && o.action !== 'subscribe') throw new AuthProtocolError('authorize request: action must be publish or subscribe');
   if (o.qos !== 0 && o.qos !== 1 && o.qos !== 2) throw new AuthProtocolError('authorize request: qos must be 0, 1 or 2');

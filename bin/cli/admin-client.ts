@@ -56,7 +56,7 @@ export function adminTarget(values: { url?: string; token?: string }, env: CliIo
 
 export interface AdminAnswer {
   status: number;
-  json: any;
+  json: unknown;
 }
 
 /** One admin API call; a broker that cannot be reached is an Error with the URL in it. */
@@ -88,7 +88,7 @@ export async function callAdmin(t: AdminTarget, method: string, path: string, bo
 /** Prints an error answer and gives the exit code: 401 and 404-when-off say what to do. */
 export function failed(a: AdminAnswer, io: CliIo, t: AdminTarget): number {
   const msg = (a.json as { error?: string } | undefined)?.error ?? `HTTP ${a.status}`;
-  if (a.status === 401) io.err(`shardmq: ${msg} (${t.token === undefined ? 'set SHARDMQ_ADMIN_TOKEN or --token' : 'the token does not match the broker\'s admin.token'})`);
+  if (a.status === 401) io.err(`shardmq: ${msg} (${t.token === undefined ? 'set SHARDMQ_ADMIN_TOKEN or --token' : "the token does not match the broker's admin.token"})`);
   else io.err(`shardmq: ${msg} (HTTP ${a.status})`);
   return 1;
 }

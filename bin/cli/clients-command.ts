@@ -48,8 +48,7 @@ export function runClientsCommand(args: readonly string[], io: CliIo): Promise<n
       const j = a.json as { seconds: number; until: string; gateways: { gateway: string; connections: number }[] };
       const open = j.gateways.reduce((n, g) => n + g.connections, 0);
       io.out(`${clientId}: traced for ${j.seconds} s (until ${j.until}) on ${j.gateways.length} gateway(s), ${open} open connection(s); see the gateways' logs ("msg":"client trace")`);
-    }
-    else {
+    } else {
       const j = a.json as { disconnected: boolean; sessionDiscarded: boolean };
       io.out(`${clientId}: ${j.disconnected ? 'disconnected' : 'was not connected'}${j.sessionDiscarded ? ', session discarded' : ''}`);
     }

@@ -27,7 +27,8 @@ export function runClusterCommand(args: readonly string[], io: CliIo): Promise<n
       io.out(CLUSTER_USAGE);
       return 0;
     }
-    if (positionals[0] !== 'status' || positionals.length > 1) throw new UsageError(positionals[0] === undefined ? 'name a subcommand: status' : `unknown subcommand "cluster ${positionals.join(' ')}"`);
+    if (positionals[0] !== 'status' || positionals.length > 1)
+      throw new UsageError(positionals[0] === undefined ? 'name a subcommand: status' : `unknown subcommand "cluster ${positionals.join(' ')}"`);
     const t = adminTarget(values, io.env);
     const a = await callAdmin(t, 'GET', '/api/v1/cluster');
     if (a.status !== 200) return failed(a, io, t);
@@ -37,9 +38,18 @@ export function runClusterCommand(args: readonly string[], io: CliIo): Promise<n
     }
     const c = a.json as ClusterAnswer;
     for (const [tier, nodes] of Object.entries(c.tiers)) io.out(`${tier.padEnd(8)} ${nodes.length}  ${nodes.join(' ')}`);
-    for (const g of c.gateways) io.out(`gateway  ${g.id}: ${g.connections} connections, ports ${Object.entries(g.ports).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    for (const g of c.gateways)
+      io.out(
+        `gateway  ${g.id}: ${g.connections} connections, ports ${Object.entries(g.ports)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')}`,
+      );
     for (const r of c.routers) io.out(`router   ${r.id} on ${r.node}`);
-    io.out(`shards   ${c.shards.owned}/${c.shards.total} owned${c.shards.unowned > 0 ? `, ${c.shards.unowned} UNOWNED` : ''}; ${Object.entries(c.shards.owners).map(([n, k]) => `${n}=${k}`).join(' ')}`);
+    io.out(
+      `shards   ${c.shards.owned}/${c.shards.total} owned${c.shards.unowned > 0 ? `, ${c.shards.unowned} UNOWNED` : ''}; ${Object.entries(c.shards.owners)
+        .map(([n, k]) => `${n}=${k}`)
+        .join(' ')}`,
+    );
     for (const [v, nodes] of Object.entries(c.versions)) io.out(`version  ${v}: ${nodes.length} process${nodes.length === 1 ? '' : 'es'}`);
     return 0;
   });

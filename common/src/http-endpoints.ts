@@ -51,7 +51,12 @@ export async function startHttpEndpoints(o: {
     server.once('error', (err: NodeJS.ErrnoException) => {
       // Every process defaults to 9464: the usual cause is a second shardmq on the same machine.
       if (err.code === 'EADDRINUSE') {
-        reject(new Error(`setting http.port (${envName('http.port')} / ${flagName('http.port')}): ${o.host}:${o.port} is already in use; give each process on this machine its own port (0 picks a free one) or set SHARDMQ_HTTP_ENABLED=false`, { cause: err }));
+        reject(
+          new Error(
+            `setting http.port (${envName('http.port')} / ${flagName('http.port')}): ${o.host}:${o.port} is already in use; give each process on this machine its own port (0 picks a free one) or set SHARDMQ_HTTP_ENABLED=false`,
+            { cause: err },
+          ),
+        );
       } else reject(err);
     });
     server.listen(o.port, o.host, () => resolve());

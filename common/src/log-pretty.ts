@@ -20,7 +20,9 @@ interface SerializedError {
 }
 
 function isSerializedError(v: unknown): v is SerializedError {
-  return typeof v === 'object' && v !== null && typeof (v as SerializedError).message === 'string' && (typeof (v as SerializedError).stack === 'string' || typeof (v as SerializedError).type === 'string');
+  return (
+    typeof v === 'object' && v !== null && typeof (v as SerializedError).message === 'string' && (typeof (v as SerializedError).stack === 'string' || typeof (v as SerializedError).type === 'string')
+  );
 }
 
 const plain = /^[^\s"=]+$/;

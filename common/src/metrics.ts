@@ -27,7 +27,11 @@ export class Metrics {
           help,
           labelNames,
           registers: [this.registry],
-          collect: collect ? function (this: Gauge<L>) { collect(this); } : undefined,
+          collect: collect
+            ? function (this: Gauge<L>) {
+                collect(this);
+              }
+            : undefined,
         }),
     ) as Gauge<L>;
   }

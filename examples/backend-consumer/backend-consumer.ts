@@ -104,7 +104,11 @@ export interface Backend {
   readonly presence: PresenceTracker;
   readonly nc: NatsConnection;
   /** Publishes to devices through the broker (backend publish API); resolves with its JSON reply. */
-  publish(topic: string, payload: string | Uint8Array, o?: { qos?: 0 | 1 | 2; retain?: boolean; mountpoint?: string; userProperties?: Array<[string, string]> }): Promise<{ ok: boolean; matched?: boolean; error?: string }>;
+  publish(
+    topic: string,
+    payload: string | Uint8Array,
+    o?: { qos?: 0 | 1 | 2; retain?: boolean; mountpoint?: string; userProperties?: Array<[string, string]> },
+  ): Promise<{ ok: boolean; matched?: boolean; error?: string }>;
   close(): Promise<void>;
 }
 

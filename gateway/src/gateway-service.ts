@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
-import mqtt from 'mqtt-packet';
+import type net from 'node:net';
+import type mqtt from 'mqtt-packet';
 import { createAuthClient, type AuthClient } from '../../auth-service/src/auth-client.js';
 import type { Bus, BusSubscription } from '../../common/src/bus/bus.js';
 import type { Config } from '../../common/src/config/settings.js';
@@ -124,8 +124,7 @@ export class GatewayService implements GatewayPorts {
     this.auth = deps.auth ?? createAuthClient(deps.bus, deps.subjects, config['nats.requestTimeoutMs']);
     if (config['auth.http.aclUrl'] !== undefined) {
       // Per-message authorization (docs/auth.md): only on a connection's cache miss.
-      this.authorizeTopics = (st, asks) =>
-        Promise.all(asks.map((a) => this.auth.authorize({ mountpoint: st.mountpoint, clientId: st.clientId, username: st.username, ...a })));
+      this.authorizeTopics = (st, asks) => Promise.all(asks.map((a) => this.auth.authorize({ mountpoint: st.mountpoint, clientId: st.clientId, username: st.username, ...a })));
       this.resumeInput = (st) => {
         const held = st.pendingIn.splice(0);
         for (const p of held) handlePacket(st, p, this);
@@ -184,7 +183,12 @@ export class GatewayService implements GatewayPorts {
     this.timers.push(setInterval(hb, this.config['gateway.heartbeatMs']));
     this.timers.push(setInterval(() => this.sweep(), 500));
     for (const t of this.timers) t.unref();
-    this.listeners = await startListeners(this.config, (s, listener) => this.accept(s, listener), this.deps.log, (what) => this.count(what));
+    this.listeners = await startListeners(
+      this.config,
+      (s, listener) => this.accept(s, listener),
+      this.deps.log,
+      (what) => this.count(what),
+    );
     this.listening = true;
     const maxConnections = Number.isFinite(this.maxConnections) ? this.maxConnections : 'unbounded';
     this.deps.log.info('mqtt listeners up', { host: this.config['mqtt.host'], ...this.listeners.ports, gateway: this.gatewayId, maxConnections });
@@ -435,7 +439,6 @@ export class GatewayService implements GatewayPorts {
     }
   }
 
-
   // ---- GatewayPorts ----
 
   now(): number {
@@ -446,7 +449,8 @@ export class GatewayService implements GatewayPorts {
     const c = this.conns.get(st.id);
     if (!c) return;
     const bytes = encodeOwnPacket(st, p);
-    if (bytes === undefined) this.count('control_too_large_dropped'); // [MQTT-3.1.2-24] (5.0)
+    if (bytes === undefined)
+      this.count('control_too_large_dropped'); // [MQTT-3.1.2-24] (5.0)
     else c.write(bytes);
   }
 
@@ -462,7 +466,8 @@ export class GatewayService implements GatewayPorts {
       const ref = this.config['gateway.serverReference'];
       if (rc === RC.USE_ANOTHER_SERVER && ref) properties.serverReference = ref;
       const bytes = encodeOwnPacket(st, { cmd: 'disconnect', reasonCode: rc, properties } as mqtt.Packet);
-      if (bytes === undefined) this.count('control_too_large_dropped'); // [MQTT-3.1.2-24] (5.0)
+      if (bytes === undefined)
+        this.count('control_too_large_dropped'); // [MQTT-3.1.2-24] (5.0)
       else c.write(bytes);
     }
     st.phase = 'closed';
@@ -569,7 +574,15 @@ export class GatewayService implements GatewayPorts {
   authRefused(st: ConnState, username: string | undefined, reason: string): void {
     if (!this.config['events.enabled']) return;
     // The auth service's answers are spelled with dashes (bad-credentials); events use underscores.
-    const event: AuthRefusedEvent = { type: 'client.auth_refused', ts: Date.now(), mountpoint: st.mountpoint, clientId: st.clientId, peer: st.peer, reason: reason.replace(/-/g, '_'), gateway: this.gatewayId };
+    const event: AuthRefusedEvent = {
+      type: 'client.auth_refused',
+      ts: Date.now(),
+      mountpoint: st.mountpoint,
+      clientId: st.clientId,
+      peer: st.peer,
+      reason: reason.replace(/-/g, '_'),
+      gateway: this.gatewayId,
+    };
     if (username !== undefined) event.username = username;
     publishClientEvent(this.deps.bus, this.deps.subjects, event);
   }

@@ -169,7 +169,12 @@ export async function startListeners(config: Config, onSocket: (s: net.Socket, l
       const c = certs;
       let s: net.Server;
       if (config['mqtt.tlsProxyProtocol']) {
-        s = net.createServer({ noDelay: true }, (raw) => proxyAccept(raw, proxy('tls', (r, leftover, source) => tlsAfterHeader(r, leftover, source, c, config, (sock) => onSocket(sock, 'tls'), log))));
+        s = net.createServer({ noDelay: true }, (raw) =>
+          proxyAccept(
+            raw,
+            proxy('tls', (r, leftover, source) => tlsAfterHeader(r, leftover, source, c, config, (sock) => onSocket(sock, 'tls'), log)),
+          ),
+        );
       } else {
         const t = tls.createServer(c.serverOptions(), (sock) => {
           sock.setNoDelay(true);

@@ -119,7 +119,11 @@ function same(a: TlsFiles, b: TlsFiles): boolean {
 }
 
 function digest(f: TlsFiles): string {
-  return createHash('sha256').update(f.cert).update(f.key).update(f.ca ?? '').digest('hex');
+  return createHash('sha256')
+    .update(f.cert)
+    .update(f.key)
+    .update(f.ca ?? '')
+    .digest('hex');
 }
 
 /** Subject, expiry and fingerprint of the leaf certificate, for the log (never the key). */

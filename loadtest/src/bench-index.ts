@@ -26,7 +26,10 @@ const publishes = Number(values.publishes);
 function prng(seed: number): (n: number) => number {
   let s = seed >>> 0 || 1;
   return (n) => {
-    s ^= s << 13; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
     return s % n;
   };
 }
@@ -59,15 +62,25 @@ const topics: string[] = new Array(topicCount);
 for (let i = 0; i < topicCount; i++) {
   const d = rnd(devices);
   switch (rnd(4)) {
-    case 0: topics[i] = `telemetry/${d}/temp`; break;
-    case 1: topics[i] = `devices/${d}/cmd`; break;
-    case 2: topics[i] = `fleet/${d % fleets}/${d}/status`; break;
-    default: topics[i] = `devices/${d}/config/net`; break;
+    case 0:
+      topics[i] = `telemetry/${d}/temp`;
+      break;
+    case 1:
+      topics[i] = `devices/${d}/cmd`;
+      break;
+    case 2:
+      topics[i] = `fleet/${d % fleets}/${d}/status`;
+      break;
+    default:
+      topics[i] = `devices/${d}/config/net`;
+      break;
   }
 }
 
 let visits = 0;
-const visit = (): void => { visits++; };
+const visit = (): void => {
+  visits++;
+};
 const eligible = (key: string): boolean => key.length !== 0;
 
 function run(n: number): number {
@@ -95,7 +108,10 @@ for (let d = 0; d < devices; d++) {
 let retainedHits = 0;
 const retainedLookups = Math.min(publishes, 200000);
 t0 = performance.now();
-for (let i = 0; i < retainedLookups; i++) retained.match('', `devices/${i % devices}/config/+`, () => { retainedHits++; });
+for (let i = 0; i < retainedLookups; i++)
+  retained.match('', `devices/${i % devices}/config/+`, () => {
+    retainedHits++;
+  });
 const retainedMs = performance.now() - t0;
 
 const per = (n: number, ms: number) => Math.round(n / (ms / 1000)).toLocaleString('en-US');

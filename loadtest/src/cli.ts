@@ -18,7 +18,15 @@ import type { LatencySummary } from './latency-histogram.js';
 
 /** Numeric flags per scenario: flag name -> option key (defaults shown in --help come from the modules). */
 const numericFlags = {
-  fanin: { publishers: 'publishers', window: 'windowPerPublisher', 'payload-bytes': 'payloadBytes', qos: 'qos', 'warmup-s': 'warmupS', 'duration-s': 'durationS', 'stall-timeout-ms': 'stallTimeoutMs' },
+  fanin: {
+    publishers: 'publishers',
+    window: 'windowPerPublisher',
+    'payload-bytes': 'payloadBytes',
+    qos: 'qos',
+    'warmup-s': 'warmupS',
+    'duration-s': 'durationS',
+    'stall-timeout-ms': 'stallTimeoutMs',
+  },
   latency: { pairs: 'pairs', rate: 'ratePerS', 'payload-bytes': 'payloadBytes', qos: 'qos', 'warmup-s': 'warmupS', 'duration-s': 'durationS' },
   'connect-storm': { clients: 'clients', concurrency: 'concurrency', 'hold-s': 'holdS' },
   fleet: fleetNumericFlags,
@@ -45,7 +53,11 @@ function usage(): string {
   ];
   for (const [name, flags] of Object.entries(numericFlags) as [Scenario, Record<string, string>][]) {
     const d = defaultsOf[name] as Record<string, unknown>;
-    lines.push(`${name}: ${Object.entries(flags).map(([f, k]) => `--${f} ${d[k] === undefined ? '(none)' : String(d[k])}`).join('  ')}`);
+    lines.push(
+      `${name}: ${Object.entries(flags)
+        .map(([f, k]) => `--${f} ${d[k] === undefined ? '(none)' : String(d[k])}`)
+        .join('  ')}`,
+    );
   }
   return lines.join('\n');
 }
@@ -90,7 +102,10 @@ async function main(argv: string[]): Promise<number> {
   const protocols: Record<string, ProtocolVersion> = { '3.1': 3, '3.1.1': 4, '4': 4, '5': 5, '5.0': 5 };
   const protocolVersion = protocols[String(values.protocol)];
   if (protocolVersion === undefined) throw new Error(`--protocol must be 3.1, 3.1.1 or 5, got ${values.protocol}`);
-  const urls = (values.url ?? ['mqtt://127.0.0.1:1883']).flatMap((u) => u.split(',')).map((u) => u.trim()).filter((u) => u.length > 0);
+  const urls = (values.url ?? ['mqtt://127.0.0.1:1883'])
+    .flatMap((u) => u.split(','))
+    .map((u) => u.trim())
+    .filter((u) => u.length > 0);
   if (scenario !== 'fleet' && (values.cluster || values.kill !== undefined || values['cluster-log-dir'] !== undefined)) throw new Error('--cluster and --kill are options of the fleet scenario');
   const conn: ConnectionParams = { url: urls[0]!, protocolVersion };
   if (typeof values.username === 'string') conn.username = values.username;
@@ -112,10 +127,7 @@ async function main(argv: string[]): Promise<number> {
       const r = await runFanIn(opts as Parameters<typeof runFanIn>[0]);
       result = r;
       bad = r.qos > 0 && r.lost > 0;
-      table = formatTable(
-        ['publishers', 'window', 'qos', 'msgs/s', 'received', 'lost', 'dup/late'],
-        [[r.publishers, r.windowPerPublisher, r.qos, r.msgsPerS, r.received, r.lost, r.old]],
-      );
+      table = formatTable(['publishers', 'window', 'qos', 'msgs/s', 'received', 'lost', 'dup/late'], [[r.publishers, r.windowPerPublisher, r.qos, r.msgsPerS, r.received, r.lost, r.old]]);
       table += `\n\n${formatTable(latencyHeaders, [latencyRow('publish -> deliver', r.latency)])}`;
       break;
     }
@@ -136,10 +148,7 @@ async function main(argv: string[]): Promise<number> {
       const r = await runConnectStorm(opts as Parameters<typeof runConnectStorm>[0]);
       result = r;
       bad = r.failed > 0;
-      table = formatTable(
-        ['attempted', 'connected', 'failed', 'elapsed s', 'connects/s'],
-        [[r.attempted, r.connected, r.failed, r.elapsedS, r.connectsPerS]],
-      );
+      table = formatTable(['attempted', 'connected', 'failed', 'elapsed s', 'connects/s'], [[r.attempted, r.connected, r.failed, r.elapsedS, r.connectsPerS]]);
       table += `\n\n${formatTable(latencyHeaders, [latencyRow('connect -> connack', r.connectLatency)])}`;
       for (const [reason, n] of Object.entries(r.failures)) table += `\nfailure x${n}: ${reason}`;
       break;

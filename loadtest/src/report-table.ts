@@ -7,7 +7,10 @@ export function formatTable(headers: readonly string[], rows: readonly (readonly
   const text = rows.map((r) => r.map((c) => (typeof c === 'number' ? formatNumber(c) : c)));
   const widths = headers.map((h, i) => Math.max(h.length, ...text.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[], numeric: (i: number) => boolean) =>
-    cells.map((c, i) => (numeric(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+    cells
+      .map((c, i) => (numeric(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   const out = [line(headers, () => false), widths.map((w) => '-'.repeat(w)).join('  ')];
   rows.forEach((r, ri) => out.push(line(text[ri]!, (i) => typeof r[i] === 'number')));
   return out.join('\n');

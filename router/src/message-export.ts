@@ -35,7 +35,9 @@ export class MessageExport {
     private readonly log: Logger,
     metrics: Metrics,
   ) {
-    this.counted = labelledCounter(metrics.counter('exported_messages_total', 'Device messages copied to the NATS export subjects, by result (ok, failed: JetStream did not acknowledge).', ['result']));
+    this.counted = labelledCounter(
+      metrics.counter('exported_messages_total', 'Device messages copied to the NATS export subjects, by result (ok, failed: JetStream did not acknowledge).', ['result']),
+    );
   }
 
   /** Undefined when export.filters is empty. Creates the JetStream stream when asked for and missing. */

@@ -96,7 +96,7 @@ export class RouterService {
       routed: labelledCounter(metrics.counter('routed_messages_total', 'Messages routed, by QoS.', ['qos'])),
       deliveries: labelledCounter(metrics.counter('routed_deliveries_total', 'Session deliveries produced by fan-out, by QoS of the message.', ['qos'])),
       failures: metrics.counter('route_failures_total', 'Messages a shard owner did not accept in time.'),
-      retriesAnswered: metrics.counter('route_retries_answered_total', 'Retried QoS 1/2 route requests answered with the first attempt\'s outcome instead of being routed again.'),
+      retriesAnswered: metrics.counter('route_retries_answered_total', "Retried QoS 1/2 route requests answered with the first attempt's outcome instead of being routed again."),
       limit: metrics.counter('limit_hits_total', 'Times a configured limit was hit, by limit name.', ['limit']),
       apiPublishes: labelledCounter(metrics.counter('api_publishes_total', 'Backend publish requests on <prefix>.api.v1.publish, by result (routed, refused).', ['result'])),
     };
@@ -327,7 +327,12 @@ export class RouterService {
       // that reached another router makes the same ids, and the owner takes the copy once.
       const id = routeId !== undefined ? `${routeId}.${shard}` : `${this.id.slice(0, 6)}${(++this.deliverSeq).toString(36)}`;
       const data = encodeSessionIn({ kind: SessIn.Deliver, targets, message: m, id });
-      waits.push(requestUntil(bus, subjects.sessionIn(shard), data, deadline, Math.max(1000, Math.floor(timeoutMs / 3))).then((r) => decodeStatusSafe(r.data), () => ROUTE_FAILED));
+      waits.push(
+        requestUntil(bus, subjects.sessionIn(shard), data, deadline, Math.max(1000, Math.floor(timeoutMs / 3))).then(
+          (r) => decodeStatusSafe(r.data),
+          () => ROUTE_FAILED,
+        ),
+      );
     }
     return Promise.all(waits).then((codes) => {
       const failed = codes.some((c) => c >= 0x80);

@@ -7,7 +7,17 @@ import type { Config } from '../../common/src/config/settings.js';
 import { encodeGatewayOut, type GatewayOutItem } from '../../common/src/envelope/gateway-out.js';
 import { decodeHeartbeat } from '../../common/src/envelope/heartbeat.js';
 import type { Message } from '../../common/src/envelope/message.js';
-import { decodeRetainedAnswer, decodeStatusSafe, encodeResyncAnswer, encodeRoutePublish, encodeSubChanges, ROUTE_OK, ROUTE_SLOW, type SubChange, type SubChangeBatch } from '../../common/src/envelope/router.js';
+import {
+  decodeRetainedAnswer,
+  decodeStatusSafe,
+  encodeResyncAnswer,
+  encodeRoutePublish,
+  encodeSubChanges,
+  ROUTE_OK,
+  ROUTE_SLOW,
+  type SubChange,
+  type SubChangeBatch,
+} from '../../common/src/envelope/router.js';
 import { decodeSessionIn, encodeConnectReply, SessIn, type SessionInEnv } from '../../common/src/envelope/session-in.js';
 import type { Logger } from '../../common/src/log.js';
 import { labelledCounter, type Metrics } from '../../common/src/metrics.js';
@@ -139,7 +149,12 @@ export class SessionService implements ShardHandler {
     this.limits = limitsFromConfig(config);
     this.admin = adminSubjects(config['nats.subjectPrefix']);
     this.now = deps.now ?? Date.now;
-    this.nodeId = deps.nodeId ?? config['node.id'] ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 40)}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.nodeId =
+      deps.nodeId ??
+      config['node.id'] ??
+      `${hostname()
+        .replace(/[^A-Za-z0-9_-]/g, '-')
+        .slice(0, 40)}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.ownership = new StaticOwnership(config.shards);
     this.routers = new RouterChoice({ bus: deps.bus, subjects: deps.subjects, shards: config.shards, heartbeatMs: config['router.heartbeatMs'], log: deps.log });
     this.timers = new SessionTimers(this.now);
@@ -152,8 +167,12 @@ export class SessionService implements ShardHandler {
       events: labelledCounter(m.counter('session_events_total', 'Session envelopes handled, by kind.', ['kind'])),
       outcomes: labelledCounter(m.counter('session_outcomes_total', 'Session outcomes and limit hits (drops, takeovers, Wills, expiries).', ['what'])),
       sessions: m.gauge('sessions', 'Sessions held by this process.', [], (g) => g.set(this.sessionCount())),
-      writeSeconds: m.histogram('session_write_seconds', 'Time to write one shard\'s changed sessions durably (what acknowledgements and sends wait for).', [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]),
-      loadSeconds: m.histogram('shard_load_seconds', 'Time to load one shard\'s sessions from the store and start serving it.', [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]),
+      writeSeconds: m.histogram(
+        'session_write_seconds',
+        "Time to write one shard's changed sessions durably (what acknowledgements and sends wait for).",
+        [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      ),
+      loadSeconds: m.histogram('shard_load_seconds', "Time to load one shard's sessions from the store and start serving it.", [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]),
       loaded: m.counter('sessions_loaded_total', 'Sessions loaded from the store when taking a shard.'),
       writeFailures: m.counter('session_write_failures_total', 'Session state writes that failed (retried), not counting fencing.'),
       turnFailures: labelledCounter(m.counter('session_turn_failures_total', 'Shard turns in which the session core threw (bugs): effects discarded, connection closed.', ['entry'])),
@@ -440,7 +459,11 @@ export class SessionService implements ShardHandler {
     return new WriteBeforeAcknowledge({
       write: async (keys) => {
         const end = this.counters.writeSeconds.startTimer();
-        await this.store.write(shard, keys.map((k) => [k, st.sessions.get(k)] as const), st.sessions);
+        await this.store.write(
+          shard,
+          keys.map((k) => [k, st.sessions.get(k)] as const),
+          st.sessions,
+        );
         end();
       },
       mayWrite: () => this.ownership.mayWrite(shard),

@@ -52,7 +52,10 @@ for (const mode of MODES) {
       assert.match(j.peer, /^127\.0\.0\.1:\d+$/);
       assert.ok(Date.parse(j.connectedAt) > Date.now() - 10 * 60_000, j.connectedAt);
       assert.equal(typeof j.gateway, 'string');
-      assert.deepEqual(j.subscriptions.map((s: { filter: string; qos: number }) => [s.filter, s.qos]), [['fleet/+/cmd', 1]]);
+      assert.deepEqual(
+        j.subscriptions.map((s: { filter: string; qos: number }) => [s.filter, s.qos]),
+        [['fleet/+/cmd', 1]],
+      );
       assert.equal(j.queued, 0);
       assert.equal(j.inflight, 0);
       assert.equal(j.sessionExpiresAt, null);
@@ -135,14 +138,21 @@ for (const mode of MODES) {
       assert.equal(j.routers.length, 1);
       assert.equal(j.shards.unowned, 0);
       assert.equal(j.shards.owned, j.shards.total);
-      assert.deepEqual(Object.values(j.shards.owners).reduce((a: number, b) => a + (b as number), 0), j.shards.total);
+      assert.deepEqual(
+        Object.values(j.shards.owners).reduce((a: number, b) => a + (b as number), 0),
+        j.shards.total,
+      );
       const version = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')).version as string;
       assert.deepEqual(Object.keys(j.versions), [version]);
       assert.equal(j.nodes.length, mode === 'single' ? 1 : 5);
     });
 
     test('the OpenAPI document lists exactly the served routes, and every documented operation answers', async () => {
-      const documented = Object.entries(openapi.paths).flatMap(([path, ops]) => Object.keys(ops).filter((k) => k !== 'parameters').map((method) => `${method} ${path}`));
+      const documented = Object.entries(openapi.paths).flatMap(([path, ops]) =>
+        Object.keys(ops)
+          .filter((k) => k !== 'parameters')
+          .map((method) => `${method} ${path}`),
+      );
       assert.deepEqual(documented.sort(), ADMIN_ROUTES.map((r) => `${r.method} ${r.path}`).sort());
       for (const [path, ops] of Object.entries(openapi.paths)) {
         for (const [method, op] of Object.entries(ops)) {

@@ -48,13 +48,23 @@ for (const mode of MODES) {
       assert.equal(await pool.refused(url, { protocolVersion: 5, clientId: `bad-${mode}`, username: 'fleet', password: 'nope' }), 0x86);
       assert.equal(await pool.refused(url, { protocolVersion: 4, clientId: `anon-${mode}` }), 5);
       assert.equal(
-        await pool.refused(url, { protocolVersion: 5, clientId: `will-${mode}`, username: 'fleet', password: 'fleet-pw', will: { topic: 'elsewhere', payload: Buffer.from('x'), qos: 0, retain: false } }),
+        await pool.refused(url, {
+          protocolVersion: 5,
+          clientId: `will-${mode}`,
+          username: 'fleet',
+          password: 'fleet-pw',
+          will: { topic: 'elsewhere', payload: Buffer.from('x'), qos: 0, retain: false },
+        }),
         0x87,
       );
       await pool.connect(url, { protocolVersion: 5, clientId: `good-${mode}`, username: 'fleet', password: 'fleet-pw' });
       // The good login's connected event comes from the shard owner, after the refusals were published.
       await rec.waitFor(`good-${mode}`, 'client.connected');
-      for (const [id, reason] of [[`bad-${mode}`, 'bad_credentials'], [`anon-${mode}`, 'not_authorized'], [`will-${mode}`, 'will_acl']] as const) {
+      for (const [id, reason] of [
+        [`bad-${mode}`, 'bad_credentials'],
+        [`anon-${mode}`, 'not_authorized'],
+        [`will-${mode}`, 'will_acl'],
+      ] as const) {
         await rec.waitFor(id, 'client.auth_refused');
         const events = rec.of(id);
         assert.equal(events.length, 1, `${id}: one event, no session events: ${JSON.stringify(events)}`);
@@ -65,7 +75,10 @@ for (const mode of MODES) {
         assert.match(e.peer, /127\.0\.0\.1/);
         assert.equal(e.username, id.startsWith('anon') ? undefined : 'fleet');
       }
-      assert.deepEqual(rec.of(`good-${mode}`).filter((e) => e.type === 'client.auth_refused'), []);
+      assert.deepEqual(
+        rec.of(`good-${mode}`).filter((e) => e.type === 'client.auth_refused'),
+        [],
+      );
     });
   });
 }

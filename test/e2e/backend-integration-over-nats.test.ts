@@ -73,7 +73,10 @@ for (const mode of MODES) {
       const all = await rec.waitFor(id, 'client.connected', 2);
       await again.endAsync();
       const first = priorTo(all, 2);
-      assert.deepEqual(first.map((e) => e.type), ['session.created', 'client.connected', 'client.subscribed', 'client.disconnected', 'session.ended']);
+      assert.deepEqual(
+        first.map((e) => e.type),
+        ['session.created', 'client.connected', 'client.subscribed', 'client.disconnected', 'session.ended'],
+      );
       assertEpochOrder(all);
       const [, connected, subscribed, disconnected, ended] = first;
       assert.ok(connected?.type === 'client.connected' && connected.protocol === 5 && connected.cleanStart && !connected.sessionPresent && connected.mountpoint === '');
@@ -96,7 +99,10 @@ for (const mode of MODES) {
       await pool.connect(broker.url(), { clientId: id });
       const all = await rec.waitFor(id, 'client.connected', 2);
       const first = priorTo(all, 2);
-      assert.deepEqual(first.map((e) => e.type), ['session.created', 'client.connected', 'client.disconnected', 'client.will_published', 'session.ended']);
+      assert.deepEqual(
+        first.map((e) => e.type),
+        ['session.created', 'client.connected', 'client.disconnected', 'client.will_published', 'session.ended'],
+      );
       const [, , lost, will] = first;
       assert.ok(lost?.type === 'client.disconnected' && lost.reason === 'socket_closed');
       assert.ok(will?.type === 'client.will_published' && will.topic === `wills/${id}` && will.qos === 1 && will.payloadBytes === 4);
@@ -110,7 +116,10 @@ for (const mode of MODES) {
       await pool.connect(broker.url(mode === 'cluster' ? 1 : 0), { clientId: id, clean: false });
       await closed;
       const all = await rec.waitFor(id, 'client.connected', 2);
-      assert.deepEqual(all.map((e) => e.type), ['session.created', 'client.connected', 'client.disconnected', 'client.connected']);
+      assert.deepEqual(
+        all.map((e) => e.type),
+        ['session.created', 'client.connected', 'client.disconnected', 'client.connected'],
+      );
       const [, c1, gone, c2] = all;
       assert.ok(gone?.type === 'client.disconnected' && gone.reason === 'takeover');
       assert.ok(c2?.type === 'client.connected' && c2.sessionPresent);
@@ -131,7 +140,10 @@ for (const mode of MODES) {
       const all = await rec.waitFor(id, 'client.connected', 2);
       await again.endAsync();
       const first = priorTo(all, 2);
-      assert.deepEqual(first.map((e) => e.type), ['session.created', 'client.connected', 'client.disconnected', 'session.ended']);
+      assert.deepEqual(
+        first.map((e) => e.type),
+        ['session.created', 'client.connected', 'client.disconnected', 'session.ended'],
+      );
       const ended = first[3];
       assert.ok(ended?.type === 'session.ended' && ended.reason === 'expired');
       const c2 = all.filter((e) => e.type === 'client.connected')[1];
@@ -161,14 +173,23 @@ for (const mode of MODES) {
       assert.equal(m.qos, 1);
       assert.equal(m.retain, false);
       assert.equal(m.clientId, `dev-${mode}`);
-      assert.deepEqual(m.userProperties, [['k', 'v w'], ['z', '1'], ['z', '2']]);
+      assert.deepEqual(m.userProperties, [
+        ['k', 'v w'],
+        ['z', '1'],
+        ['z', '2'],
+      ]);
       for (const x of backends.splice(0)) await x.close();
     });
 
     test('JetStream export: messages acknowledged while the consumer is down reach it after its restart', async () => {
       const durable = `jsback-${mode}`;
       const seen: string[] = [];
-      const opts = { servers: natsUrl, jetstream: { stream: 'shardmq-export', durable }, messages: 'messages.v1._.jsdev.>', onMessage: (m: DeviceMessage) => void seen.push(Buffer.from(m.payload).toString()) };
+      const opts = {
+        servers: natsUrl,
+        jetstream: { stream: 'shardmq-export', durable },
+        messages: 'messages.v1._.jsdev.>',
+        onMessage: (m: DeviceMessage) => void seen.push(Buffer.from(m.payload).toString()),
+      };
       const first = await startBackend(opts);
       const dev = await pool.connect(broker.url(), { clientId: `jsdev-${mode}` });
       for (const p of ['1', '2', '3']) await publish(dev, 'jsdev/a', p, { qos: 1 });

@@ -17,12 +17,12 @@ const CONNECT_TIMEOUT_MS = 1000;
 
 function disconnectCode(c: RawClient): number | undefined {
   const d = c.packets.find((p) => p.cmd === 'disconnect') as { reasonCode?: number } | undefined;
-  return d ? d.reasonCode ?? 0 : undefined;
+  return d ? (d.reasonCode ?? 0) : undefined;
 }
 
 function connackCode(c: RawClient): number | undefined {
   const a = c.packets.find((p) => p.cmd === 'connack') as { reasonCode?: number; returnCode?: number } | undefined;
-  return a ? a.reasonCode ?? a.returnCode : undefined;
+  return a ? (a.reasonCode ?? a.returnCode) : undefined;
 }
 
 /** A PUBLISH QoS 0 with raw topic bytes (so tests can send NUL, wildcards or invalid UTF-8). */
@@ -86,7 +86,11 @@ for (const mode of MODES) {
       const body = Buffer.concat([Buffer.from([0, 1, 0]), mqttString('a/b'), Buffer.from([1])]);
       c.send(rawPacket(0x80, body));
       assert.equal(await c.waitClosed(), true, 'offender closed');
-      assert.equal(c.packets.some((p) => p.cmd === 'suback'), false, 'no SUBACK for a malformed SUBSCRIBE');
+      assert.equal(
+        c.packets.some((p) => p.cmd === 'suback'),
+        false,
+        'no SUBACK for a malformed SUBSCRIBE',
+      );
       await assertBystanderWorks();
     });
 
@@ -112,7 +116,10 @@ for (const mode of MODES) {
       const c = await raw(4);
       c.send([0x10, 0xff, 0xff, 0xff, 0x7f]);
       assert.equal(await c.waitClosed(), true, 'offender closed');
-      assert.equal(c.packets.some((p) => p.cmd === 'connack' && ((p as { returnCode?: number }).returnCode ?? 0) === 0), false);
+      assert.equal(
+        c.packets.some((p) => p.cmd === 'connack' && ((p as { returnCode?: number }).returnCode ?? 0) === 0),
+        false,
+      );
       await assertBystanderWorks();
     });
 
@@ -149,7 +156,10 @@ for (const mode of MODES) {
       c.send(rawPublish('wild/+', 'must-not-arrive'));
       assert.equal(await c.waitClosed(), true, 'offender closed');
       await assertBystanderWorks();
-      assert.equal(seen.some((g) => g.payload.toString() === 'must-not-arrive'), false);
+      assert.equal(
+        seen.some((g) => g.payload.toString() === 'must-not-arrive'),
+        false,
+      );
     });
 
     test('a second CONNECT is a protocol error: closed with DISCONNECT 0x82 [MQTT-3.1.0-2]', async () => {
@@ -178,7 +188,10 @@ for (const mode of MODES) {
       assert.equal(await c.waitClosed(), true, 'offender closed');
       assert.equal(c.packets.length, 0, 'nothing sent back');
       await assertBystanderWorks();
-      assert.equal(seen.some((g) => g.payload.toString() === 'before-connect'), false);
+      assert.equal(
+        seen.some((g) => g.payload.toString() === 'before-connect'),
+        false,
+      );
     });
 
     test('SUBSCRIBE before CONNECT closes the socket without SUBACK [MQTT-3.1.0-1]', async () => {

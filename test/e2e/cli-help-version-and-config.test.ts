@@ -36,7 +36,10 @@ describe('shardmq --version and --help', () => {
     // An invalid setting in the environment must not stop help from printing.
     const env = { SHARDMQ_MQTT_PROT: '1883' };
     for (const c of COMMANDS) {
-      for (const args of [[c, '--help'], ['help', c]]) {
+      for (const args of [
+        [c, '--help'],
+        ['help', c],
+      ]) {
         const r = await shardmq(args, env);
         assert.equal(r.code, 0, `${args.join(' ')}: ${r.out}`);
         const head = c === 'help' ? 'usage: shardmq <command>' : `usage: shardmq ${c}`;

@@ -40,7 +40,7 @@ for (const mode of MODES) {
       const marker = id(`marker-${Math.random().toString(36).slice(2)}`);
       const c = await f.pool.connect(f.broker.url(gw), { clientId: marker, protocolVersion: 4 });
       await c.endAsync();
-      await waitRec('the marker client\'s disconnect line', (r) => r.msg === 'client disconnected' && r.clientId === marker);
+      await waitRec("the marker client's disconnect line", (r) => r.msg === 'client disconnected' && r.clientId === marker);
     };
 
     before(() => {
@@ -82,12 +82,12 @@ for (const mode of MODES) {
       assert.equal(b!.rec.username, null);
       assert.equal((await api('DELETE', `/api/v1/clients/${id('b')}?session=true`)).status, 200);
       // 3.1.1 has no server DISCONNECT: the owner closes it without a reason code.
-      const [kicked3] = await waitRec('the kicked 3.1.1 client\'s disconnect line', (r) => r.msg === 'client disconnected' && r.clientId === id('b'));
+      const [kicked3] = await waitRec("the kicked 3.1.1 client's disconnect line", (r) => r.msg === 'client disconnected' && r.clientId === id('b'));
       assert.equal(kicked3!.rec.reason, 'closed_by_server');
       await f.pool.connect(f.broker.url(1), { clientId: id('c'), protocolVersion: 5 });
       await waitRec('the MQTT 5 connect line', (r) => r.msg === 'client connected' && r.clientId === id('c'));
       assert.equal((await api('DELETE', `/api/v1/clients/${id('c')}?session=true`)).status, 200);
-      const [kicked5] = await waitRec('the kicked MQTT 5 client\'s disconnect line', (r) => r.msg === 'client disconnected' && r.clientId === id('c'));
+      const [kicked5] = await waitRec("the kicked MQTT 5 client's disconnect line", (r) => r.msg === 'client disconnected' && r.clientId === id('c'));
       assert.equal(kicked5!.rec.reason, 'administrative_action');
       assert.equal(kicked5!.rec.rc, 0x98);
       assert.ok(!raw.some((l) => l.includes(PASSWORD)), 'a password in the log');
@@ -104,7 +104,10 @@ for (const mode of MODES) {
       assert.equal(r.status, 200, r.body);
       assert.equal(r.json.seconds, 300);
       assert.equal(r.json.gateways.length, gateways().length, r.body);
-      assert.equal(r.json.gateways.reduce((n: number, g: { connections: number }) => n + g.connections, 0), 1);
+      assert.equal(
+        r.json.gateways.reduce((n: number, g: { connections: number }) => n + g.connections, 0),
+        1,
+      );
       await waitRec('a trace start line on every gateway', (x) => x.msg === 'client trace started' && x.clientId === T, gateways().length);
 
       const traced = (pred: (r: Rec) => boolean) => find((x) => x.msg === 'client trace' && pred(x));
@@ -138,8 +141,14 @@ for (const mode of MODES) {
 
       // Another client's packets are never traced.
       await barrier(0);
-      assert.deepEqual(traced((x) => x.clientId !== T), []);
-      assert.deepEqual(traced((x) => x.topic === `${mode}/trace/o`), []);
+      assert.deepEqual(
+        traced((x) => x.clientId !== T),
+        [],
+      );
+      assert.deepEqual(
+        traced((x) => x.topic === `${mode}/trace/o`),
+        [],
+      );
 
       // A short window replaces the long one and ends by itself; nothing is traced after it.
       const short = await api('POST', `/api/v1/clients/${T}/trace`, { seconds: 1 });
@@ -148,7 +157,11 @@ for (const mode of MODES) {
       assert.ok(ended.every((x) => typeof x.rec.packets === 'number'));
       await publish(t2, `${mode}/trace/after`, PAYLOAD, { qos: 1 });
       await barrier(1);
-      assert.deepEqual(traced((x) => x.topic === `${mode}/trace/after`), [], 'a packet traced after the window');
+      assert.deepEqual(
+        traced((x) => x.topic === `${mode}/trace/after`),
+        [],
+        'a packet traced after the window',
+      );
       assert.ok(!raw.some((l) => l.includes(PAYLOAD) || l.includes(PASSWORD)), 'a payload or a password in the log');
     });
 
@@ -164,7 +177,7 @@ for (const mode of MODES) {
       const ok = await shardmqCli(['clients', 'trace', id('cli'), '--seconds', '2', '--url', url, '--token', TOKEN]);
       assert.equal(ok.code, 0, ok.out);
       assert.match(ok.stdout, new RegExp(`^${id('cli')}: traced for 2 s \\(until .+\\) on ${gateways().length} gateway\\(s\\), 0 open connection\\(s\\)`));
-      await waitRec('the CLI trace\'s start line on every gateway', (x) => x.msg === 'client trace started' && x.clientId === id('cli'), gateways().length);
+      await waitRec("the CLI trace's start line on every gateway", (x) => x.msg === 'client trace started' && x.clientId === id('cli'), gateways().length);
       const bad = await shardmqCli(['clients', 'trace', id('cli'), '--seconds', 'soon', '--url', url, '--token', TOKEN]);
       assert.equal(bad.code, 2, bad.out);
       assert.match(bad.stderr, /--seconds/);

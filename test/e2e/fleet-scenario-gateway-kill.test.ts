@@ -39,7 +39,13 @@ test('fleet scenario: kill -9 of a gateway mid-run loses no acknowledged message
       kill: { tier: 'gateway', index: 0, atS: 5, restartAfterS: 3 },
     },
   );
-  const summary = JSON.stringify({ telemetry: { ...r.telemetry, latency: undefined, ackLatency: undefined }, commands: { ...r.commands, latency: undefined, ackLatency: undefined }, wills: r.wills, kill: r.kill, failures: r.failures });
+  const summary = JSON.stringify({
+    telemetry: { ...r.telemetry, latency: undefined, ackLatency: undefined },
+    commands: { ...r.commands, latency: undefined, ackLatency: undefined },
+    wills: r.wills,
+    kill: r.kill,
+    failures: r.failures,
+  });
   console.log(`# ${summary}`);
 
   assert.ok(r.kill?.killedAtS !== undefined && r.kill.restartedAtS !== undefined, `gateway 1 was killed and restarted: ${JSON.stringify(r.kill)}`);

@@ -73,7 +73,10 @@ describe('full restart with NATS kept: sessions, queues and retained messages su
       throw new Error(`${err.message}: v5 got [${got5.map((g) => g.payload.toString())}], 3.1.1 got [${got3.map((g) => g.payload.toString())}]`);
     });
     assert.deepEqual(got5.map((g) => g.payload.toString()).sort(), [...Array.from({ length: 5 }, (_, i) => `queued-${i}`), 'the-retained-one'].sort());
-    assert.deepEqual(got3.map((g) => g.payload.toString()).sort(), Array.from({ length: 5 }, (_, i) => `queued-${i}`));
+    assert.deepEqual(
+      got3.map((g) => g.payload.toString()).sort(),
+      Array.from({ length: 5 }, (_, i) => `queued-${i}`),
+    );
 
     // The subscriptions survived too: a new publish still reaches both without resubscribing.
     const pub2 = await pool.connect(url, { protocolVersion: 5, clientId: 'pub-2' });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Broker } from '../support/broker.js';
-import { ClusterState, startTwoOwnerCluster } from '../support/cluster-state.js';
+import { type ClusterState, startTwoOwnerCluster } from '../support/cluster-state.js';
 import { ClientPool, collect, sleep, subscribe, waitFor } from '../support/mqtt-clients.js';
 
 /**

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import type { Broker } from '../support/broker.js';
-import { ClusterState, startTwoOwnerCluster } from '../support/cluster-state.js';
+import { type ClusterState, startTwoOwnerCluster } from '../support/cluster-state.js';
 import { collect, connectRoaming, sleep, subscribe, waitFor, type Received } from '../support/mqtt-clients.js';
 
 /**
@@ -88,119 +88,120 @@ function publishAcked(c: MqttClient, topic: string, payload: string, qos: 1 | 2,
   });
 }
 
-for (const order of ORDERS) describe(`gateway kill -9 under a fleet, ${order.name}: nothing acknowledged is lost`, () => {
-  let broker: Broker;
-  let state: ClusterState;
-  const clients: RoamingClient[] = [];
-  const env = { ...baseEnv, SHARDMQ_GATEWAY_HEARTBEAT_MS: String(order.heartbeatMs) };
+for (const order of ORDERS)
+  describe(`gateway kill -9 under a fleet, ${order.name}: nothing acknowledged is lost`, () => {
+    let broker: Broker;
+    let state: ClusterState;
+    const clients: RoamingClient[] = [];
+    const env = { ...baseEnv, SHARDMQ_GATEWAY_HEARTBEAT_MS: String(order.heartbeatMs) };
 
-  before(async () => {
-    ({ broker, state } = await startTwoOwnerCluster({ env, gateways: 2, shards: SHARDS }));
-  });
-
-  after(async () => {
-    await Promise.all(clients.map((c) => c.end()));
-    await state?.close();
-    await broker?.stop();
-  });
-
-  test('devices and a $share backend member on the killed gateway come back; every acknowledged message arrives', async () => {
-    const ports = broker.ports.slice(0, 2);
-    const run = Math.random().toString(36).slice(2, 8);
-    const persistent = (id: string): IClientOptions => ({
-      protocolVersion: 5,
-      clientId: id,
-      clean: false,
-      properties: { sessionExpiryInterval: 600 },
+    before(async () => {
+      ({ broker, state } = await startTwoOwnerCluster({ env, gateways: 2, shards: SHARDS }));
     });
 
-    const watcher = new RoamingClient(ports, 1, { protocolVersion: 5, clientId: `watch-${run}` }, order.reconnectMs);
-    clients.push(watcher);
-    await watcher.ready();
-    await subscribe(watcher.client, `will/${run}/#`, { qos: 1 });
+    after(async () => {
+      await Promise.all(clients.map((c) => c.end()));
+      await state?.close();
+      await broker?.stop();
+    });
 
-    // The backend: member 0 on the gateway that dies, member 1 on the other.
-    const backend = [0, 1].map((i) => new RoamingClient(ports, i === 0 ? 0 : 1, persistent(`be-${run}-${i}`), order.reconnectMs));
-    clients.push(...backend);
-    await Promise.all(backend.map((b) => b.ready()));
-    await Promise.all(backend.map((b) => subscribe(b.client, `$share/be/tele/${run}/+`, { qos: 2 })));
+    test('devices and a $share backend member on the killed gateway come back; every acknowledged message arrives', async () => {
+      const ports = broker.ports.slice(0, 2);
+      const run = Math.random().toString(36).slice(2, 8);
+      const persistent = (id: string): IClientOptions => ({
+        protocolVersion: 5,
+        clientId: id,
+        clean: false,
+        properties: { sessionExpiryInterval: 600 },
+      });
 
-    const devices: RoamingClient[] = [];
-    for (let i = 0; i < DEVICES; i++) {
-      const id = `dev-${run}-${i}`;
-      const d = new RoamingClient(
-        ports,
-        i % 2,
-        {
-          ...persistent(id),
-          will: { topic: `will/${run}/${id}`, payload: Buffer.from('gone'), qos: 1, retain: false, properties: { willDelayInterval: 30 } },
-        },
-        order.reconnectMs,
-      );
-      devices.push(d);
-      clients.push(d);
-    }
-    await Promise.all(devices.map((d) => d.ready()));
-    await Promise.all(devices.map((d, i) => subscribe(d.client, `cmd/${run}/dev-${run}-${i}`, { qos: i % 3 === 0 ? 2 : 1 })));
-    const firstConnects = devices.map((d) => d.reconnects);
+      const watcher = new RoamingClient(ports, 1, { protocolVersion: 5, clientId: `watch-${run}` }, order.reconnectMs);
+      clients.push(watcher);
+      await watcher.ready();
+      await subscribe(watcher.client, `will/${run}/#`, { qos: 1 });
 
-    const sent: Sent = { acked: new Map(), resent: new Set() };
-    for (const c of [...devices, ...backend]) trackResends(c.client, sent);
-    let running = true;
-    let seq = 0;
-    const traffic = (async () => {
-      while (running) {
-        // Each device: telemetry now and then; each backend member: a command to a random device.
-        for (let k = 0; k < 6; k++) {
-          const i = Math.floor(Math.random() * DEVICES);
-          const d = devices[i]!;
-          const p = `t:${i}:${seq++}`;
-          publishAcked(d.client, `tele/${run}/dev-${run}-${i}`, p, k === 0 ? 2 : 1, sent, 'backend');
-        }
-        for (const [m, b] of backend.entries()) {
-          const i = Math.floor(Math.random() * DEVICES);
-          const p = `c:${m}:${i}:${seq++}`;
-          publishAcked(b.client, `cmd/${run}/dev-${run}-${i}`, p, seq % 2 === 0 ? 2 : 1, sent, `dev-${run}-${i}`);
-        }
-        await sleep(20);
+      // The backend: member 0 on the gateway that dies, member 1 on the other.
+      const backend = [0, 1].map((i) => new RoamingClient(ports, i === 0 ? 0 : 1, persistent(`be-${run}-${i}`), order.reconnectMs));
+      clients.push(...backend);
+      await Promise.all(backend.map((b) => b.ready()));
+      await Promise.all(backend.map((b) => subscribe(b.client, `$share/be/tele/${run}/+`, { qos: 2 })));
+
+      const devices: RoamingClient[] = [];
+      for (let i = 0; i < DEVICES; i++) {
+        const id = `dev-${run}-${i}`;
+        const d = new RoamingClient(
+          ports,
+          i % 2,
+          {
+            ...persistent(id),
+            will: { topic: `will/${run}/${id}`, payload: Buffer.from('gone'), qos: 1, retain: false, properties: { willDelayInterval: 30 } },
+          },
+          order.reconnectMs,
+        );
+        devices.push(d);
+        clients.push(d);
       }
-    })();
+      await Promise.all(devices.map((d) => d.ready()));
+      await Promise.all(devices.map((d, i) => subscribe(d.client, `cmd/${run}/dev-${run}-${i}`, { qos: i % 3 === 0 ? 2 : 1 })));
+      const firstConnects = devices.map((d) => d.reconnects);
 
-    await sleep(3000);
-    broker.processes.get('gateway-1')!.kill('SIGKILL');
-    await sleep(6000);
-    running = false;
-    await traffic;
+      const sent: Sent = { acked: new Map(), resent: new Set() };
+      for (const c of [...devices, ...backend]) trackResends(c.client, sent);
+      let running = true;
+      let seq = 0;
+      const traffic = (async () => {
+        while (running) {
+          // Each device: telemetry now and then; each backend member: a command to a random device.
+          for (let k = 0; k < 6; k++) {
+            const i = Math.floor(Math.random() * DEVICES);
+            const d = devices[i]!;
+            const p = `t:${i}:${seq++}`;
+            publishAcked(d.client, `tele/${run}/dev-${run}-${i}`, p, k === 0 ? 2 : 1, sent, 'backend');
+          }
+          for (const [m, b] of backend.entries()) {
+            const i = Math.floor(Math.random() * DEVICES);
+            const p = `c:${m}:${i}:${seq++}`;
+            publishAcked(b.client, `cmd/${run}/dev-${run}-${i}`, p, seq % 2 === 0 ? 2 : 1, sent, `dev-${run}-${i}`);
+          }
+          await sleep(20);
+        }
+      })();
 
-    // Everyone that was on the dead gateway is connected again (through the other one).
-    await waitFor(() => [...devices, ...backend].every((c) => c.client.connected), 'every client to be connected again', 30_000);
-    const moved = devices.filter((d, i) => d.reconnects > firstConnects[i]!).length;
-    assert.ok(moved >= DEVICES / 2, `the devices of the killed gateway reconnected (${moved})`);
+      await sleep(3000);
+      broker.processes.get('gateway-1')!.kill('SIGKILL');
+      await sleep(6000);
+      running = false;
+      await traffic;
 
-    const receivedBy = (c: RoamingClient) => new Set(c.got.map((g) => g.payload.toString()));
-    const missing = (): string[] => {
-      const be = [...backend[0]!.got, ...backend[1]!.got].map((g) => g.payload.toString());
-      const beSet = new Set(be);
-      const devSets = new Map(devices.map((d, i) => [`dev-${run}-${i}`, receivedBy(d)]));
-      const out: string[] = [];
-      for (const [p, to] of sent.acked) {
-        if (to === 'backend' ? !beSet.has(p) : !devSets.get(to)!.has(p)) out.push(p);
+      // Everyone that was on the dead gateway is connected again (through the other one).
+      await waitFor(() => [...devices, ...backend].every((c) => c.client.connected), 'every client to be connected again', 30_000);
+      const moved = devices.filter((d, i) => d.reconnects > firstConnects[i]!).length;
+      assert.ok(moved >= DEVICES / 2, `the devices of the killed gateway reconnected (${moved})`);
+
+      const receivedBy = (c: RoamingClient) => new Set(c.got.map((g) => g.payload.toString()));
+      const missing = (): string[] => {
+        const be = [...backend[0]!.got, ...backend[1]!.got].map((g) => g.payload.toString());
+        const beSet = new Set(be);
+        const devSets = new Map(devices.map((d, i) => [`dev-${run}-${i}`, receivedBy(d)]));
+        const out: string[] = [];
+        for (const [p, to] of sent.acked) {
+          if (to === 'backend' ? !beSet.has(p) : !devSets.get(to)!.has(p)) out.push(p);
+        }
+        return out;
+      };
+      await waitFor(() => missing().length === 0, 'every acknowledged message to arrive', 30_000).catch(() => undefined);
+      const lost = missing();
+      const tele = [...sent.acked.values()].filter((t) => t === 'backend').length;
+      console.log(`# acknowledged ${sent.acked.size} (telemetry ${tele}, commands ${sent.acked.size - tele}); lost ${lost.length}: ${lost.slice(0, 20).join(' ')}`);
+      assert.deepEqual(lost, [], 'no acknowledged message lost');
+
+      // A second copy only with DUP set, unless the publisher itself sent the message twice
+      // (its gateway died before the PUBACK): at QoS 1 that is a second message [MQTT-4.3.2].
+      for (const c of [...devices, ...backend]) {
+        const firsts = new Map<string, number>();
+        for (const g of c.got) if (!g.packet.dup) firsts.set(g.payload.toString(), (firsts.get(g.payload.toString()) ?? 0) + 1);
+        for (const [p, n] of firsts) if (!sent.resent.has(p)) assert.equal(n, 1, `${p} arrived ${n} times without DUP`);
       }
-      return out;
-    };
-    await waitFor(() => missing().length === 0, 'every acknowledged message to arrive', 30_000).catch(() => undefined);
-    const lost = missing();
-    const tele = [...sent.acked.values()].filter((t) => t === 'backend').length;
-    console.log(`# acknowledged ${sent.acked.size} (telemetry ${tele}, commands ${sent.acked.size - tele}); lost ${lost.length}: ${lost.slice(0, 20).join(' ')}`);
-    assert.deepEqual(lost, [], 'no acknowledged message lost');
-
-    // A second copy only with DUP set, unless the publisher itself sent the message twice
-    // (its gateway died before the PUBACK): at QoS 1 that is a second message [MQTT-4.3.2].
-    for (const c of [...devices, ...backend]) {
-      const firsts = new Map<string, number>();
-      for (const g of c.got) if (!g.packet.dup) firsts.set(g.payload.toString(), (firsts.get(g.payload.toString()) ?? 0) + 1);
-      for (const [p, n] of firsts) if (!sent.resent.has(p)) assert.equal(n, 1, `${p} arrived ${n} times without DUP`);
-    }
-    assert.equal(watcher.got.length, 0, `no Will: every device came back within its delay (${watcher.got.map((w) => w.topic).join(' ')})`);
+      assert.equal(watcher.got.length, 0, `no Will: every device came back within its delay (${watcher.got.map((w) => w.topic).join(' ')})`);
+    });
   });
-});

@@ -79,8 +79,15 @@ for (const mode of MODES) {
       assert.equal(code, 0, `${proc.name} must finish its stop by itself (exit 0), got ${code}:\n${proc.output()}`);
       await waitFor(() => [...v5, ...v3].every((w) => w.closed), 'every client closed');
       const reasons = v5.map((w) => w.disconnect?.reasonCode);
-      assert.deepEqual(reasons, v5.map(() => 0x8b), 'every MQTT 5 client got DISCONNECT 0x8B Server shutting down');
-      assert.ok(v3.every((w) => w.disconnect === undefined), '3.1.1 has no server DISCONNECT: the connection is just closed');
+      assert.deepEqual(
+        reasons,
+        v5.map(() => 0x8b),
+        'every MQTT 5 client got DISCONNECT 0x8B Server shutting down',
+      );
+      assert.ok(
+        v3.every((w) => w.disconnect === undefined),
+        '3.1.1 has no server DISCONNECT: the connection is just closed',
+      );
       assert.match(proc.output(), /"msg":"draining connections".*"connections":55/);
     });
 

@@ -112,7 +112,11 @@ for (const mode of MODES) {
       await api.stop();
       try {
         assert.equal(await pool.refused(broker.url(0), { protocolVersion: 5, clientId: 'h9', username: 'http-user', password: 'http-pw' }), 0x88);
-        assert.equal(await pool.refused(broker.url(0), { protocolVersion: 4, clientId: 'p9', username: 'pg-user', password: 'pg-pw' }), 3, 'HTTP comes before PostgreSQL: unavailable, never bad password');
+        assert.equal(
+          await pool.refused(broker.url(0), { protocolVersion: 4, clientId: 'p9', username: 'pg-user', password: 'pg-pw' }),
+          3,
+          'HTTP comes before PostgreSQL: unavailable, never bad password',
+        );
         const ok = await pool.connect(broker.url(0), { protocolVersion: 5, clientId: 'j9', username: 'jwt', password: await signToken({ clientid: 'j9' }, SECRET) });
         assert.equal(ok.connected, true, 'JWT needs no server');
       } finally {

@@ -111,7 +111,12 @@ for (const mode of MODES) {
       const c = await RawClient.open(broker.ports[0]!, 5);
       raws.push(c);
       c.sendPacket({
-        cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: `${mode}-ska`, clean: true, keepalive: 60,
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion: 5,
+        clientId: `${mode}-ska`,
+        clean: true,
+        keepalive: 60,
         will: { topic: willTopic, payload: Buffer.from('ska-will'), qos: 1, retain: false },
       } as Packet);
       const ack = (await c.waitPacket((p) => p.cmd === 'connack', 'CONNACK')) as { properties?: { serverKeepAlive?: number } };
@@ -136,7 +141,9 @@ for (const mode of MODES) {
       const got = collect(sub);
       await subscribe(sub, `v31/${mode}/#`, { qos: 1 });
       const pub = await pool.connect(broker.url(1), {
-        protocolVersion: 3, protocolId: 'MQIsdp', clientId: `${mode}-v31-pub`,
+        protocolVersion: 3,
+        protocolId: 'MQIsdp',
+        clientId: `${mode}-v31-pub`,
         will: { topic: `v31/${mode}/will`, payload: Buffer.from('v31-will'), qos: 1, retain: false },
       });
       await publish(pub, `v31/${mode}/a`, 'v31-q1', { qos: 1 });

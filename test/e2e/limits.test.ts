@@ -58,7 +58,10 @@ for (const mode of MODES) {
       await publish(pub, 'lim/s/3', 'granted-filter', { qos: 1 });
       await waitFor(() => got.length >= 1, 'the granted delivery');
       await sleep(300);
-      assert.deepEqual(got.map((g) => g.payload.toString()), ['granted-filter']);
+      assert.deepEqual(
+        got.map((g) => g.payload.toString()),
+        ['granted-filter'],
+      );
       // Unsubscribing frees a slot.
       await new Promise<void>((r, j) => c.unsubscribe('lim/s/2', (e) => (e ? j(e) : r())));
       assert.deepEqual(await subackCodes(c, 'lim/s/5'), [1]);
@@ -139,7 +142,11 @@ for (const mode of MODES) {
       await new Promise<void>((r, j) => (again.once('connect', () => r()), again.once('error', j)));
       await waitFor(() => got.length >= 10, 'the queued messages');
       await sleep(800);
-      assert.deepEqual(got.map((g) => Number(g.payload.toString())), Array.from({ length: 10 }, (_, i) => i), 'the first 10 kept, the rest dropped');
+      assert.deepEqual(
+        got.map((g) => Number(g.payload.toString())),
+        Array.from({ length: 10 }, (_, i) => i),
+        'the first 10 kept, the rest dropped',
+      );
       const text = await scrape(metricsPort);
       const after = counterValue(text, 'shardmq_session_outcomes_total', 'queue_full_dropped');
       assert.equal(after - before, 15, 'shardmq_session_outcomes_total{what="queue_full_dropped"} counts the 15 drops');

@@ -44,7 +44,10 @@ describe('log of a start-up failure (json)', () => {
       const r = await shardmqCli(['start'], secretEnv(taken.port));
       assert.equal(r.code, 1, r.out);
       assertNoSecrets(r.out);
-      const lines = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, any>);
+      const lines = r.stderr
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, any>);
       const starting = lines.find((l) => l.msg === 'starting');
       assert.ok(starting, r.stderr);
       assert.equal(starting.config['admin.token'], '***');
@@ -71,7 +74,7 @@ describe('log of a start-up failure (pretty)', () => {
       assert.equal(r.code, 1, r.out);
       assertNoSecrets(r.out);
       assert.ok(!r.stderr.includes('{"level"'), `no JSON lines in pretty mode:\n${r.stderr}`);
-      assert.match(r.stderr, /^\d\d:\d\d:\d\d\.\d{3} INFO  starting /m);
+      assert.match(r.stderr, /^\d\d:\d\d:\d\d\.\d{3} INFO {2}starting /m);
       assert.match(r.stderr, /^\d\d:\d\d:\d\d\.\d{3} ERROR start-up failed err="Error: setting http\.port/m);
       assert.match(r.stderr, /^ {4}Error: setting http\.port[^\n]*\n {8}at /m);
       assert.match(r.stderr, /^ {4}caused by: Error: listen EADDRINUSE[^\n]*\n {8}at /m);
@@ -100,7 +103,14 @@ describe('pretty log of a running broker', () => {
   });
 
   test('connect and disconnect lines read as text with their fields', async () => {
-    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { clientId: 'pretty-1', protocolVersion: 5, keepalive: 42, username: 'dev-user', password: 'client-pw-never-logged', reconnectPeriod: 0 });
+    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, {
+      clientId: 'pretty-1',
+      protocolVersion: 5,
+      keepalive: 42,
+      username: 'dev-user',
+      password: 'client-pw-never-logged',
+      reconnectPeriod: 0,
+    });
     await proc.waitForLine(/INFO {2}client connected .*clientId=pretty-1 username=dev-user peer=127\.0\.0\.1:\d+ listener=tcp protocolLevel=5 keepaliveS=42 cleanStart=true gateway=\S+/, 15_000);
     await c.endAsync();
     await proc.waitForLine(/INFO {2}client disconnected .*clientId=pretty-1 peer=127\.0\.0\.1:\d+ reason=client_disconnect durationMs=\d+/, 15_000);

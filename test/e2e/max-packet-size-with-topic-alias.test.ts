@@ -29,7 +29,8 @@ const sizeOf = (p: Packet): number => {
 
 /** What the broker's first aliased delivery of PAYLOAD on `topic` would be, in bytes. */
 const aliasedSize = (topic: string) =>
-  mqttPacket.generate({ cmd: 'publish', topic, payload: Buffer.from(PAYLOAD), qos: 1, messageId: 1, dup: false, retain: false, properties: { topicAlias: 1 } } as Packet, { protocolVersion: 5 }).length;
+  mqttPacket.generate({ cmd: 'publish', topic, payload: Buffer.from(PAYLOAD), qos: 1, messageId: 1, dup: false, retain: false, properties: { topicAlias: 1 } } as Packet, { protocolVersion: 5 })
+    .length;
 
 const publishes = (c: RawClient) => c.packets.filter((p): p is IPublishPacket => p.cmd === 'publish');
 
@@ -73,7 +74,9 @@ for (const mode of MODES) {
       const probe = await RawClient.connected(port(), `${mode}-mps-probe`, 5, { properties: { maximumPacketSize: 4096 } });
       fx.raws.push(probe);
       const limit = sizeOf(probe.packets.find((p) => p.cmd === 'connack')!);
-      const full = mqttPacket.generate({ cmd: 'disconnect', reasonCode: RC.TOPIC_ALIAS_INVALID, properties: { reasonString: REASON_TEXT[RC.TOPIC_ALIAS_INVALID]! } } as Packet, { protocolVersion: 5 }).length;
+      const full = mqttPacket.generate({ cmd: 'disconnect', reasonCode: RC.TOPIC_ALIAS_INVALID, properties: { reasonString: REASON_TEXT[RC.TOPIC_ALIAS_INVALID]! } } as Packet, {
+        protocolVersion: 5,
+      }).length;
       assert.ok(full > limit, `precondition: the full DISCONNECT (${full} bytes) does not fit ${limit}`);
       const c = await RawClient.connected(port(), `${mode}-mps-disconnect`, 5, { properties: { maximumPacketSize: limit } });
       fx.raws.push(c);
@@ -87,7 +90,9 @@ for (const mode of MODES) {
 
     test('a PUBLISH too large even without an alias is discarded as if sent: the window moves on and the drop is counted', async () => {
       const topic = `${TOPIC_LEVELS}/${mode}/drop`;
-      const plain = mqttPacket.generate({ cmd: 'publish', topic, payload: Buffer.from(PAYLOAD), qos: 1, messageId: 1, dup: false, retain: false, properties: {} } as Packet, { protocolVersion: 5 }).length;
+      const plain = mqttPacket.generate({ cmd: 'publish', topic, payload: Buffer.from(PAYLOAD), qos: 1, messageId: 1, dup: false, retain: false, properties: {} } as Packet, {
+        protocolVersion: 5,
+      }).length;
       const pub = await fx.pool.connect(fx.broker.url(0), { protocolVersion: 5, clientId: `${mode}-mps-pub-drop` });
       const c = await limitedSubscriber('drop', plain - 1, topic);
       await publish(pub, topic, PAYLOAD, { qos: 1 });
@@ -96,7 +101,11 @@ for (const mode of MODES) {
       const got = (await c.waitPacket((p) => p.cmd === 'publish', 'the message that fits', 20_000)) as IPublishPacket;
       assert.equal(got.payload.toString(), 'ok');
       assert.ok(sizeOf(got) <= plain - 1);
-      assert.deepEqual(publishes(c).map((p) => p.payload.toString()), ['ok'], 'the large one was never written');
+      assert.deepEqual(
+        publishes(c).map((p) => p.payload.toString()),
+        ['ok'],
+        'the large one was never written',
+      );
       const gateway = mode === 'single' ? 'shardmq' : `gateway-${fx.broker.ports.length}`;
       await waitForMetric(fx.broker, gateway, 'shardmq_gateway_events_total', 'what="publish_too_large_dropped"', (v) => v >= 1);
       assert.equal(c.closed, false, 'the client is not disconnected');

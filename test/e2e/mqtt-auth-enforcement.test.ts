@@ -112,7 +112,13 @@ describe('mountpoints keep tenants apart end to end (cluster)', () => {
     await publish(pubA, 'shared/topic', 'from-a', { qos: 1 });
     await waitFor(() => gotA.length >= 1 && gotB.length >= 1, 'one message per tenant');
     await sleep(200);
-    assert.deepEqual(gotA.map((g) => g.payload.toString()), ['from-a']);
-    assert.deepEqual(gotB.map((g) => g.payload.toString()), ['from-b']);
+    assert.deepEqual(
+      gotA.map((g) => g.payload.toString()),
+      ['from-a'],
+    );
+    assert.deepEqual(
+      gotB.map((g) => g.payload.toString()),
+      ['from-b'],
+    );
   });
 });

@@ -47,7 +47,6 @@ const CLIENT_IDS = 1000;
  */
 const rssSlackBytes = (cases: number) => 64 * 1048576 + Math.min(cases * 16 * 1024, 512 * 1048576);
 
-
 function rssBytes(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) * 1024 : 0;
@@ -149,11 +148,15 @@ for (const mode of MODES) {
       await broker?.stop();
     });
 
-    test(`${ONLY_CASE !== undefined ? `case ${ONLY_CASE}` : `${CASES} cases`}, seed ${SEED}: no process exits or logs an internal error, a bystander still works, memory settles`, { timeout: Math.max(600_000, CASES * 20) }, async () => {
+    test(`${ONLY_CASE !== undefined ? `case ${ONLY_CASE}` : `${CASES} cases`}, seed ${SEED}: no process exits or logs an internal error, a bystander still works, memory settles`, {
+      timeout: Math.max(600_000, CASES * 20),
+    }, async () => {
       const t0 = Date.now();
       const stats = await runCases(broker.ports[0]!, mode, CASES, byPort);
       const seconds = (Date.now() - t0) / 1000;
-      console.log(`# fuzz ${mode}: seed ${SEED}, ${stats.cases} cases in ${seconds.toFixed(1)} s (${Math.round(stats.cases / seconds)}/s), ${stats.connacked} got CONNACK, ${stats.closedByBroker} closed by the broker`);
+      console.log(
+        `# fuzz ${mode}: seed ${SEED}, ${stats.cases} cases in ${seconds.toFixed(1)} s (${Math.round(stats.cases / seconds)}/s), ${stats.connacked} got CONNACK, ${stats.closedByBroker} closed by the broker`,
+      );
       const explain = () => {
         const peers = health.faults.flatMap((l) => [...l.matchAll(/"peer":"[^"]*:(\d+)"/g)].map((m) => Number(m[1])));
         const cases = [...new Set(peers)].map((p) => byPort.get(p)).filter((c) => c !== undefined);

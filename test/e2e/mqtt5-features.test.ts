@@ -65,14 +65,23 @@ for (const mode of MODES) {
       c.sendPacket({ cmd: 'publish', topic, payload: Buffer.from('with-topic'), qos: 1, messageId: 1, dup: false, retain: false, properties: { topicAlias: 3 } } as Packet);
       c.sendPacket({ cmd: 'publish', topic: '', payload: Buffer.from('alias-only'), qos: 1, messageId: 2, dup: false, retain: false, properties: { topicAlias: 3 } } as Packet);
       await waitFor(() => got.length >= 2, 'both messages');
-      assert.deepEqual(got.map((g) => [g.topic, g.payload.toString()]), [[topic, 'with-topic'], [topic, 'alias-only']]);
+      assert.deepEqual(
+        got.map((g) => [g.topic, g.payload.toString()]),
+        [
+          [topic, 'with-topic'],
+          [topic, 'alias-only'],
+        ],
+      );
       // Re-mapping the alias to another topic takes effect.
       const topic2 = `alias/${mode}/in2`;
       await subscribe(sub, topic2, { qos: 1 });
       c.sendPacket({ cmd: 'publish', topic: topic2, payload: Buffer.from('remapped'), qos: 1, messageId: 3, dup: false, retain: false, properties: { topicAlias: 3 } } as Packet);
       c.sendPacket({ cmd: 'publish', topic: '', payload: Buffer.from('remapped-alias'), qos: 1, messageId: 4, dup: false, retain: false, properties: { topicAlias: 3 } } as Packet);
       await waitFor(() => got.length >= 4, 'remapped messages');
-      assert.deepEqual(got.slice(2).map((g) => g.topic), [topic2, topic2]);
+      assert.deepEqual(
+        got.slice(2).map((g) => g.topic),
+        [topic2, topic2],
+      );
       assert.equal(c.closed, false);
     });
 
@@ -112,8 +121,14 @@ for (const mode of MODES) {
         return p.topic;
       });
       assert.deepEqual(resolved, Array(5).fill(topic));
-      assert.ok(publishes(withAliases).some((p) => p.topic === '' && p.properties?.topicAlias !== undefined), 'the broker used an alias for repeats');
-      assert.ok(publishes(without).every((p) => p.topic === topic && p.properties?.topicAlias === undefined), 'no alias for a client with maximum 0');
+      assert.ok(
+        publishes(withAliases).some((p) => p.topic === '' && p.properties?.topicAlias !== undefined),
+        'the broker used an alias for repeats',
+      );
+      assert.ok(
+        publishes(without).every((p) => p.topic === topic && p.properties?.topicAlias === undefined),
+        'no alias for a client with maximum 0',
+      );
     });
 
     test('broker -> client topic aliases start afresh on a new connection [MQTT-3.3.2-7]', async () => {
@@ -165,7 +180,10 @@ for (const mode of MODES) {
       await new Promise<void>((r, j) => (again.once('connect', () => r()), again.once('error', j)));
       await waitFor(() => got.length >= 2, 'the unexpired messages');
       await sleep(500);
-      assert.deepEqual(got.map((g) => g.payload.toString()), ['long-lived', 'immortal']);
+      assert.deepEqual(
+        got.map((g) => g.payload.toString()),
+        ['long-lived', 'immortal'],
+      );
       const left = got[0]!.packet.properties?.messageExpiryInterval;
       assert.equal(typeof left, 'number');
       assert.ok(left! <= 58 && left! >= 1, `remaining interval decremented by the 2.5 s spent queued, got ${left}`);
@@ -204,7 +222,11 @@ for (const mode of MODES) {
           .sort((a, b) => a - b);
       assert.deepEqual(ids('both'), [7, 9]);
       assert.deepEqual(ids('only9'), [9]);
-      assert.deepEqual(ids('no-id').filter((i) => i !== 9), [], 'the plain subscription adds no identifier');
+      assert.deepEqual(
+        ids('no-id').filter((i) => i !== 9),
+        [],
+        'the plain subscription adds no identifier',
+      );
     });
 
     test('No Local: a client does not get its own messages on a No Local subscription [MQTT-3.8.3-3]', async () => {
@@ -218,7 +240,11 @@ for (const mode of MODES) {
       await publish(b, topic, 'from-b', { qos: 1 });
       await waitFor(() => gb.length >= 2 && ga.length >= 1, 'deliveries');
       await sleep(500);
-      assert.deepEqual(ga.map((g) => g.payload.toString()), ['from-b'], 'a does not get its own');
+      assert.deepEqual(
+        ga.map((g) => g.payload.toString()),
+        ['from-b'],
+        'a does not get its own',
+      );
       assert.deepEqual(gb.map((g) => g.payload.toString()).sort(), ['from-a', 'from-b'], 'b (No Local 0) gets its own too');
     });
 
@@ -231,7 +257,7 @@ for (const mode of MODES) {
       await publish(pub, topic, 'héllo', {
         qos: 1,
         properties: {
-          userProperties: { a: '1', multi: ['x', 'y'], 'ü': 'é' },
+          userProperties: { a: '1', multi: ['x', 'y'], ü: 'é' },
           contentType: 'text/plain; charset=utf-8',
           payloadFormatIndicator: true,
           responseTopic: `props/${mode}/reply`,
@@ -240,7 +266,7 @@ for (const mode of MODES) {
       });
       await waitFor(() => got.length >= 1, 'the message');
       const p = got[0]!.packet.properties!;
-      assert.deepEqual({ ...p.userProperties }, { a: '1', multi: ['x', 'y'], 'ü': 'é' });
+      assert.deepEqual({ ...p.userProperties }, { a: '1', multi: ['x', 'y'], ü: 'é' });
       assert.equal(p.contentType, 'text/plain; charset=utf-8');
       assert.equal(p.payloadFormatIndicator, true);
       assert.equal(p.responseTopic, `props/${mode}/reply`);
@@ -260,7 +286,10 @@ for (const mode of MODES) {
       await waitFor(() => gotBig.length >= 2, 'both at the unlimited client');
       await waitFor(() => publishes(small).length >= 1, 'the small message at the limited client');
       await sleep(500);
-      assert.deepEqual(publishes(small).map((p) => p.payload.toString()), ['fits']);
+      assert.deepEqual(
+        publishes(small).map((p) => p.payload.toString()),
+        ['fits'],
+      );
       assert.equal(small.closed, false, 'the limited client is not disconnected');
       if (publishes(small)[0]!.qos === 1) small.sendPacket({ cmd: 'puback', messageId: publishes(small)[0]!.messageId } as Packet);
     });
@@ -277,7 +306,10 @@ for (const mode of MODES) {
       await waitFor(() => publishes(c).length >= 4, 'two more after the acks');
       await sleep(500);
       assert.equal(publishes(c).length, 4);
-      assert.deepEqual(publishes(c).map((p) => p.payload.toString()), ['r0', 'r1', 'r2', 'r3']);
+      assert.deepEqual(
+        publishes(c).map((p) => p.payload.toString()),
+        ['r0', 'r1', 'r2', 'r3'],
+      );
     });
 
     test('PUBACK 0x10 (No matching subscribers) for a QoS 1 publish nobody receives', async () => {

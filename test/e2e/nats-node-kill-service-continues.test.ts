@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Broker } from '../support/broker.js';
-import { ClusterState, startTwoOwnerCluster } from '../support/cluster-state.js';
+import { type ClusterState, startTwoOwnerCluster } from '../support/cluster-state.js';
 import { counterValue, httpPortOf, scrape } from '../support/broker-metrics.js';
 import { ClientPool, collect, sleep, subscribe, waitFor, type Received } from '../support/mqtt-clients.js';
 import { Qos1Stream } from '../support/qos1-stream.js';
@@ -124,7 +124,8 @@ describe('kill -9 of a NATS node (3-node cluster, buckets at 3 replicas)', () =>
     // Owner -> gateway deliveries are core NATS messages: one in flight through the dead node is
     // gone, while the session keeps it in flight; MQTT sends it again when the device
     // reconnects [MQTT-4.4.0-1]. Count what is missing on the old connections, then reconnect.
-    const missing = (s: { got: Received[] }) => streams.reduce((n, st, g) => n + [...st.acked].filter((k) => !s.got.some((r) => r.topic === `nk/${g}` && r.payload.toString() === String(k))).length, 0);
+    const missing = (s: { got: Received[] }) =>
+      streams.reduce((n, st, g) => n + [...st.acked].filter((k) => !s.got.some((r) => r.topic === `nk/${g}` && r.payload.toString() === String(k))).length, 0);
     await waitFor(() => subs.every((s) => missing(s) === 0), 'every acknowledged message on the first connections', 15_000).catch(() => {});
     const missingBeforeReconnect = subs.map((s) => missing(s));
     for (const [i, s] of subs.entries()) {
@@ -136,7 +137,13 @@ describe('kill -9 of a NATS node (3-node cluster, buckets at 3 replicas)', () =>
     for (const s of subs) {
       for (const [g, stream] of streams.entries()) {
         // One deadline for all checks: a run that lost messages fails with their count, not at the test timeout.
-        await stream.verify(`${s.id} (stream ${g})`, s.got.filter((r) => r.topic === `nk/${g}`), Math.max(1000, verifyUntil - Date.now())).catch((err: Error) => problems.push(err.message));
+        await stream
+          .verify(
+            `${s.id} (stream ${g})`,
+            s.got.filter((r) => r.topic === `nk/${g}`),
+            Math.max(1000, verifyUntil - Date.now()),
+          )
+          .catch((err: Error) => problems.push(err.message));
       }
     }
     const end = await leaseCounters();
@@ -153,6 +160,9 @@ describe('kill -9 of a NATS node (3-node cluster, buckets at 3 replicas)', () =>
     assert.equal(end.lost - before.lost, 0, 'no shard lease was lost (no mass expiry, no reload)');
     // Every shard still leased (by the two session actors).
     const owners = await state.owners();
-    assert.equal([...owners.values()].reduce((a, b) => a + b, 0), SHARDS);
+    assert.equal(
+      [...owners.values()].reduce((a, b) => a + b, 0),
+      SHARDS,
+    );
   });
 });

@@ -34,9 +34,18 @@ describe('npm start', () => {
     });
     lines.push(...start.output().split('\n'));
     const steps = lines.filter((l) => l.startsWith('[start] '));
-    assert.ok(steps.some((l) => /^\[start\] building \(tsc -b, incremental\) \.\.\.$/.test(l)), steps.join('\n'));
-    assert.ok(steps.some((l) => /^\[start\] building \(tsc -b, incremental\): done in \d+\.\d s$/.test(l)), steps.join('\n'));
-    assert.ok(steps.some((l) => l.startsWith('[start] starting: shardmq start --mqtt-host 127.0.0.1')), steps.join('\n'));
+    assert.ok(
+      steps.some((l) => /^\[start\] building \(tsc -b, incremental\) \.\.\.$/.test(l)),
+      steps.join('\n'),
+    );
+    assert.ok(
+      steps.some((l) => /^\[start\] building \(tsc -b, incremental\): done in \d+\.\d s$/.test(l)),
+      steps.join('\n'),
+    );
+    assert.ok(
+      steps.some((l) => l.startsWith('[start] starting: shardmq start --mqtt-host 127.0.0.1')),
+      steps.join('\n'),
+    );
     const ready = lines.find((l) => /"msg":"ready"/.test(l))!;
     const port = Number(/"mqttPort":(\d+)/.exec(ready)?.[1] ?? /"port":(\d+)/.exec(ready)?.[1]);
     assert.ok(port > 0, ready);
@@ -50,9 +59,16 @@ describe('npm start', () => {
   it('installs no package that only tests need: the Helm binary is not in package.json or package-lock.json', () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>;
     for (const section of ['dependencies', 'devDependencies', 'optionalDependencies']) {
-      assert.deepEqual(Object.keys(pkg[section] ?? {}).filter((n) => /kubectl|helm|aws-cdk/.test(n)), [], section);
+      assert.deepEqual(
+        Object.keys(pkg[section] ?? {}).filter((n) => /kubectl|helm|aws-cdk/.test(n)),
+        [],
+        section,
+      );
     }
     const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, unknown> };
-    assert.deepEqual(Object.keys(lock.packages).filter((p) => /kubectl|aws-cdk/.test(p)), []);
+    assert.deepEqual(
+      Object.keys(lock.packages).filter((p) => /kubectl|aws-cdk/.test(p)),
+      [],
+    );
   });
 });

@@ -47,6 +47,5 @@ for (const mode of MODES) {
         await new Promise<void>((r) => again.end(true, {}, () => r()));
       }
     });
-
   });
 }

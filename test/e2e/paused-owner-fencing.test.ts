@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import type { Broker } from '../support/broker.js';
-import { ClusterState, shardOfClient, startTwoOwnerCluster } from '../support/cluster-state.js';
+import { type ClusterState, shardOfClient, startTwoOwnerCluster } from '../support/cluster-state.js';
 import { ClientPool, collect, publish, sleep, subscribe, waitFor } from '../support/mqtt-clients.js';
 
 /**
@@ -77,14 +77,24 @@ describe('paused owner: fenced after its lease expired', () => {
     (dev as unknown as { stream: { destroy(): void } }).stream.destroy(); // socket lost: Will after 1 s
     await waitFor(() => wills.length === 1, 'the Will, sent by the new owner', 10_000).catch(async (err: Error) => {
       const w = await state.session(willId, SHARDS);
-      throw new Error(`${err.message}: stored conn=${JSON.stringify(w?.conn)} will=${w?.will !== undefined} due=${w?.willDueAt} now=${Date.now()} shard=${shardOfClient(willId, SHARDS)} watcherShard=${shardOfClient('watcher', SHARDS)} owners=${JSON.stringify([...(await state.leases())].filter(([s]) => s === shardOfClient(willId, SHARDS)))}`);
+      throw new Error(
+        `${err.message}: stored conn=${JSON.stringify(w?.conn)} will=${w?.will !== undefined} due=${w?.willDueAt} now=${Date.now()} shard=${shardOfClient(willId, SHARDS)} watcherShard=${shardOfClient('watcher', SHARDS)} owners=${JSON.stringify([...(await state.leases())].filter(([s]) => s === shardOfClient(willId, SHARDS)))}`,
+      );
     });
 
     paused.kill('SIGCONT');
     await paused.waitForLine(/lease no longer valid|shard lease lost|another owner wrote/, 10_000);
     await sleep(2500);
-    assert.deepEqual(got.map((g) => g.payload.toString()), ['while-paused'], 'no second copy from the resumed ex-owner');
-    assert.deepEqual(wills.map((w) => w.topic), [`will/${willId}`], 'the Will fired once');
+    assert.deepEqual(
+      got.map((g) => g.payload.toString()),
+      ['while-paused'],
+      'no second copy from the resumed ex-owner',
+    );
+    assert.deepEqual(
+      wills.map((w) => w.topic),
+      [`will/${willId}`],
+      'the Will fired once',
+    );
 
     // The store kept the new owner's writes: both subscriptions, the Will gone.
     const stored = await state.session(subId, SHARDS);

@@ -27,7 +27,9 @@ const env: Record<string, string> = { SHARDMQ_AUTH_HTTP_RETRIES: '0', SHARDMQ_AU
 before(async () => {
   api = await startAuthHttpServer();
   // Authentication: everyone with password "pw" may do anything the per-message API allows.
-  api.route('/auth', (b) => ((b as { password: string }).password === 'pw' ? { json: { result: 'allow', publish_acl: [{ pattern: '#' }], subscribe_acl: [{ pattern: '#' }] } } : { json: { result: 'deny' } }));
+  api.route('/auth', (b) =>
+    (b as { password: string }).password === 'pw' ? { json: { result: 'allow', publish_acl: [{ pattern: '#' }], subscribe_acl: [{ pattern: '#' }] } } : { json: { result: 'deny' } },
+  );
   api.route('/acl', (raw) => {
     const a = raw as AclAsk;
     const allow = a.topic.startsWith('allowed/') || a.topic === 'allowed';
@@ -40,7 +42,11 @@ after(async () => {
   await api?.stop();
 });
 
-const asks = (filter: (a: AclAsk) => boolean) => api.requests.filter((r) => r.path === '/acl').map((r) => r.body as AclAsk).filter(filter);
+const asks = (filter: (a: AclAsk) => boolean) =>
+  api.requests
+    .filter((r) => r.path === '/acl')
+    .map((r) => r.body as AclAsk)
+    .filter(filter);
 
 for (const mode of MODES) {
   describe(`per-message HTTP authorization (${mode})`, () => {
@@ -52,7 +58,13 @@ for (const mode of MODES) {
       const got = collect(watcher);
       assert.deepEqual(await subackCodes(watcher, ['allowed/#', 'denied/#']), [1, 0x87]);
       const subAsk = asks((a) => a.clientid === `w-${mode}` && a.action === 'subscribe');
-      assert.deepEqual(subAsk.map((a) => [a.topic, a.qos, a.username]), [['allowed/#', 1, 'watcher'], ['denied/#', 1, 'watcher']]);
+      assert.deepEqual(
+        subAsk.map((a) => [a.topic, a.qos, a.username]),
+        [
+          ['allowed/#', 1, 'watcher'],
+          ['denied/#', 1, 'watcher'],
+        ],
+      );
 
       const cid = `p-${mode}`;
       const pub = await pool.connect(broker.url(mode === 'cluster' ? 1 : 0), { protocolVersion: 5, clientId: cid, username: 'dev', password: 'pw' });
@@ -82,7 +94,10 @@ for (const mode of MODES) {
       for (let i = 0; i < 20; i++) sends.push(publish(pub, i % 2 === 0 ? `allowed/order/t${i}` : 'allowed/order/same', String(i), { qos: 1 }));
       await Promise.all(sends);
       await waitFor(() => got.length >= 20, 'the twenty messages');
-      assert.deepEqual(got.map((g) => Number(g.payload.toString())), Array.from({ length: 20 }, (_, i) => i));
+      assert.deepEqual(
+        got.map((g) => Number(g.payload.toString())),
+        Array.from({ length: 20 }, (_, i) => i),
+      );
     });
 
     test('API down: what is not cached is refused; cached answers still apply', async () => {

@@ -78,7 +78,11 @@ for (const mode of MODES) {
           assert.equal(second.connack.sessionPresent, true, 'Session Present 1 [MQTT-3.2.2-2]');
           await waitFor(() => second.got.length >= n, `${n} queued messages`, 30_000);
           await sleep(500);
-          assert.deepEqual(second.got.map((g) => Number(g.payload.toString())), Array.from({ length: n }, (_, i) => i), 'all, once, in order');
+          assert.deepEqual(
+            second.got.map((g) => Number(g.payload.toString())),
+            Array.from({ length: n }, (_, i) => i),
+            'all, once, in order',
+          );
           assert.ok(second.got.every((g) => g.packet.qos === 1 && g.topic === topic));
           await endClean(second.client);
         });
@@ -107,9 +111,20 @@ for (const mode of MODES) {
           await waitFor(() => s2.packets.filter((p) => p.cmd === 'publish').length >= 2, 'the two unacknowledged deliveries');
           await sleep(500);
           const again = s2.packets.filter((p): p is IPublishPacket => p.cmd === 'publish');
-          assert.deepEqual(again.map((p) => p.payload.toString()), ['r1', 'r2'], 'only the unacknowledged ones, in order');
-          assert.deepEqual(again.map((p) => p.messageId), firstIds.slice(1), 'original packet ids');
-          assert.ok(again.every((p) => p.dup), 'DUP set');
+          assert.deepEqual(
+            again.map((p) => p.payload.toString()),
+            ['r1', 'r2'],
+            'only the unacknowledged ones, in order',
+          );
+          assert.deepEqual(
+            again.map((p) => p.messageId),
+            firstIds.slice(1),
+            'original packet ids',
+          );
+          assert.ok(
+            again.every((p) => p.dup),
+            'DUP set',
+          );
         } finally {
           s2.destroy();
         }

@@ -113,7 +113,7 @@ for (const mode of MODES) {
       assert.equal(ack.reasonCode ?? 0, 0);
     };
 
-    test('v1 header then CONNECT in one write: the admin API and the auth request see the client\'s address', async () => {
+    test("v1 header then CONNECT in one write: the admin API and the auth request see the client's address", async () => {
       const c = await viaLoadBalancer();
       c.send(Buffer.concat([v1('203.0.113.7', 4242), connectPacket(id('v1'))]));
       await connected(c);

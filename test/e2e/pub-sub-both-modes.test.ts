@@ -61,7 +61,10 @@ for (const mode of MODES) {
       const n = 300;
       await Promise.all(Array.from({ length: n }, (_, i) => publish(pub, 'order/t', String(i), { qos: 1 })));
       await waitFor(() => got.length >= n, `${n} messages`);
-      assert.deepEqual(got.map((g) => Number(g.payload.toString())), Array.from({ length: n }, (_, i) => i));
+      assert.deepEqual(
+        got.map((g) => Number(g.payload.toString())),
+        Array.from({ length: n }, (_, i) => i),
+      );
     });
   });
 }

@@ -110,7 +110,13 @@ for (const mode of MODES) {
     before(async () => {
       // Subscribers receive every stream at once: their queues must not overflow (a limit, not a
       // loss). A long lease keeps a loaded machine's slow renewals from moving shards mid-test.
-      const env = { SHARDMQ_SHARDS: '128', SHARDMQ_CLUSTER_LEASE_TTL_MS: '10000', SHARDMQ_ROUTER_HEARTBEAT_MS: '500', SHARDMQ_SESSION_MAX_QUEUED_MESSAGES: '1000000', SHARDMQ_SESSION_MAX_INFLIGHT: '1000' };
+      const env = {
+        SHARDMQ_SHARDS: '128',
+        SHARDMQ_CLUSTER_LEASE_TTL_MS: '10000',
+        SHARDMQ_ROUTER_HEARTBEAT_MS: '500',
+        SHARDMQ_SESSION_MAX_QUEUED_MESSAGES: '1000000',
+        SHARDMQ_SESSION_MAX_INFLIGHT: '1000',
+      };
       broker = await startBroker(mode, { env });
       if (mode === 'cluster') {
         await broker.spawnRole('router', 'router-2');
@@ -131,7 +137,7 @@ for (const mode of MODES) {
       await broker?.stop();
     });
 
-    test('each publisher\'s QoS 0 and QoS 1 messages arrive in order, none acknowledged is lost', async () => {
+    test("each publisher's QoS 0 and QoS 1 messages arrive in order, none acknowledged is lost", async () => {
       const run = await publishAll(pubs, 'steady');
       assert.equal(run.refused, 0);
       for (const [g, got] of subs.entries()) {
@@ -144,7 +150,10 @@ for (const mode of MODES) {
     });
 
     if (mode === 'cluster') {
-      for (const [victim, signal] of [['router-2', 'SIGTERM'], ['router-3', 'SIGKILL']] as const) {
+      for (const [victim, signal] of [
+        ['router-2', 'SIGTERM'],
+        ['router-3', 'SIGKILL'],
+      ] as const) {
         test(`a router ended by ${signal} mid-stream: nothing acknowledged is lost`, async () => {
           const phase = signal.toLowerCase();
           const proc = broker.processes.get(victim)!;
@@ -154,7 +163,9 @@ for (const mode of MODES) {
             await allAckedArrived(run, got, `subscriber ${g}`);
             const inv = inversions(got, phase);
             const acked = [...run.acked.values()].reduce((a, s) => a + s.size, 0);
-            console.log(`# ${signal} of a router: subscriber ${g} got ${got.filter((r) => r.topic.startsWith(`order/${phase}/`)).length} messages; QoS 1 acknowledged ${acked}, refused ${run.refused}; first copies out of order per topic: ${JSON.stringify([...inv])}`);
+            console.log(
+              `# ${signal} of a router: subscriber ${g} got ${got.filter((r) => r.topic.startsWith(`order/${phase}/`)).length} messages; QoS 1 acknowledged ${acked}, refused ${run.refused}; first copies out of order per topic: ${JSON.stringify([...inv])}`,
+            );
           }
         });
       }

@@ -51,7 +51,10 @@ for (const mode of MODES) {
         assert.equal(counts.size, n, 'every payload arrived');
         const dups = [...counts].filter(([, c]) => c !== 1);
         assert.deepEqual(dups, [], 'no payload twice');
-        assert.ok(got.every((g) => g.packet.qos === 2), 'delivered at QoS 2');
+        assert.ok(
+          got.every((g) => g.packet.qos === 2),
+          'delivered at QoS 2',
+        );
       });
     }
 
@@ -62,8 +65,7 @@ for (const mode of MODES) {
       await subscribe(sub, topic, { qos: 2 });
       const c = await RawClient.connected(broker.ports[0]!, `${mode}-q2-dup-pub`, 5);
       raws.push(c);
-      const pkt = (dup: boolean, payload: string) =>
-        ({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 2, messageId: 7, dup, retain: false }) as Packet;
+      const pkt = (dup: boolean, payload: string) => ({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 2, messageId: 7, dup, retain: false }) as Packet;
       c.sendPacket(pkt(false, 'first'));
       await c.waitPacket((p) => p.cmd === 'pubrec', 'PUBREC');
       c.sendPacket(pkt(true, 'first'));
@@ -77,7 +79,10 @@ for (const mode of MODES) {
       c.sendPacket({ cmd: 'pubrel', messageId: 7 } as Packet);
       await waitFor(() => got.length >= 2, 'both messages');
       await sleep(500);
-      assert.deepEqual(got.map((g) => g.payload.toString()), ['first', 'second']);
+      assert.deepEqual(
+        got.map((g) => g.payload.toString()),
+        ['first', 'second'],
+      );
     });
 
     test('outbound: unacknowledged QoS 2 PUBLISH is resent with its packet id and DUP on reconnect, then PUBREL (never PUBLISH) after PUBREC [MQTT-4.4.0-1]', async () => {
@@ -111,7 +116,11 @@ for (const mode of MODES) {
       const rel = (await s3.waitPacket((p) => p.cmd === 'pubrel', 'resent PUBREL')) as { messageId: number };
       assert.equal(rel.messageId, first.messageId);
       await sleep(500);
-      assert.equal(s3.packets.some((p) => p.cmd === 'publish'), false, 'no PUBLISH after PUBREL [MQTT-4.3.3-5]');
+      assert.equal(
+        s3.packets.some((p) => p.cmd === 'publish'),
+        false,
+        'no PUBLISH after PUBREL [MQTT-4.3.3-5]',
+      );
       s3.sendPacket({ cmd: 'pubcomp', messageId: rel.messageId } as Packet);
       await sleep(500);
       assert.equal(s3.closed, false);
@@ -161,9 +170,7 @@ for (const mode of MODES) {
       await subscribe(sub, topic, { qos: 2 });
       const lines = Array.from({ length: 50 }, (_, i) => `mosq-${i}`).join('\n') + '\n';
       await new Promise<void>((resolve, reject) => {
-        const child = execFile('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(broker.ports[0]), '-V', 'mqttv5', '-q', '2', '-t', topic, '-l'], (err) =>
-          err ? reject(err) : resolve(),
-        );
+        const child = execFile('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(broker.ports[0]), '-V', 'mqttv5', '-q', '2', '-t', topic, '-l'], (err) => (err ? reject(err) : resolve()));
         child.stdin!.end(lines);
       });
       await waitFor(() => got.length >= 50, '50 messages');

@@ -29,7 +29,10 @@ describe('rate limits throttle, count, and lose nothing', () => {
     const n = 300;
     await Promise.all(Array.from({ length: n }, (_, i) => publish(pub, 'rl/t', String(i), { qos: 1 })));
     await waitFor(() => got.length >= n, `${n} messages`, 20_000);
-    assert.deepEqual(got.map((g) => Number(g.payload.toString())), Array.from({ length: n }, (_, i) => i));
+    assert.deepEqual(
+      got.map((g) => Number(g.payload.toString())),
+      Array.from({ length: n }, (_, i) => i),
+    );
     assert.match(await metricsText(broker), /shardmq_gateway_events_total\{what="publish_rate_limited"\} [1-9]/);
   });
 

@@ -31,7 +31,10 @@ function readmeCommands(): { natsLine: string; commands: Command[] } {
   assert.ok(section, 'README.md has a "### Running the tiers separately" section');
   const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1];
   assert.ok(block, 'the section has a sh code block');
-  const lines = block.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const lines = block
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   const natsLine = lines.shift()!;
   const commands = lines.map((line) => {
     const words = line.split(/\s+/);
@@ -91,8 +94,14 @@ describe('the README commands for running the tiers separately', () => {
   });
 
   test('all four processes start on one machine, each with its own HTTP port, and carry messages', async () => {
-    assert.deepEqual(commands.map((c) => c.env.SHARDMQ_ROLES), ['router', 'session', 'auth', 'gateway']);
-    assert.deepEqual(commands.map((c) => c.background), [true, true, true, false]);
+    assert.deepEqual(
+      commands.map((c) => c.env.SHARDMQ_ROLES),
+      ['router', 'session', 'auth', 'gateway'],
+    );
+    assert.deepEqual(
+      commands.map((c) => c.background),
+      [true, true, true, false],
+    );
     const httpPorts = commands.map((c) => c.env.SHARDMQ_HTTP_PORT);
     assert.equal(new Set(httpPorts).size, commands.length, 'every command sets its own SHARDMQ_HTTP_PORT');
     for (const c of commands) {

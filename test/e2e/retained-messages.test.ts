@@ -53,7 +53,10 @@ for (const mode of MODES) {
       await subscribe(c, topic, { qos: 1 });
       await waitFor(() => got.length >= 1, 'the retained message');
       await sleep(300);
-      assert.deepEqual(got.map((g) => g.payload.toString()), ['new']);
+      assert.deepEqual(
+        got.map((g) => g.payload.toString()),
+        ['new'],
+      );
     });
 
     test('a retained message with an empty payload clears the topic and is not stored [MQTT-3.3.1-6, MQTT-3.3.1-7]', async () => {
@@ -74,7 +77,10 @@ for (const mode of MODES) {
       await subscribe(c, topic, { qos: 1 });
       await waitFor(() => got.length >= 1, 'the retained message');
       await sleep(300);
-      assert.deepEqual(got.map((g) => g.payload.toString()), ['retained-one']);
+      assert.deepEqual(
+        got.map((g) => g.payload.toString()),
+        ['retained-one'],
+      );
     });
 
     test('a wildcard subscription gets every matching retained message, and none outside it', async () => {
@@ -196,7 +202,10 @@ for (const mode of MODES) {
         await subscribe(c, topic, { qos: 1 });
         await waitFor(() => got.length >= 1, 'the retained Will');
         await sleep(300);
-        assert.deepEqual(got.map((g) => g.payload.toString()), ['offline']);
+        assert.deepEqual(
+          got.map((g) => g.payload.toString()),
+          ['offline'],
+        );
         assert.equal(got[0]!.packet.retain, true);
       });
     }

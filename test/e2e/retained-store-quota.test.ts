@@ -40,7 +40,10 @@ for (const mode of MODES) {
       raws.push(c);
       const codes: number[] = [];
       for (let i = 1; i <= FLOOD; i++) codes.push(await retainedPuback(c, 5, i, `rq/${i}`, Buffer.from(`value-${i}`)));
-      assert.ok(codes.slice(0, MAX_MESSAGES).every((rc) => rc < 0x80), `the first ${MAX_MESSAGES} accepted: ${codes}`);
+      assert.ok(
+        codes.slice(0, MAX_MESSAGES).every((rc) => rc < 0x80),
+        `the first ${MAX_MESSAGES} accepted: ${codes}`,
+      );
       assert.deepEqual(codes.slice(MAX_MESSAGES), Array(FLOOD - MAX_MESSAGES).fill(0x97));
       assert.equal(c.closed, false, 'a refused retained message does not close the publisher');
       await waitFor(() => got.length >= MAX_MESSAGES, 'the accepted messages delivered');

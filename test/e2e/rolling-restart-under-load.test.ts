@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import type { Broker } from '../support/broker.js';
-import { ClusterState, startTwoOwnerCluster, waitUntilShardsSpread } from '../support/cluster-state.js';
+import { type ClusterState, startTwoOwnerCluster, waitUntilShardsSpread } from '../support/cluster-state.js';
 import { connectRoaming, sleep, subscribe, waitFor } from '../support/mqtt-clients.js';
 import type { ManagedProcess } from '../support/processes.js';
 
@@ -181,7 +181,11 @@ describe('rolling restart of every tier under load', () => {
 
     const expected = pubs.flatMap((p) => p.acked.map((s) => `${p.id}:${s}`));
     const missing = (got: (k: string) => boolean) => expected.filter((k) => !got(k));
-    await waitFor(() => subs.every((s) => missing((k) => s.got.has(k)).length === 0) && missing((k) => shared.some((s) => s.got.has(k))).length === 0, 'every acknowledged message delivered', 30_000).catch(() => {});
+    await waitFor(
+      () => subs.every((s) => missing((k) => s.got.has(k)).length === 0) && missing((k) => shared.some((s) => s.got.has(k))).length === 0,
+      'every acknowledged message delivered',
+      30_000,
+    ).catch(() => {});
 
     const sent = pubs.reduce((a, p) => a + p.seq, 0);
     const resent = pubs.reduce((a, p) => a + [...p.sent.values()].filter((n) => n > 1).length, 0);
@@ -194,8 +198,17 @@ describe('rolling restart of every tier under load', () => {
       t.diagnostic(`${s.id}: received ${s.got.size} distinct, ${dups} delivered more than once`);
     }
 
-    for (const s of subs) assert.deepEqual(missing((k) => s.got.has(k)), [], `${s.id} lost acknowledged messages`);
-    assert.deepEqual(missing((k) => shared.some((s) => s.got.has(k))), [], 'the $share group lost acknowledged messages');
+    for (const s of subs)
+      assert.deepEqual(
+        missing((k) => s.got.has(k)),
+        [],
+        `${s.id} lost acknowledged messages`,
+      );
+    assert.deepEqual(
+      missing((k) => shared.some((s) => s.got.has(k))),
+      [],
+      'the $share group lost acknowledged messages',
+    );
     // A second copy without DUP is only legitimate when the publisher sent the message twice.
     const sentTwice = (k: string) => {
       const [id, seq] = k.split(':');

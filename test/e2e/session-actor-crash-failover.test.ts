@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import type { Broker } from '../support/broker.js';
-import { ClusterState, shardOfClient, startTwoOwnerCluster } from '../support/cluster-state.js';
+import { type ClusterState, shardOfClient, startTwoOwnerCluster } from '../support/cluster-state.js';
 import { ClientPool, collect, sleep, subscribe, waitFor, type Received } from '../support/mqtt-clients.js';
 
 /**
@@ -106,10 +106,15 @@ describe('session actor crash: failover without losing acknowledged messages', (
     await pool.connect(broker.url(1), { protocolVersion: 5, clientId: probeId, connectTimeout: 30_000 });
     const failoverMs = Date.now() - killedAt;
     const allOwned = await leasesBack;
-    const claimed = await broker.processes.get('session')!.waitForLine(/"msg":"shards claimed"/, 10_000).catch(() => '');
+    const claimed = await broker.processes
+      .get('session')!
+      .waitForLine(/"msg":"shards claimed"/, 10_000)
+      .catch(() => '');
     const claimedAt = /"t":"([^"]+)"/.exec(claimed)?.[1];
     if (claimedAt) console.log(`# failover: survivor claimed and loaded the dead actor's shards ${Date.parse(claimedAt) - killedAt} ms after the kill`);
-    console.log(`# failover: CONNACK for a shard of the killed actor after ${failoverMs} ms; all ${SHARDS} shards leased by the survivor after ${allOwned} ms (lease TTL ${TTL_MS} ms, renew ${Math.floor(TTL_MS / 3)} ms)`);
+    console.log(
+      `# failover: CONNACK for a shard of the killed actor after ${failoverMs} ms; all ${SHARDS} shards leased by the survivor after ${allOwned} ms (lease TTL ${TTL_MS} ms, renew ${Math.floor(TTL_MS / 3)} ms)`,
+    );
     assert.ok(allOwned > 0, 'the survivor took every shard');
 
     await sleep(2500);
@@ -134,6 +139,10 @@ describe('session actor crash: failover without losing acknowledged messages', (
     }
     for (const s of subs) assert.equal(s.client.connected, true, `${s.id} stayed connected`);
     await sleep(500);
-    assert.deepEqual(wgot.map((g) => g.topic), [], 'no Will fired for a device whose connection stayed up');
+    assert.deepEqual(
+      wgot.map((g) => g.topic),
+      [],
+      'no Will fired for a device whose connection stayed up',
+    );
   });
 });

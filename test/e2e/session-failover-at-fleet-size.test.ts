@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import mqtt, { type IClientOptions } from 'mqtt';
 import type { Broker } from '../support/broker.js';
 import { counterValue, httpPortOf, scrape } from '../support/broker-metrics.js';
-import { ClusterState, shardOfClient, startTwoOwnerCluster } from '../support/cluster-state.js';
+import { type ClusterState, shardOfClient, startTwoOwnerCluster } from '../support/cluster-state.js';
 import { ClientPool, collect, sleep, waitFor } from '../support/mqtt-clients.js';
 
 /**
@@ -27,9 +27,11 @@ const sessionOpts = (id: string): IClientOptions => ({ protocolVersion: 5, clien
 /** Runs fn over items, `n` at a time. */
 async function each<T>(items: readonly T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }
 
 describe(`session actor failover with ${SESSIONS} persistent sessions`, () => {
@@ -80,10 +82,15 @@ describe(`session actor failover with ${SESSIONS} persistent sessions`, () => {
     const after = await scrape(survivorPort);
     const sessionsLoaded = counterValue(after, 'shardmq_sessions_loaded_total');
     const entriesRead = counterValue(after, 'shardmq_session_log_entries_read_total') - entriesBefore;
-    const claimed = await broker.processes.get('session')!.waitForLine(/"msg":"shards claimed"/, 1000).catch(() => '');
+    const claimed = await broker.processes
+      .get('session')!
+      .waitForLine(/"msg":"shards claimed"/, 1000)
+      .catch(() => '');
     const claimedAt = Date.parse(/"t":"([^"]+)"/.exec(claimed)?.[1] ?? '');
     if (claimedAt) console.log(`# the survivor had claimed (and loaded) them ${claimedAt - killedAt} ms after the kill`);
-    console.log(`# ${SESSIONS} persistent sessions (${QUEUED} queued messages each), ${SHARDS} shards over 2 session actors: kill -9 of one (${victim.size} shards, ${onVictim.length} sessions); the survivor served all of them again ${servedMs} ms after the kill (lease TTL and renewal at their defaults); survivor loaded ${sessionsLoaded} sessions in all, reading ${entriesRead} log entries for the takeover`);
+    console.log(
+      `# ${SESSIONS} persistent sessions (${QUEUED} queued messages each), ${SHARDS} shards over 2 session actors: kill -9 of one (${victim.size} shards, ${onVictim.length} sessions); the survivor served all of them again ${servedMs} ms after the kill (lease TTL and renewal at their defaults); survivor loaded ${sessionsLoaded} sessions in all, reading ${entriesRead} log entries for the takeover`,
+    );
 
     // Their state survived: Session Present 1 and the queued messages, in order.
     const sample = onVictim.filter((_, i) => i % Math.max(1, Math.floor(onVictim.length / CHECKED)) === 0).slice(0, CHECKED);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import type { Broker } from '../support/broker.js';
-import { ClusterState, startTwoOwnerCluster } from '../support/cluster-state.js';
+import { type ClusterState, startTwoOwnerCluster } from '../support/cluster-state.js';
 import { ClientPool, collect, sleep, subscribe, waitFor, type Received } from '../support/mqtt-clients.js';
 import { Qos1Stream } from '../support/qos1-stream.js';
 

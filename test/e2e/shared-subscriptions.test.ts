@@ -63,7 +63,10 @@ for (const mode of MODES) {
       assertExactlyOnce([...payloads(g1), ...payloads(g2)], list, 'group g');
       assert.ok(g1.length > 0 && g2.length > 0, `both members got some (${g1.length}/${g2.length})`);
       assertExactlyOnce(payloads(gp), list, 'plain subscriber');
-      assert.ok([...g1, ...g2].every((g) => g.topic === topic), 'delivered under the published topic name');
+      assert.ok(
+        [...g1, ...g2].every((g) => g.topic === topic),
+        'delivered under the published topic name',
+      );
     });
 
     test('two groups on the same filter each get every message once', async () => {

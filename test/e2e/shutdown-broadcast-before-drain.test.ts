@@ -35,7 +35,7 @@ for (const mode of MODES) {
       await broker?.stop();
     });
 
-    test('every client of the stopping gateway gets the broadcast before it is closed; the other gateway\'s clients do not', async () => {
+    test("every client of the stopping gateway gets the broadcast before it is closed; the other gateway's clients do not", async () => {
       broker = await startBroker(mode, {
         env: {
           SHARDMQ_SHARDS: '64',
@@ -60,7 +60,7 @@ for (const mode of MODES) {
       }
       if (other) {
         assert.equal(other.client.connected, true, 'the other gateway keeps its client');
-        assert.deepEqual(other.seen, [], 'no broadcast to the other gateway\'s clients');
+        assert.deepEqual(other.seen, [], "no broadcast to the other gateway's clients");
       }
     });
   });

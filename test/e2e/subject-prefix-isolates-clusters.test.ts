@@ -18,7 +18,12 @@ describe('nats.subjectPrefix isolates two clusters on one NATS', () => {
   before(async () => {
     nats = await startNatsServer({ jetstream: true });
     b = await startBroker('cluster', { nats, gateways: 1, env: { SHARDMQ_SHARDS: '64', SHARDMQ_NATS_SUBJECT_PREFIX: 'clusterb', SHARDMQ_CLUSTER_BUCKET_PREFIX: 'clusterb' } });
-    a = await startBroker('cluster', { nats, gateways: 1, backRoles: ['router', 'session'], env: { SHARDMQ_SHARDS: '64', SHARDMQ_NATS_SUBJECT_PREFIX: 'clustera', SHARDMQ_CLUSTER_BUCKET_PREFIX: 'clustera' } });
+    a = await startBroker('cluster', {
+      nats,
+      gateways: 1,
+      backRoles: ['router', 'session'],
+      env: { SHARDMQ_SHARDS: '64', SHARDMQ_NATS_SUBJECT_PREFIX: 'clustera', SHARDMQ_CLUSTER_BUCKET_PREFIX: 'clustera' },
+    });
   });
   after(async () => {
     await pool.closeAll();

@@ -78,7 +78,11 @@ for (const mode of MODES) {
       await subscribe(sub, `${base}/t`, { qos: 1, properties: { subscriptionIdentifier: 7 } });
       await subscribe(sub, `${base}/#`, { qos: 1, properties: { subscriptionIdentifier: 8 } });
       const copies = await publishThenFence(pub, sub, got, base, `${base}/t`, 'shared-and-plain');
-      assert.deepEqual(copies.map(ids).sort((a, b) => a[0]! - b[0]!), [[6], [7, 8]], 'the shared copy apart, the two non-shared merged');
+      assert.deepEqual(
+        copies.map(ids).sort((a, b) => a[0]! - b[0]!),
+        [[6], [7, 8]],
+        'the shared copy apart, the two non-shared merged',
+      );
     });
   });
 }

@@ -56,7 +56,10 @@ describe('topic level limit at its default (single)', () => {
     assert.equal(await c4.waitClosed(), true);
     assert.equal(await events('topic_name_invalid'), before + 2);
     await qos1RoundTrip(sub, 'lv/bystander');
-    assert.ok(got.some((g) => g.topic === 'lv/bystander'), 'the bystander message arrived');
+    assert.ok(
+      got.some((g) => g.topic === 'lv/bystander'),
+      'the bystander message arrived',
+    );
     assert.ok(!got.some((g) => g.topic === levels(DEFAULT_LEVELS + 1)), 'the refused ones did not');
   });
 });

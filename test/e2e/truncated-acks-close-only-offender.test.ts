@@ -32,7 +32,7 @@ const TRUNCATIONS = [
 
 function disconnectCode(c: RawClient): number | undefined {
   const d = c.packets.find((p) => p.cmd === 'disconnect') as { reasonCode?: number } | undefined;
-  return d ? d.reasonCode ?? 0 : undefined;
+  return d ? (d.reasonCode ?? 0) : undefined;
 }
 
 for (const mode of MODES) {

@@ -102,7 +102,10 @@ for (const mode of MODES) {
       const topic = `tw/${mode}/v5-delay0`;
       const id = `${mode}-v5-delay0`;
       await pool.connect(broker.url(0), {
-        protocolVersion: 5, clientId: id, clean: false, properties: { sessionExpiryInterval: 60 },
+        protocolVersion: 5,
+        clientId: id,
+        clean: false,
+        properties: { sessionExpiryInterval: 60 },
         will: { topic, payload: Buffer.from('v5-delay0'), qos: 1, retain: false },
       });
       await pool.connect(broker.url(1), { protocolVersion: 5, clientId: id, clean: false, properties: { sessionExpiryInterval: 60 } });
@@ -115,7 +118,10 @@ for (const mode of MODES) {
       const topic = `tw/${mode}/v5-delayed`;
       const id = `${mode}-v5-delayed`;
       const opts: IClientOptions = {
-        protocolVersion: 5, clientId: id, clean: false, properties: { sessionExpiryInterval: 60 },
+        protocolVersion: 5,
+        clientId: id,
+        clean: false,
+        properties: { sessionExpiryInterval: 60 },
         will: { topic, payload: Buffer.from('v5-delayed'), qos: 1, retain: false, properties: { willDelayInterval: 2 } },
       };
       await pool.connect(broker.url(0), opts);
@@ -129,7 +135,10 @@ for (const mode of MODES) {
       const topic = `tw/${mode}/v5-clean-start`;
       const id = `${mode}-v5-clean-start`;
       await pool.connect(broker.url(0), {
-        protocolVersion: 5, clientId: id, clean: false, properties: { sessionExpiryInterval: 60 },
+        protocolVersion: 5,
+        clientId: id,
+        clean: false,
+        properties: { sessionExpiryInterval: 60 },
         will: { topic, payload: Buffer.from('v5-clean-start'), qos: 1, retain: false, properties: { willDelayInterval: 3600 } },
       });
       await pool.connect(broker.url(1), { protocolVersion: 5, clientId: id, clean: true });

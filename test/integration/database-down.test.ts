@@ -15,7 +15,13 @@ before(async () => {
   await applyVmqMigration(db);
   await insertVmqUser(db, { username: 'known', password: 'pw-known', publishAcl: [{ pattern: 'k/#' }] });
   await insertVmqUser(db, { username: 'later', password: 'pw-later', publishAcl: [{ pattern: 'l/#' }] });
-  const common = { SHARDMQ_AUTH_DATABASE_URL: db.url, SHARDMQ_AUTH_CACHE_TTL_MS: '0', SHARDMQ_AUTH_HEALTH_CHECK_INTERVAL_MS: '200', SHARDMQ_AUTH_HOST_RETRY_MS: '200', SHARDMQ_AUTH_CONNECT_TIMEOUT_MS: '2000' };
+  const common = {
+    SHARDMQ_AUTH_DATABASE_URL: db.url,
+    SHARDMQ_AUTH_CACHE_TTL_MS: '0',
+    SHARDMQ_AUTH_HEALTH_CHECK_INTERVAL_MS: '200',
+    SHARDMQ_AUTH_HOST_RETRY_MS: '200',
+    SHARDMQ_AUTH_CONNECT_TIMEOUT_MS: '2000',
+  };
   stale = await startAuthHarness({ ...common, SHARDMQ_AUTH_STALE_WHILE_DOWN_MS: '600000' });
   strict = await startAuthHarness({ ...common, SHARDMQ_AUTH_STALE_WHILE_DOWN_MS: '0' });
 });

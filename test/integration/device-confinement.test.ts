@@ -15,7 +15,10 @@ before(async () => {
   await insertVmqUser(db, {
     username: 'fleet',
     password: 'fleet-pw',
-    publishAcl: [{ pattern: 'devices/%c/up/#', max_qos: 1 }, { pattern: 'users/%u/%c', allowed_retain: false }],
+    publishAcl: [
+      { pattern: 'devices/%c/up/#', max_qos: 1 },
+      { pattern: 'users/%u/%c', allowed_retain: false },
+    ],
     subscribeAcl: [{ pattern: 'devices/%c/down/#' }],
   });
   h = await startAuthHarness({ SHARDMQ_AUTH_DATABASE_URL: db.url });

@@ -141,7 +141,10 @@ describe('HTTP auth backend', () => {
       assert.equal(served.acl?.publish[0]?.pattern, 'devices/dev-9/up/#');
       assert.ok((await metricValue(auth.metrics, 'shardmq_auth_cache_hits_total', { backend: 'http', kind: 'stale' })) >= 1);
       assert.equal((await strict.connect(known)).result, 'unavailable', 'staleWhileDownMs=0 serves nothing from cache');
-      for (const c of [{ ...known, password: 'other' }, { clientId: 'dev-10', username: 'fleet', password: SECRET }]) {
+      for (const c of [
+        { ...known, password: 'other' },
+        { clientId: 'dev-10', username: 'fleet', password: SECRET },
+      ]) {
         assert.equal((await auth.connect(c)).result, 'unavailable', 'unknown credentials: retry later, not bad password');
       }
       assert.ok((await metricValue(auth.metrics, 'shardmq_auth_http_errors_total', { kind: 'connect' })) >= 2);
@@ -180,10 +183,7 @@ describe('HTTP auth backend over HTTPS', () => {
   });
 
   test('an unreadable CA file stops start-up naming the setting', async () => {
-    await assert.rejects(
-      startAuthHarness({ SHARDMQ_AUTH_HTTP_URL: server.url('/auth'), SHARDMQ_AUTH_HTTP_CA_FILE: '/nonexistent/ca.pem' }),
-      /auth\.http\.caFile/,
-    );
+    await assert.rejects(startAuthHarness({ SHARDMQ_AUTH_HTTP_URL: server.url('/auth'), SHARDMQ_AUTH_HTTP_CA_FILE: '/nonexistent/ca.pem' }), /auth\.http\.caFile/);
   });
 });
 
@@ -206,8 +206,7 @@ describe('per-message authorization through the auth-service (auth.http.aclUrl)'
     await server?.stop();
   });
 
-  const ask = (topic: string, action: 'publish' | 'subscribe' = 'publish') =>
-    auth.client.authorize({ mountpoint: 'mp', clientId: 'c', username: 'u', action, topic, qos: 1, retain: true });
+  const ask = (topic: string, action: 'publish' | 'subscribe' = 'publish') => auth.client.authorize({ mountpoint: 'mp', clientId: 'c', username: 'u', action, topic, qos: 1, retain: true });
 
   test('allow/deny with the reuse time the server allowed; the request carries the whole context', async () => {
     assert.deepEqual(await ask('ok/a'), { allow: true, ttlMs: 45000 });

@@ -56,10 +56,19 @@ test('user add refuses duplicates; user list shows rows without hashes', async (
   const list = await user('list');
   assert.equal(list.code, 0);
   const rows = list.out.map((l) => JSON.parse(l));
-  assert.deepEqual(rows.map((r) => [r.mountpoint, r.clientId, r.username]), [['', 'dev-1', 'alice'], ['mp2', '*', 'bob']]);
+  assert.deepEqual(
+    rows.map((r) => [r.mountpoint, r.clientId, r.username]),
+    [
+      ['', 'dev-1', 'alice'],
+      ['mp2', '*', 'bob'],
+    ],
+  );
   assert.equal(rows[0].hash, '$2a$08$');
   assert.ok(!list.out.join('').includes(((await db.query("SELECT password FROM vmq_auth_acl WHERE username='alice'")).rows[0] as { password: string }).password));
-  assert.deepEqual((await user('list', '--mountpoint', 'mp2')).out.map((l) => JSON.parse(l).username), ['bob']);
+  assert.deepEqual(
+    (await user('list', '--mountpoint', 'mp2')).out.map((l) => JSON.parse(l).username),
+    ['bob'],
+  );
 });
 
 test('user passwd and user acl change what the service answers', async () => {

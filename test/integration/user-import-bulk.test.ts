@@ -65,7 +65,9 @@ test(`a CSV of ${USERS} devices is imported in batches with progress output, thr
   assert.match(r.stdout, new RegExp(`^progress: \\d+/${USERS} `, 'm'), 'progress while it runs');
   assert.match(r.stdout, new RegExp(`^done: ${USERS}/${USERS} \\(100%\\), ${USERS} added, 0 skipped as existing`, 'm'));
   assert.equal(await count("username LIKE 'dev-%'"), USERS);
-  const row = (await db.query<{ ok: boolean; password: string; publish_acl: unknown }>("SELECT password = crypt('pw-1234', password) AS ok, password, publish_acl FROM vmq_auth_acl WHERE username = 'dev-1234'")).rows[0]!;
+  const row = (
+    await db.query<{ ok: boolean; password: string; publish_acl: unknown }>("SELECT password = crypt('pw-1234', password) AS ok, password, publish_acl FROM vmq_auth_acl WHERE username = 'dev-1234'")
+  ).rows[0]!;
   assert.equal(row.ok, true);
   assert.match(row.password, /^\$2a\$04\$/);
   assert.deepEqual(row.publish_acl, [{ pattern: 'devices/%c/#' }]);
@@ -75,13 +77,19 @@ test(`a CSV of ${USERS} devices is imported in batches with progress output, thr
 
 test('a rerun skips existing users; --update replaces their password and ACLs', async () => {
   const file = join(dir, 'some.json');
-  writeFileSync(file, JSON.stringify([
-    { username: 'dev-1', password: 'changed', clientId: 'dev-1', subscribeAcl: [{ pattern: 'cmd/%c' }] },
-    { username: 'tenant-dev', password: 'tpw', clientId: 'tdev', mountpoint: 'tenantA' },
-  ]));
+  writeFileSync(
+    file,
+    JSON.stringify([
+      { username: 'dev-1', password: 'changed', clientId: 'dev-1', subscribeAcl: [{ pattern: 'cmd/%c' }] },
+      { username: 'tenant-dev', password: 'tpw', clientId: 'tdev', mountpoint: 'tenantA' },
+    ]),
+  );
   const skip = await user('import', file, '--cost', '4');
   assert.equal(skip.code, 0, skip.out.join('\n'));
-  assert.ok(skip.out.some((l) => /^done: 2\/2 \(100%\), 1 added, 1 skipped as existing/.test(l)), skip.out.join('\n'));
+  assert.ok(
+    skip.out.some((l) => /^done: 2\/2 \(100%\), 1 added, 1 skipped as existing/.test(l)),
+    skip.out.join('\n'),
+  );
   assert.equal(await auth('dev-1', 'dev-1', 'pw-1'), 'ok', 'not replaced without --update');
   assert.equal(await auth('tdev', 'tenant-dev', 'tpw', 'tenantA'), 'ok');
   const upd = await user('import', file, '--cost', '4', '--update');

@@ -68,8 +68,7 @@ export async function startAuthHttpServer(o: { tls?: { certFile: string; keyFile
       res.end(payload);
     });
   };
-  const make = () =>
-    o.tls ? https.createServer({ cert: readFileSync(o.tls.certFile), key: readFileSync(o.tls.keyFile) }, handle) : http.createServer(handle);
+  const make = () => (o.tls ? https.createServer({ cert: readFileSync(o.tls.certFile), key: readFileSync(o.tls.keyFile) }, handle) : http.createServer(handle));
   let server = make();
   const listen = (port: number) =>
     new Promise<number>((resolve, reject) => {

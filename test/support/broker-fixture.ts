@@ -1,7 +1,7 @@
 import { after, before } from 'node:test';
 import { startBroker, type Broker, type BrokerMode, type BrokerOptions } from './broker.js';
 import { ClientPool } from './mqtt-clients.js';
-import { RawClient } from './raw-mqtt.js';
+import type { RawClient } from './raw-mqtt.js';
 
 export interface BrokerFixture {
   /** The broker started by the suite's before() hook. */

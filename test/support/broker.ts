@@ -121,9 +121,7 @@ export async function startBroker(mode: BrokerMode, o: BrokerOptions = {}): Prom
         started(role, await spawnShardmq(role, { ...base, SHARDMQ_ROLES: role, ...o.roleEnv?.[role] }, o.nofile));
       }
       const n = o.gateways ?? 2;
-      const gws = await Promise.all(
-        Array.from({ length: n }, (_, i) => spawnShardmq(`gateway-${i + 1}`, { ...base, SHARDMQ_ROLES: 'gateway', ...o.roleEnv?.gateway }, o.nofile)),
-      );
+      const gws = await Promise.all(Array.from({ length: n }, (_, i) => spawnShardmq(`gateway-${i + 1}`, { ...base, SHARDMQ_ROLES: 'gateway', ...o.roleEnv?.gateway }, o.nofile)));
       gws.forEach((r, i) => {
         started(`gateway-${i + 1}`, r);
         ports.push(r.mqttPort!);

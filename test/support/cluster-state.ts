@@ -12,7 +12,10 @@ import { startBroker, type Broker } from './broker.js';
  * way an operator would with the nats CLI. Test support only.
  */
 export class ClusterState {
-  private constructor(private readonly nc: NatsConnection, private readonly prefix: string) {}
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly prefix: string,
+  ) {}
 
   /** natsUrl: one URL or several, comma separated (a NATS cluster). */
   static async open(natsUrl: string, prefix = 'shardmq'): Promise<ClusterState> {

@@ -14,8 +14,24 @@ import {
   encodeRoutePublish,
   encodeSubChanges,
   SubOp,
-  type RetainedAnswer, type RetainedSync, type RoutePublish, type SubChange, type SubChangeBatch } from '../../common/src/envelope/router.js';
-import { decodeConnectReply, decodeSessionIn, encodeConnectReply, encodeSessionIn, LostReason, SessIn, type ConnectReply, type DeliveryTarget, type SessionInEnv, type SubscriptionRequest } from '../../common/src/envelope/session-in.js';
+  type RetainedAnswer,
+  type RetainedSync,
+  type RoutePublish,
+  type SubChange,
+  type SubChangeBatch,
+} from '../../common/src/envelope/router.js';
+import {
+  decodeConnectReply,
+  decodeSessionIn,
+  encodeConnectReply,
+  encodeSessionIn,
+  LostReason,
+  SessIn,
+  type ConnectReply,
+  type DeliveryTarget,
+  type SessionInEnv,
+  type SubscriptionRequest,
+} from '../../common/src/envelope/session-in.js';
 import type { Heartbeat } from '../../common/src/envelope/heartbeat.js';
 import { createSession, type Delivery, type Inflight, type Session, type SessionSub } from '../../session-actor/src/core/session.js';
 
@@ -59,10 +75,7 @@ const props: fc.Arbitrary<MessageProps> = rec(
   { requiredKeys: [] },
 );
 
-export const message: fc.Arbitrary<Message> = rec(
-  { topic: text, payload: buf(24), qos, retain: fc.boolean(), origin: text, props },
-  { requiredKeys: ['topic', 'payload', 'qos', 'retain', 'origin'] },
-);
+export const message: fc.Arbitrary<Message> = rec({ topic: text, payload: buf(24), qos, retain: fc.boolean(), origin: text, props }, { requiredKeys: ['topic', 'payload', 'qos', 'retain', 'origin'] });
 
 const subRequest: fc.Arbitrary<SubscriptionRequest> = rec({
   filter: text,
@@ -163,10 +176,7 @@ export const retainedAnswer: fc.Arbitrary<RetainedAnswer> = rec({ items: shortLi
 export const retainedSync: fc.Arbitrary<RetainedSync> = rec({ routerId: text, mountpoint: text, message });
 export const heartbeat: fc.Arbitrary<Heartbeat> = rec({ gatewayId: text, stopping: fc.boolean() });
 
-const delivery: fc.Arbitrary<Delivery> = rec(
-  { message, qos, retain: fc.boolean(), subIds: shortList(u32), group: text },
-  { requiredKeys: ['message', 'qos', 'retain', 'subIds'] },
-);
+const delivery: fc.Arbitrary<Delivery> = rec({ message, qos, retain: fc.boolean(), subIds: shortList(u32), group: text }, { requiredKeys: ['message', 'qos', 'retain', 'subIds'] });
 
 const sessionSub: fc.Arbitrary<SessionSub> = rec(
   {
@@ -271,15 +281,27 @@ function sessionFromView(v: ReturnType<typeof sessionView>): Session {
 export const codecs: readonly Codec[] = [
   codec('session-in envelopes', sessionIn, encodeSessionIn, decodeSessionIn, 3),
   codec('connect reply', connectReply, encodeConnectReply, decodeConnectReply),
-  codec('gateway-out batches', fc.array(gatewayOutItem, { maxLength: 5 }), encodeGatewayOut, (b) => {
-    const items: GatewayOutItem[] = [];
-    decodeGatewayOut(b, (it) => items.push(it));
-    return items;
-  }, 2),
+  codec(
+    'gateway-out batches',
+    fc.array(gatewayOutItem, { maxLength: 5 }),
+    encodeGatewayOut,
+    (b) => {
+      const items: GatewayOutItem[] = [];
+      decodeGatewayOut(b, (it) => items.push(it));
+      return items;
+    },
+    2,
+  ),
   codec('route publish', routePublish, encodeRoutePublish, decodeRoutePublish),
   codec('subscription change batch', subChangeBatch, encodeSubChanges, decodeSubChanges),
   codec('retained answer', retainedAnswer, encodeRetainedAnswer, decodeRetainedAnswer),
   codec('retained sync', retainedSync, encodeRetainedSync, decodeRetainedSync),
   codec('heartbeat', heartbeat, encodeHeartbeat, decodeHeartbeat),
-  codec('stored session', session.map(sessionView), (v) => encodeSession(sessionFromView(v)), (b) => sessionView(decodeSession(b)), 2),
+  codec(
+    'stored session',
+    session.map(sessionView),
+    (v) => encodeSession(sessionFromView(v)),
+    (b) => sessionView(decodeSession(b)),
+    2,
+  ),
 ];

@@ -67,7 +67,10 @@ export const V1_VECTORS = {
   },
   subChanges: {
     hex: 'c1000000010100056465762d3100000003612f2300000900000003000100000003612f23',
-    value: { changes: [{ op: 1, key: 'dev-1', mountpoint: '', filter: 'a/#', qos: 1, noLocal: false, retainAsPublished: true, subId: 3 }], retainedFor: [{ mountpoint: '', filter: 'a/#' }] } as SubChangeBatch,
+    value: {
+      changes: [{ op: 1, key: 'dev-1', mountpoint: '', filter: 'a/#', qos: 1, noLocal: false, retainAsPublished: true, subId: 3 }],
+      retainedFor: [{ mountpoint: '', filter: 'a/#' }],
+    } as SubChangeBatch,
   },
 } as const;
 

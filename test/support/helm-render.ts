@@ -53,7 +53,12 @@ export class HelmRenderer {
         HELM_DATA_HOME: join(home, 'data'),
       },
     });
-    const objects = r.status === 0 ? parseAllDocuments(r.stdout).map((d) => d.toJS()).filter((o) => o) : [];
+    const objects =
+      r.status === 0
+        ? parseAllDocuments(r.stdout)
+            .map((d) => d.toJS())
+            .filter((o) => o)
+        : [];
     return { status: r.status, stderr: r.stderr, objects };
   }
 

@@ -35,11 +35,7 @@ export async function writePublicKeyFile(dir: string, k: SigningKey): Promise<st
  * pass null for no exp). Key: a SigningKey (RS256/ES256, its kid in the header) or an HMAC
  * secret (HS256).
  */
-export async function signToken(
-  claims: JWTPayload,
-  key: SigningKey | Uint8Array,
-  o: { expInS?: number | null; nbfInS?: number; kid?: string } = {},
-): Promise<string> {
+export async function signToken(claims: JWTPayload, key: SigningKey | Uint8Array, o: { expInS?: number | null; nbfInS?: number; kid?: string } = {}): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   const isSecret = key instanceof Uint8Array;
   const header = isSecret ? { alg: 'HS256' } : { alg: key.alg, kid: o.kid ?? key.kid };

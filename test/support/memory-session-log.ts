@@ -56,7 +56,11 @@ export class MemorySessionLog implements SessionLog {
 
   async purgeBelow(subject: string, seq: number): Promise<void> {
     const l = this.entries.get(subject);
-    if (l) this.entries.set(subject, l.filter((e) => e.seq >= seq));
+    if (l)
+      this.entries.set(
+        subject,
+        l.filter((e) => e.seq >= seq),
+      );
   }
 
   maxPayload(): number {

@@ -115,17 +115,37 @@ const PROP = {
 function propEntry(rng: Rng, id: number): PropEntry {
   const head = Buffer.from([id]);
   switch (id) {
-    case 0x01: case 0x17: case 0x19: case 0x24: case 0x25: case 0x28: case 0x29: case 0x2a:
+    case 0x01:
+    case 0x17:
+    case 0x19:
+    case 0x24:
+    case 0x25:
+    case 0x28:
+    case 0x29:
+    case 0x2a:
       return Buffer.concat([head, Buffer.from([rng.pick([0, 1, 1, 2, 0xff])])]);
-    case 0x02: case 0x11: case 0x18: case 0x27:
+    case 0x02:
+    case 0x11:
+    case 0x18:
+    case 0x27:
       return Buffer.concat([head, u32(rng.pick([0, 1, 60, 0xffffffff, rng.u32()]))]);
-    case 0x13: case 0x21: case 0x22: case 0x23:
+    case 0x13:
+    case 0x21:
+    case 0x22:
+    case 0x23:
       return Buffer.concat([head, u16(rng.pick([0, 1, 2, 64, 65, 0xffff, rng.int(0x10000)]))]);
     case 0x0b:
       return Buffer.concat([head, varInt(rng.pick([0, 1, 127, 128, 268435455, rng.int(1 << 20)]))]);
-    case 0x03: case 0x08: case 0x12: case 0x15: case 0x1a: case 0x1c: case 0x1f:
+    case 0x03:
+    case 0x08:
+    case 0x12:
+    case 0x15:
+    case 0x1a:
+    case 0x1c:
+    case 0x1f:
       return Buffer.concat([head, str(rng.pick(['', 'a', 'fz/resp', 'x/+', '\u0000', Buffer.from([0xff, 0xfe]), 'é'.repeat(rng.int(40))]))]);
-    case 0x09: case 0x16:
+    case 0x09:
+    case 0x16:
       return Buffer.concat([head, str(rng.bytes(rng.int(24)))]);
     case 0x26:
       return Buffer.concat([head, str(rng.pick(['k', '', 'key\u0000', 'ü'])), str(rng.pick(['v', '', Buffer.from([0xc3, 0x28])]))]);
@@ -172,7 +192,7 @@ function genPacket(p: Record<string, unknown>, v: Version): Buffer {
 }
 
 function userProps(rng: Rng): Record<string, string | string[]> {
-  return rng.chance(0.5) ? { k: 'v' } : { a: ['1', '2'], 'ü': 'x' };
+  return rng.chance(0.5) ? { k: 'v' } : { a: ['1', '2'], ü: 'x' };
 }
 
 function randomMessageId(rng: Rng): number {
@@ -198,7 +218,13 @@ export function validConnect(rng: Rng, v: Version, clientId: string): Buffer {
     if (rng.chance(0.7)) p.password = Buffer.from('secret');
   }
   if (v === 5 && rng.chance(0.5)) {
-    p.properties = { receiveMaximum: 1 + rng.int(100), topicAliasMaximum: rng.int(10), maximumPacketSize: 1024 + rng.int(1 << 20), requestProblemInformation: rng.chance(0.5), userProperties: userProps(rng) };
+    p.properties = {
+      receiveMaximum: 1 + rng.int(100),
+      topicAliasMaximum: rng.int(10),
+      maximumPacketSize: 1024 + rng.int(1 << 20),
+      requestProblemInformation: rng.chance(0.5),
+      userProperties: userProps(rng),
+    };
   }
   return genPacket(p, v);
 }
@@ -413,7 +439,7 @@ export const MUTATORS: ReadonlyArray<{ name: string; apply: (rng: Rng, b: Buffer
     apply: (rng, b) => {
       const s = bodyStart(b);
       if (s < 0) return b;
-      const head = rng.chance(0.5) ? Buffer.from([0x80 | (b.length - s) % 128, 0x80, 0x80, 0x80, 0x01]) : Buffer.from([0x80 | ((b.length - s) & 0x7f), 0x00]);
+      const head = rng.chance(0.5) ? Buffer.from([0x80 | ((b.length - s) % 128), 0x80, 0x80, 0x80, 0x01]) : Buffer.from([0x80 | ((b.length - s) & 0x7f), 0x00]);
       return Buffer.concat([Buffer.from([b[0]!]), head, b.subarray(s)]);
     },
   },

@@ -69,7 +69,10 @@ function installExitHooks(): void {
 }
 
 class StartError extends Error {
-  constructor(message: string, readonly addressInUse: boolean) {
+  constructor(
+    message: string,
+    readonly addressInUse: boolean,
+  ) {
     super(message);
   }
 }

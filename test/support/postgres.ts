@@ -62,7 +62,9 @@ export function findPostgresBinDir(): string {
   const root = '/usr/lib/postgresql';
   let versions: string[] = [];
   try {
-    versions = readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+    versions = readdirSync(root)
+      .filter((v) => /^\d+$/.test(v))
+      .sort((a, b) => Number(b) - Number(a));
   } catch {
     // no postgresql at all
   }
@@ -162,11 +164,7 @@ export async function startPostgres(opts: { tls?: PostgresTlsOptions; password?:
       settings.push(`ssl_ca_file=${ca}`);
     }
     // TLS only: plain connections are rejected, so a test cannot pass without TLS by accident.
-    const hba = [
-      'local all all trust',
-      `hostssl all all 127.0.0.1/32 scram-sha-256${opts.tls.requireClientCert ? ' clientcert=verify-ca' : ''}`,
-      'hostnossl all all 0.0.0.0/0 reject',
-    ].join('\n');
+    const hba = ['local all all trust', `hostssl all all 127.0.0.1/32 scram-sha-256${opts.tls.requireClientCert ? ' clientcert=verify-ca' : ''}`, 'hostnossl all all 0.0.0.0/0 reject'].join('\n');
     const hbaFile = join(dataDir, 'pg_hba.conf');
     await writeFile(hbaFile, hba + '\n');
     own(hbaFile, 0o600);
@@ -228,9 +226,7 @@ export async function startPostgres(opts: { tls?: PostgresTlsOptions; password?:
         ssl: opts.tls
           ? {
               rejectUnauthorized: false,
-              ...(opts.tls.clientCertFile && opts.tls.clientKeyFile
-                ? { cert: readFileSync(opts.tls.clientCertFile, 'utf8'), key: readFileSync(opts.tls.clientKeyFile, 'utf8') }
-                : {}),
+              ...(opts.tls.clientCertFile && opts.tls.clientKeyFile ? { cert: readFileSync(opts.tls.clientCertFile, 'utf8'), key: readFileSync(opts.tls.clientKeyFile, 'utf8') } : {}),
             }
           : false,
         connectionTimeoutMillis: 10_000,

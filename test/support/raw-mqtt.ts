@@ -15,7 +15,10 @@ export class RawClient {
   private readonly parser: ReturnType<typeof mqttPacket.parser>;
   parseError: Error | undefined;
 
-  private constructor(readonly socket: net.Socket, protocolVersion: 3 | 4 | 5) {
+  private constructor(
+    readonly socket: net.Socket,
+    protocolVersion: 3 | 4 | 5,
+  ) {
     this.parser = mqttPacket.parser({ protocolVersion });
     this.parser.on('packet', (p: Packet) => this.packets.push(p));
     this.parser.on('error', (e: Error) => (this.parseError = e));

@@ -2,15 +2,7 @@ import mqtt from 'mqtt-packet';
 import { GwOut, type CloseItem, type GatewayOutItem, type PublishItem } from '../../common/src/envelope/gateway-out.js';
 import type { Message, MessageProps, QoS } from '../../common/src/envelope/message.js';
 import type { SubChangeBatch } from '../../common/src/envelope/router.js';
-import {
-  LostReason,
-  SessIn,
-  type ConnectReply,
-  type DeliveryTarget,
-  type ProtocolVersion,
-  type SessionInEnv,
-  type SubscriptionRequest,
-} from '../../common/src/envelope/session-in.js';
+import { LostReason, SessIn, type ConnectReply, type DeliveryTarget, type ProtocolVersion, type SessionInEnv, type SubscriptionRequest } from '../../common/src/envelope/session-in.js';
 import type { Continuation, CountKind, Effect, TimerKind } from '../../session-actor/src/core/effects.js';
 import { handleIn } from '../../session-actor/src/core/handle-in.js';
 import { adminKick, type KickOutcome } from '../../session-actor/src/core/admin-kick.js';
@@ -213,16 +205,10 @@ export class SessionCoreHarness {
   }
 
   /** SUBSCRIBE; with `ack` (default true) the routers accept at once, returning `retained`. */
-  subscribe(
-    c: Conn,
-    filters: string | string[] | SubscriptionRequest[],
-    o: SubscribeOptions & { ack?: boolean; retained?: Array<{ index: number; message: Message }> } = {},
-  ): Effect[] {
+  subscribe(c: Conn, filters: string | string[] | SubscriptionRequest[], o: SubscribeOptions & { ack?: boolean; retained?: Array<{ index: number; message: Message }> } = {}): Effect[] {
     const list = Array.isArray(filters) ? filters : [filters];
     const subs: SubscriptionRequest[] = list.map((f) =>
-      typeof f === 'string'
-        ? { filter: f, qos: o.qos ?? 1, noLocal: o.noLocal ?? false, retainAsPublished: o.retainAsPublished ?? false, retainHandling: o.retainHandling ?? 0, rc: o.rc ?? 0xff }
-        : f,
+      typeof f === 'string' ? { filter: f, qos: o.qos ?? 1, noLocal: o.noLocal ?? false, retainAsPublished: o.retainAsPublished ?? false, retainHandling: o.retainHandling ?? 0, rc: o.rc ?? 0xff } : f,
     );
     const { out } = this.in({ kind: SessIn.Subscribe, key: c.key, epoch: c.epoch, packetId: o.packetId ?? 1, subscriptionId: o.subscriptionId ?? 0, subs });
     if (o.ack === false) return out;

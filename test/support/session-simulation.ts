@@ -457,7 +457,21 @@ export class SessionSimulation {
     const fl: string[] = [];
     for (const f of s.inflight.values()) fl.push(`${f.packetId}${f.state}${f.held ? 'h' : ''}`);
     const subs = [...s.subs].map(([f, x]) => `${f}=${x.qos}`).join(',');
-    return [s.incarnation, s.epoch, s.conn ? connKey(s.conn.gateway, s.conn.connId) : '-', s.will ? 'W' : '-', s.willDueAt, s.expiresAt, s.expiryS, fl.join(','), s.queue.length, s.queuedBytes, subs, [...s.inboundQos2].join(','), s.nextPacketId].join('|');
+    return [
+      s.incarnation,
+      s.epoch,
+      s.conn ? connKey(s.conn.gateway, s.conn.connId) : '-',
+      s.will ? 'W' : '-',
+      s.willDueAt,
+      s.expiresAt,
+      s.expiryS,
+      fl.join(','),
+      s.queue.length,
+      s.queuedBytes,
+      subs,
+      [...s.inboundQos2].join(','),
+      s.nextPacketId,
+    ].join('|');
   }
 
   // ---------------------------------------------------------------- the one way into the core
@@ -534,7 +548,10 @@ export class SessionSimulation {
     const p = preConn.get(c.key);
     const closingOld = it.kind === GwOut.Close && p !== undefined && p.gateway === gateway && p.connId === it.connId && p.epoch === it.epoch;
     if (!current && !closingOld) {
-      this.violate('output-for-stale-epoch', `${label}: item kind ${it.kind} to ${gateway}#${it.connId} epoch ${it.epoch}; session epoch ${s?.epoch} conn ${s?.conn ? connKey(s.conn.gateway, s.conn.connId) : '-'}`);
+      this.violate(
+        'output-for-stale-epoch',
+        `${label}: item kind ${it.kind} to ${gateway}#${it.connId} epoch ${it.epoch}; session epoch ${s?.epoch} conn ${s?.conn ? connKey(s.conn.gateway, s.conn.connId) : '-'}`,
+      );
     }
     if (it.kind === GwOut.Publish) {
       const inf = this.infoOf(it.message);
@@ -791,8 +808,18 @@ export class SessionSimulation {
   private checkSubs(label: string, key: string): void {
     const s = this.st.sessions.get(key);
     const idx = this.index.get(key);
-    const a = s ? [...s.subs].map(([f, x]) => `${f}=${x.qos}`).sort().join(',') : '';
-    const b = idx ? [...idx].map(([f, x]) => `${f}=${x.qos}`).sort().join(',') : '';
+    const a = s
+      ? [...s.subs]
+          .map(([f, x]) => `${f}=${x.qos}`)
+          .sort()
+          .join(',')
+      : '';
+    const b = idx
+      ? [...idx]
+          .map(([f, x]) => `${f}=${x.qos}`)
+          .sort()
+          .join(',')
+      : '';
     if (a === b) return;
     // Attributed to the known causes (router failures), so other divergences stay visible.
     let kind = 'subscriptions-diverged';
@@ -983,7 +1010,8 @@ export class SessionSimulation {
     if (reply.sessionPresent !== present) this.violate('session-present', `connect ${cl.id}: core says ${reply.sessionPresent}, model ${present}`);
     cl.conn = c;
     cl.lastExpiryS = sessionExpiryS ?? 0;
-    if (!reply.sessionPresent) cl.out2.clear(); // the client discards its session state too
+    if (!reply.sessionPresent)
+      cl.out2.clear(); // the client discards its session state too
     else {
       // [MQTT-4.4.0-1] resend unacknowledged PUBLISH (DUP) and PUBREL with their ids.
       for (const [pid, f] of cl.out2) {
@@ -1156,8 +1184,10 @@ export class SessionSimulation {
           else this.bumpFilter(then.key, f);
         }
       }
-      if (diff.length > 0) this.violate(req!.kind === 'sub' ? 'subscribe-answer-wrong-subscriptions' : 'unsubscribe-answer-wrong-subscriptions', `${then.key} pid ${then.packetId} ok=${a.ok}: ${diff.join('; ')}`);
-      if (changedSinceDiff.length > 0) this.violate('unsubscribe-undo-after-later-change', `${then.key} pid ${then.packetId}: ${changedSinceDiff.join('; ')} (subscribed and unsubscribed again since)`);
+      if (diff.length > 0)
+        this.violate(req!.kind === 'sub' ? 'subscribe-answer-wrong-subscriptions' : 'unsubscribe-answer-wrong-subscriptions', `${then.key} pid ${then.packetId} ok=${a.ok}: ${diff.join('; ')}`);
+      if (changedSinceDiff.length > 0)
+        this.violate('unsubscribe-undo-after-later-change', `${then.key} pid ${then.packetId}: ${changedSinceDiff.join('; ')} (subscribed and unsubscribed again since)`);
       if (repeatedDiff.length > 0) this.violate('subscribe-undo-of-repeated-filter', `${then.key} pid ${then.packetId} ok=${a.ok} filters ${req!.filters.join(' ')}: ${repeatedDiff.join('; ')}`);
     };
     if (then.kind === 'unsuback') {
@@ -1511,14 +1541,21 @@ export class SessionSimulation {
     for (const s of this.st.sessions.values()) {
       if (!s.conn) continue;
       if (s.inflight.size > 0 || s.queue.length > 0) {
-        this.violate('delivery-stuck', `${s.key}: ${s.inflight.size} inflight (${[...s.inflight.values()].map((f) => `${f.packetId}${f.state}${f.held ? 'h' : ''}`).join(',')}), ${s.queue.length} queued after settling`);
+        this.violate(
+          'delivery-stuck',
+          `${s.key}: ${s.inflight.size} inflight (${[...s.inflight.values()].map((f) => `${f.packetId}${f.state}${f.held ? 'h' : ''}`).join(',')}), ${s.queue.length} queued after settling`,
+        );
       }
     }
     for (const cl of this.clients) {
       const c = cl.conn;
       if (!c || !c.open) continue;
       const afterFailure = [...cl.out2.values()].every((f) => this.failedRoutes.has(this.infoOf(f.m).uid));
-      if (cl.out2.size > 0) this.violate(afterFailure ? 'qos2-publish-stuck-after-route-failure' : 'qos2-publish-stuck', `${cl.id}: QoS 2 publishes never completed: ${[...cl.out2].map(([pid, f]) => `${pid}:${f.state}:${this.infoOf(f.m).uid}`).join(' ')}`);
+      if (cl.out2.size > 0)
+        this.violate(
+          afterFailure ? 'qos2-publish-stuck-after-route-failure' : 'qos2-publish-stuck',
+          `${cl.id}: QoS 2 publishes never completed: ${[...cl.out2].map(([pid, f]) => `${pid}:${f.state}:${this.infoOf(f.m).uid}`).join(' ')}`,
+        );
       if (c.pendingSubs.size > 0) this.violate('suback-missing', `${cl.id} conn ${c.id}: no SUBACK for ${[...c.pendingSubs.keys()].join(',')}`);
       if (c.pendingUnsubs.size > 0) this.violate('unsuback-missing', `${cl.id} conn ${c.id}: no UNSUBACK for ${[...c.pendingUnsubs].join(',')}`);
     }
@@ -1540,6 +1577,9 @@ export function describeViolations(r: SimReport, only?: (kind: string) => boolea
     lines.push(`seed ${r.seed} step ${v.step} t=${v.now}: ${v.kind}: ${v.detail}`);
     for (const t of v.trace.slice(-15)) lines.push(`    ${t}`);
   }
-  const counts = [...r.kinds].filter(([k]) => !only || only(k)).map(([k, n]) => `${k} x${n}`).join(', ');
+  const counts = [...r.kinds]
+    .filter(([k]) => !only || only(k))
+    .map(([k, n]) => `${k} x${n}`)
+    .join(', ');
   return `seed ${r.seed}: ${counts}\n${lines.join('\n')}`;
 }

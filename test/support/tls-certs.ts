@@ -50,9 +50,25 @@ async function openssl(args: string[], cwd: string): Promise<void> {
 async function makeCa(dir: string, name: string, cn: string): Promise<void> {
   await openssl(
     [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '3', '-subj', `/CN=${cn}`,
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.crt`,
+      '-days',
+      '3',
+      '-subj',
+      `/CN=${cn}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
     ],
     dir,
   );
@@ -72,10 +88,7 @@ export async function issueCert(certs: Pick<TestCerts, 'dir' | 'caFile' | 'caKey
   ].join('\n');
   await writeFile(join(dir, `${name}.ext`), ext + '\n');
   await openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${opts.cn}`], dir);
-  await openssl(
-    ['x509', '-req', '-in', `${name}.csr`, '-CA', certs.caFile, '-CAkey', certs.caKeyFile, '-CAcreateserial', '-out', `${name}.crt`, '-days', '3', '-extfile', `${name}.ext`],
-    dir,
-  );
+  await openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', certs.caFile, '-CAkey', certs.caKeyFile, '-CAcreateserial', '-out', `${name}.crt`, '-days', '3', '-extfile', `${name}.ext`], dir);
   return { certFile: join(dir, `${name}.crt`), keyFile: join(dir, `${name}.key`) };
 }
 

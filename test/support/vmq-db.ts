@@ -32,19 +32,13 @@ export async function insertVmqUser(
 }
 
 /** A user whose password column holds a given hash verbatim (bcrypt-method tests). */
-export async function insertVmqHash(
-  db: PostgresHandle,
-  u: { mountpoint?: string; clientId?: string; username: string; hash: string; publishAcl?: unknown; subscribeAcl?: unknown },
-): Promise<void> {
-  await db.query(
-    `INSERT INTO vmq_auth_acl (mountpoint, client_id, username, password, publish_acl, subscribe_acl) VALUES ($1, $2, $3, $4, $5::json, $6::json)`,
-    [
-      u.mountpoint ?? '',
-      u.clientId ?? '*',
-      u.username,
-      u.hash,
-      u.publishAcl === undefined ? null : JSON.stringify(u.publishAcl),
-      u.subscribeAcl === undefined ? null : JSON.stringify(u.subscribeAcl),
-    ],
-  );
+export async function insertVmqHash(db: PostgresHandle, u: { mountpoint?: string; clientId?: string; username: string; hash: string; publishAcl?: unknown; subscribeAcl?: unknown }): Promise<void> {
+  await db.query(`INSERT INTO vmq_auth_acl (mountpoint, client_id, username, password, publish_acl, subscribe_acl) VALUES ($1, $2, $3, $4, $5::json, $6::json)`, [
+    u.mountpoint ?? '',
+    u.clientId ?? '*',
+    u.username,
+    u.hash,
+    u.publishAcl === undefined ? null : JSON.stringify(u.publishAcl),
+    u.subscribeAcl === undefined ? null : JSON.stringify(u.subscribeAcl),
+  ]);
 }

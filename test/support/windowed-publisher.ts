@@ -40,4 +40,3 @@ export function assertCompleteInOrder(got: Received[], n: number): void {
   for (let i = 1; i < idx.length; i++) if (idx[i]! < idx[i - 1]!) outOfOrder++;
   assert.equal(outOfOrder, 0, `${outOfOrder} messages out of order`);
 }
-

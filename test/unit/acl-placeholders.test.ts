@@ -4,12 +4,11 @@ import { checkPublish, checkSubscribe } from '../../auth-service/src/acl/check-a
 import { AclFormatError, compileAcl, lintAclJson } from '../../auth-service/src/acl/compile-acl.js';
 
 test('%m, %u and %c are substituted on whole levels only', () => {
-  const { acl } = compileAcl(
-    [{ pattern: '%m/%u/%c/#' }, { pattern: 'x/dev-%c' }, { pattern: 'y/%c%u' }],
-    null,
-    { mountpoint: 'mp1', clientId: 'c1', username: 'u1' },
+  const { acl } = compileAcl([{ pattern: '%m/%u/%c/#' }, { pattern: 'x/dev-%c' }, { pattern: 'y/%c%u' }], null, { mountpoint: 'mp1', clientId: 'c1', username: 'u1' });
+  assert.deepEqual(
+    acl.publish.map((r) => r.pattern),
+    ['mp1/u1/c1/#', 'x/dev-%c', 'y/%c%u'],
   );
-  assert.deepEqual(acl.publish.map((r) => r.pattern), ['mp1/u1/c1/#', 'x/dev-%c', 'y/%c%u']);
   assert.equal(checkPublish(acl, 'mp1/u1/c1/t', 0, false, 1), true);
   assert.equal(checkPublish(acl, 'x/dev-%c', 0, false, 1), true, 'embedded token stays literal');
   assert.equal(checkPublish(acl, 'x/dev-c1', 0, false, 1), false);
@@ -52,7 +51,10 @@ test('entries with modifiers or invalid fields are dropped with a warning (fail 
     [{ pattern: 's', modifiers: { qos: 0 } }],
     { mountpoint: '', clientId: 'c', username: 'u' },
   );
-  assert.deepEqual(acl.publish.map((r) => r.pattern), ['ok']);
+  assert.deepEqual(
+    acl.publish.map((r) => r.pattern),
+    ['ok'],
+  );
   assert.equal(acl.subscribe.length, 0);
   assert.equal(warnings.length, 9, warnings.join('\n'));
   assert.ok(warnings.some((w) => w.includes('modifiers')));

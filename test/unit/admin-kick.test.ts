@@ -32,7 +32,10 @@ test('kick with discardSession ends the session: subscriptions leave the routers
   const { outcome } = h.adminKick('d2', true);
   assert.deepEqual(outcome, { found: true, disconnected: true, sessionDiscarded: true });
   assert.equal(h.session('d2'), undefined);
-  assert.deepEqual(h.routes.map((r) => r.message.topic), ['will/d2']);
+  assert.deepEqual(
+    h.routes.map((r) => r.message.topic),
+    ['will/d2'],
+  );
 });
 
 test('kick of a 3.1.1 connection closes it without a DISCONNECT; of an unknown client finds nothing', () => {
@@ -54,7 +57,13 @@ test('sessionInfo shows the connection, subscriptions, queue and expiry', () => 
   assert.equal(on.connected, true);
   assert.equal(on.gateway, 'gw1');
   assert.equal(on.epoch, c.epoch);
-  assert.deepEqual(on.subscriptions.map((s) => [s.filter, s.qos, s.subscriptionId]), [['t/1', 2, 7], ['$share/g/t/2', 2, 7]]);
+  assert.deepEqual(
+    on.subscriptions.map((s) => [s.filter, s.qos, s.subscriptionId]),
+    [
+      ['t/1', 2, 7],
+      ['$share/g/t/2', 2, 7],
+    ],
+  );
   h.connLost(c);
   const off = sessionInfo(h.session('d4')!);
   assert.equal(off.connected, false);
@@ -66,7 +75,13 @@ test('with events on, a kick emits client.disconnected (admin_disconnect, 0x98) 
   const h = new SessionCoreHarness({ emitEvents: true });
   h.connect('d5', { sessionExpiryS: 600, cleanStart: false });
   const kicked = h.adminKick('d5', false).out.flatMap((e) => (e.t === 'event' ? [e.event] : []));
-  assert.deepEqual(kicked.map((e) => [e.type, 'reason' in e ? e.reason : undefined, 'reasonCode' in e ? e.reasonCode : undefined]), [['client.disconnected', 'admin_disconnect', 0x98]]);
+  assert.deepEqual(
+    kicked.map((e) => [e.type, 'reason' in e ? e.reason : undefined, 'reasonCode' in e ? e.reasonCode : undefined]),
+    [['client.disconnected', 'admin_disconnect', 0x98]],
+  );
   const discarded = h.adminKick('d5', true).out.flatMap((e) => (e.t === 'event' ? [e.event] : []));
-  assert.deepEqual(discarded.map((e) => [e.type, 'reason' in e ? e.reason : undefined]), [['session.ended', 'admin_discarded']]);
+  assert.deepEqual(
+    discarded.map((e) => [e.type, 'reason' in e ? e.reason : undefined]),
+    [['session.ended', 'admin_discarded']],
+  );
 });

@@ -61,11 +61,14 @@ test('no backend configured: everyone is accepted without ACL', async () => {
 });
 
 test('chain order: default jwt, http, postgres among the configured; mistakes name auth.chain', () => {
-  assert.deepEqual(chainOrder([], { jwt: false, http: false, postgres: true }), ['postgres'], 'PostgreSQL alone: today\'s behaviour');
+  assert.deepEqual(chainOrder([], { jwt: false, http: false, postgres: true }), ['postgres'], "PostgreSQL alone: today's behaviour");
   assert.deepEqual(chainOrder([], { jwt: true, http: true, postgres: true }), ['jwt', 'http', 'postgres']);
   assert.deepEqual(chainOrder([], { jwt: false, http: false, postgres: false }), []);
   assert.deepEqual(chainOrder(['postgres', 'jwt'], { jwt: true, http: false, postgres: true }), ['postgres', 'jwt']);
-  assert.throws(() => chainOrder(['http'], { jwt: false, http: false, postgres: false }), (e: Error) => e instanceof ChainConfigError && /auth\.chain.*"http".*auth\.http\.url/.test(e.message));
+  assert.throws(
+    () => chainOrder(['http'], { jwt: false, http: false, postgres: false }),
+    (e: Error) => e instanceof ChainConfigError && /auth\.chain.*"http".*auth\.http\.url/.test(e.message),
+  );
   assert.throws(() => chainOrder(['jwt'], { jwt: true, http: false, postgres: true }), /auth\.chain.*"postgres" is not in the chain/);
 });
 

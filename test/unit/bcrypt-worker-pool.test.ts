@@ -24,7 +24,10 @@ test('worker threads verify $2a$, $2b$, $2y$ and (ASCII) $2x$ hashes', async (t)
   assert.match(junk.reason ?? '', /not a bcrypt hash/);
   // Many at once: all answered, each correctly.
   const many = await Promise.all(Array.from({ length: 20 }, (_, i) => pool.verify(i % 2 ? 's3cret' : 'no', b)));
-  assert.deepEqual(many.map((r) => r.match), Array.from({ length: 20 }, (_, i) => i % 2 === 1));
+  assert.deepEqual(
+    many.map((r) => r.match),
+    Array.from({ length: 20 }, (_, i) => i % 2 === 1),
+  );
 });
 
 test('a full queue is refused with BcryptBusyError instead of growing', async (t) => {
@@ -34,7 +37,10 @@ test('a full queue is refused with BcryptBusyError instead of growing', async (t
   const results = await Promise.allSettled(Array.from({ length: 6 }, () => pool.verify('x', h)));
   const busy = results.filter((r) => r.status === 'rejected' && r.reason instanceof BcryptBusyError).length;
   assert.ok(busy >= 1, 'some verifications refused');
-  assert.ok(results.some((r) => r.status === 'fulfilled' && r.value.match), 'queued ones still verified');
+  assert.ok(
+    results.some((r) => r.status === 'fulfilled' && r.value.match),
+    'queued ones still verified',
+  );
 });
 
 test('hashes for pgcrypto are rewritten to $2a$ only where that is the same algorithm', () => {

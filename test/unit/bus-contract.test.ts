@@ -1,16 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import {
-  connectNatsBus,
-  createMemoryBus,
-  natsConnection,
-  NoRespondersError,
-  RequestTimeoutError,
-  type Bus,
-  type BusMsg,
-  type BusSubscription,
-} from '../../common/src/bus/index.js';
+import { connectNatsBus, createMemoryBus, natsConnection, NoRespondersError, RequestTimeoutError, type Bus, type BusMsg, type BusSubscription } from '../../common/src/bus/index.js';
 import { silentLogger } from '../../common/src/log.js';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.js';
 
@@ -112,7 +103,10 @@ function contract(name: string, setup: () => Promise<Harness>, teardown: () => P
       publishing = false;
       await c.count(2);
       assert.equal(sawPublishing, false);
-      assert.deepEqual(c.msgs.map((m) => m.subject), ['ex.one', 'ex.one']);
+      assert.deepEqual(
+        c.msgs.map((m) => m.subject),
+        ['ex.one', 'ex.one'],
+      );
       assert.deepEqual(c.msgs.map((m) => dec.decode(m.data)).sort(), ['hello', 'self']);
       assert.equal(c.msgs[0]!.reply, undefined);
       assert.equal(c.msgs[0]!.headers, undefined);
@@ -194,10 +188,7 @@ function contract(name: string, setup: () => Promise<Harness>, teardown: () => P
       assert.equal(typeof seenReply, 'string');
       assert.deepEqual(seenHeaders, { 'X-Req': 'r1' });
       // Twice more, also from the serving bus itself.
-      const [r2, r3] = await Promise.all([
-        h.a.request('rr.echo', enc.encode('12'), { timeoutMs: 10_000 }),
-        h.b.request('rr.echo', enc.encode('xyz'), { timeoutMs: 10_000 }),
-      ]);
+      const [r2, r3] = await Promise.all([h.a.request('rr.echo', enc.encode('12'), { timeoutMs: 10_000 }), h.b.request('rr.echo', enc.encode('xyz'), { timeoutMs: 10_000 })]);
       assert.equal(dec.decode(r2.data), '21');
       assert.equal(dec.decode(r3.data), 'zyx');
       sub.unsubscribe();
@@ -274,7 +265,7 @@ function contract(name: string, setup: () => Promise<Harness>, teardown: () => P
     it('stops delivery on unsubscribe, also for messages already on their way', { timeout: TEST_TIMEOUT_MS }, async () => {
       const control = new Collector(h.a, 'us.x');
       let gotAfterUnsub = 0;
-      let sub: BusSubscription | undefined = undefined;
+      let sub: BusSubscription | undefined;
       let first = true;
       sub = h.a.subscribe('us.x', () => {
         if (first) {
@@ -330,7 +321,10 @@ function contract(name: string, setup: () => Promise<Harness>, teardown: () => P
       await h.a.flush();
       for (let i = 0; i < 20; i++) h.b.publish('thr.x', u32(i));
       await good.count(20);
-      assert.deepEqual(good.msgs.map((m) => readU32(m.data)), Array.from({ length: 20 }, (_, i) => i));
+      assert.deepEqual(
+        good.msgs.map((m) => readU32(m.data)),
+        Array.from({ length: 20 }, (_, i) => i),
+      );
       await good.until(() => thrown === 20);
       assert.equal(thrown, 20);
       bad.unsubscribe();
@@ -406,7 +400,14 @@ contract(
       async fresh() {
         const x = await open('contract-fresh-a');
         const y = await open('contract-fresh-b');
-        return { a: x, b: y, close: async () => { await x.close(); await y.close(); } };
+        return {
+          a: x,
+          b: y,
+          close: async () => {
+            await x.close();
+            await y.close();
+          },
+        };
       },
     };
   },

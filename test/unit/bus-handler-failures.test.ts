@@ -28,7 +28,10 @@ function suite(name: string, make: (log: ReturnType<typeof createLogger>, metric
     before(async () => {
       s.logs = [];
       s.metrics = new Metrics(false);
-      s.bus = await make(createLogger('debug', {}, (l) => s.logs.push(l)), s.metrics);
+      s.bus = await make(
+        createLogger('debug', {}, (l) => s.logs.push(l)),
+        s.metrics,
+      );
     });
     after(async () => {
       await s.bus.close();
@@ -65,12 +68,21 @@ function suite(name: string, make: (log: ReturnType<typeof createLogger>, metric
       await waitFor(() => seen === 2500, 'every garbage heartbeat handled');
       await eventually('all counted', async () => (await metricValue(s.metrics, 'shardmq_bus_malformed_envelopes_total', { subject_kind: 'gw.hb' })) === 2500);
       const lines = s.logs.filter((l) => l.includes('dropping malformed bus envelope'));
-      assert.deepEqual(lines.map((l) => (JSON.parse(l) as { occurrences: number }).occurrences), [1, 1000, 2000]);
+      assert.deepEqual(
+        lines.map((l) => (JSON.parse(l) as { occurrences: number }).occurrences),
+        [1, 1000, 2000],
+      );
       assert.equal(await metricValue(s.metrics, 'shardmq_bus_handler_errors_total', { subject_kind: 'gw.hb' }), 0);
     });
 
     it('a request whose handler fails gets the errorReply instead of waiting for its timeout', async () => {
-      s.bus.subscribe('mqtt.sess.7.in', () => { throw new EnvelopeError('bad'); }, { errorReply: Uint8Array.from([0x80, 1]) });
+      s.bus.subscribe(
+        'mqtt.sess.7.in',
+        () => {
+          throw new EnvelopeError('bad');
+        },
+        { errorReply: Uint8Array.from([0x80, 1]) },
+      );
       s.bus.subscribe('mqtt.sess.8.in', (m) => Promise.reject(new Error(`async failure ${m.data.length}`)), { errorReply: Uint8Array.from([0x81]) });
       await s.bus.flush();
       // The timeout is far above any answer time: a RequestTimeoutError here means no answer came.

@@ -24,9 +24,16 @@ test('takeover on a standing clock: disconnected (takeover) gets a smaller epoch
   const a = h.connect('dev', { proto: 4, cleanStart: false });
   const b = h.connect('dev', { proto: 4, cleanStart: false, gateway: 'gw2' });
   const events = [...eventsOf(a.out), ...eventsOf(b.out)];
-  assert.deepEqual(events.map((e) => e.type), ['session.created', 'client.connected', 'client.disconnected', 'client.connected']);
+  assert.deepEqual(
+    events.map((e) => e.type),
+    ['session.created', 'client.connected', 'client.disconnected', 'client.connected'],
+  );
   const epochs = events.map((e) => e.epoch);
-  assert.deepEqual([...epochs].sort((x, y) => x - y), epochs, 'increasing in emission order');
+  assert.deepEqual(
+    [...epochs].sort((x, y) => x - y),
+    epochs,
+    'increasing in emission order',
+  );
   assert.equal(new Set(epochs).size, epochs.length, 'strictly');
   assert.ok(epochs.every((e) => e >= h.now));
   const gone = events[2]!;
@@ -39,31 +46,56 @@ test('Will with a delay: published once when the delay ends, never when the clie
   const h = new SessionCoreHarness({ emitEvents: true });
   const c = h.connect('late', { sessionExpiryS: 60, will: { delayS: 5, topic: 'wills/late', payload: 'gone' } });
   const lost = eventsOf(h.connLost(c));
-  assert.deepEqual(lost.map((e) => [e.type, 'reason' in e ? e.reason : '']), [['client.disconnected', 'socket_closed']]);
+  assert.deepEqual(
+    lost.map((e) => [e.type, 'reason' in e ? e.reason : '']),
+    [['client.disconnected', 'socket_closed']],
+  );
   const fired = eventsOf(h.advance(6000));
-  assert.deepEqual(fired.map((e) => e.type), ['client.will_published']);
+  assert.deepEqual(
+    fired.map((e) => e.type),
+    ['client.will_published'],
+  );
   assert.ok(fired[0]!.type === 'client.will_published' && fired[0]!.topic === 'wills/late' && fired[0]!.payloadBytes === 4);
   assert.deepEqual(eventsOf(h.advance(6000)), [], 'once');
 
   const d = h.connect('quick', { sessionExpiryS: 60, will: { delayS: 5 } });
   h.connLost(d);
   const back = h.connect('quick', { cleanStart: false, sessionExpiryS: 60 });
-  assert.deepEqual(eventsOf(back.out).map((e) => e.type), ['client.connected']);
-  assert.deepEqual(eventsOf(h.advance(6000)).filter((e) => e.type === 'client.will_published'), []);
+  assert.deepEqual(
+    eventsOf(back.out).map((e) => e.type),
+    ['client.connected'],
+  );
+  assert.deepEqual(
+    eventsOf(h.advance(6000)).filter((e) => e.type === 'client.will_published'),
+    [],
+  );
 });
 
 test('session expiry: one session.ended (expired) when the interval passes; clean start ends the old session with clean_start', () => {
   const h = new SessionCoreHarness({ emitEvents: true });
   const c = h.connect('exp', { sessionExpiryS: 10 });
   const closed = eventsOf(h.disconnect(c));
-  assert.deepEqual(closed.map((e) => [e.type, 'reason' in e ? e.reason : '', 'reasonCode' in e ? e.reasonCode : '']), [['client.disconnected', 'client_disconnect', 0]]);
+  assert.deepEqual(
+    closed.map((e) => [e.type, 'reason' in e ? e.reason : '', 'reasonCode' in e ? e.reasonCode : '']),
+    [['client.disconnected', 'client_disconnect', 0]],
+  );
   const expired = eventsOf(h.advance(11_000));
-  assert.deepEqual(expired.map((e) => [e.type, 'reason' in e ? e.reason : '']), [['session.ended', 'expired']]);
+  assert.deepEqual(
+    expired.map((e) => [e.type, 'reason' in e ? e.reason : '']),
+    [['session.ended', 'expired']],
+  );
 
   const p = h.connect('fresh', { sessionExpiryS: 300 });
   h.disconnect(p);
   const restart = eventsOf(h.connect('fresh', { cleanStart: true }).out);
-  assert.deepEqual(restart.map((e) => [e.type, 'reason' in e ? e.reason : '']), [['session.ended', 'clean_start'], ['session.created', ''], ['client.connected', '']]);
+  assert.deepEqual(
+    restart.map((e) => [e.type, 'reason' in e ? e.reason : '']),
+    [
+      ['session.ended', 'clean_start'],
+      ['session.created', ''],
+      ['client.connected', ''],
+    ],
+  );
 });
 
 test('subscribed and unsubscribed carry the filters the session now holds or dropped; a refused SUBSCRIBE (routers unreachable) emits nothing', () => {
@@ -73,11 +105,26 @@ test('subscribed and unsubscribed carry the filters the session now holds or dro
   const then = sub.find((e) => e.t === 'subs')!;
   assert.ok(then.t === 'subs' && then.then);
   const ok = eventsOf(h.subsRouted(then.then, true));
-  assert.deepEqual(ok, [{ type: 'client.subscribed', subscriptions: [{ filter: 'a/+', qos: 1 }, { filter: '$share/g/b', qos: 1 }], ts: h.now, epoch: ok[0]!.epoch, mountpoint: '', clientId: 'subs' }]);
+  assert.deepEqual(ok, [
+    {
+      type: 'client.subscribed',
+      subscriptions: [
+        { filter: 'a/+', qos: 1 },
+        { filter: '$share/g/b', qos: 1 },
+      ],
+      ts: h.now,
+      epoch: ok[0]!.epoch,
+      mountpoint: '',
+      clientId: 'subs',
+    },
+  ]);
   const failed = h.subscribe(c, ['c'], { qos: 0, ack: false }).find((e) => e.t === 'subs')!;
   assert.ok(failed.t === 'subs' && failed.then);
   assert.deepEqual(eventsOf(h.subsRouted(failed.then, false)), []);
   const unsub = h.unsubscribe(c, ['a/+', 'never'], { ack: false }).find((e) => e.t === 'subs')!;
   assert.ok(unsub.t === 'subs' && unsub.then);
-  assert.deepEqual(eventsOf(h.subsRouted(unsub.then, true)).map((e) => e.type === 'client.unsubscribed' && e.filters), [['a/+']]);
+  assert.deepEqual(
+    eventsOf(h.subsRouted(unsub.then, true)).map((e) => e.type === 'client.unsubscribed' && e.filters),
+    [['a/+']],
+  );
 });

@@ -76,11 +76,17 @@ describe('precedence: defaults < config file < env < flags', () => {
 
 describe('unknown and invalid settings stop with a message naming them', () => {
   it('an unknown SHARDMQ_ env var', () => {
-    assert.match(configError(() => loadConfig({ env: { SHARDMQ_FOO: '1' } })), /SHARDMQ_FOO/);
+    assert.match(
+      configError(() => loadConfig({ env: { SHARDMQ_FOO: '1' } })),
+      /SHARDMQ_FOO/,
+    );
   });
 
   it('a typo of a real setting', () => {
-    assert.match(configError(() => loadConfig({ env: { SHARDMQ_MQTT_PROT: '1883' } })), /SHARDMQ_MQTT_PROT/);
+    assert.match(
+      configError(() => loadConfig({ env: { SHARDMQ_MQTT_PROT: '1883' } })),
+      /SHARDMQ_MQTT_PROT/,
+    );
   });
 
   it('ignores env vars outside the SHARDMQ_ prefix', () => {
@@ -88,9 +94,15 @@ describe('unknown and invalid settings stop with a message naming them', () => {
   });
 
   it('an unknown flag and an unknown config file key', () => {
-    assert.match(configError(() => loadConfig({ env: {}, argv: ['--mqtt-prot', '1'] })), /--mqtt-prot/);
+    assert.match(
+      configError(() => loadConfig({ env: {}, argv: ['--mqtt-prot', '1'] })),
+      /--mqtt-prot/,
+    );
     const p = file(JSON.stringify({ mqtt: { prot: 1 } }));
-    assert.match(configError(() => loadConfig({ env: { SHARDMQ_CONFIG: p } })), /mqtt\.prot/);
+    assert.match(
+      configError(() => loadConfig({ env: { SHARDMQ_CONFIG: p } })),
+      /mqtt\.prot/,
+    );
   });
 
   it('an invalid env value names the setting, its env var and the problem', () => {
@@ -120,8 +132,14 @@ describe('unknown and invalid settings stop with a message naming them', () => {
   });
 
   it('an unreadable or non-JSON config file', () => {
-    assert.match(configError(() => loadConfig({ env: { SHARDMQ_CONFIG: join(dir, 'missing.json') } })), /missing\.json/);
-    assert.match(configError(() => loadConfig({ env: { SHARDMQ_CONFIG: file('{not json') } })), /config file/);
+    assert.match(
+      configError(() => loadConfig({ env: { SHARDMQ_CONFIG: join(dir, 'missing.json') } })),
+      /missing\.json/,
+    );
+    assert.match(
+      configError(() => loadConfig({ env: { SHARDMQ_CONFIG: file('{not json') } })),
+      /config file/,
+    );
   });
 });
 
@@ -151,7 +169,10 @@ describe('secrets from <ENV>_FILE', () => {
 
   it('is refused for settings that are not secret', () => {
     const p = file('1884');
-    assert.match(configError(() => loadConfig({ env: { SHARDMQ_MQTT_PORT_FILE: p } })), /SHARDMQ_MQTT_PORT_FILE/);
+    assert.match(
+      configError(() => loadConfig({ env: { SHARDMQ_MQTT_PORT_FILE: p } })),
+      /SHARDMQ_MQTT_PORT_FILE/,
+    );
   });
 });
 
@@ -173,8 +194,14 @@ describe('NATS is required when a process runs only some roles', () => {
   });
 
   it('refuses unknown roles and an empty role list', () => {
-    assert.match(configError(() => loadConfig({ env: { SHARDMQ_ROLES: 'gateway,broker', SHARDMQ_NATS_URL: 'nats://h:4222' } })), /broker/);
-    assert.match(configError(() => loadConfig({ env: { SHARDMQ_ROLES: ' ' } })), /roles/);
+    assert.match(
+      configError(() => loadConfig({ env: { SHARDMQ_ROLES: 'gateway,broker', SHARDMQ_NATS_URL: 'nats://h:4222' } })),
+      /broker/,
+    );
+    assert.match(
+      configError(() => loadConfig({ env: { SHARDMQ_ROLES: ' ' } })),
+      /roles/,
+    );
   });
 });
 
@@ -231,17 +258,34 @@ describe('Kubernetes service-link variables', () => {
     SHARDMQ_NATS_PORT_4222_UDP: 'udp://[fd00::11]:4222',
   };
 
-  it('are ignored and reported, even the one under a setting\'s name (mqtt.port keeps its other sources)', () => {
+  it("are ignored and reported, even the one under a setting's name (mqtt.port keeps its other sources)", () => {
     const ignored: string[] = [];
     const cfg = loadConfig({ env: { ...links, SHARDMQ_CONFIG: file('{"mqtt":{"port":1999}}') }, onIgnoredEnv: (i) => ignored.push(`${i.name}${i.shadowsSetting ? '!' : ''}`) });
     assert.equal(cfg['mqtt.port'], 1999);
-    assert.deepEqual(ignored.sort(), Object.keys(links).map((k) => (k === 'SHARDMQ_MQTT_PORT' ? `${k}!` : k)).sort());
+    assert.deepEqual(
+      ignored.sort(),
+      Object.keys(links)
+        .map((k) => (k === 'SHARDMQ_MQTT_PORT' ? `${k}!` : k))
+        .sort(),
+    );
   });
 
   it('a real typo next to them is still refused, and so is a link-shaped name with a value of another shape', () => {
-    assert.match(configError(() => loadConfig({ env: { ...links, SHARDMQ_MQTT_MAX_PACKET_BYTE: '1024' } })), /SHARDMQ_MQTT_MAX_PACKET_BYTE/);
-    assert.match(configError(() => loadConfig({ env: { SHARDMQ_MQTT_SERVICE_PORT: 'high' } })), /SHARDMQ_MQTT_SERVICE_PORT/);
-    assert.match(configError(() => loadConfig({ env: { SHARDMQ_MQTT_PORT_1883_TCP: 'tcp://10.96.0.11:1884' } })), /SHARDMQ_MQTT_PORT_1883_TCP/);
-    assert.match(configError(() => loadConfig({ env: { SHARDMQ_MQTT_PORT: '18a3' } })), /mqtt\.port/);
+    assert.match(
+      configError(() => loadConfig({ env: { ...links, SHARDMQ_MQTT_MAX_PACKET_BYTE: '1024' } })),
+      /SHARDMQ_MQTT_MAX_PACKET_BYTE/,
+    );
+    assert.match(
+      configError(() => loadConfig({ env: { SHARDMQ_MQTT_SERVICE_PORT: 'high' } })),
+      /SHARDMQ_MQTT_SERVICE_PORT/,
+    );
+    assert.match(
+      configError(() => loadConfig({ env: { SHARDMQ_MQTT_PORT_1883_TCP: 'tcp://10.96.0.11:1884' } })),
+      /SHARDMQ_MQTT_PORT_1883_TCP/,
+    );
+    assert.match(
+      configError(() => loadConfig({ env: { SHARDMQ_MQTT_PORT: '18a3' } })),
+      /mqtt\.port/,
+    );
   });
 });

@@ -4,13 +4,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import {
-  configReferenceMarkdown,
-  HELM_CHART_OWNED,
-  helmValuesDefaults,
-  helmValuesSchema,
-  settingReferences,
-} from '../../common/src/config/reference.js';
+import { configReferenceMarkdown, HELM_CHART_OWNED, helmValuesDefaults, helmValuesSchema, settingReferences } from '../../common/src/config/reference.js';
 import { envName, flagName } from '../../common/src/config/setting.js';
 import { settings } from '../../common/src/config/settings.js';
 

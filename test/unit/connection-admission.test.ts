@@ -16,4 +16,3 @@ test('a new connection is refused at the connection cap, then at the pending-CON
   assert.equal(admission(3, 5, 10, 5), 'pending_connects');
   assert.equal(admission(10, 5, 10, 5), 'max_connections');
 });
-

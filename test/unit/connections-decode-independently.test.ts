@@ -54,8 +54,14 @@ test('half packets of several connections, interleaved, each complete in their o
   }
   assert.deepEqual(a.errors, []);
   assert.deepEqual(b.errors, []);
-  assert.deepEqual(a.packets.map((p) => p.cmd), ['connect', 'subscribe', 'pingreq']);
-  assert.deepEqual(b.packets.map((p) => p.cmd), ['connect', 'subscribe', 'publish']);
+  assert.deepEqual(
+    a.packets.map((p) => p.cmd),
+    ['connect', 'subscribe', 'pingreq'],
+  );
+  assert.deepEqual(
+    b.packets.map((p) => p.cmd),
+    ['connect', 'subscribe', 'publish'],
+  );
   // The 5.0 connection's packets were decoded as 5.0 (options, properties), the 3.1.1 one's as 3.1.1.
   assert.equal((b.packets[1] as mqtt.ISubscribePacket).subscriptions[0]!.nl, true);
   assert.equal((b.packets[2] as mqtt.IPublishPacket).properties?.contentType, 'text/plain');
@@ -84,12 +90,18 @@ test('a malformed packet or a throwing handler on one connection leaves the next
   good.sock.emit('data', half.subarray(4));
   good.sock.emit('data', connect(4)); // a second CONNECT decodes (the handler refuses it, not the parser)
   assert.deepEqual(good.errors, []);
-  assert.deepEqual(good.packets.map((p) => p.cmd), ['connect', 'subscribe', 'connect']);
+  assert.deepEqual(
+    good.packets.map((p) => p.cmd),
+    ['connect', 'subscribe', 'connect'],
+  );
 
   const fresh = open();
   fresh.sock.emit('data', Buffer.concat([connect(4), subscribe(4)]));
   assert.deepEqual(fresh.errors, []);
-  assert.deepEqual(fresh.packets.map((p) => p.cmd), ['connect', 'subscribe']);
+  assert.deepEqual(
+    fresh.packets.map((p) => p.cmd),
+    ['connect', 'subscribe'],
+  );
 });
 
 test('a packet handler that feeds another connection while its own packet is being decoded', () => {
@@ -100,7 +112,13 @@ test('a packet handler that feeds another connection while its own packet is bei
   outer.sock.emit('data', Buffer.concat([connect(4), subscribe(4)]));
   assert.deepEqual(outer.errors, []);
   assert.deepEqual(inner.errors, []);
-  assert.deepEqual(outer.packets.map((p) => p.cmd), ['connect', 'subscribe']);
-  assert.deepEqual(inner.packets.map((p) => p.cmd), ['connect', 'publish']);
+  assert.deepEqual(
+    outer.packets.map((p) => p.cmd),
+    ['connect', 'subscribe'],
+  );
+  assert.deepEqual(
+    inner.packets.map((p) => p.cmd),
+    ['connect', 'publish'],
+  );
   assert.equal((inner.packets[1] as mqtt.IPublishPacket).properties?.contentType, 'text/plain');
 });

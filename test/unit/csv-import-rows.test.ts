@@ -18,7 +18,13 @@ test('CSV: quotes, doubled quotes, commas and line breaks inside quotes, CRLF, B
 
 test('import rows: defaults, both key spellings, ACL JSON linted', () => {
   const rows = parseImportFile('username,password,clientId\nu1,p1,\nu2,p2,c2\n', 'csv');
-  assert.deepEqual(rows.map((r) => [r.username, r.clientId, r.mountpoint, r.publishAcl]), [['u1', '*', '', null], ['u2', 'c2', '', null]]);
+  assert.deepEqual(
+    rows.map((r) => [r.username, r.clientId, r.mountpoint, r.publishAcl]),
+    [
+      ['u1', '*', '', null],
+      ['u2', 'c2', '', null],
+    ],
+  );
   const j = parseImportFile(JSON.stringify([{ username: 'a', password: 'b', client_id: 'c', publish_acl: [{ pattern: 'x/#', max_qos: 1 }] }]), 'json');
   assert.equal(j[0]!.clientId, 'c');
   assert.equal(j[0]!.publishAcl, '[{"pattern":"x/#","max_qos":1}]');

@@ -78,10 +78,16 @@ function checkDecoder(name: string, decode: (b: Uint8Array) => unknown, valid: f
     assert.ok(size(v) <= 4 * b.length + 64, `${name}: ${size(v)} values decoded from ${b.length} bytes`);
   };
   test(`${name}: random bytes give a value or the typed error`, () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 256 }), (b) => call(Buffer.from(b))), fuzzParams(runs));
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 256 }), (b) => call(Buffer.from(b))),
+      fuzzParams(runs),
+    );
   });
   test(`${name}: mutated valid encodings (flips, truncation, extension, lying lengths) give a value or the typed error`, () => {
-    fc.assert(fc.property(valid, fc.array(mutation, { minLength: 1, maxLength: 4 }), (b, ms) => call(mutate(b, ms))), fuzzParams(runs * 2));
+    fc.assert(
+      fc.property(valid, fc.array(mutation, { minLength: 1, maxLength: 4 }), (b, ms) => call(mutate(b, ms))),
+      fuzzParams(runs * 2),
+    );
   });
 }
 
@@ -125,7 +131,13 @@ test('auth decoders: well-formed JSON of the wrong shape is refused with AuthPro
 
 test('a malformed ACL rule in an auth reply is refused, not passed on to the gateway checks', () => {
   const reply = (publish: unknown) => Buffer.from(JSON.stringify({ result: 'ok', acl: { publish, subscribe: [] } }));
-  for (const bad of [[1], [null], [{ pattern: 5, wildcard: false, maxQos: 0, maxPayloadBytes: 1, allowedRetain: true }], [{ pattern: 'a', wildcard: false, maxQos: 3, maxPayloadBytes: 1, allowedRetain: true }], [{ pattern: 'a', wildcard: false, maxQos: 1 }]]) {
+  for (const bad of [
+    [1],
+    [null],
+    [{ pattern: 5, wildcard: false, maxQos: 0, maxPayloadBytes: 1, allowedRetain: true }],
+    [{ pattern: 'a', wildcard: false, maxQos: 3, maxPayloadBytes: 1, allowedRetain: true }],
+    [{ pattern: 'a', wildcard: false, maxQos: 1 }],
+  ]) {
     assert.throws(() => decodeAuthReply(reply(bad)), AuthProtocolError, JSON.stringify(bad));
   }
   assert.equal(decodeAuthReply(reply([{ pattern: 'a/#', wildcard: true, maxQos: 1, maxPayloadBytes: 10, allowedRetain: false }])).result, 'ok');

@@ -12,4 +12,3 @@ test('a Deliver envelope carries the router-given id (used to drop retried copie
   assert.equal(without.kind === SessIn.Deliver && without.id, undefined);
   assert.equal(without.kind === SessIn.Deliver && without.message.payload.toString(), 'x');
 });
-

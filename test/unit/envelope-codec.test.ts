@@ -35,7 +35,16 @@ test('strings encode as u16 length + UTF-8 and read back unchanged', () => {
 });
 
 test('several fields in a row keep their order and positions', () => {
-  const w = new Writer().u8(7).str('héllo').u16(65535).u32(0xfedcba98).str('world').bool(true).u32(-1).f64(1.5e12).bytes(Buffer.from([1, 2, 3]));
+  const w = new Writer()
+    .u8(7)
+    .str('héllo')
+    .u16(65535)
+    .u32(0xfedcba98)
+    .str('world')
+    .bool(true)
+    .u32(-1)
+    .f64(1.5e12)
+    .bytes(Buffer.from([1, 2, 3]));
   const buf = w.finish();
   const r = new Reader(buf);
   assert.equal(r.u8(), 7);

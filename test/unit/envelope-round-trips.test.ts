@@ -22,7 +22,20 @@ for (const c of codecs) {
 
 test('session expiry 0xFFFFFFFF ("never expires") is kept, not read as "not given"', () => {
   const c = decodeSessionIn(
-    encodeSessionIn({ kind: SessIn.Connect, key: 'k', mountpoint: '', clientId: 'c', gateway: 'g', connId: 1, proto: 5, cleanStart: false, keepaliveS: 60, sessionExpiryS: 0xffffffff, receiveMaximum: 10, maxPacketBytes: 0 }),
+    encodeSessionIn({
+      kind: SessIn.Connect,
+      key: 'k',
+      mountpoint: '',
+      clientId: 'c',
+      gateway: 'g',
+      connId: 1,
+      proto: 5,
+      cleanStart: false,
+      keepaliveS: 60,
+      sessionExpiryS: 0xffffffff,
+      receiveMaximum: 10,
+      maxPacketBytes: 0,
+    }),
   );
   assert.equal(c.kind === SessIn.Connect && c.sessionExpiryS, 0xffffffff);
   const d = decodeSessionIn(encodeSessionIn({ kind: SessIn.Disconnect, key: 'k', epoch: 1, rc: 0, sessionExpiryS: 0xffffffff }));

@@ -75,16 +75,27 @@ test('another major version is refused by every decoder with EnvelopeVersionErro
   for (const [name, decode] of CODECS) {
     const next = Buffer.from(hex(V1_VECTORS[name].hex));
     next[0] = 0xc2;
-    assert.throws(() => (decode as (b: Buffer) => unknown)(next), (e: unknown) => e instanceof EnvelopeVersionError && e.major === 2 && e instanceof EnvelopeError, name);
+    assert.throws(
+      () => (decode as (b: Buffer) => unknown)(next),
+      (e: unknown) => e instanceof EnvelopeVersionError && e.major === 2 && e instanceof EnvelopeError,
+      name,
+    );
   }
   assert.throws(() => envelopeReader(Buffer.from([0xcf])), EnvelopeVersionError);
-  assert.throws(() => envelopeReader(Buffer.from([0xff])), (e: unknown) => e instanceof EnvelopeError && !(e instanceof EnvelopeVersionError), "0xD0 and up: garbage, not a version");
+  assert.throws(
+    () => envelopeReader(Buffer.from([0xff])),
+    (e: unknown) => e instanceof EnvelopeError && !(e instanceof EnvelopeVersionError),
+    '0xD0 and up: garbage, not a version',
+  );
 });
 
 test('at the bus boundary an envelope of another major is dropped: counted and logged, never thrown', async () => {
   const metrics = new Metrics(false);
   const logs: string[] = [];
-  const guard = new HandlerGuard(createLogger('debug', {}, (l) => logs.push(l)), metrics);
+  const guard = new HandlerGuard(
+    createLogger('debug', {}, (l) => logs.push(l)),
+    metrics,
+  );
   let handled = 0;
   const handler = guard.wrap('mqtt.sess.17.in', (msg) => {
     decodeSessionIn(msg.data);
@@ -98,7 +109,10 @@ test('at the bus boundary an envelope of another major is dropped: counted and l
   assert.equal(handled, 1, 'the v1 envelope is handled, the major-3 one dropped');
   assert.equal(await metricValue(metrics, 'shardmq_bus_unknown_version_envelopes_total', { subject_kind: 'sess.N.in' }), 1);
   assert.equal(await metricValue(metrics, 'shardmq_bus_malformed_envelopes_total'), 0, 'not counted as malformed');
-  assert.ok(logs.some((l) => l.includes('dropping bus envelope of another major version') && l.includes('"major":3')), logs.join('\n'));
+  assert.ok(
+    logs.some((l) => l.includes('dropping bus envelope of another major version') && l.includes('"major":3')),
+    logs.join('\n'),
+  );
 });
 
 test('the auth contract carries its major version; a message without it is major 1, another major is refused', () => {

@@ -44,7 +44,7 @@ test('copies of one message (delivered through several shard owners) share; anot
   assert.equal(shared.get(conn(6, 4), item(msg('hellp', 'a/c')))![0]! & 1, 0);
 });
 
-test('a packet id, a Subscription Identifier, a topic alias or 5.0 properties make the bytes the connection\'s own', () => {
+test("a packet id, a Subscription Identifier, a topic alias or 5.0 properties make the bytes the connection's own", () => {
   const shared = new SharedPublishBytes();
   const m = msg();
   assert.equal(shared.get(conn(1, 4), item(m, { qos: 1, packetId: 7 })), undefined);

@@ -28,10 +28,7 @@ test('second copies: with DUP, without DUP after the publisher lost its connecti
   assert.equal(l.receive(0, 0, true), 'duplicate-with-dup');
   assert.equal(l.receive(0, 1, false), 'duplicate-resent-by-publisher');
   assert.equal(l.receive(0, 0, false), 'duplicate-without-dup');
-  assert.deepEqual(
-    [l.counts.received, l.counts.duplicatesWithDup, l.counts.duplicatesResentByPublisher, l.counts.duplicatesWithoutDup],
-    [3, 1, 1, 1],
-  );
+  assert.deepEqual([l.counts.received, l.counts.duplicatesWithDup, l.counts.duplicatesResentByPublisher, l.counts.duplicatesWithoutDup], [3, 1, 1, 1]);
 });
 
 test('sequences far beyond the first ones grow the sets', () => {

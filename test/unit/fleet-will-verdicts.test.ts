@@ -33,10 +33,7 @@ test('an MQTT 5 device back within its Will Delay must not publish its Will [MQT
 });
 
 test('Wills of devices that never lost a connection, or came back in time, are unexpected; undecided ones may fire or not', () => {
-  const r = judgeWills(
-    [device(4, 0, [], 1), device(5, 10, [out(0, 1000)], 1), device(5, 10, [out(0, 12_000)], 1), device(5, 10, [out(0, 12_000)], 0)],
-    t,
-  );
+  const r = judgeWills([device(4, 0, [], 1), device(5, 10, [out(0, 1000)], 1), device(5, 10, [out(0, 12_000)], 1), device(5, 10, [out(0, 12_000)], 0)], t);
   assert.deepEqual(
     { ...r, unexpectedExamples: r.unexpectedExamples.map((e) => e.device) },
     { fired: 3, mustFire: 0, missing: 0, mustNotFire: 1, unexpected: 2, undecided: 2, unexpectedExamples: [0, 1] },
@@ -46,5 +43,8 @@ test('Wills of devices that never lost a connection, or came back in time, are u
 test('a 3.1.1 connect the device gave up on may have been accepted: one more Will is allowed per such attempt, none for MQTT 5', () => {
   const r = judgeWills([device(4, 0, [out(0, 20_000, 2)], 3), device(4, 0, [], 1, 1), device(5, 10, [out(0, 2000, 1)], 1)], t);
   assert.deepEqual({ mustFire: r.mustFire, undecided: r.undecided, unexpected: r.unexpected }, { mustFire: 1, undecided: 3, unexpected: 1 });
-  assert.deepEqual(r.unexpectedExamples.map((e) => e.device), [2]);
+  assert.deepEqual(
+    r.unexpectedExamples.map((e) => e.device),
+    [2],
+  );
 });

@@ -5,7 +5,11 @@ import { GatewayLiveness } from '../../session-actor/src/runner/gateway-liveness
 test('a gateway silent for three heartbeat periods, or stopping, is declared gone once', () => {
   let now = 0;
   const gone: string[] = [];
-  const g = new GatewayLiveness(1000, () => now, (gw, why) => gone.push(`${gw} ${why}`));
+  const g = new GatewayLiveness(
+    1000,
+    () => now,
+    (gw, why) => gone.push(`${gw} ${why}`),
+  );
   g.heard('gw1', false);
   g.knowOf('gw2');
   now = 2500;
@@ -24,7 +28,11 @@ test('a gateway silent for three heartbeat periods, or stopping, is declared gon
 test('a gateway heard of before a loaded session names it keeps its own clock', () => {
   let now = 0;
   const gone: string[] = [];
-  const g = new GatewayLiveness(1000, () => now, (gw) => gone.push(gw));
+  const g = new GatewayLiveness(
+    1000,
+    () => now,
+    (gw) => gone.push(gw),
+  );
   g.heard('gw1', false);
   now = 2000;
   g.knowOf('gw1'); // does not restart the clock

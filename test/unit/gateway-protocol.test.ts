@@ -126,7 +126,10 @@ test('[MQTT-4.6.0-2] PUBACKs go out in arrival order even when the router answer
   assert.equal(ports.sent.length, 0, 'nothing before the first is answered');
   ports.routeAnswers[0]!(0);
   await new Promise((r) => setImmediate(r));
-  assert.deepEqual(ports.sent.map((p) => (p as { messageId?: number }).messageId), [1, 2, 3]);
+  assert.deepEqual(
+    ports.sent.map((p) => (p as { messageId?: number }).messageId),
+    [1, 2, 3],
+  );
 });
 
 test('a router answer "accepted, slow down" (a subscriber queue past its bounds) holds the PUBACK, and those after it, until the slow-down ends', async () => {
@@ -140,7 +143,14 @@ test('a router answer "accepted, slow down" (a subscriber queue past its bounds)
   assert.equal(ports.sent.length, 0, 'no PUBACK while slowed');
   ports.slowed[0]!();
   await new Promise((r) => setImmediate(r));
-  assert.deepEqual(ports.sent.map((p) => [(p as { messageId?: number }).messageId, (p as { reasonCode?: number }).reasonCode ?? 0]), [[1, 0], [2, 0]], 'accepted: reason 0, in order');
+  assert.deepEqual(
+    ports.sent.map((p) => [(p as { messageId?: number }).messageId, (p as { reasonCode?: number }).reasonCode ?? 0]),
+    [
+      [1, 0],
+      [2, 0],
+    ],
+    'accepted: reason 0, in order',
+  );
 });
 
 test('[MQTT-3.3.4-7] an MQTT 5 client exceeding Receive Maximum is closed with 0x93; 3.1.1 is not limited', async () => {
@@ -159,14 +169,20 @@ test('an ACL-denied QoS 1 publish gets PUBACK 0x87 in MQTT 5 and is not routed',
   handlePacket(c, pub('denied/x', 1, 9), ports);
   await new Promise((r) => setImmediate(r));
   assert.equal(ports.routed.length, 0);
-  assert.deepEqual(ports.sent.map((p) => [p.cmd, (p as { reasonCode?: number }).reasonCode]), [['puback', 0x87]]);
+  assert.deepEqual(
+    ports.sent.map((p) => [p.cmd, (p as { reasonCode?: number }).reasonCode]),
+    [['puback', 0x87]],
+  );
 });
 
 test('MQTT 5 topic alias: set, then reuse with an empty topic; an alias above the maximum closes with 0x94', async () => {
   const { c, ports } = await connected(5);
   handlePacket(c, pub('long/topic', 0, undefined, { properties: { topicAlias: 1 } }), ports);
   handlePacket(c, pub('', 0, undefined, { properties: { topicAlias: 1 } }), ports);
-  assert.deepEqual(ports.routed.map((m) => m.topic), ['long/topic', 'long/topic']);
+  assert.deepEqual(
+    ports.routed.map((m) => m.topic),
+    ['long/topic', 'long/topic'],
+  );
   handlePacket(c, pub('x', 0, undefined, { properties: { topicAlias: 5 } }), ports);
   assert.deepEqual(ports.closed, [0x94]);
 });
@@ -185,7 +201,10 @@ test('[MQTT-3.14.2-2] DISCONNECT raising a zero Session Expiry Interval is a pro
   const { c, ports } = await connected(5);
   handlePacket(c, { cmd: 'disconnect', reasonCode: 0, properties: { sessionExpiryInterval: 10 } } as Packet, ports);
   assert.deepEqual(ports.closed, [0x82]);
-  assert.equal(ports.toSess.some((e) => e.kind === SessIn.Disconnect), false);
+  assert.equal(
+    ports.toSess.some((e) => e.kind === SessIn.Disconnect),
+    false,
+  );
 });
 
 test('a CONNECT refused by authentication, or whose Will the ACL denies, is reported for the auth_refused event', async () => {

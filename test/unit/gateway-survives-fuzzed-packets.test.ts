@@ -80,7 +80,17 @@ test(`fuzzed packets never throw in the gateway (${CASES} cases, seed ${SEED})`,
     const fc = fuzzCase(SEED, i, `fz-${i}`);
     const ports = new EncodingPorts();
     const sock = new FakeSocket();
-    const conn = new Connection(sock as unknown as Socket, 1, '', 0, 262144, 1 << 20, (c, p) => handlePacket(c.state, p, ports), (c) => ports.close(c.state), (c, err) => ports.fault(c.state, err));
+    const conn = new Connection(
+      sock as unknown as Socket,
+      1,
+      '',
+      0,
+      262144,
+      1 << 20,
+      (c, p) => handlePacket(c.state, p, ports),
+      (c) => ports.close(c.state),
+      (c, err) => ports.fault(c.state, err),
+    );
     const stream = Buffer.concat([fc.connect, ...fc.packets]);
     let off = 0;
     for (const w of fc.writes) {

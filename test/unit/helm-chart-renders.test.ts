@@ -81,7 +81,13 @@ function serviceLinkEnv(services: Record<string, any>[]): Record<string, string>
  * What the container really gets: the service links of every Service in the namespace (unless the
  * pod spec turns them off), then its envFrom and env, which win over a link of the same name.
  */
-function realPodEnv(d: Record<string, any>, objs: Record<string, any>[], namespaceServices: Record<string, any>[], forceLinks = false, existing: Record<string, Record<string, string>> = {}): Record<string, string> {
+function realPodEnv(
+  d: Record<string, any>,
+  objs: Record<string, any>[],
+  namespaceServices: Record<string, any>[],
+  forceLinks = false,
+  existing: Record<string, Record<string, string>> = {},
+): Record<string, string> {
   const links = forceLinks || d.spec.template.spec.enableServiceLinks !== false ? serviceLinkEnv(namespaceServices) : {};
   return { ...links, ...podEnv(d, objs, existing) };
 }
@@ -138,7 +144,16 @@ describe('Helm chart deploy/helm/shardmq', { skip: helmSkip }, () => {
       it(`release "${release}", ${shape}: every tier's process accepts the environment its pod really gets, service links off (as rendered) and on`, () => {
         const objs = renderOk(values, release);
         // A NATS Service in the same namespace named like the release, as an operator might add it.
-        const natsSvc = { kind: 'Service', metadata: { name: `${release}-nats` }, spec: { ports: [{ name: 'client', port: 4222, protocol: 'TCP' }, { name: 'monitor', port: 8222 }] } };
+        const natsSvc = {
+          kind: 'Service',
+          metadata: { name: `${release}-nats` },
+          spec: {
+            ports: [
+              { name: 'client', port: 4222, protocol: 'TCP' },
+              { name: 'monitor', port: 8222 },
+            ],
+          },
+        };
         const services = [...objs.filter((o) => o.kind === 'Service'), natsSvc];
         const links = serviceLinkEnv(services);
         const prefixed = Object.keys(links).filter((k) => k.startsWith('SHARDMQ_'));
@@ -312,11 +327,25 @@ describe('Helm chart deploy/helm/shardmq', { skip: helmSkip }, () => {
     const objs = renderOk(withDb(EVERYTHING_ON.config, EVERYTHING_ON.chart));
     const gw = deployments(objs).find((d) => tierOf(d) === 'gateway')!;
     const ports = container(gw).ports as { name: string; containerPort: number }[];
-    assert.deepEqual(ports.map((p) => [p.name, p.containerPort]), [['mqtt', 1883], ['mqtts', 8884], ['mqtt-ws', 8080], ['mqtt-wss', 8443], ['http', 9464]]);
+    assert.deepEqual(
+      ports.map((p) => [p.name, p.containerPort]),
+      [
+        ['mqtt', 1883],
+        ['mqtts', 8884],
+        ['mqtt-ws', 8080],
+        ['mqtt-wss', 8443],
+        ['http', 9464],
+      ],
+    );
     const svc = objs.find((o) => o.kind === 'Service' && o.metadata.name === 'r1-shardmq-mqtt')!;
     assert.deepEqual(
       svc.spec.ports.map((p: { name: string; port: number; targetPort: string }) => [p.name, p.port, p.targetPort]),
-      [['mqtt', 1883, 'mqtt'], ['mqtts', 8883, 'mqtts'], ['mqtt-ws', 8080, 'mqtt-ws'], ['mqtt-wss', 8443, 'mqtt-wss']],
+      [
+        ['mqtt', 1883, 'mqtt'],
+        ['mqtts', 8883, 'mqtts'],
+        ['mqtt-ws', 8080, 'mqtt-ws'],
+        ['mqtt-wss', 8443, 'mqtt-wss'],
+      ],
       'one Service port per listener, aimed at the container port of the same name',
     );
     // The whole Secret at the mount path (no subPath: a renewed certificate reaches the files).
@@ -331,7 +360,11 @@ describe('Helm chart deploy/helm/shardmq', { skip: helmSkip }, () => {
     assert.deepEqual([cfg['mqtt.tlsEnabled'], cfg['mqtt.tlsPort'], cfg['mqtt.wsEnabled'], cfg['mqtt.wssEnabled']], [true, 8884, true, true]);
     // Only gateways open listeners: only they get the ports and the private key.
     for (const d of deployments(objs).filter((x) => tierOf(x) !== 'gateway')) {
-      assert.deepEqual(container(d).ports.map((p: { name: string }) => p.name), ['http'], tierOf(d));
+      assert.deepEqual(
+        container(d).ports.map((p: { name: string }) => p.name),
+        ['http'],
+        tierOf(d),
+      );
       assert.ok(!JSON.stringify(d.spec.template.spec.volumes).includes('mqtt-cert'), `${tierOf(d)} mounts no certificate`);
     }
     for (const o of objs) validate(o);
@@ -339,9 +372,18 @@ describe('Helm chart deploy/helm/shardmq', { skip: helmSkip }, () => {
     // WebSocket alone: its port and nothing of TLS.
     const ws = renderOk(withDb({ mqtt: { wsEnabled: true, wsPort: 9001 } }, { service: { mqtt: { wsPort: 80 } } }));
     const wsSvc = ws.find((o) => o.kind === 'Service')!;
-    assert.deepEqual(wsSvc.spec.ports.map((p: { name: string; port: number }) => [p.name, p.port]), [['mqtt', 1883], ['mqtt-ws', 80]]);
+    assert.deepEqual(
+      wsSvc.spec.ports.map((p: { name: string; port: number }) => [p.name, p.port]),
+      [
+        ['mqtt', 1883],
+        ['mqtt-ws', 80],
+      ],
+    );
     const wsGw = deployments(ws).find((d) => tierOf(d) === 'gateway')!;
-    assert.deepEqual(container(wsGw).ports.find((p: { name: string }) => p.name === 'mqtt-ws'), { name: 'mqtt-ws', containerPort: 9001, protocol: 'TCP' });
+    assert.deepEqual(
+      container(wsGw).ports.find((p: { name: string }) => p.name === 'mqtt-ws'),
+      { name: 'mqtt-ws', containerPort: 9001, protocol: 'TCP' },
+    );
     assert.equal(wsGw.spec.template.spec.volumes.length, 1, 'no certificate volume');
   });
 
@@ -368,7 +410,10 @@ describe('Helm chart deploy/helm/shardmq', { skip: helmSkip }, () => {
     assert.ok(matches(sm.spec.selector.matchLabels, metricsSvc.metadata.labels), 'the ServiceMonitor selects the metrics Service');
     assert.ok(!matches(sm.spec.selector.matchLabels, objs.find((o) => o.metadata.name === 'r1-shardmq-mqtt')!.metadata.labels), 'and not the MQTT Service');
     for (const d of deployments(objs)) assert.ok(matches(metricsSvc.spec.selector, d.spec.template.metadata.labels), `the metrics Service lists ${tierOf(d)} pods`);
-    assert.deepEqual(sm.spec.endpoints.map((e: { port: string; path: string }) => [e.port, e.path]), [['http', '/metrics']]);
+    assert.deepEqual(
+      sm.spec.endpoints.map((e: { port: string; path: string }) => [e.port, e.path]),
+      [['http', '/metrics']],
+    );
     assert.equal(metricsSvc.spec.ports[0].targetPort, 'http');
     const rule = objs.find((o) => o.kind === 'PrometheusRule')!;
     assert.deepEqual(rule.spec, parse(readFileSync(join(ROOT, 'deploy/prometheus/shardmq-alerts.yaml'), 'utf8')), 'the rules of deploy/prometheus, unchanged');
@@ -429,7 +474,6 @@ describe('Helm chart deploy/helm/shardmq', { skip: helmSkip }, () => {
     assert.notEqual(twice.status, 0);
     assert.match(twice.stderr, /config\.nats\.password and nats\.auth\.passwordKey/);
   });
-
 });
 
 interface ChartTier {

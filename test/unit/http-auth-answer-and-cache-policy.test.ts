@@ -12,13 +12,27 @@ const json = (v: unknown) => Buffer.from(JSON.stringify(v));
 test('allow carries VerneMQ-shaped ACLs, compiled with placeholders; bad entries dropped with a warning', () => {
   const d = decideHttpAnswer(
     200,
-    json({ result: 'allow', publish_acl: [{ pattern: 'devices/%c/up/#', max_qos: 1 }, { pattern: 'x', max_qos: 3 }], subscribe_acl: [{ pattern: 'devices/%u/down/+' }], extra: 1 }),
+    json({
+      result: 'allow',
+      publish_acl: [
+        { pattern: 'devices/%c/up/#', max_qos: 1 },
+        { pattern: 'x', max_qos: 3 },
+      ],
+      subscribe_acl: [{ pattern: 'devices/%u/down/+' }],
+      extra: 1,
+    }),
     ctx,
   );
   assert.equal(d.kind, 'allow');
   if (d.kind !== 'allow') return;
-  assert.deepEqual(d.acl?.publish.map((r) => [r.pattern, r.maxQos]), [['devices/dev-1/up/#', 1]]);
-  assert.deepEqual(d.acl?.subscribe.map((r) => r.pattern), ['devices/fleet/down/+']);
+  assert.deepEqual(
+    d.acl?.publish.map((r) => [r.pattern, r.maxQos]),
+    [['devices/dev-1/up/#', 1]],
+  );
+  assert.deepEqual(
+    d.acl?.subscribe.map((r) => r.pattern),
+    ['devices/fleet/down/+'],
+  );
   assert.ok(d.warnings.some((w) => /max_qos/.test(w)));
   assert.ok(d.warnings.some((w) => /unknown key "extra"/.test(w)));
 });
@@ -54,7 +68,14 @@ test('request body: password as text, or base64 when it is not UTF-8; absent fie
   const bin = httpAuthRequestBody(r, Buffer.from([0xff, 0x00]));
   assert.equal(bin.password, undefined);
   assert.equal(bin.password_base64, '/wA=');
-  assert.deepEqual(httpAuthRequestBody({ mountpoint: '', clientId: 'c', protocolVersion: 4 }, undefined), { clientid: 'c', username: null, password: null, peer: null, mountpoint: '', protocol_version: 4 });
+  assert.deepEqual(httpAuthRequestBody({ mountpoint: '', clientId: 'c', protocolVersion: 4 }, undefined), {
+    clientid: 'c',
+    username: null,
+    password: null,
+    peer: null,
+    mountpoint: '',
+    protocol_version: 4,
+  });
 });
 
 test('Cache-Control: max-age (capped), no-store/no-cache not stored, default otherwise', () => {
@@ -87,10 +108,22 @@ test('cache entries honour their own TTL and stay usable while down for staleMs'
 });
 
 test('retry delays: full jitter under an exponential, capped ceiling', () => {
-  assert.equal(jitterDelayMs(1, 100, 5000, () => 0.999), 99);
-  assert.equal(jitterDelayMs(3, 100, 5000, () => 0.5), 200);
-  assert.equal(jitterDelayMs(20, 100, 5000, () => 0.5), 2500);
-  assert.equal(jitterDelayMs(2, 100, 5000, () => 0), 0);
+  assert.equal(
+    jitterDelayMs(1, 100, 5000, () => 0.999),
+    99,
+  );
+  assert.equal(
+    jitterDelayMs(3, 100, 5000, () => 0.5),
+    200,
+  );
+  assert.equal(
+    jitterDelayMs(20, 100, 5000, () => 0.5),
+    2500,
+  );
+  assert.equal(
+    jitterDelayMs(2, 100, 5000, () => 0),
+    0,
+  );
 });
 
 test('per-message authorization requests and replies survive the bus; malformed ones are refused', () => {
@@ -98,7 +131,11 @@ test('per-message authorization requests and replies survive the bus; malformed 
   assert.deepEqual(decodeAuthorizeRequest(encodeAuthorizeRequest(req)), req);
   assert.deepEqual(decodeAuthorizeReply(encodeAuthorizeReply({ allow: true, ttlMs: 5000 })), { allow: true, ttlMs: 5000 });
   const e = new TextEncoder();
-  for (const bad of ['{}', '{"mountpoint":"","clientId":"c","topic":"t","action":"read","qos":0,"retain":false}', '{"mountpoint":"","clientId":"c","topic":"t","action":"publish","qos":3,"retain":false}']) {
+  for (const bad of [
+    '{}',
+    '{"mountpoint":"","clientId":"c","topic":"t","action":"read","qos":0,"retain":false}',
+    '{"mountpoint":"","clientId":"c","topic":"t","action":"publish","qos":3,"retain":false}',
+  ]) {
     assert.throws(() => decodeAuthorizeRequest(e.encode(bad)), AuthProtocolError, bad);
   }
   assert.throws(() => decodeAuthorizeReply(e.encode('{"allow":"yes","ttlMs":0}')), AuthProtocolError);

@@ -49,7 +49,7 @@ for (const [maxInflight, receiveMaximum, expected] of [
 
 test('acks drain the queue in order; the window is never exceeded (out-of-order acks, mixed QoS)', () => {
   const { h, c } = online({ maxInflight: 3 });
-  for (let i = 0; i < 30; i++) h.deliver(msg('t', `m${i}`, ((i % 3) as 0 | 1 | 2)), ['s']);
+  for (let i = 0; i < 30; i++) h.deliver(msg('t', `m${i}`, (i % 3) as 0 | 1 | 2), ['s']);
   const s = h.session('s')!;
   let steps = 0;
   while (s.inflight.size > 0) {
@@ -61,7 +61,10 @@ test('acks drain the queue in order; the window is never exceeded (out-of-order 
     else h.pubcomp(c, f.packetId);
     assert.ok(++steps < 200);
   }
-  assert.deepEqual(payloads(h, c), Array.from({ length: 30 }, (_, i) => `m${i}`));
+  assert.deepEqual(
+    payloads(h, c),
+    Array.from({ length: 30 }, (_, i) => `m${i}`),
+  );
   assert.equal(s.queue.length, 0);
   assert.equal(s.queuedBytes, 0);
 });
@@ -77,7 +80,10 @@ test('QoS 0 is not held by a full window when nothing is queued, but never overt
   h.puback(c, h.publishesTo(c)[0]!.packetId);
   assert.deepEqual(payloads(h, c), ['a', 'q0-early', 'b', 'q0-late']);
   const q0 = h.publishesTo(c).filter((p) => p.qos === 0);
-  assert.ok(q0.every((p) => p.packetId === 0), 'QoS 0 has no packet id');
+  assert.ok(
+    q0.every((p) => p.packetId === 0),
+    'QoS 0 has no packet id',
+  );
 });
 
 test('queue limit by count, drop-new: the newest messages are dropped and counted', () => {
@@ -120,17 +126,14 @@ test('a message larger than the whole byte limit is dropped (drop-new)', () => {
   assert.equal(h.count('queue_full_dropped'), 1);
 });
 
-test(
-  'drop-oldest: a message that can never fit the byte limit does not evict the queue',
-  () => {
-    const { h } = offline({ maxQueuedBytes: 100, queueOverflow: 'drop-oldest' });
-    for (let i = 0; i < 3; i++) h.deliver(msg('t', Buffer.alloc(30, 48 + i), 1), ['s']);
-    h.deliver(msg('t', Buffer.alloc(200), 1), ['s']);
-    assert.equal(h.count('queue_full_dropped'), 1);
-    assert.equal(h.count('queue_oldest_dropped'), 0, 'nothing old had to go');
-    assert.equal(h.session('s')!.queue.length, 3);
-  },
-);
+test('drop-oldest: a message that can never fit the byte limit does not evict the queue', () => {
+  const { h } = offline({ maxQueuedBytes: 100, queueOverflow: 'drop-oldest' });
+  for (let i = 0; i < 3; i++) h.deliver(msg('t', Buffer.alloc(30, 48 + i), 1), ['s']);
+  h.deliver(msg('t', Buffer.alloc(200), 1), ['s']);
+  assert.equal(h.count('queue_full_dropped'), 1);
+  assert.equal(h.count('queue_oldest_dropped'), 0, 'nothing old had to go');
+  assert.equal(h.session('s')!.queue.length, 3);
+});
 
 test('maxQueuedMessages 0: nothing is queued', () => {
   const { h } = offline({ maxQueuedMessages: 0, queueOverflow: 'drop-oldest' });
@@ -164,13 +167,16 @@ test('queueQos0: QoS 0 for an offline session is queued and delivered on reconne
   h.deliver(msg('t', 'q1', 1), ['s']);
   assert.equal(h.count('qos0_offline_dropped'), 0);
   const c2 = h.connect('s', { cleanStart: false, sessionExpiryS: 600 });
-  assert.deepEqual(h.publishesTo(c2).map((p) => [p.message.payload.toString(), p.qos, p.packetId === 0]), [
-    ['q0', 0, true],
-    ['q1', 1, false],
-  ]);
+  assert.deepEqual(
+    h.publishesTo(c2).map((p) => [p.message.payload.toString(), p.qos, p.packetId === 0]),
+    [
+      ['q0', 0, true],
+      ['q1', 1, false],
+    ],
+  );
 });
 
-test('[MQTT-3.1.2-25] a message whose payload alone exceeds the client\'s Maximum Packet Size is dropped by the owner, not sent, and counted', () => {
+test("[MQTT-3.1.2-25] a message whose payload alone exceeds the client's Maximum Packet Size is dropped by the owner, not sent, and counted", () => {
   const { h, c } = online({}, { maxPacketBytes: 128 });
   const out = h.deliver(msg('t', Buffer.alloc(500), 1), ['s']);
   assert.equal(h.publishesTo(c).length, 0);
@@ -246,7 +252,10 @@ test('packet ids are non-zero, unique among inflight, and wrap after 65535 skipp
   assert.equal(h.publishesTo(c)[0]!.packetId, 1);
   s.nextPacketId = 0xfffe;
   for (const p of ['b', 'c', 'd']) h.deliver(msg('t', p, 1), ['s']);
-  assert.deepEqual(h.publishesTo(c).map((p) => p.packetId), [1, 0xfffe, 0xffff, 2]);
+  assert.deepEqual(
+    h.publishesTo(c).map((p) => p.packetId),
+    [1, 0xfffe, 0xffff, 2],
+  );
   assert.equal(new Set(s.inflight.keys()).size, 4);
 });
 
@@ -255,7 +264,10 @@ test('the delivered QoS is the lower of message and subscription QoS [MQTT-3.8.4
   h.deliver(msg('t', 'x', 2), [{ key: 's', qos: 1, retainAsPublished: false, subIds: [] }]);
   h.deliver(msg('t', 'y', 1), [{ key: 's', qos: 2, retainAsPublished: false, subIds: [] }]);
   h.deliver(msg('t', 'z', 2), [{ key: 's', qos: 0, retainAsPublished: false, subIds: [] }]);
-  assert.deepEqual(h.publishesTo(c).map((p) => p.qos), [1, 1, 0]);
+  assert.deepEqual(
+    h.publishesTo(c).map((p) => p.qos),
+    [1, 1, 0],
+  );
   assert.equal(h.session('s')!.inflight.size, 2);
 });
 
@@ -263,10 +275,13 @@ test('live deliveries keep RETAIN only with Retain As Published [MQTT-3.3.1-12/1
   const { h, c } = online();
   h.deliver(msg('t', 'a', 1, { retain: true }), [{ key: 's', qos: 1, retainAsPublished: false, subIds: [3] }]);
   h.deliver(msg('t', 'b', 1, { retain: true }), [{ key: 's', qos: 1, retainAsPublished: true, subIds: [4, 5] }]);
-  assert.deepEqual(h.publishesTo(c).map((p) => [p.retain, p.subIds]), [
-    [false, [3]],
-    [true, [4, 5]],
-  ]);
+  assert.deepEqual(
+    h.publishesTo(c).map((p) => [p.retain, p.subIds]),
+    [
+      [false, [3]],
+      [true, [4, 5]],
+    ],
+  );
 });
 
 test('a delivery for a session that no longer exists is ignored; one envelope may carry several sessions', () => {

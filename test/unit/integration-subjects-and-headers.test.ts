@@ -63,7 +63,14 @@ test('message headers round-trip: topic with CR/LF, properties, user properties 
   assert.equal(back.clientId, 'dev 1');
   assert.deepEqual(back.message, { ...m, origin: '' });
   // What URLSearchParams (the example consumer, most languages' form parsers) reads.
-  assert.deepEqual([...new URLSearchParams(h['Mqtt-User-Properties'])], [['k&=+', 'v w+&='], ['rep', '1'], ['rep', '2']]);
+  assert.deepEqual(
+    [...new URLSearchParams(h['Mqtt-User-Properties'])],
+    [
+      ['k&=+', 'v w+&='],
+      ['rep', '1'],
+      ['rep', '2'],
+    ],
+  );
   // And what it writes ('+' for a space) is read back.
   const written = new URLSearchParams([['a b', 'c d']]).toString();
   assert.deepEqual(messageFromHeaders({ 'Mqtt-Topic': 't', 'Mqtt-User-Properties': written }, Buffer.alloc(0)).message.props?.userProperties, { 'a b': 'c d' });

@@ -19,8 +19,14 @@ test('ACL claims use the VerneMQ shape with %c %u %m; configurable claim names; 
   const d = mapJwtClaims({ username: 'alice', pub: [{ pattern: 'devices/%c/up', max_qos: 1 }], sub: [{ pattern: '%m/%u/#' }] }, req, { ...names, publishAcl: 'pub', subscribeAcl: 'sub' });
   assert.equal(d.kind, 'allow');
   if (d.kind !== 'allow') return;
-  assert.deepEqual(d.acl.publish.map((r) => [r.pattern, r.maxQos, r.wildcard]), [['devices/dev-1/up', 1, false]]);
-  assert.deepEqual(d.acl.subscribe.map((r) => r.pattern), ['mp/alice/#']);
+  assert.deepEqual(
+    d.acl.publish.map((r) => [r.pattern, r.maxQos, r.wildcard]),
+    [['devices/dev-1/up', 1, false]],
+  );
+  assert.deepEqual(
+    d.acl.subscribe.map((r) => r.pattern),
+    ['mp/alice/#'],
+  );
 
   const none = mapJwtClaims({}, req, names);
   assert.deepEqual(none.kind === 'allow' && none.acl, { publish: [], subscribe: [] }, 'no ACL claim, no default: nothing allowed');

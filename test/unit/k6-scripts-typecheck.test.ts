@@ -26,8 +26,12 @@ test('every k6 script and the k6/x/mqtt declaration are part of that check', () 
   assert.equal(r.status, 0, r.stderr);
   const listed = new Set(r.stdout.split('\n').map((l) => resolve(l.trim())));
   const expected = [
-    ...readdirSync(k6Dir).filter((f) => f.endsWith('.js')).map((f) => join(k6Dir, f)),
-    ...readdirSync(join(k6Dir, 'lib')).filter((f) => f.endsWith('.js')).map((f) => join(k6Dir, 'lib', f)),
+    ...readdirSync(k6Dir)
+      .filter((f) => f.endsWith('.js'))
+      .map((f) => join(k6Dir, f)),
+    ...readdirSync(join(k6Dir, 'lib'))
+      .filter((f) => f.endsWith('.js'))
+      .map((f) => join(k6Dir, 'lib', f)),
     join(k6Dir, 'types', 'k6-x-mqtt.d.ts'),
   ];
   assert.ok(expected.length >= 5, `expected the k6 scripts, found ${expected.join(', ')}`);

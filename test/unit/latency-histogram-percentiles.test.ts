@@ -34,8 +34,7 @@ test('large values are within 1 % of the true percentile', () => {
   const h = new LatencyHistogram();
   // 1..10000 ms in 1 ms steps: true p50 = 5000 ms, p99 = 9900 ms, p99.9 = 9990 ms.
   for (let ms = 1; ms <= 10_000; ms++) h.recordMs(ms);
-  const near = (actual: number, expected: number) =>
-    assert.ok(Math.abs(actual - expected) / expected <= 0.01, `${actual} not within 1 % of ${expected}`);
+  const near = (actual: number, expected: number) => assert.ok(Math.abs(actual - expected) / expected <= 0.01, `${actual} not within 1 % of ${expected}`);
   near(h.percentileMs(50), 5000);
   near(h.percentileMs(90), 9000);
   near(h.percentileMs(99), 9900);

@@ -65,8 +65,29 @@ test('below the level nothing is written; child fields come after the message', 
 });
 
 test('a traced packet is described without its payload, password or property values', () => {
-  const connect = traceFields({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'd1', clean: true, keepalive: 30, username: 'u', password: Buffer.from('pw-9'), will: { topic: 'w', payload: Buffer.from('will-body'), qos: 1, retain: false }, properties: { userProperties: { k: 'v-10' } } });
-  assert.deepEqual(connect, { type: 'connect', protocolLevel: 5, clientId: 'd1', cleanStart: true, keepaliveS: 30, username: 'u', withPw: true, will: { topic: 'w', qos: 1, retain: false, payloadBytes: 9 }, properties: ['userProperties'] });
+  const connect = traceFields({
+    cmd: 'connect',
+    protocolId: 'MQTT',
+    protocolVersion: 5,
+    clientId: 'd1',
+    clean: true,
+    keepalive: 30,
+    username: 'u',
+    password: Buffer.from('pw-9'),
+    will: { topic: 'w', payload: Buffer.from('will-body'), qos: 1, retain: false },
+    properties: { userProperties: { k: 'v-10' } },
+  });
+  assert.deepEqual(connect, {
+    type: 'connect',
+    protocolLevel: 5,
+    clientId: 'd1',
+    cleanStart: true,
+    keepaliveS: 30,
+    username: 'u',
+    withPw: true,
+    will: { topic: 'w', qos: 1, retain: false, payloadBytes: 9 },
+    properties: ['userProperties'],
+  });
   const pub = traceFields({ cmd: 'publish', topic: 't/1', payload: Buffer.from('secret body'), qos: 2, dup: false, retain: true, messageId: 7 });
   assert.deepEqual(pub, { type: 'publish', packetId: 7, topic: 't/1', qos: 2, dup: false, retain: true, payloadBytes: 11 });
   assert.ok(!JSON.stringify([connect, pub]).match(/pw-9|will-body|secret body|v-10/));
@@ -76,7 +97,11 @@ test('log.clientEvents=false writes no connect or disconnect line; true writes o
   for (const enabled of [false, true]) {
     const out: string[] = [];
     const conn = { state: createConnState(1, '192.0.2.1:5000', '', 0), listener: 'tcp', connectedAt: 0 } as unknown as Connection;
-    const events = new ClientEventLog(createLogger('info', {}, (l) => out.push(l)), 'gw-1', enabled);
+    const events = new ClientEventLog(
+      createLogger('info', {}, (l) => out.push(l)),
+      'gw-1',
+      enabled,
+    );
     events.connected(conn);
     events.disconnected(conn, 1500);
     assert.equal(out.length, enabled ? 2 : 0);

@@ -21,7 +21,18 @@ function conn(maxPacketBytes: number, aliasMax = 0): ConnState {
   return c;
 }
 
-const item = (topic: string, payload: string, o: Partial<PublishItem> = {}): PublishItem => ({ kind: GwOut.Publish, connId: 1, epoch: 1, packetId: 7, qos: 1, dup: false, retain: false, subIds: [], message: msg(topic, payload, 1), ...o });
+const item = (topic: string, payload: string, o: Partial<PublishItem> = {}): PublishItem => ({
+  kind: GwOut.Publish,
+  connId: 1,
+  epoch: 1,
+  packetId: 7,
+  qos: 1,
+  dup: false,
+  retain: false,
+  subIds: [],
+  message: msg(topic, payload, 1),
+  ...o,
+});
 
 /** Size of the PUBLISH mqtt-packet makes for these properties (the reference encoder). */
 function refSize(topic: string, payload: string, properties: Record<string, unknown>): number {

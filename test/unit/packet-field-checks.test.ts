@@ -104,7 +104,17 @@ function feed(chunks: Buffer[]): { packets: Packet[]; errors: string[] } {
   const sock = new FakeSocket();
   const packets: Packet[] = [];
   const errors: string[] = [];
-  new Connection(sock as unknown as Socket, 1, '', 0, 1 << 20, 1 << 20, (_c, p) => packets.push(p), (_c, why, err) => errors.push(err?.message ?? why), (_c, err) => errors.push(`fault: ${String(err)}`));
+  new Connection(
+    sock as unknown as Socket,
+    1,
+    '',
+    0,
+    1 << 20,
+    1 << 20,
+    (_c, p) => packets.push(p),
+    (_c, why, err) => errors.push(err?.message ?? why),
+    (_c, err) => errors.push(`fault: ${String(err)}`),
+  );
   for (const c of chunks) sock.emit('data', c);
   return { packets, errors };
 }
@@ -115,9 +125,43 @@ test('every valid client packet (3.1.1 and 5.0, with properties) passes the conn
   for (const v of [4, 5] as const) {
     const props = v === 5;
     const stream = Buffer.concat([
-      gen({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: v, clientId: 'c', clean: true, keepalive: 30, will: { topic: 'w', payload: Buffer.from('x'), qos: 1, retain: false, ...(props ? { properties: { willDelayInterval: 1, userProperties: { a: 'b' } } } : {}) }, username: 'u', password: Buffer.from('p'), ...(props ? { properties: { sessionExpiryInterval: 10, receiveMaximum: 5 } } : {}) }, v),
-      gen({ cmd: 'publish', topic: 't', payload: Buffer.from('pay'), qos: 2, messageId: 7, dup: false, retain: true, ...(props ? { properties: { contentType: 'c', userProperties: { k: ['1', '2'] }, topicAlias: 1 } } : {}) }, v),
-      gen({ cmd: 'subscribe', messageId: 8, subscriptions: [{ topic: 'a/#', qos: 1, ...(props ? { nl: true, rap: true, rh: 2 } : {}) }], ...(props ? { properties: { subscriptionIdentifier: 300 } } : {}) }, v),
+      gen(
+        {
+          cmd: 'connect',
+          protocolId: 'MQTT',
+          protocolVersion: v,
+          clientId: 'c',
+          clean: true,
+          keepalive: 30,
+          will: { topic: 'w', payload: Buffer.from('x'), qos: 1, retain: false, ...(props ? { properties: { willDelayInterval: 1, userProperties: { a: 'b' } } } : {}) },
+          username: 'u',
+          password: Buffer.from('p'),
+          ...(props ? { properties: { sessionExpiryInterval: 10, receiveMaximum: 5 } } : {}),
+        },
+        v,
+      ),
+      gen(
+        {
+          cmd: 'publish',
+          topic: 't',
+          payload: Buffer.from('pay'),
+          qos: 2,
+          messageId: 7,
+          dup: false,
+          retain: true,
+          ...(props ? { properties: { contentType: 'c', userProperties: { k: ['1', '2'] }, topicAlias: 1 } } : {}),
+        },
+        v,
+      ),
+      gen(
+        {
+          cmd: 'subscribe',
+          messageId: 8,
+          subscriptions: [{ topic: 'a/#', qos: 1, ...(props ? { nl: true, rap: true, rh: 2 } : {}) }],
+          ...(props ? { properties: { subscriptionIdentifier: 300 } } : {}),
+        },
+        v,
+      ),
       gen({ cmd: 'unsubscribe', messageId: 9, unsubscriptions: ['a/#', 'b'] }, v),
       gen({ cmd: 'puback', messageId: 10, ...(props ? { reasonCode: 0x10, properties: { reasonString: 'r' } } : {}) }, v),
       gen({ cmd: 'pubrec', messageId: 11 }, v),
@@ -153,9 +197,19 @@ test('a 5.0 PUBLISH whose property length runs past the packet is refused', () =
 test('an exception thrown by a packet handler is reported as a fault of that connection, not thrown to the socket', () => {
   const sock = new FakeSocket();
   const faults: unknown[] = [];
-  new Connection(sock as unknown as Socket, 1, '', 0, 1 << 20, 1 << 20, () => {
-    throw new RangeError('bug');
-  }, () => {}, (_c, err) => faults.push(err));
+  new Connection(
+    sock as unknown as Socket,
+    1,
+    '',
+    0,
+    1 << 20,
+    1 << 20,
+    () => {
+      throw new RangeError('bug');
+    },
+    () => {},
+    (_c, err) => faults.push(err),
+  );
   sock.emit('data', gen({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'c', clean: true, keepalive: 0 }, 4));
   assert.equal(faults.length, 1);
   assert.match(String(faults[0]), /RangeError: bug/);

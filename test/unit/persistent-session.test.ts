@@ -44,7 +44,10 @@ test('[MQTT-3.2.2-2] Clean Start 1: Session Present 0 and the old session is dis
   assert.equal(s.queuedBytes, 0);
   assert.equal(h.publishesTo(c2).length, 0, 'the queued message is not delivered');
   const changes = effectsOf(c2.out, 'subs').flatMap((ef) => ef.batch.changes);
-  assert.deepEqual(changes.map((c) => [c.op, c.key]), [[SubOp.RemoveKey, 'dev1']]);
+  assert.deepEqual(
+    changes.map((c) => [c.op, c.key]),
+    [[SubOp.RemoveKey, 'dev1']],
+  );
   assert.equal(h.timerAt('dev1', 'expiry'), undefined, 'the old expiry timer is cancelled');
 });
 
@@ -60,7 +63,10 @@ test('Clean Start 0 keeps subscriptions and queues QoS 1 messages while offline,
   const c2 = h.connect('dev1', { cleanStart: false, sessionExpiryS: 600 });
   assert.equal(c2.sessionPresent, true);
   const got = h.publishesTo(c2);
-  assert.deepEqual(got.map((p) => p.message.payload.toString()), ['v1', 'v2']);
+  assert.deepEqual(
+    got.map((p) => p.message.payload.toString()),
+    ['v1', 'v2'],
+  );
   assert.ok(got.every((p) => p.qos === 1 && !p.dup && p.packetId > 0));
   assert.equal(h.session('dev1')!.queue.length, 0);
 });
@@ -76,8 +82,14 @@ test('100 QoS 1 messages queued offline arrive in order after reconnect, within 
   assert.equal(h.publishesTo(c2).length, 10, 'only the window is sent at once');
   ackAll(h, c2);
   const got = h.publishesTo(c2).map((p) => p.message.payload.toString());
-  assert.deepEqual(got, Array.from({ length: 100 }, (_, i) => `m${i}`));
-  assert.ok(h.publishesTo(c2).every((p) => !p.dup), 'queued messages are new, not resends');
+  assert.deepEqual(
+    got,
+    Array.from({ length: 100 }, (_, i) => `m${i}`),
+  );
+  assert.ok(
+    h.publishesTo(c2).every((p) => !p.dup),
+    'queued messages are new, not resends',
+  );
   assert.equal(h.session('dev1')!.queuedBytes, 0);
 });
 
@@ -137,37 +149,40 @@ test('resent inflight messages come before queued ones', () => {
   for (let i = 0; i < 4; i++) h.deliver(msg('t', `m${i}`, 1), ['dev1']);
   h.connLost(c1);
   const c2 = h.connect('dev1', { cleanStart: false, sessionExpiryS: 600 });
-  assert.deepEqual(h.publishesTo(c2).map((p) => [p.message.payload.toString(), p.dup]), [['m0', true], ['m1', true]]);
+  assert.deepEqual(
+    h.publishesTo(c2).map((p) => [p.message.payload.toString(), p.dup]),
+    [
+      ['m0', true],
+      ['m1', true],
+    ],
+  );
   ackAll(h, c2);
-  assert.deepEqual(h.publishesTo(c2).map((p) => p.message.payload.toString()), ['m0', 'm1', 'm2', 'm3']);
+  assert.deepEqual(
+    h.publishesTo(c2).map((p) => p.message.payload.toString()),
+    ['m0', 'm1', 'm2', 'm3'],
+  );
 });
 
-test(
-  '[MQTT-3.3.4-9] resending after reconnect respects the new connection\'s Receive Maximum',
-  () => {
-    const h = new SessionCoreHarness();
-    const c1 = h.connect('dev1', { cleanStart: false, sessionExpiryS: 600, receiveMaximum: 10 });
-    h.subscribe(c1, 't');
-    for (let i = 0; i < 5; i++) h.deliver(msg('t', `m${i}`, 1), ['dev1']);
-    h.connLost(c1);
-    const c2 = h.connect('dev1', { cleanStart: false, sessionExpiryS: 600, receiveMaximum: 2 });
-    assert.ok(h.publishesTo(c2).length <= 2, `sent ${h.publishesTo(c2).length} unacknowledged PUBLISH packets to a client allowing 2`);
-  },
-);
+test("[MQTT-3.3.4-9] resending after reconnect respects the new connection's Receive Maximum", () => {
+  const h = new SessionCoreHarness();
+  const c1 = h.connect('dev1', { cleanStart: false, sessionExpiryS: 600, receiveMaximum: 10 });
+  h.subscribe(c1, 't');
+  for (let i = 0; i < 5; i++) h.deliver(msg('t', `m${i}`, 1), ['dev1']);
+  h.connLost(c1);
+  const c2 = h.connect('dev1', { cleanStart: false, sessionExpiryS: 600, receiveMaximum: 2 });
+  assert.ok(h.publishesTo(c2).length <= 2, `sent ${h.publishesTo(c2).length} unacknowledged PUBLISH packets to a client allowing 2`);
+});
 
-test(
-  '[MQTT-3.1.2-25] a message queued offline is not sent to a reconnecting client whose Maximum Packet Size it exceeds',
-  () => {
-    const h = new SessionCoreHarness();
-    const c1 = h.connect('dev1', { cleanStart: false, sessionExpiryS: 600, maxPacketBytes: 0 });
-    h.subscribe(c1, 't');
-    h.connLost(c1);
-    h.deliver(msg('t', Buffer.alloc(1000), 1), ['dev1']);
-    const c2 = h.connect('dev1', { cleanStart: false, sessionExpiryS: 600, maxPacketBytes: 200 });
-    assert.equal(h.publishesTo(c2).length, 0);
-    assert.equal(h.count('too_large_dropped'), 1);
-  },
-);
+test('[MQTT-3.1.2-25] a message queued offline is not sent to a reconnecting client whose Maximum Packet Size it exceeds', () => {
+  const h = new SessionCoreHarness();
+  const c1 = h.connect('dev1', { cleanStart: false, sessionExpiryS: 600, maxPacketBytes: 0 });
+  h.subscribe(c1, 't');
+  h.connLost(c1);
+  h.deliver(msg('t', Buffer.alloc(1000), 1), ['dev1']);
+  const c2 = h.connect('dev1', { cleanStart: false, sessionExpiryS: 600, maxPacketBytes: 200 });
+  assert.equal(h.publishesTo(c2).length, 0);
+  assert.equal(h.count('too_large_dropped'), 1);
+});
 
 test('session expiry removes the session, emits RemoveKey and counts it', () => {
   const h = new SessionCoreHarness();

@@ -54,7 +54,10 @@ test('settings win over URL parameters, and ssl files are read here (never via t
     assert.equal(o.sslMode, 'verify-ca');
     assert.equal(o.tls?.ca, 'CA-FROM-SETTING');
     assert.equal(o.tls?.rejectUnauthorized, true);
-    assert.deepEqual(o.hosts, [{ host: 'a', port: 1 }, { host: 'b', port: 2 }]);
+    assert.deepEqual(o.hosts, [
+      { host: 'a', port: 1 },
+      { host: 'b', port: 2 },
+    ]);
     assert.equal(o.user, 'u');
     assert.equal(o.password, 'secret2');
   } finally {

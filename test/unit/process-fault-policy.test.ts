@@ -42,7 +42,10 @@ setInterval(() => {}, 1000);
   const out = p.output();
   assert.equal(code, EXIT_UNCAUGHT, out);
   assert.match(out, /STILL RUNNING \[\["unhandled_rejection",1\]\]/);
-  const lines = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; err: string; stack?: string });
+  const lines = out
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { msg: string; err: string; stack?: string });
   const rejection = lines.find((l) => l.msg.startsWith('unhandled promise rejection'));
   assert.match(rejection?.stack ?? '', /nobody awaited me\n\s+at /);
   const uncaught = lines.find((l) => l.msg.startsWith('uncaught exception'));

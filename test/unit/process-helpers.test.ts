@@ -40,29 +40,23 @@ describe('spawnProcess', () => {
   });
 
   test('rejects with the output when the process exits before the ready line', async () => {
-    await assert.rejects(
-      spawnProcess(node, ['-e', 'console.error("bind failed: port taken"); process.exit(3)'], { name: 'early-exit', readyLine: /listening/ }),
-      (err: Error) => {
-        assert.match(err.message, /early-exit/);
-        assert.match(err.message, /code 3/);
-        assert.match(err.message, /bind failed: port taken/);
-        return true;
-      },
-    );
+    await assert.rejects(spawnProcess(node, ['-e', 'console.error("bind failed: port taken"); process.exit(3)'], { name: 'early-exit', readyLine: /listening/ }), (err: Error) => {
+      assert.match(err.message, /early-exit/);
+      assert.match(err.message, /code 3/);
+      assert.match(err.message, /bind failed: port taken/);
+      return true;
+    });
   });
 
   test('rejects and kills the process when the ready line does not come in time', async () => {
-    await assert.rejects(
-      spawnProcess(node, ['-e', 'console.log(`pid ${process.pid}`); setInterval(() => {}, 1000)'], { name: 'silent', readyLine: /ready/, readyTimeoutMs: 3000 }),
-      (err: Error) => {
-        // 3 s, not less: on a loaded machine node may not even have printed its pid sooner.
-        assert.match(err.message, /no line matching \/ready\/ within 3000 ms/);
-        const pid = Number(/pid (\d+)/.exec(err.message)?.[1]);
-        assert.ok(pid > 0, err.message);
-        assert.equal(isAlive(pid), false);
-        return true;
-      },
-    );
+    await assert.rejects(spawnProcess(node, ['-e', 'console.log(`pid ${process.pid}`); setInterval(() => {}, 1000)'], { name: 'silent', readyLine: /ready/, readyTimeoutMs: 3000 }), (err: Error) => {
+      // 3 s, not less: on a loaded machine node may not even have printed its pid sooner.
+      assert.match(err.message, /no line matching \/ready\/ within 3000 ms/);
+      const pid = Number(/pid (\d+)/.exec(err.message)?.[1]);
+      assert.ok(pid > 0, err.message);
+      assert.equal(isAlive(pid), false);
+      return true;
+    });
   });
 
   test('rejects naming the command when it cannot be started', async () => {
@@ -92,11 +86,10 @@ describe('spawnProcess', () => {
     process.env.SHARDMQ_TEST_INHERITED = 'inherited';
     process.env.SHARDMQ_TEST_REMOVED = 'present';
     try {
-      const p = await spawnProcess(
-        node,
-        ['-e', 'console.log([process.env.SHARDMQ_TEST_INHERITED, process.env.SHARDMQ_TEST_SET, process.env.SHARDMQ_TEST_REMOVED ?? "unset"].join(","))'],
-        { name: 'env', env: { SHARDMQ_TEST_SET: 'set', SHARDMQ_TEST_REMOVED: undefined } },
-      );
+      const p = await spawnProcess(node, ['-e', 'console.log([process.env.SHARDMQ_TEST_INHERITED, process.env.SHARDMQ_TEST_SET, process.env.SHARDMQ_TEST_REMOVED ?? "unset"].join(","))'], {
+        name: 'env',
+        env: { SHARDMQ_TEST_SET: 'set', SHARDMQ_TEST_REMOVED: undefined },
+      });
       assert.equal(await p.exited, 0);
       assert.equal(p.output(), 'inherited,set,unset');
     } finally {

@@ -28,7 +28,11 @@ test('past the bound a new connection is refused at once; a silent one is closed
   );
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const port = (server.address() as net.AddressInfo).port;
-  const open = () => new Promise<net.Socket>((r) => { const s = net.connect(port, '127.0.0.1', () => r(s)); s.on('error', () => {}); });
+  const open = () =>
+    new Promise<net.Socket>((r) => {
+      const s = net.connect(port, '127.0.0.1', () => r(s));
+      s.on('error', () => {});
+    });
   try {
     const silent = await open();
     await waitFor(() => waiting.count === 1, 'the first connection waiting');

@@ -25,7 +25,7 @@ function tcp4(src: number[], dst: number[], sport: number, dport: number, tlv = 
   return v2(1, 0x11, Buffer.concat([b, tlv]));
 }
 
-test('v1 TCP4, TCP6 and UNKNOWN; bytes after the CRLF are the client\'s', () => {
+test("v1 TCP4, TCP6 and UNKNOWN; bytes after the CRLF are the client's", () => {
   const h = Buffer.from('PROXY TCP4 203.0.113.7 10.0.0.1 4242 1883\r\n\x10\x00');
   assert.deepEqual(parseProxyHeader(h, MAX), { state: 'done', length: h.length - 2, version: 1, source: { address: '203.0.113.7', port: 4242 } });
   const h6 = Buffer.from('PROXY TCP6 2001:db8::7 2001:db8::1 65535 1883\r\n');
@@ -40,7 +40,14 @@ test('v1 arriving in pieces is incomplete until the CRLF', () => {
 });
 
 test('v1 malformed: wrong family, bad ports, missing fields, no CRLF within 107 bytes', () => {
-  for (const s of ['PROXY TCP4 2001:db8::1 1.2.3.4 1 2\r\n', 'PROXY TCP4 1.2.3.4 5.6.7.8 01 2\r\n', 'PROXY TCP4 1.2.3.4 5.6.7.8 70000 2\r\n', 'PROXY TCP4 1.2.3.4 5.6.7.8 1\r\n', 'PROXY UDP4 1.2.3.4 5.6.7.8 1 2\r\n', 'PROXY TCP4 1.2.3.4  5.6.7.8 1 2\r\n']) {
+  for (const s of [
+    'PROXY TCP4 2001:db8::1 1.2.3.4 1 2\r\n',
+    'PROXY TCP4 1.2.3.4 5.6.7.8 01 2\r\n',
+    'PROXY TCP4 1.2.3.4 5.6.7.8 70000 2\r\n',
+    'PROXY TCP4 1.2.3.4 5.6.7.8 1\r\n',
+    'PROXY UDP4 1.2.3.4 5.6.7.8 1 2\r\n',
+    'PROXY TCP4 1.2.3.4  5.6.7.8 1 2\r\n',
+  ]) {
     const r = parseProxyHeader(Buffer.from(s), MAX);
     assert.equal(r.state, 'error', s);
     assert.equal(r.state === 'error' && r.why, 'malformed', s);

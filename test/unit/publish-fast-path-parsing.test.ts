@@ -165,7 +165,17 @@ test('parsePlainPublish declines what it does not decode', () => {
 
 test('writes of one turn leave as one buffer, in order; uncorkNow sends at once', async () => {
   const sock = new FakeSocket();
-  const c = new Connection(sock as unknown as Socket, 1, '', 0, 1 << 20, 1 << 20, () => {}, () => {}, () => {});
+  const c = new Connection(
+    sock as unknown as Socket,
+    1,
+    '',
+    0,
+    1 << 20,
+    1 << 20,
+    () => {},
+    () => {},
+    () => {},
+  );
   c.write(Buffer.from('ab'));
   c.write(Buffer.from('cd'));
   assert.equal(sock.written.length, 0);

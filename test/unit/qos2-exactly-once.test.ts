@@ -18,7 +18,7 @@ function routesOf(h: SessionCoreHarness, topic: string): number {
 
 // ---- inbound (client -> broker) ----
 
-test('inbound QoS 2: the message is routed once and PUBREC follows the router\'s acceptance', () => {
+test("inbound QoS 2: the message is routed once and PUBREC follows the router's acceptance", () => {
   const h = new SessionCoreHarness();
   const c = h.connect('pub', { sessionExpiryS: 60, mountpoint: 'mp' });
   const out = h.publish2(c, 10, msg('t', 'once', 2));
@@ -152,36 +152,30 @@ test('Clean Start 1 forgets unreleased inbound QoS 2 ids', () => {
   assert.equal(routesOf(h, 't'), 2);
 });
 
-test(
-  '[MQTT-4.3.3] a routing result for an ended session does not mark the packet id in the next session',
-  () => {
-    const h = new SessionCoreHarness();
-    const c1 = h.connect('pub', { cleanStart: false, sessionExpiryS: 60 });
-    const [r] = effectsOf(h.publish2(c1, 5, msg('t', 'old', 2)), 'route');
-    h.connLost(c1);
-    const c2 = h.connect('pub', { cleanStart: true, sessionExpiryS: 60 }); // the old session ends
-    h.routed(r!.then, 0); // the old session's routing result arrives late
-    assert.equal(h.session('pub')!.inboundQos2.has(5), false, 'the new session never saw id 5');
-    h.publish2(c2, 5, msg('t', 'new', 2));
-    assert.equal(routesOf(h, 't'), 2, 'the new message must be routed, not acknowledged as a duplicate');
-  },
-);
+test('[MQTT-4.3.3] a routing result for an ended session does not mark the packet id in the next session', () => {
+  const h = new SessionCoreHarness();
+  const c1 = h.connect('pub', { cleanStart: false, sessionExpiryS: 60 });
+  const [r] = effectsOf(h.publish2(c1, 5, msg('t', 'old', 2)), 'route');
+  h.connLost(c1);
+  const c2 = h.connect('pub', { cleanStart: true, sessionExpiryS: 60 }); // the old session ends
+  h.routed(r!.then, 0); // the old session's routing result arrives late
+  assert.equal(h.session('pub')!.inboundQos2.has(5), false, 'the new session never saw id 5');
+  h.publish2(c2, 5, msg('t', 'new', 2));
+  assert.equal(routesOf(h, 't'), 2, 'the new message must be routed, not acknowledged as a duplicate');
+});
 
-test(
-  '[MQTT-4.3.3] a PUBLISH resent on a new connection while the first copy is still routing gets its PUBREC',
-  () => {
-    const h = new SessionCoreHarness();
-    const c1 = h.connect('pub', { cleanStart: false, sessionExpiryS: 60 });
-    const [r] = effectsOf(h.publish2(c1, 5, msg('t', 'x', 2)), 'route');
-    h.connLost(c1);
-    const c2 = h.connect('pub', { cleanStart: false, sessionExpiryS: 60 });
-    h.publish2(c2, 5, msg('t', 'x', 2)); // DUP resend on reconnect, first copy still routing
-    h.routed(r!.then, 0);
-    assert.equal(routesOf(h, 't'), 1);
-    const recs = acks(h, c2).filter((p) => p.cmd === 'pubrec' && p.messageId === 5);
-    assert.equal(recs.length, 1, 'the client waits for PUBREC 5 on its current connection');
-  },
-);
+test('[MQTT-4.3.3] a PUBLISH resent on a new connection while the first copy is still routing gets its PUBREC', () => {
+  const h = new SessionCoreHarness();
+  const c1 = h.connect('pub', { cleanStart: false, sessionExpiryS: 60 });
+  const [r] = effectsOf(h.publish2(c1, 5, msg('t', 'x', 2)), 'route');
+  h.connLost(c1);
+  const c2 = h.connect('pub', { cleanStart: false, sessionExpiryS: 60 });
+  h.publish2(c2, 5, msg('t', 'x', 2)); // DUP resend on reconnect, first copy still routing
+  h.routed(r!.then, 0);
+  assert.equal(routesOf(h, 't'), 1);
+  const recs = acks(h, c2).filter((p) => p.cmd === 'pubrec' && p.messageId === 5);
+  assert.equal(recs.length, 1, 'the client waits for PUBREC 5 on its current connection');
+});
 
 // ---- outbound (broker -> client) ----
 
@@ -215,11 +209,17 @@ test('[MQTT-4.3.3-4] after PUBREL the PUBLISH is never sent again, on this or a 
   h.pubrec(c, p!.packetId);
   h.pubrec(c, p!.packetId); // duplicate PUBREC
   assert.equal(h.publishesTo(c).length, 1);
-  assert.deepEqual(acks(h, c).map((a) => a.cmd), ['pubrel', 'pubrel']);
+  assert.deepEqual(
+    acks(h, c).map((a) => a.cmd),
+    ['pubrel', 'pubrel'],
+  );
   h.connLost(c);
   const c2 = h.connect('sub', { cleanStart: false, sessionExpiryS: 60 });
   assert.equal(h.publishesTo(c2).length, 0);
-  assert.deepEqual(acks(h, c2).map((a) => [a.cmd, a.messageId]), [['pubrel', p!.packetId]]);
+  assert.deepEqual(
+    acks(h, c2).map((a) => [a.cmd, a.messageId]),
+    [['pubrel', p!.packetId]],
+  );
 });
 
 test('the inflight slot of a QoS 2 delivery is freed by PUBCOMP, not by PUBREC', () => {
@@ -230,7 +230,10 @@ test('the inflight slot of a QoS 2 delivery is freed by PUBCOMP, not by PUBREC',
   h.pubrec(c, p!.packetId);
   assert.equal(h.publishesTo(c).length, 1, 'still waiting for PUBCOMP');
   h.pubcomp(c, p!.packetId);
-  assert.deepEqual(h.publishesTo(c).map((x) => x.message.payload.toString()), ['a', 'b']);
+  assert.deepEqual(
+    h.publishesTo(c).map((x) => x.message.payload.toString()),
+    ['a', 'b'],
+  );
 });
 
 test('PUBACK for a QoS 2 id and PUBCOMP before PUBREC are ignored', () => {

@@ -95,8 +95,7 @@ test('entries lists every retained message with its mountpoint', () => {
 
 test('deleting keeps descendants and ancestors reachable and prunes the rest', () => {
   const s = createRetainedStore<number>();
-  const rootLevels = () =>
-    [...((s as unknown as { mounts: Map<string, { root: { children?: Map<string, unknown> } }> }).mounts.get('')?.root.children?.keys() ?? [])].sort();
+  const rootLevels = () => [...((s as unknown as { mounts: Map<string, { root: { children?: Map<string, unknown> } }> }).mounts.get('')?.root.children?.keys() ?? [])].sort();
   s.set('', 'a', 1);
   s.set('', 'a/b', 2);
   s.set('', 'a/b/c', 3);
@@ -117,7 +116,10 @@ test('deleting keeps descendants and ancestors reachable and prunes the rest', (
 function prng(seed: number): (n: number) => number {
   let x = seed >>> 0 || 1;
   return (n) => {
-    x ^= x << 13; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
     return x % n;
   };
 }

@@ -13,8 +13,14 @@ const coveredMs = (p: RetryPolicy) => {
 };
 
 test('delays double (or grow linearly) from the first delay up to the cap', () => {
-  assert.deepEqual([1, 2, 3, 4, 5, 6].map((r) => retryDelayMs(RETRY.envelopeToOwner, r, nominal)), [50, 100, 200, 400, 800, 1000]);
-  assert.deepEqual([1, 2, 3, 25].map((r) => retryDelayMs(BACKOFF.sessionLogWrite, r, nominal)), [50, 100, 150, 1000]);
+  assert.deepEqual(
+    [1, 2, 3, 4, 5, 6].map((r) => retryDelayMs(RETRY.envelopeToOwner, r, nominal)),
+    [50, 100, 200, 400, 800, 1000],
+  );
+  assert.deepEqual(
+    [1, 2, 3, 25].map((r) => retryDelayMs(BACKOFF.sessionLogWrite, r, nominal)),
+    [50, 100, 150, 1000],
+  );
   assert.equal(retryDelayMs(RETRY.connLostToOwner, 10_000, nominal), 2000, 'a huge retry number stays at the cap');
 });
 

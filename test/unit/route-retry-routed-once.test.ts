@@ -52,7 +52,11 @@ function routeRequest(p: RoutePublish): Promise<number> {
 
 test('the route envelope keeps its id with and without a $share group', () => {
   const message = { topic: 't', payload: Buffer.from('x'), qos: 1 as const, retain: false, origin: 'p' };
-  for (const p of [{ mountpoint: '', message, id: 'abc1' }, { mountpoint: 'm', message, group: 'g', exclude: 'k', id: 'abc2' }, { mountpoint: '', message, group: 'g', exclude: 'k' }]) {
+  for (const p of [
+    { mountpoint: '', message, id: 'abc1' },
+    { mountpoint: 'm', message, group: 'g', exclude: 'k', id: 'abc2' },
+    { mountpoint: '', message, group: 'g', exclude: 'k' },
+  ]) {
     const back = decodeRoutePublish(encodeRoutePublish(p));
     assert.equal(back.id, p.id);
     assert.equal(back.group, p.group);
@@ -60,7 +64,7 @@ test('the route envelope keeps its id with and without a $share group', () => {
   }
 });
 
-test('a retried QoS 1 route request (same id) is routed once and every attempt gets the first attempt\'s answer', async () => {
+test("a retried QoS 1 route request (same id) is routed once and every attempt gets the first attempt's answer", async () => {
   const message = { topic: 't', payload: Buffer.from('once'), qos: 1 as const, retain: false, origin: 'p' };
   const first = routeRequest({ mountpoint: '', message, id: 'gwX1' });
   await new Promise((r) => setTimeout(r, 50));

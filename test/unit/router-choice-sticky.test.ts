@@ -32,7 +32,10 @@ test('publishers stick to one router per shard and move only when routers change
   await choice.start();
   await settle(bus);
   assert.equal(probes.length, 1, 'a starting publisher asks the routers to announce themselves');
-  assert.ok(table(choice).every((s) => s === subjects.routePublish), 'no router known: the queue group');
+  assert.ok(
+    table(choice).every((s) => s === subjects.routePublish),
+    'no router known: the queue group',
+  );
 
   for (const id of ['r1', 'r2']) bus.publish(subjects.routerHeartbeat, encodeRouterBeat({ routerId: id, stopping: false }));
   await settle(bus);
@@ -49,7 +52,10 @@ test('publishers stick to one router per shard and move only when routers change
   const three = table(choice);
   const moved = three.filter((s, i) => s !== two[i]);
   assert.ok(moved.length > SHARDS / 6 && moved.length < SHARDS / 2, `a third router takes about a third (${moved.length})`);
-  assert.ok(moved.every((s) => s === subjects.routePublishTo('r3')), 'only shards won by the new router move');
+  assert.ok(
+    moved.every((s) => s === subjects.routePublishTo('r3')),
+    'only shards won by the new router move',
+  );
 
   bus.publish(subjects.routerHeartbeat, encodeRouterBeat({ routerId: 'r3', stopping: true }));
   await settle(bus);

@@ -17,7 +17,21 @@ function sample(): Session {
   s.expiresAt = 1_700_000_360_000;
   s.subs.set('$share/g/a/+', { filter: 'a/+', group: 'g', qos: 1, noLocal: false, retainAsPublished: true, retainHandling: 2, subId: 5 });
   s.subs.set('b/#', { filter: 'b/#', qos: 2, noLocal: true, retainAsPublished: false, retainHandling: 0, subId: 0 });
-  s.inflight.set(7, { packetId: 7, state: 'pub', qos: 1, retain: false, subIds: [5], message: { topic: 'a/x', payload: Buffer.from([1, 2, 3]), qos: 1, retain: false, origin: 'other', props: { contentType: 'bin', expiresAt: 1_700_000_999_000, userProperties: { k: ['v1', 'v2'] } } } });
+  s.inflight.set(7, {
+    packetId: 7,
+    state: 'pub',
+    qos: 1,
+    retain: false,
+    subIds: [5],
+    message: {
+      topic: 'a/x',
+      payload: Buffer.from([1, 2, 3]),
+      qos: 1,
+      retain: false,
+      origin: 'other',
+      props: { contentType: 'bin', expiresAt: 1_700_000_999_000, userProperties: { k: ['v1', 'v2'] } },
+    },
+  });
   s.inflight.set(8, { packetId: 8, state: 'rel', held: true, qos: 2, retain: false, subIds: [], message: { topic: 'b/y', payload: Buffer.alloc(0), qos: 2, retain: false, origin: '' } });
   s.heldCount = 1;
   s.queue.push({ qos: 1, retain: true, subIds: [], group: 'grp', message: { topic: 'b/z', payload: Buffer.from('queued'), qos: 1, retain: true, origin: '' } });

@@ -16,11 +16,7 @@ const CLIENTS = ['c0', 'c1', 'c2'] as const;
 /** PUBACKs sent over all runs: the properties are only meaningful if messages really flow. */
 let totalAcked = 0;
 
-type Cmd =
-  | { t: 'deliver'; to: number[] }
-  | { t: 'puback'; client: number; pick: number }
-  | { t: 'lost'; client: number }
-  | { t: 'connect'; client: number };
+type Cmd = { t: 'deliver'; to: number[] } | { t: 'puback'; client: number; pick: number } | { t: 'lost'; client: number } | { t: 'connect'; client: number };
 
 const client = fc.nat({ max: CLIENTS.length - 1 });
 const cmd: fc.Arbitrary<Cmd> = fc.oneof(
@@ -80,7 +76,11 @@ function run(cmds: Cmd[], limits: { maxInflight: number; maxQueuedMessages: numb
     switch (c.t) {
       case 'deliver': {
         const payload = String(++seq);
-        h.deliver(msg('t/x', payload, 1), c.to.map((i) => CLIENTS[i]!), 1);
+        h.deliver(
+          msg('t/x', payload, 1),
+          c.to.map((i) => CLIENTS[i]!),
+          1,
+        );
         for (const i of c.to) accepted[i]!.add(payload);
         break;
       }

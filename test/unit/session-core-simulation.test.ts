@@ -169,7 +169,8 @@ test('checker: a failed MQTT 5 UNSUBSCRIBE not undone in the session is reported
         afterCore: (st, label, out) => {
           if (!label.startsWith('routed unsuback') || !label.includes('ok=false')) return;
           const s = st.sessions.get(label.split(' ')[2]!);
-          for (const e of out) if (e.t === 'subs' && !e.then) for (const ch of e.batch.changes) if (ch.op === SubOp.Add) s?.subs.delete(ch.group !== undefined ? `$share/${ch.group}/${ch.filter}` : ch.filter);
+          for (const e of out)
+            if (e.t === 'subs' && !e.then) for (const ch of e.batch.changes) if (ch.op === SubOp.Add) s?.subs.delete(ch.group !== undefined ? `$share/${ch.group}/${ch.filter}` : ch.filter);
         },
       },
       { unsubscribeFailRate: 0.3, unsubscribeHeldRate: 0.7 },
@@ -203,7 +204,7 @@ const statSum = (rs: SimReport[], k: string): number => rs.reduce((n, r) => n + 
 const SUB_FAULTS: Partial<SimProfile> = { subscribeFailRate: 0.15 };
 const UNSUB_FAULTS: Partial<SimProfile> = { unsubscribeFailRate: 0.2, unsubscribeHeldRate: 0.7 };
 
-test('sweep: router failures on SUBSCRIBE undo only what is still the request\'s, SUBACK 0x80, session and router agree', () => {
+test("sweep: router failures on SUBSCRIBE undo only what is still the request's, SUBACK 0x80, session and router agree", () => {
   assert.equal(failures(sweep(SUB_FAULTS), notOpen), '');
   if (SEEDS * STEPS >= 20_000) assert.ok(statSum(sweep(SUB_FAULTS), 'subscribe_undone') > 0, 'no SUBSCRIBE was undone');
 });
@@ -214,11 +215,17 @@ test('sweep: router failures on UNSUBSCRIBE (5.0 undone with 0x80, 3.1.1 removal
 });
 
 test('sweep: QoS 2 publishes complete after router failures', () => {
-  assert.equal(failures(sweep({ routeFailRate: 0.3 }), () => true), '');
+  assert.equal(
+    failures(sweep({ routeFailRate: 0.3 }), () => true),
+    '',
+  );
 });
 
 test('sweep: late timers never lose a Will or resume an expired session', () => {
-  assert.equal(failures(sweep({ timerLatenessMs: 3000 }), () => true), '');
+  assert.equal(
+    failures(sweep({ timerLatenessMs: 3000 }), () => true),
+    '',
+  );
 });
 
 test('sweep: all router failures and late timers at once', () => {
@@ -392,9 +399,11 @@ test('repro #4: reconnect after the session expired, before the timer fired: a n
 
 // ------------------------------------------------------------------ bugs #5-#7 (fixed): repros and sweeps
 
-
 test('sweep: a failed SUBSCRIBE naming a filter twice restores the entry before the request', () => {
-  assert.equal(failures(sweep(SUB_FAULTS), (k) => k === 'subscribe-undo-of-repeated-filter'), '');
+  assert.equal(
+    failures(sweep(SUB_FAULTS), (k) => k === 'subscribe-undo-of-repeated-filter'),
+    '',
+  );
 });
 
 test('repro #5: SUBSCRIBE [a/# QoS 0, a/# QoS 2] fails: a/# is back to QoS 1', () => {
@@ -410,7 +419,10 @@ test('repro #5: SUBSCRIBE [a/# QoS 0, a/# QoS 2] fails: a/# is back to QoS 1', (
 });
 
 test('sweep: a re-sent removal never hits a filter the session holds', () => {
-  assert.equal(failures(sweep(UNSUB_FAULTS), (k) => k === 'removal-sent-for-held-filter' || k === 'subscriptions-diverged-after-resent-removal'), '');
+  assert.equal(
+    failures(sweep(UNSUB_FAULTS), (k) => k === 'removal-sent-for-held-filter' || k === 'subscriptions-diverged-after-resent-removal'),
+    '',
+  );
 });
 
 test('repro #6: 3.1.1 UNSUBSCRIBE a/# fails after a/# was subscribed again: the router keeps it', () => {
@@ -424,9 +436,11 @@ test('repro #6: 3.1.1 UNSUBSCRIBE a/# fails after a/# was subscribed again: the 
   assert.deepEqual(indexChanges(out), [], 'Remove a/# would drop the live subscription from the router');
 });
 
-
 test('sweep: a failed MQTT 5 UNSUBSCRIBE never overrides a later UNSUBSCRIBE of the filter', () => {
-  assert.equal(failures(sweep(UNSUB_FAULTS), (k) => k === 'unsubscribe-undo-after-later-change'), '');
+  assert.equal(
+    failures(sweep(UNSUB_FAULTS), (k) => k === 'unsubscribe-undo-after-later-change'),
+    '',
+  );
 });
 
 test('repro #7: UNSUBSCRIBE a/# (fails later), SUBSCRIBE a/#, UNSUBSCRIBE a/#: a/# stays unsubscribed', () => {

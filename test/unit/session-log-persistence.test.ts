@@ -63,16 +63,21 @@ test('replaying the log rebuilds every session of the seeded core simulation, af
     const t = new Tracked();
     let calls = 0;
     let checked = 0;
-    const r = simulate(seed, 1500, {}, {
-      afterCore: (st) => {
-        calls++;
-        t.write(st.sessions, calls % 400 === 0);
-        if (calls % 25 === 0) {
-          assert.deepEqual(canon(t.replay().values()), canon(st.sessions.values()), `seed ${seed}, core call ${calls}`);
-          checked++;
-        }
+    const r = simulate(
+      seed,
+      1500,
+      {},
+      {
+        afterCore: (st) => {
+          calls++;
+          t.write(st.sessions, calls % 400 === 0);
+          if (calls % 25 === 0) {
+            assert.deepEqual(canon(t.replay().values()), canon(st.sessions.values()), `seed ${seed}, core call ${calls}`);
+            checked++;
+          }
+        },
       },
-    });
+    );
     assert.deepEqual([...r.kinds.keys()], []);
     assert.ok(checked > 10, `compared the replay ${checked} times`);
   }
@@ -227,7 +232,10 @@ test('store: an append stored but not acknowledged is adopted by its retry, not 
   h.connLost(c);
   await store.write(0, [['dev', h.session('dev')]], h.st.sessions);
   // One small batch, then one spanning several entries, each losing an acknowledgement.
-  for (const [n, bytes] of [[1, 10], [3, 10_000]] as const) {
+  for (const [n, bytes] of [
+    [1, 10],
+    [3, 10_000],
+  ] as const) {
     for (let lost = 0; lost < n; lost++) {
       h.deliver(msg('a', Buffer.alloc(bytes, lost), 1), ['dev']);
       log.loseAckNext = 1;
@@ -253,8 +261,14 @@ test('store: an append stored but not acknowledged is adopted by its retry, not 
 test('a JetStream acknowledgement gives its sequence; a refused compare-and-set is a conflict; garbage is an error', () => {
   const enc = (o: unknown) => Buffer.from(JSON.stringify(o));
   assert.equal(pubAckSeq(enc({ stream: 's', seq: 42 })), 42);
-  assert.throws(() => pubAckSeq(enc({ error: { code: 400, err_code: 10071, description: 'wrong last sequence: 5' } })), (err: Error) => isCasConflict(err));
+  assert.throws(
+    () => pubAckSeq(enc({ error: { code: 400, err_code: 10071, description: 'wrong last sequence: 5' } })),
+    (err: Error) => isCasConflict(err),
+  );
   for (const bad of [Buffer.from('{'), enc({ stream: 's' }), enc({ seq: -1 }), enc({ seq: 1.5 })]) {
-    assert.throws(() => pubAckSeq(bad), (err: Error) => !isCasConflict(err));
+    assert.throws(
+      () => pubAckSeq(bad),
+      (err: Error) => !isCasConflict(err),
+    );
   }
 });

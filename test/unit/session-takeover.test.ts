@@ -89,7 +89,9 @@ test('MQTT 5 takeover with Clean Start 1 ends the old session: its Will is publi
   const c2 = h.connect('dev1', { cleanStart: true, sessionExpiryS: 60 });
   assert.equal(h.wills().length, 1);
   assert.equal(c2.sessionPresent, false);
-  const removes = effectsOf(c2.out, 'subs').flatMap((ef) => ef.batch.changes).filter((c) => c.op === SubOp.RemoveKey);
+  const removes = effectsOf(c2.out, 'subs')
+    .flatMap((ef) => ef.batch.changes)
+    .filter((c) => c.op === SubOp.RemoveKey);
   assert.equal(removes.length, 1);
   assert.equal(h.session('dev1')!.subs.size, 0);
   h.advance(60_000);

@@ -33,8 +33,18 @@ function request(key: string, e: SessionInEnv) {
 
 async function connect(clientId: string, connId: number) {
   const r = await request(clientId, {
-    kind: SessIn.Connect, key: clientId, mountpoint: '', clientId, gateway: 'gw1', connId, proto: 5, cleanStart: false,
-    keepaliveS: 60, sessionExpiryS: 3600, receiveMaximum: 10, maxPacketBytes: 0,
+    kind: SessIn.Connect,
+    key: clientId,
+    mountpoint: '',
+    clientId,
+    gateway: 'gw1',
+    connId,
+    proto: 5,
+    cleanStart: false,
+    keepaliveS: 60,
+    sessionExpiryS: 3600,
+    receiveMaximum: 10,
+    maxPacketBytes: 0,
   });
   return decodeConnectReply(r.data);
 }
@@ -57,10 +67,19 @@ test('a turn in which the core throws is refused and counted, closes that connec
   assert.equal(bad.rc, 0);
   // Every access to this session's subscriptions, window and queue throws, as a core bug would.
   const s = svc.shardState(shardOf('victim', config.shards))!.sessions.get('victim')!;
-  for (const field of ['subs', 'inflight', 'queue']) Object.defineProperty(s, field, { get: () => { throw new Error('injected core fault'); } });
+  for (const field of ['subs', 'inflight', 'queue'])
+    Object.defineProperty(s, field, {
+      get: () => {
+        throw new Error('injected core fault');
+      },
+    });
 
   const sub = await request('victim', {
-    kind: SessIn.Subscribe, key: 'victim', epoch: bad.epoch, packetId: 1, subscriptionId: 0,
+    kind: SessIn.Subscribe,
+    key: 'victim',
+    epoch: bad.epoch,
+    packetId: 1,
+    subscriptionId: 0,
     subs: [{ filter: 'a/#', qos: 1, noLocal: false, retainAsPublished: false, retainHandling: 0, rc: 0xff }],
   });
   assert.equal(decodeStatusSafe(sub.data), 0x80, 'the requester is refused');
@@ -82,7 +101,10 @@ test('a turn in which the core throws is refused and counted, closes that connec
     assert.equal(ok.rc, 0, `healthy-${i} connects`);
   }
   const healthy = await request('healthy-0', {
-    kind: SessIn.Deliver, targets: [{ key: 'healthy-0', qos: 1, retainAsPublished: false, subIds: [] }], message: msg('a/b', 'y', 1), id: 'r1-2',
+    kind: SessIn.Deliver,
+    targets: [{ key: 'healthy-0', qos: 1, retainAsPublished: false, subIds: [] }],
+    message: msg('a/b', 'y', 1),
+    id: 'r1-2',
   });
   assert.equal(decodeStatusSafe(healthy.data), 0, 'a delivery to a healthy session is accepted');
 });

@@ -10,7 +10,11 @@ test('fan-out sends a $share group message to a connected member when one is off
   const m: Message = { topic: 'jobs', payload: Buffer.from('x'), qos: 1, retain: false, origin: 'p' };
   const offline = new Set(['a']);
   const keys = (eligible?: (k: string) => boolean) => [...fanOut(index, 4, '', m, eligible).values()].flat().map((t) => t.key);
-  for (let i = 0; i < 4; i++) assert.deepEqual(keys((k) => !offline.has(k)), ['b']);
+  for (let i = 0; i < 4; i++)
+    assert.deepEqual(
+      keys((k) => !offline.has(k)),
+      ['b'],
+    );
   offline.add('b');
   assert.equal(keys((k) => !offline.has(k)).length, 1, 'nobody connected: one member still gets it (queued)');
 });

@@ -4,7 +4,10 @@ import { SubOp } from '../../common/src/envelope/router.js';
 import { SessionCoreHarness } from '../support/session-core-harness.js';
 
 const presence = (h: SessionCoreHarness) =>
-  h.subChanges.flatMap((r) => r.batch.changes).filter((c) => c.op === SubOp.Online || c.op === SubOp.Offline).map((c) => (c.op === SubOp.Online ? 'online' : 'offline'));
+  h.subChanges
+    .flatMap((r) => r.batch.changes)
+    .filter((c) => c.op === SubOp.Online || c.op === SubOp.Offline)
+    .map((c) => (c.op === SubOp.Online ? 'online' : 'offline'));
 
 test('[MQTT-4.8.2] a persistent session with a $share subscription tells the routers when it goes offline and comes back', () => {
   const h = new SessionCoreHarness();
@@ -34,10 +37,13 @@ test('[MQTT-4.8.2] when a $share member session ends, its uncompleted QoS 1 mess
   h.deliver(m('plain'), [{ key: 'm1', qos: 1, retainAsPublished: false, subIds: [] }]);
   const out = h.connLost(c);
   const back = out.filter((e): e is Extract<typeof e, { t: 'route' }> => e.t === 'route');
-  assert.deepEqual(back.map((r) => [r.message.payload.toString(), r.group, r.exclude]), [
-    ['inflight', 'g', 'm1'],
-    ['queued', 'g', 'm1'],
-  ]);
+  assert.deepEqual(
+    back.map((r) => [r.message.payload.toString(), r.group, r.exclude]),
+    [
+      ['inflight', 'g', 'm1'],
+      ['queued', 'g', 'm1'],
+    ],
+  );
   const removeAt = out.findIndex((e) => e.t === 'subs' && e.batch.changes.some((ch) => ch.op === SubOp.RemoveKey));
   const firstRoute = out.findIndex((e) => e.t === 'route');
   assert.ok(removeAt >= 0 && removeAt < firstRoute, 'the member leaves the index before its messages are re-routed');

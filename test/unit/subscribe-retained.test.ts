@@ -132,29 +132,23 @@ test('a failed router acknowledgement turns granted codes into 0x80 and forgets 
   assert.equal(h.publishesTo(c).length, 0, 'no retained delivery for a failed SUBSCRIBE');
 });
 
-test(
-  'a failed router acknowledgement of a repeated SUBSCRIBE keeps the subscription that was already working',
-  () => {
-    const { h, c } = setup();
-    h.subscribe(c, [req('a', { qos: 1 })], { packetId: 1 });
-    const [subs] = effectsOf(h.subscribe(c, [req('a', { qos: 2 })], { ack: false, packetId: 2 }), 'subs');
-    h.subsRouted(subs!.then!, false);
-    assert.equal(h.session('s')!.subs.get('a')?.qos, 1, 'the old subscription still stands');
-    const out = h.unsubscribe(c, ['a'], { ack: false });
-    assert.equal(effectsOf(out, 'subs').length, 1, 'UNSUBSCRIBE must reach the router');
-  },
-);
+test('a failed router acknowledgement of a repeated SUBSCRIBE keeps the subscription that was already working', () => {
+  const { h, c } = setup();
+  h.subscribe(c, [req('a', { qos: 1 })], { packetId: 1 });
+  const [subs] = effectsOf(h.subscribe(c, [req('a', { qos: 2 })], { ack: false, packetId: 2 }), 'subs');
+  h.subsRouted(subs!.then!, false);
+  assert.equal(h.session('s')!.subs.get('a')?.qos, 1, 'the old subscription still stands');
+  const out = h.unsubscribe(c, ['a'], { ack: false });
+  assert.equal(effectsOf(out, 'subs').length, 1, 'UNSUBSCRIBE must reach the router');
+});
 
-test(
-  'a failed router acknowledgement after the connection dropped still forgets the subscriptions',
-  () => {
-    const { h, c } = setup();
-    const [subs] = effectsOf(h.subscribe(c, [req('a')], { ack: false }), 'subs');
-    h.connLost(c);
-    h.subsRouted(subs!.then!, false);
-    assert.equal(h.session('s')!.subs.has('a'), false);
-  },
-);
+test('a failed router acknowledgement after the connection dropped still forgets the subscriptions', () => {
+  const { h, c } = setup();
+  const [subs] = effectsOf(h.subscribe(c, [req('a')], { ack: false }), 'subs');
+  h.connLost(c);
+  h.subsRouted(subs!.then!, false);
+  assert.equal(h.session('s')!.subs.has('a'), false);
+});
 
 test('[MQTT-3.3.1-8] retained messages follow the SUBACK with RETAIN set, at the lower QoS, with the subscription id', () => {
   const { h, c } = setup();
@@ -210,10 +204,13 @@ test('UNSUBSCRIBE removes the filter from the routers, then UNSUBACK; unknown fi
   h.clearItems(c);
   const out = h.unsubscribe(c, ['a', 'nope', '$share/g/b'], { ack: false, packetId: 44 });
   const [subs] = effectsOf(out, 'subs');
-  assert.deepEqual(subs!.batch.changes.map((x) => [x.op, x.filter, x.group]), [
-    [SubOp.Remove, 'a', undefined],
-    [SubOp.Remove, 'b', 'g'],
-  ]);
+  assert.deepEqual(
+    subs!.batch.changes.map((x) => [x.op, x.filter, x.group]),
+    [
+      [SubOp.Remove, 'a', undefined],
+      [SubOp.Remove, 'b', 'g'],
+    ],
+  );
   assert.equal(acks(h, c).length, 0, 'UNSUBACK after the routers answer');
   h.subsRouted(subs!.then!, true);
   const [ack] = acks(h, c);

@@ -38,7 +38,10 @@ test('No Local drops only the non-shared match of the publishing session', () =>
   const t = new MatchedTargets('me');
   t.add(entry('me', 1, 1, { noLocal: true }), undefined);
   t.add(entry('other', 1, 1, { noLocal: true }), undefined);
-  assert.deepEqual(all(t).map((x) => x.key), ['other']);
+  assert.deepEqual(
+    all(t).map((x) => x.key),
+    ['other'],
+  );
 });
 
 test('fanOut through the index: exact + `<same>/#`, two wildcards, shared + non-shared', () => {

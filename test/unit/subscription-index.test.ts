@@ -18,8 +18,7 @@ function matchKeys(index: SubscriptionIndex, mountpoint: string, topic: string, 
 
 /** True when the index holds no mountpoint structures at all (everything pruned). */
 function isPruned(index: SubscriptionIndex): boolean {
-  return (index as unknown as { mounts: Map<string, unknown>; byKey: Map<string, unknown> }).mounts.size === 0 &&
-    (index as unknown as { byKey: Map<string, unknown> }).byKey.size === 0;
+  return (index as unknown as { mounts: Map<string, unknown>; byKey: Map<string, unknown> }).mounts.size === 0 && (index as unknown as { byKey: Map<string, unknown> }).byKey.size === 0;
 }
 
 test('exact and wildcard filters match a topic', () => {
@@ -204,7 +203,10 @@ test('subscriptionsOf lists every subscription of a key', () => {
   ix.add('m', 'a/#', entry('k', 2));
   ix.add('', '+/x', entry('k', 0), 'grp');
   ix.add('', 'a/b', entry('other'));
-  const subs = ix.subscriptionsOf('k').map((s) => `${s.mountpoint}|${s.filter}|${s.group ?? '-'}|${s.entry.qos}`).sort();
+  const subs = ix
+    .subscriptionsOf('k')
+    .map((s) => `${s.mountpoint}|${s.filter}|${s.group ?? '-'}|${s.entry.qos}`)
+    .sort();
   assert.deepEqual(subs, ['m|a/#|-|2', '|+/x|grp|0', '|a/b|-|1'].sort());
 });
 
@@ -228,7 +230,10 @@ test('match may be called again from inside visit', () => {
 function prng(seed: number): (n: number) => number {
   let s = seed >>> 0 || 1;
   return (n) => {
-    s ^= s << 13; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
     return s % n;
   };
 }
@@ -250,7 +255,13 @@ test('property: index.match agrees with brute-force topicMatchesFilter (seeded)'
     return s === '' ? 'a' : s;
   };
 
-  interface Sub { mountpoint: string; filter: string; key: string; group?: string; e: SubEntry }
+  interface Sub {
+    mountpoint: string;
+    filter: string;
+    key: string;
+    group?: string;
+    e: SubEntry;
+  }
   const ix = new SubscriptionIndex();
   const live = new Map<string, Sub>();
   const id = (s: { mountpoint: string; filter: string; key: string; group?: string }) => `${s.mountpoint}|${s.filter}|${s.key}|${s.group ?? ''}`;
@@ -273,7 +284,11 @@ test('property: index.match agrees with brute-force topicMatchesFilter (seeded)'
     } else if (op === 7) {
       const key = `k${rnd(30)}`;
       let expected = 0;
-      for (const [k, s] of live) if (s.key === key) { live.delete(k); expected++; }
+      for (const [k, s] of live)
+        if (s.key === key) {
+          live.delete(k);
+          expected++;
+        }
       assert.equal(ix.removeKey(key), expected);
     } else {
       const mountpoint = mounts[rnd(2)];
@@ -319,8 +334,14 @@ test('property: index.match agrees with brute-force topicMatchesFilter (seeded)'
   // subscriptionsOf agrees with the model, then tearing everything down prunes all structure.
   for (let k = 0; k < 30; k++) {
     const key = `k${k}`;
-    const expected = [...live.values()].filter((s) => s.key === key).map(id).sort();
-    const got = ix.subscriptionsOf(key).map((s) => id({ mountpoint: s.mountpoint, filter: s.filter, key: s.entry.key, group: s.group })).sort();
+    const expected = [...live.values()]
+      .filter((s) => s.key === key)
+      .map(id)
+      .sort();
+    const got = ix
+      .subscriptionsOf(key)
+      .map((s) => id({ mountpoint: s.mountpoint, filter: s.filter, key: s.entry.key, group: s.group }))
+      .sort();
     assert.deepEqual(got, expected);
   }
   for (const s of live.values()) assert.equal(ix.remove(s.mountpoint, s.filter, s.key, s.group), true);

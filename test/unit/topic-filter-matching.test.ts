@@ -82,7 +82,10 @@ test('empty strings never match', () => {
 test('agrees with a split-based reference on random inputs (seeded)', () => {
   let s = 0x9e3779b9;
   const rnd = (n: number) => {
-    s ^= s << 13; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
     return s % n;
   };
   const words = ['a', 'b', '', '$x', 'ab'];

@@ -19,7 +19,10 @@ function refValidFilter(filter: string): boolean {
 }
 
 const level = fc.constantFrom('a', 'b', 'ab', '', '$SYS', '$x', 'x$');
-const topic = fc.array(level, { minLength: 1, maxLength: 5 }).map((l) => l.join('/')).filter((t) => t !== '');
+const topic = fc
+  .array(level, { minLength: 1, maxLength: 5 })
+  .map((l) => l.join('/'))
+  .filter((t) => t !== '');
 const filter = fc
   .tuple(fc.array(fc.oneof(level, fc.constant('+')), { minLength: 0, maxLength: 5 }), fc.boolean())
   .map(([l, hash]) => (hash ? [...l, '#'] : l).join('/'))

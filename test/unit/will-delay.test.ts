@@ -180,7 +180,7 @@ test('an early (stale) Will timer fire before the deadline does nothing', () => 
   assert.equal(h.wills().length, 1);
 });
 
-test('a Will timer left over from an earlier disconnect does not fire the next connection\'s Will early', () => {
+test("a Will timer left over from an earlier disconnect does not fire the next connection's Will early", () => {
   const h = new SessionCoreHarness();
   const c1 = h.connect('dev1', { cleanStart: false, sessionExpiryS: 3600, will: { delayS: 30 } });
   h.connLost(c1);
@@ -212,9 +212,15 @@ test('GatewayGone starts the Will path for every connection of that gateway only
   h.connect('b', { sessionExpiryS: 60, will: { delayS: 5 }, gateway: 'gwA' });
   h.connect('c', { sessionExpiryS: 60, will: { delayS: 0 }, gateway: 'gwB' });
   h.gatewayGone('gwA');
-  assert.deepEqual(h.wills().map((m) => m.topic), ['will/a']);
+  assert.deepEqual(
+    h.wills().map((m) => m.topic),
+    ['will/a'],
+  );
   h.advance(5_000);
-  assert.deepEqual(h.wills().map((m) => m.topic), ['will/a', 'will/b']);
+  assert.deepEqual(
+    h.wills().map((m) => m.topic),
+    ['will/a', 'will/b'],
+  );
   assert.ok(h.session('c')!.conn, 'gwB connections are untouched');
 });
 

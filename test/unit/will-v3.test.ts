@@ -43,18 +43,24 @@ test('3.1.1 DISCONNECT carrying reason 0x04 still discards the Will (0x04 exists
   assert.equal(h.wills().length, 0);
 });
 
-test('[MQTT-3.1.2-8] 3.1.1 takeover publishes the old connection\'s Will and closes it without a DISCONNECT', () => {
+test("[MQTT-3.1.2-8] 3.1.1 takeover publishes the old connection's Will and closes it without a DISCONNECT", () => {
   const h = new SessionCoreHarness();
   const c1 = h.connect('dev1', { proto: 4, cleanStart: false, will: { topic: 'old' } });
   const c2 = h.connect('dev1', { proto: 4, cleanStart: false, will: { topic: 'new' }, gateway: 'gw2' });
-  assert.deepEqual(h.wills().map((m) => m.topic), ['old']);
+  assert.deepEqual(
+    h.wills().map((m) => m.topic),
+    ['old'],
+  );
   assert.equal(c2.sessionPresent, true);
   const [close] = h.closesOf(c1);
   assert.equal(close!.epoch, c1.epoch);
   assert.equal(close!.rc, 0xff, '3.1.1 has no server DISCONNECT: just close');
   // The new connection's Will is armed, not published.
   h.connLost(c2);
-  assert.deepEqual(h.wills().map((m) => m.topic), ['old', 'new']);
+  assert.deepEqual(
+    h.wills().map((m) => m.topic),
+    ['old', 'new'],
+  );
 });
 
 test('3.1.1 takeover with the v3 Will grace configured still publishes the old Will at once', () => {
@@ -72,7 +78,10 @@ test('suppressWillOnTakeover: a 3.1.1 takeover does not publish the old Will, co
   h.advance(3600_000);
   assert.equal(h.wills().length, 0, 'the suppressed Will is gone, not delayed');
   h.connLost(c2);
-  assert.deepEqual(h.wills().map((m) => m.topic), ['new']);
+  assert.deepEqual(
+    h.wills().map((m) => m.topic),
+    ['new'],
+  );
 });
 
 test('suppressWillOnTakeover also applies to MQTT 5 takeovers that would publish (Clean Start 1)', () => {
@@ -123,16 +132,13 @@ test('v3WillDelayS does not touch MQTT 5 clients (their own Will Delay applies)'
   assert.equal(h.wills().length, 1);
 });
 
-test(
-  'v3WillDelayS grace also applies to clean-session 3.1.1 clients (the setting says: all 3.1/3.1.1 clients)',
-  () => {
-    const h = new SessionCoreHarness({ v3WillDelayS: 20 });
-    const c = h.connect('dev1', { proto: 4, cleanStart: true, will: {} });
-    h.connLost(c);
-    assert.equal(h.wills().length, 0, 'no Will during the grace');
-    h.advance(10_000);
-    h.connect('dev1', { proto: 4, cleanStart: true });
-    h.advance(60_000);
-    assert.equal(h.wills().length, 0, 'a quick reconnect suppresses it');
-  },
-);
+test('v3WillDelayS grace also applies to clean-session 3.1.1 clients (the setting says: all 3.1/3.1.1 clients)', () => {
+  const h = new SessionCoreHarness({ v3WillDelayS: 20 });
+  const c = h.connect('dev1', { proto: 4, cleanStart: true, will: {} });
+  h.connLost(c);
+  assert.equal(h.wills().length, 0, 'no Will during the grace');
+  h.advance(10_000);
+  h.connect('dev1', { proto: 4, cleanStart: true });
+  h.advance(60_000);
+  assert.equal(h.wills().length, 0, 'a quick reconnect suppresses it');
+});

@@ -100,12 +100,7 @@ function entriesOf(v: unknown, column: string): unknown[] {
   return parsed;
 }
 
-function compileEntry(
-  e: unknown,
-  kind: 'publish' | 'subscribe',
-  ctx: AclContext,
-  warn: (w: string) => void,
-): PublishRule | SubscribeRule | undefined {
+function compileEntry(e: unknown, kind: 'publish' | 'subscribe', ctx: AclContext, warn: (w: string) => void): PublishRule | SubscribeRule | undefined {
   if (e === null || typeof e !== 'object' || Array.isArray(e)) {
     warn('entry is not an object; dropped');
     return undefined;

@@ -30,10 +30,11 @@ export class HttpTopicAuthorizer {
   ) {
     this.url = config['auth.http.aclUrl']!;
     ({ client: this.client, headers: this.headers } = authApiClient(config));
-    this.answers = deps.metrics.counter('auth_topic_authorizations_total', 'Per-message authorization answers (auth.http.aclUrl), by action and result: allow, deny, error (server unreachable or answer unusable: denied).', [
-      'action',
-      'result',
-    ]);
+    this.answers = deps.metrics.counter(
+      'auth_topic_authorizations_total',
+      'Per-message authorization answers (auth.http.aclUrl), by action and result: allow, deny, error (server unreachable or answer unusable: denied).',
+      ['action', 'result'],
+    );
   }
 
   describe(): Record<string, unknown> {

@@ -9,7 +9,7 @@ import type { AuthBackend, BackendAnswer, CredentialInput } from '../chain/auth-
 import { resolveDbOptions } from '../db/connection-options.js';
 import { DatabaseUnavailableError, PgCluster } from '../db/pg-cluster.js';
 import { authQuery, orderRows, type CredentialRow, type PasswordMethod } from '../db/vmq-queries.js';
-import { AclWarnings } from './acl-warnings.js';
+import type { AclWarnings } from './acl-warnings.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -120,9 +120,7 @@ export class PostgresBackend implements AuthBackend {
       if (!(e instanceof DatabaseUnavailableError)) {
         this.deps.log.error('auth query failed (check auth.table / auth.query)', { error: e as Error });
       }
-      return whileDown(this.cache, key, e instanceof DatabaseUnavailableError ? 'database unavailable' : 'auth query failed', () =>
-        this.m.cacheHits.inc({ backend: this.name, kind: 'stale' }),
-      );
+      return whileDown(this.cache, key, e instanceof DatabaseUnavailableError ? 'database unavailable' : 'auth query failed', () => this.m.cacheHits.inc({ backend: this.name, kind: 'stale' }));
     }
 
     let chosen: CredentialRow | undefined;
@@ -191,11 +189,7 @@ export function postgresMetrics(metrics: Metrics): { verify: Histogram<'method'>
 
 /** shardmq_auth_cache_hits_total{backend, kind}: one counter for every caching backend. */
 export function authCacheHits(metrics: Metrics): Counter<'kind' | 'backend'> {
-  return metrics.counter(
-    'auth_cache_hits_total',
-    'Authentications answered from a credential cache, by backend and kind: fresh, negative, or stale (backend down).',
-    ['kind', 'backend'],
-  );
+  return metrics.counter('auth_cache_hits_total', 'Authentications answered from a credential cache, by backend and kind: fresh, negative, or stale (backend down).', ['kind', 'backend']);
 }
 
 /**

@@ -67,9 +67,7 @@ export class CredentialKeyer {
 /** A length no real field can have (fields are at most 65535 bytes in MQTT): marks "absent". */
 const ABSENT = Buffer.from([0xff, 0xff, 0xff, 0xff]);
 
-export type CacheLookup =
-  | { kind: 'fresh'; entry: CacheEntry }
-  | { kind: 'miss' };
+export type CacheLookup = { kind: 'fresh'; entry: CacheEntry } | { kind: 'miss' };
 
 export class CredentialCache {
   private readonly map = new Map<string, CacheEntry>();

@@ -99,7 +99,11 @@ export function parseImportFile(text: string, format: 'csv' | 'json'): ImportRow
     const mountpoint = str('mountpoint', '');
     if (!username) problems.push(`${where}: username is required`);
     if (password === undefined || password === '') problems.push(`${where}: password is required`);
-    for (const [k, v] of [['username', username], ['clientId', clientId], ['mountpoint', mountpoint]] as const) {
+    for (const [k, v] of [
+      ['username', username],
+      ['clientId', clientId],
+      ['mountpoint', mountpoint],
+    ] as const) {
       if (v !== undefined && v.length > MAX[k]) problems.push(`${where}: ${k} longer than ${MAX[k]} characters`);
     }
     const acl = (k: 'publishAcl' | 'subscribeAcl'): string | null => {

@@ -27,7 +27,7 @@ export const USER_USAGE = [
   "  acl <username> [--client-id <id|*>] [--mountpoint <mp>] [--publish-acl '<json>'] [--subscribe-acl '<json>']",
   '  import <file.csv|file.json> [--format csv|json] [--update] [--cost <4-31>] [--batch-size <n>]',
   '      bulk insert with progress output, hashing on every core (shardmq user import --help)',
-  "ACL json: [{\"pattern\": \"devices/%c/#\", \"max_qos\": 1}]; 'null' clears (allows nothing).",
+  'ACL json: [{"pattern": "devices/%c/#", "max_qos": 1}]; \'null\' clears (allows nothing).',
   'Defaults: --client-id * (any client id), --mountpoint "" , --cost 8.',
 ];
 
@@ -55,7 +55,7 @@ function parseArgs(args: readonly string[]): Parsed {
       const eq = t.indexOf('=');
       const name = eq >= 0 ? t.slice(0, eq) : t;
       if (!VALUE_FLAGS.has(name)) throw new UsageError(`unknown option ${name}`);
-      let value: string | undefined = eq >= 0 ? t.slice(eq + 1) : a[++i];
+      const value: string | undefined = eq >= 0 ? t.slice(eq + 1) : a[++i];
       if (value === undefined) throw new UsageError(`option ${name} needs a value`);
       flags.set(name, value);
     } else positional.push(t);
@@ -153,10 +153,14 @@ export async function runUserCommand(args: string[], config: Config, out: (line:
         const hash = hashPasswordForVmq(passwordOf(p), costOf(p));
         const pub = aclOf(p, '--publish-acl') ?? null;
         const sub = aclOf(p, '--subscribe-acl') ?? null;
-        const r = await q(
-          `INSERT INTO ${table} (mountpoint, client_id, username, password, publish_acl, subscribe_acl) VALUES ($1, $2, $3, $4, $5::json, $6::json) ON CONFLICT DO NOTHING`,
-          [mp, cid, user, hash, pub, sub],
-        );
+        const r = await q(`INSERT INTO ${table} (mountpoint, client_id, username, password, publish_acl, subscribe_acl) VALUES ($1, $2, $3, $4, $5::json, $6::json) ON CONFLICT DO NOTHING`, [
+          mp,
+          cid,
+          user,
+          hash,
+          pub,
+          sub,
+        ]);
         if (r.rowCount === 0) {
           out(`error: user "${user}" (client id ${cid}, mountpoint "${mp}") already exists; use "user passwd" or "user acl"`);
           return 1;

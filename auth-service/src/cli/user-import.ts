@@ -102,17 +102,26 @@ export async function runUserImport(args: readonly string[], config: Config, out
     if (!final && t - lastProgress < PROGRESS_EVERY_MS) return;
     lastProgress = t;
     const rate = Math.round((done * 1000) / Math.max(1, t - t0));
-    out(`${final ? 'done' : 'progress'}: ${done}/${rows.length} (${Math.floor((done * 100) / rows.length)}%), ${written} ${update ? 'written' : 'added'}, ${done - written} skipped as existing, ${rate} users/s`);
+    out(
+      `${final ? 'done' : 'progress'}: ${done}/${rows.length} (${Math.floor((done * 100) / rows.length)}%), ${written} ${update ? 'written' : 'added'}, ${done - written} skipped as existing, ${rate} users/s`,
+    );
   };
   try {
     const batches: ImportRow[][] = [];
     for (let i = 0; i < rows.length; i += batchSize) batches.push(rows.slice(i, i + batchSize));
     // Hash the next batch while the current one is written.
-    let next = pool.hashAll(batches[0]!.map((r) => r.password), cost);
+    let next = pool.hashAll(
+      batches[0]!.map((r) => r.password),
+      cost,
+    );
     for (let b = 0; b < batches.length; b++) {
       const batch = batches[b]!;
       const hashes = await next;
-      if (b + 1 < batches.length) next = pool.hashAll(batches[b + 1]!.map((r) => r.password), cost);
+      if (b + 1 < batches.length)
+        next = pool.hashAll(
+          batches[b + 1]!.map((r) => r.password),
+          cost,
+        );
       const r = await cluster.query(
         sql,
         [batch.map((x) => x.mountpoint), batch.map((x) => x.clientId), batch.map((x) => x.username), hashes, batch.map((x) => x.publishAcl), batch.map((x) => x.subscribeAcl)],

@@ -6,7 +6,7 @@ import { checkServerIdentity } from 'node:tls';
 import { ConfigError } from '../../../common/src/config/load-config.js';
 import type { Config } from '../../../common/src/config/settings.js';
 import { SSL_MODES, TARGET_SESSION_ATTRS, authSettings, type SslMode, type TargetSessionAttrs } from '../../../common/src/config/settings-auth.js';
-import { ConnectionStringError, parseHostList, parsePgUrl, type PgHost } from './connection-string.js';
+import { type ConnectionStringError, parseHostList, parsePgUrl, type PgHost } from './connection-string.js';
 
 /**
  * Everything needed to reach the auth database, resolved once at start-up from the auth.*
@@ -64,8 +64,7 @@ export function resolveDbOptions(config: Config): DbOptions {
   const urlSslMode = p.sslmode;
   if (urlSslMode !== undefined && !(SSL_MODES as readonly string[]).includes(urlSslMode)) {
     throw new DbConfigError(
-      `auth.databaseUrl: sslmode=${urlSslMode} is not supported (use ${SSL_MODES.join(', ')}; ` +
-        'node-postgres cannot fall back between TLS and plain text like libpq "prefer"/"allow")',
+      `auth.databaseUrl: sslmode=${urlSslMode} is not supported (use ${SSL_MODES.join(', ')}; ` + 'node-postgres cannot fall back between TLS and plain text like libpq "prefer"/"allow")',
     );
   }
   const sslMode: SslMode = config['auth.sslMode'] ?? (urlSslMode as SslMode | undefined) ?? 'disable';

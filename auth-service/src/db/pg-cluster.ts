@@ -78,7 +78,10 @@ export class PgCluster {
   private anyUp: boolean | undefined;
   private closed = false;
 
-  constructor(private readonly opts: DbOptions, private readonly deps: PgClusterDeps) {
+  constructor(
+    private readonly opts: DbOptions,
+    private readonly deps: PgClusterDeps,
+  ) {
     this.now = deps.now ?? Date.now;
     this.hosts = opts.hosts.map((addr) => {
       const name = addr.host.includes(':') ? `[${addr.host}]:${addr.port}` : `${addr.host}:${addr.port}`;
@@ -125,11 +128,7 @@ export class PgCluster {
    * Runs one statement on the first suitable host. `attrs` overrides the configured
    * targetSessionAttrs (the CLI writes with 'read-write').
    */
-  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(
-    text: string,
-    values: unknown[] = [],
-    attrs: TargetSessionAttrs = this.opts.targetSessionAttrs,
-  ): Promise<pg.QueryResult<R>> {
+  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[] = [], attrs: TargetSessionAttrs = this.opts.targetSessionAttrs): Promise<pg.QueryResult<R>> {
     if (this.closed) throw new DatabaseUnavailableError('database client closed');
     const failures: string[] = [];
     const now = this.now();
@@ -182,9 +181,7 @@ export class PgCluster {
         client.release(releaseWith);
       }
     }
-    throw new DatabaseUnavailableError(
-      tried === 0 && failures.length === 0 ? 'no database host configured' : `no suitable database host reachable: ${failures.join('; ')}`,
-    );
+    throw new DatabaseUnavailableError(tried === 0 && failures.length === 0 ? 'no database host configured' : `no suitable database host reachable: ${failures.join('; ')}`);
   }
 
   /**

@@ -46,7 +46,9 @@ export function decideHttpAnswer(status: number, body: Uint8Array, ctx: AclConte
       return { kind: 'malformed', error: 'result must be "allow", "deny" or "ignore"' };
   }
   if (a.superuser !== undefined && typeof a.superuser !== 'boolean') return { kind: 'malformed', error: 'superuser must be true or false' };
-  const unknown = Object.keys(a).filter((k) => !KNOWN_KEYS.has(k)).map((k) => `unknown key "${k}" ignored`);
+  const unknown = Object.keys(a)
+    .filter((k) => !KNOWN_KEYS.has(k))
+    .map((k) => `unknown key "${k}" ignored`);
   // A superuser is exempt from ACLs, like an anonymous client: the server said so explicitly.
   if (a.superuser === true) return { kind: 'allow', acl: null, warnings: unknown };
   try {

@@ -14,7 +14,11 @@ import type { Config } from '../../../common/src/config/settings.js';
 export type HttpErrorKind = 'timeout' | 'connect' | 'tls' | 'status' | 'too-large';
 
 export class HttpCallError extends Error {
-  constructor(readonly kind: HttpErrorKind, message: string, readonly status?: number) {
+  constructor(
+    readonly kind: HttpErrorKind,
+    message: string,
+    readonly status?: number,
+  ) {
     super(message);
     this.name = 'HttpCallError';
   }

@@ -9,7 +9,16 @@ import { RETRY, retrying } from '../retry-policy.js';
 import { sessionKey, shardOf } from '../shard.js';
 import { subjectSpace } from '../subjects.js';
 import { validateTopicName } from '../topic.js';
-import { decodeClientTraceAck, decodeConnectionInfoReply, decodeSessionAdminReply, encodeJson, type ClientTraceRequest, type ConnectionInfo, type SessionAdminRequest, type SessionInfo } from './admin-envelopes.js';
+import {
+  decodeClientTraceAck,
+  decodeConnectionInfoReply,
+  decodeSessionAdminReply,
+  encodeJson,
+  type ClientTraceRequest,
+  type ConnectionInfo,
+  type SessionAdminRequest,
+  type SessionInfo,
+} from './admin-envelopes.js';
 import { adminSubjects } from './admin-subjects.js';
 import { bearerMatches } from './bearer-token.js';
 import { clusterView } from './cluster-view.js';
@@ -26,7 +35,10 @@ export const ADMIN_ROUTES = [
 
 /** An answer with an HTTP status (thrown inside a route handler, sent as JSON). */
 class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }

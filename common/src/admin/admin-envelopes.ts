@@ -45,10 +45,7 @@ export interface SessionInfo {
 
 export type SessionAdminRequest = { op: 'info'; key: string } | { op: 'kick'; key: string; discardSession: boolean };
 
-export type SessionAdminReply =
-  | { found: false }
-  | { found: true; info: SessionInfo }
-  | { found: true; disconnected: boolean; sessionDiscarded: boolean };
+export type SessionAdminReply = { found: false } | { found: true; info: SessionInfo } | { found: true; disconnected: boolean; sessionDiscarded: boolean };
 
 /** A gateway's view of one connection. */
 export interface ConnectionInfo {

@@ -10,7 +10,14 @@ import type { AdminSubjects } from './admin-subjects.js';
  * that answers later is missing from this view, not an error. Answers that do not decode are
  * counted and skipped (a process of another version would still be listed by the others).
  */
-export async function gatherReplies<T>(bus: Bus, subjects: AdminSubjects, subject: string, request: unknown, gatherMs: number, decode: (data: Uint8Array) => T): Promise<{ replies: T[]; undecodable: number }> {
+export async function gatherReplies<T>(
+  bus: Bus,
+  subjects: AdminSubjects,
+  subject: string,
+  request: unknown,
+  gatherMs: number,
+  decode: (data: Uint8Array) => T,
+): Promise<{ replies: T[]; undecodable: number }> {
   const reply = subjects.gatherReply(randomBytes(8).toString('hex'));
   const replies: T[] = [];
   let undecodable = 0;

@@ -90,7 +90,10 @@ export class NoRespondersError extends Error {
 
 export class RequestTimeoutError extends Error {
   readonly code = 'TIMEOUT';
-  constructor(readonly subject: string, readonly timeoutMs: number) {
+  constructor(
+    readonly subject: string,
+    readonly timeoutMs: number,
+  ) {
     super(`request to ${subject} timed out after ${timeoutMs} ms`);
     this.name = 'RequestTimeoutError';
   }

@@ -31,15 +31,14 @@ export class HandlerGuard {
   private readonly errors: (kind: string) => void;
   private readonly rate = new LogEveryNth();
 
-  constructor(private readonly log: Logger | undefined, metrics: Metrics | undefined) {
+  constructor(
+    private readonly log: Logger | undefined,
+    metrics: Metrics | undefined,
+  ) {
     const noop = () => {};
-    this.malformed = metrics
-      ? labelledCounter(metrics.counter('bus_malformed_envelopes_total', 'Bus messages dropped because they did not decode, by subject kind.', ['subject_kind']))
-      : noop;
+    this.malformed = metrics ? labelledCounter(metrics.counter('bus_malformed_envelopes_total', 'Bus messages dropped because they did not decode, by subject kind.', ['subject_kind'])) : noop;
     this.unknownVersion = metrics ? labelledCounter(unknownVersionCounter(metrics)) : noop;
-    this.errors = metrics
-      ? labelledCounter(metrics.counter('bus_handler_errors_total', 'Exceptions thrown by bus subscription handlers (bugs), by subject kind.', ['subject_kind']))
-      : noop;
+    this.errors = metrics ? labelledCounter(metrics.counter('bus_handler_errors_total', 'Exceptions thrown by bus subscription handlers (bugs), by subject kind.', ['subject_kind'])) : noop;
   }
 
   /** `subject` is the subscription's subject (it names the label); `errorReply` answers failed requests. */

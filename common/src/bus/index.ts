@@ -31,6 +31,9 @@ export interface CreateBusOptions {
 export async function createBus(opts: CreateBusOptions = {}): Promise<Bus> {
   const url = opts.natsUrl?.trim();
   if (!url) return createMemoryBus({ log: opts.log, metrics: opts.metrics });
-  const servers = url.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const servers = url
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   return connectNatsBus({ servers, name: opts.name, user: opts.user, pass: opts.pass, token: opts.token, log: opts.log, metrics: opts.metrics });
 }

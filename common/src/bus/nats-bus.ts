@@ -1,26 +1,9 @@
-import {
-  connect,
-  headers as natsHeaders,
-  type Msg,
-  type MsgHdrs,
-  type NatsConnection,
-  type NodeConnectionOptions,
-} from '@nats-io/transport-node';
+import { connect, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { HandlerGuard } from './handler-guard.js';
 import { NatsRequestMux } from './nats-request-mux.js';
-import {
-  type Bus,
-  type BusHandler,
-  type BusHeaders,
-  type BusMsg,
-  type BusStatus,
-  type BusSubscription,
-  type PublishOptions,
-  type RequestOptions,
-  type SubscribeOptions,
-} from './bus.js';
+import type { Bus, BusHandler, BusHeaders, BusMsg, BusStatus, BusSubscription, PublishOptions, RequestOptions, SubscribeOptions } from './bus.js';
 
 /**
  * The production bus: one NATS connection per process (@nats-io/transport-node 3).
@@ -133,7 +116,11 @@ class NatsBusImpl implements NatsBus {
   private readonly guard: HandlerGuard;
   private readonly requests: NatsRequestMux;
 
-  constructor(readonly connection: NatsConnection, private readonly log: Logger | undefined, metrics: Metrics | undefined) {
+  constructor(
+    readonly connection: NatsConnection,
+    private readonly log: Logger | undefined,
+    metrics: Metrics | undefined,
+  ) {
     this.guard = new HandlerGuard(log, metrics);
     this.requests = new NatsRequestMux(connection);
     void this.watchStatus();

@@ -174,10 +174,7 @@ function crossCheck(cfg: Config): void {
   if (cfg.roles.length === 0) throw new ConfigError(`setting ${describe('roles')}: names no role`);
   const allHere = ROLES.every((r) => cfg.roles.includes(r));
   if (!cfg['nats.url'] && !allHere) {
-    throw new ConfigError(
-      `setting ${describe('nats.url')}: required when this process runs only some roles (${cfg.roles.join(',')}); ` +
-        'the in-memory bus works only with all roles in one process',
-    );
+    throw new ConfigError(`setting ${describe('nats.url')}: required when this process runs only some roles (${cfg.roles.join(',')}); ` + 'the in-memory bus works only with all roles in one process');
   }
 }
 

@@ -21,7 +21,7 @@ const PROTO = '(?:TCP|UDP|SCTP)';
 const SHAPES: readonly (readonly [RegExp, (m: RegExpExecArray) => RegExp])[] = [
   [/_SERVICE_HOST$/, () => new RegExp(`^${IP}$`)],
   [/_SERVICE_PORT(?:_[A-Z0-9_]+)?$/, () => new RegExp(`^${PORT}$`)],
-  [new RegExp(`_PORT$`), () => new RegExp(`^(?:tcp|udp|sctp)://${URL_HOST}:${PORT}$`)],
+  [/_PORT$/, () => new RegExp(`^(?:tcp|udp|sctp)://${URL_HOST}:${PORT}$`)],
   [new RegExp(`_PORT_(${PORT})_(${PROTO})$`), (m) => new RegExp(`^${m[2]!.toLowerCase()}://${URL_HOST}:${m[1]}$`)],
   [new RegExp(`_PORT_${PORT}_(${PROTO})_PROTO$`), (m) => new RegExp(`^${m[1]!.toLowerCase()}$`)],
   [new RegExp(`_PORT_(${PORT})_${PROTO}_PORT$`), (m) => new RegExp(`^${m[1]}$`)],

@@ -48,7 +48,10 @@ export function str(o: Base<string> & { pattern?: RegExp }): Setting<string> {
     return s;
   };
   return {
-    type: 'string', default: o.default, doc: o.doc, secret: o.secret,
+    type: 'string',
+    default: o.default,
+    doc: o.doc,
+    secret: o.secret,
     parse: check,
     fromJson(v) {
       if (typeof v !== 'string') throw new Error('must be a string');
@@ -60,7 +63,10 @@ export function str(o: Base<string> & { pattern?: RegExp }): Setting<string> {
 /** Optional string: empty means unset. */
 export function optStr(o: Base<string | undefined>): Setting<string | undefined> {
   return {
-    type: 'string', default: o.default, doc: o.doc, secret: o.secret,
+    type: 'string',
+    default: o.default,
+    doc: o.doc,
+    secret: o.secret,
     parse: (s) => (s === '' ? undefined : s),
     fromJson(v) {
       if (v === null || v === undefined || v === '') return undefined;
@@ -87,7 +93,10 @@ export function url(o: Base<string | undefined> & { protocols: readonly string[]
     return s;
   };
   return {
-    type: 'url', default: o.default, doc: o.doc, secret: o.secret,
+    type: 'url',
+    default: o.default,
+    doc: o.doc,
+    secret: o.secret,
     parse: check,
     fromJson(v) {
       if (v === null || v === undefined) return undefined;
@@ -104,7 +113,11 @@ export function int(o: Base<number> & { min: number; max: number }): Setting<num
     return n;
   };
   return {
-    type: 'int', default: o.default, doc: o.doc, min: o.min, max: o.max,
+    type: 'int',
+    default: o.default,
+    doc: o.doc,
+    min: o.min,
+    max: o.max,
     parse(raw) {
       const t = raw.trim();
       if (!/^-?\d+$/.test(t)) throw new Error(`must be an integer, got "${raw}"`);
@@ -119,7 +132,9 @@ export function int(o: Base<number> & { min: number; max: number }): Setting<num
 
 export function bool(o: Base<boolean>): Setting<boolean> {
   return {
-    type: 'bool', default: o.default, doc: o.doc,
+    type: 'bool',
+    default: o.default,
+    doc: o.doc,
     parse(raw) {
       const t = raw.trim().toLowerCase();
       if (t === 'true' || t === '1' || t === 'yes') return true;
@@ -139,7 +154,10 @@ export function oneOf<V extends string>(o: Base<V> & { values: readonly V[] }): 
     return s as V;
   };
   return {
-    type: 'enum', default: o.default, doc: o.doc, values: o.values,
+    type: 'enum',
+    default: o.default,
+    doc: o.doc,
+    values: o.values,
     parse: (raw) => check(raw.trim()),
     fromJson(v) {
       if (typeof v !== 'string') throw new Error('must be a string');
@@ -158,8 +176,17 @@ export function list(o: Base<readonly string[]> & { values?: readonly string[] }
     return items;
   };
   return {
-    type: 'list', default: o.default, doc: o.doc, values: o.values,
-    parse: (raw) => check(raw.split(',').map((s) => s.trim()).filter((s) => s !== '')),
+    type: 'list',
+    default: o.default,
+    doc: o.doc,
+    values: o.values,
+    parse: (raw) =>
+      check(
+        raw
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== ''),
+      ),
     fromJson(v) {
       if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new Error('must be a list of strings');
       return check(v as string[]);

@@ -32,7 +32,10 @@ function pgUrl(o: { default: string | undefined; doc: string }): Setting<string 
     return t;
   };
   return {
-    type: 'url', default: o.default, doc: o.doc, secret: true,
+    type: 'url',
+    default: o.default,
+    doc: o.doc,
+    secret: true,
     parse: check,
     fromJson(v) {
       if (v === null || v === undefined) return undefined;
@@ -51,7 +54,10 @@ function optOneOf<V extends string>(o: { doc: string; values: readonly V[] }): S
     return t as V;
   };
   return {
-    type: 'enum', default: undefined, doc: o.doc, values: o.values,
+    type: 'enum',
+    default: undefined,
+    doc: o.doc,
+    values: o.values,
     parse: check,
     fromJson(v) {
       if (v === null || v === undefined) return undefined;

@@ -7,13 +7,32 @@ import { bool, int, oneOf, str } from './setting.js';
  */
 export const clusterSettings = {
   'cluster.persistence': bool({ default: true, doc: 'Persist sessions (session log stream) and retained messages (KV) in JetStream (only with nats.url; off = state lives in process memory only).' }),
-  'cluster.bucketPrefix': str({ default: 'shardmq', pattern: /^[A-Za-z0-9_-]+$/, doc: 'Name prefix of the JetStream KV buckets (<prefix>-leases, -members, -retained), the session log stream <prefix>-session-log and its subjects <prefix>.slog.<shard>.' }),
-  'cluster.replicas': int({ default: 1, min: 1, max: 5, doc: 'JetStream replicas of the KV buckets and the session log (use 3 on a 3-node NATS cluster: replicas, not fsync, protect acknowledged messages from a power loss).' }),
+  'cluster.bucketPrefix': str({
+    default: 'shardmq',
+    pattern: /^[A-Za-z0-9_-]+$/,
+    doc: 'Name prefix of the JetStream KV buckets (<prefix>-leases, -members, -retained), the session log stream <prefix>-session-log and its subjects <prefix>.slog.<shard>.',
+  }),
+  'cluster.replicas': int({
+    default: 1,
+    min: 1,
+    max: 5,
+    doc: 'JetStream replicas of the KV buckets and the session log (use 3 on a 3-node NATS cluster: replicas, not fsync, protect acknowledged messages from a power loss).',
+  }),
   'cluster.storage': oneOf({ default: 'file', values: ['file', 'memory'] as const, doc: 'JetStream storage of the KV buckets and the session log (memory: lost when NATS restarts).' }),
-  'cluster.leaseTtlMs': int({ default: 3000, min: 500, max: 600000, doc: 'Shard lease lifetime: a crashed session actor\'s shards are taken over after at most about this long. Bucket-wide TTL of the lease and member buckets.' }),
+  'cluster.leaseTtlMs': int({
+    default: 3000,
+    min: 500,
+    max: 600000,
+    doc: "Shard lease lifetime: a crashed session actor's shards are taken over after at most about this long. Bucket-wide TTL of the lease and member buckets.",
+  }),
   'cluster.leaseRenewMs': int({ default: 1000, min: 100, max: 200000, doc: 'How often an owner renews its leases and re-reads the membership (at most a third of cluster.leaseTtlMs).' }),
   'cluster.leaseSafetyMs': int({ default: 300, min: 0, max: 60000, doc: 'An owner stops writing a shard this long before its lease could have expired (clock drift and pause margin).' }),
-  'cluster.handoffTimeoutMs': int({ default: 3000, min: 100, max: 60000, doc: 'Longest an owner waits for a moving shard\'s pending work before releasing it anyway.' }),
-  'cluster.deliverRetryMs': int({ default: 20000, min: 1000, max: 600000, doc: 'How long a router keeps retrying a QoS 1/2 delivery while a shard has no owner (failover), before failing the publish.' }),
+  'cluster.handoffTimeoutMs': int({ default: 3000, min: 100, max: 60000, doc: "Longest an owner waits for a moving shard's pending work before releasing it anyway." }),
+  'cluster.deliverRetryMs': int({
+    default: 20000,
+    min: 1000,
+    max: 600000,
+    doc: 'How long a router keeps retrying a QoS 1/2 delivery while a shard has no owner (failover), before failing the publish.',
+  }),
   'cluster.loadConcurrency': int({ default: 128, min: 1, max: 4096, doc: 'Shards whose session logs a session actor reads at once when it takes shards over.' }),
 } as const;

@@ -7,22 +7,50 @@ export const mqttSettings = {
   'mqtt.listenBacklog': int({ default: 4000, min: 1, max: 65535, doc: 'TCP accept backlog; decides how a connection storm is absorbed.' }),
   'mqtt.mountpoint': str({ default: '', pattern: /^[^\u0000/#+]*$/, doc: 'Mountpoint of this listener: tenants under different mountpoints never see each other.' }),
   'mqtt.maxPacketBytes': int({ default: 262144, min: 64, max: 1048000, doc: 'Largest MQTT packet accepted or sent (must stay below NATS max_payload, 1 MB by default).' }),
-  'mqtt.maxConnections': int({ default: 0, min: 0, max: 10000000, doc: 'Most client connections one gateway holds; beyond it a new connection is closed before its CONNECT is read (counted as connection_refused_max_connections). 0: the process open-file limit minus a reserve (a tenth, at least 32) for the bus, the HTTP endpoint and files, so the listener never runs out of descriptors.' }),
-  'mqtt.maxPendingConnects': int({ default: 10000, min: 1, max: 10000000, doc: 'Most connections one gateway holds that have not completed CONNECT (pre-authentication); beyond it a new connection is closed at once (counted as connection_refused_pending_connects).' }),
+  'mqtt.maxConnections': int({
+    default: 0,
+    min: 0,
+    max: 10000000,
+    doc: 'Most client connections one gateway holds; beyond it a new connection is closed before its CONNECT is read (counted as connection_refused_max_connections). 0: the process open-file limit minus a reserve (a tenth, at least 32) for the bus, the HTTP endpoint and files, so the listener never runs out of descriptors.',
+  }),
+  'mqtt.maxPendingConnects': int({
+    default: 10000,
+    min: 1,
+    max: 10000000,
+    doc: 'Most connections one gateway holds that have not completed CONNECT (pre-authentication); beyond it a new connection is closed at once (counted as connection_refused_pending_connects).',
+  }),
   'mqtt.connectTimeoutMs': int({ default: 10000, min: 100, max: 600000, doc: 'Close sockets that send no CONNECT within this time.' }),
   'mqtt.maxKeepaliveS': int({ default: 65535, min: 1, max: 65535, doc: 'Largest keepalive granted (MQTT 5 Server Keep Alive when the client asks for more).' }),
   'mqtt.maxClientIdLength': int({ default: 128, min: 23, max: 65535, doc: 'Longest client identifier accepted.' }),
   'mqtt.maxTopicLevels': int({ default: 32, min: 1, max: 1024, doc: 'Most levels in a topic name or filter.' }),
   'mqtt.maxTopicAlias': int({ default: 64, min: 0, max: 65535, doc: 'MQTT 5 Topic Alias Maximum announced to clients (0 disables).' }),
-  'gateway.slowPublisherDelayMs': int({ default: 100, min: 0, max: 60000, doc: 'With session.queueOverflow=backpressure: how long a QoS 1 PUBLISH that filled a subscriber queue waits for its PUBACK, the publisher connection not being read meanwhile (counted in shardmq_gateway_events_total{what="publisher_slowed"}).' }),
-  'mqtt.receiveMaximum': int({ default: 1024, min: 1, max: 65535, doc: 'QoS 1/2 publishes an MQTT 5 client may have unacknowledged towards the broker (Receive Maximum; exceeding it closes with 0x93). 3.1.1 has no such limit; its packet ids bound it.' }),
+  'gateway.slowPublisherDelayMs': int({
+    default: 100,
+    min: 0,
+    max: 60000,
+    doc: 'With session.queueOverflow=backpressure: how long a QoS 1 PUBLISH that filled a subscriber queue waits for its PUBACK, the publisher connection not being read meanwhile (counted in shardmq_gateway_events_total{what="publisher_slowed"}).',
+  }),
+  'mqtt.receiveMaximum': int({
+    default: 1024,
+    min: 1,
+    max: 65535,
+    doc: 'QoS 1/2 publishes an MQTT 5 client may have unacknowledged towards the broker (Receive Maximum; exceeding it closes with 0x93). 3.1.1 has no such limit; its packet ids bound it.',
+  }),
   'mqtt.maxSubscriptionsPerClient': int({ default: 1000, min: 1, max: 1000000, doc: 'Most subscriptions one session may hold.' }),
   'mqtt.socketHighWaterBytes': int({ default: 1048576, min: 16384, max: 268435456, doc: 'Outbound bytes buffered per socket before the gateway stops reading from it (backpressure).' }),
   'mqtt.unauthorizedPublish': oneOf({ default: 'drop', values: ['drop', 'disconnect'] as const, doc: 'MQTT 3.1.1: what happens to a publish the ACL denies (MQTT 5 always answers 0x87).' }),
   'mqtt.allowWildcardSubscriptions': bool({ default: true, doc: 'Allow + and # in subscriptions.' }),
   'gateway.heartbeatMs': int({ default: 1000, min: 100, max: 60000, doc: 'Gateway heartbeat period on the bus.' }),
-  'gateway.drainRatePerS': int({ default: 500, min: 1, max: 1000000, doc: 'Connections closed per second on graceful stop (a full gateway drains in connections / drainRatePerS seconds; node.stopTimeoutMs must cover it).' }),
-  'gateway.serverReference': optStr({ default: undefined, doc: 'On graceful stop, MQTT 5 clients get DISCONNECT 0x9C (Use another server) with this Server Reference (e.g. "mqtt.example.com:1883") instead of 0x8B (Server shutting down).' }),
+  'gateway.drainRatePerS': int({
+    default: 500,
+    min: 1,
+    max: 1000000,
+    doc: 'Connections closed per second on graceful stop (a full gateway drains in connections / drainRatePerS seconds; node.stopTimeoutMs must cover it).',
+  }),
+  'gateway.serverReference': optStr({
+    default: undefined,
+    doc: 'On graceful stop, MQTT 5 clients get DISCONNECT 0x9C (Use another server) with this Server Reference (e.g. "mqtt.example.com:1883") instead of 0x8B (Server shutting down).',
+  }),
 } as const;
 
 /** Extra listeners of the gateway: TLS, WebSocket, secure WebSocket. All off by default. */
@@ -42,6 +70,16 @@ export const listenerSettings = {
 
 /** Rate limits of the gateway (0 = unlimited), counted in shardmq_gateway_events_total when hit. */
 export const rateSettings = {
-  'mqtt.maxPublishRatePerS': int({ default: 0, min: 0, max: 10000000, doc: 'PUBLISH packets per second one connection may send; beyond it the gateway stops reading that socket for a while (0: unlimited).' }),
-  'mqtt.maxConnectRatePerS': int({ default: 0, min: 0, max: 10000000, doc: 'New connections per second one gateway starts processing; the rest wait (their CONNECT is read later), which spreads a reconnect storm (0: unlimited).' }),
+  'mqtt.maxPublishRatePerS': int({
+    default: 0,
+    min: 0,
+    max: 10000000,
+    doc: 'PUBLISH packets per second one connection may send; beyond it the gateway stops reading that socket for a while (0: unlimited).',
+  }),
+  'mqtt.maxConnectRatePerS': int({
+    default: 0,
+    min: 0,
+    max: 10000000,
+    doc: 'New connections per second one gateway starts processing; the rest wait (their CONNECT is read later), which spreads a reconnect storm (0: unlimited).',
+  }),
 } as const;

@@ -10,6 +10,18 @@ import { sessionSettings } from './settings-session.js';
 import type { ValuesOf } from './setting.js';
 
 /** Every setting of every role, in one table (the generated reference lists exactly this). */
-export const settings = { ...coreSettings, ...mqttSettings, ...listenerSettings, ...rateSettings, ...sessionSettings, ...clusterSettings, ...authSettings, ...authChainSettings, ...integrationSettings, ...adminSettings, ...edgeSettings } as const;
+export const settings = {
+  ...coreSettings,
+  ...mqttSettings,
+  ...listenerSettings,
+  ...rateSettings,
+  ...sessionSettings,
+  ...clusterSettings,
+  ...authSettings,
+  ...authChainSettings,
+  ...integrationSettings,
+  ...adminSettings,
+  ...edgeSettings,
+} as const;
 export type Config = ValuesOf<typeof settings>;
 export type SettingKey = keyof typeof settings;

@@ -86,7 +86,9 @@ export function writeGatewayOutItem(w: Writer, it: GatewayOutItem): void {
       w.bytes(it.bytes);
       break;
     case GwOut.Publish:
-      w.u16(it.packetId).u8(it.qos | (it.dup ? 4 : 0) | (it.retain ? 8 : 0)).u8(it.subIds.length);
+      w.u16(it.packetId)
+        .u8(it.qos | (it.dup ? 4 : 0) | (it.retain ? 8 : 0))
+        .u8(it.subIds.length);
       for (const id of it.subIds) w.u32(id);
       writeMessage(w, it.message);
       break;

@@ -1,4 +1,4 @@
-import { EnvelopeError, knownBits, Reader, Writer } from './codec.js';
+import { EnvelopeError, knownBits, type Reader, type Writer } from './codec.js';
 
 export type QoS = 0 | 1 | 2;
 export type UserProperties = Record<string, string | string[]>;

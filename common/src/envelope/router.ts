@@ -93,7 +93,11 @@ export interface SubChangeBatch {
 export function encodeSubChanges(b: SubChangeBatch): Buffer {
   const w = envelopeWriter().u32(b.changes.length);
   for (const c of b.changes) {
-    w.u8(c.op).str(c.key).str(c.mountpoint).str(c.filter).str(c.group ?? '');
+    w.u8(c.op)
+      .str(c.key)
+      .str(c.mountpoint)
+      .str(c.filter)
+      .str(c.group ?? '');
     w.u8(c.qos | (c.noLocal ? 4 : 0) | (c.retainAsPublished ? 8 : 0)).u32(c.subId);
   }
   w.u16(b.retainedFor.length);

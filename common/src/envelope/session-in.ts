@@ -156,17 +156,7 @@ export interface GatewayGoneEnv {
   gateway: string;
 }
 
-export type SessionInEnv =
-  | ConnectEnv
-  | SubscribeEnv
-  | UnsubscribeEnv
-  | AckEnv
-  | Publish2Env
-  | DisconnectEnv
-  | ConnLostEnv
-  | DeliverEnv
-  | GatewayGoneEnv
-  | PublishDroppedEnv;
+export type SessionInEnv = ConnectEnv | SubscribeEnv | UnsubscribeEnv | AckEnv | Publish2Env | DisconnectEnv | ConnLostEnv | DeliverEnv | GatewayGoneEnv | PublishDroppedEnv;
 
 export function encodeSessionIn(e: SessionInEnv): Buffer {
   const w = envelopeWriter();
@@ -175,7 +165,10 @@ export function encodeSessionIn(e: SessionInEnv): Buffer {
     case SessIn.Connect:
       w.str(e.key).str(e.mountpoint).str(e.clientId).str(e.gateway).u32(e.connId).u8(e.proto).bool(e.cleanStart).u16(e.keepaliveS);
       // A presence flag, not a sentinel: 0xFFFFFFFF is a real value ("never expires", MQTT 5.0 section 3.1.2.11.2).
-      w.bool(e.sessionExpiryS !== undefined).u32(e.sessionExpiryS ?? 0).u16(e.receiveMaximum).u32(e.maxPacketBytes);
+      w.bool(e.sessionExpiryS !== undefined)
+        .u32(e.sessionExpiryS ?? 0)
+        .u16(e.receiveMaximum)
+        .u32(e.maxPacketBytes);
       w.bool(e.will !== undefined);
       if (e.will) {
         w.u32(e.will.delayS);
@@ -187,7 +180,9 @@ export function encodeSessionIn(e: SessionInEnv): Buffer {
     case SessIn.Subscribe:
       w.str(e.key).u32(e.epoch).u16(e.packetId).u32(e.subscriptionId).u16(e.subs.length);
       for (const s of e.subs) {
-        w.str(s.filter).u8(s.qos | (s.noLocal ? 4 : 0) | (s.retainAsPublished ? 8 : 0) | (s.retainHandling << 4)).u8(s.rc);
+        w.str(s.filter)
+          .u8(s.qos | (s.noLocal ? 4 : 0) | (s.retainAsPublished ? 8 : 0) | (s.retainHandling << 4))
+          .u8(s.rc);
       }
       break;
     case SessIn.Unsubscribe:
@@ -205,7 +200,11 @@ export function encodeSessionIn(e: SessionInEnv): Buffer {
       writeMessage(w, e.message);
       break;
     case SessIn.Disconnect:
-      w.str(e.key).u32(e.epoch).u8(e.rc).bool(e.sessionExpiryS !== undefined).u32(e.sessionExpiryS ?? 0);
+      w.str(e.key)
+        .u32(e.epoch)
+        .u8(e.rc)
+        .bool(e.sessionExpiryS !== undefined)
+        .u32(e.sessionExpiryS ?? 0);
       break;
     case SessIn.ConnLost:
       w.str(e.key).u32(e.epoch).u8(e.reason);
@@ -213,7 +212,9 @@ export function encodeSessionIn(e: SessionInEnv): Buffer {
     case SessIn.Deliver:
       w.u16(e.targets.length);
       for (const t of e.targets) {
-        w.str(t.key).u8(t.qos | (t.retainAsPublished ? 4 : 0) | (t.group !== undefined ? 8 : 0)).u8(t.subIds.length);
+        w.str(t.key)
+          .u8(t.qos | (t.retainAsPublished ? 4 : 0) | (t.group !== undefined ? 8 : 0))
+          .u8(t.subIds.length);
         for (const id of t.subIds) w.u32(id);
         if (t.group !== undefined) w.str(t.group);
       }

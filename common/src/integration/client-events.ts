@@ -6,16 +6,7 @@
  * session, subscription and Will facts) and the gateway (authentication refused).
  */
 
-export type DisconnectReason =
-  | 'client_disconnect'
-  | 'socket_closed'
-  | 'keepalive_timeout'
-  | 'protocol_error'
-  | 'gateway_gone'
-  | 'server_shutdown'
-  | 'backpressure'
-  | 'takeover'
-  | 'admin_disconnect';
+export type DisconnectReason = 'client_disconnect' | 'socket_closed' | 'keepalive_timeout' | 'protocol_error' | 'gateway_gone' | 'server_shutdown' | 'backpressure' | 'takeover' | 'admin_disconnect';
 
 export type SessionEndReason = 'expired' | 'clean_start' | 'closed' | 'admin_discarded';
 
@@ -96,14 +87,7 @@ export interface AuthRefusedEvent extends EventBase {
   gateway: string;
 }
 
-export type OwnerClientEvent =
-  | ConnectedEvent
-  | DisconnectedEvent
-  | SessionCreatedEvent
-  | SessionEndedEvent
-  | SubscribedEvent
-  | UnsubscribedEvent
-  | WillPublishedEvent;
+export type OwnerClientEvent = ConnectedEvent | DisconnectedEvent | SessionCreatedEvent | SessionEndedEvent | SubscribedEvent | UnsubscribedEvent | WillPublishedEvent;
 
 export type ClientEvent = OwnerClientEvent | AuthRefusedEvent;
 export type ClientEventType = ClientEvent['type'];

@@ -16,9 +16,10 @@ import { ALLOWED_PROPS, propertiesFault } from './property-rules.js';
 export function refuseConnect(c: ConnState, ports: GatewayPorts, rc5: number, rc3: number, why: string): void {
   ports.count(`connect_refused_${why}`);
   const text = REASON_TEXT[rc5];
-  const p = c.proto === 5
-    ? ({ cmd: 'connack', sessionPresent: false, reasonCode: rc5, ...(text ? { properties: { reasonString: text } } : {}) } as Packet)
-    : ({ cmd: 'connack', sessionPresent: false, returnCode: rc3 } as Packet);
+  const p =
+    c.proto === 5
+      ? ({ cmd: 'connack', sessionPresent: false, reasonCode: rc5, ...(text ? { properties: { reasonString: text } } : {}) } as Packet)
+      : ({ cmd: 'connack', sessionPresent: false, returnCode: rc3 } as Packet);
   ports.send(c, p);
   ports.close(c, undefined, LostReason.ProtocolError);
 }
@@ -92,8 +93,10 @@ export function onConnect(c: ConnState, p: IConnectPacket, ports: GatewayPorts):
   let clientId = p.clientId ?? '';
   let assigned: string | undefined;
   if (clientId === '') {
-    if (proto === 5) clientId = assigned = ports.newClientId(); // [MQTT-3.1.3-6] assign and report it
-    else if (proto === 4 && p.clean !== false) clientId = ports.newClientId(); // [MQTT-3.1.3-6]
+    if (proto === 5)
+      clientId = assigned = ports.newClientId(); // [MQTT-3.1.3-6] assign and report it
+    else if (proto === 4 && p.clean !== false)
+      clientId = ports.newClientId(); // [MQTT-3.1.3-6]
     else {
       // [MQTT-3.1.3-8] empty id with persistent session (or 3.1): identifier rejected.
       refuseConnect(c, ports, RC.CLIENT_ID_NOT_VALID, RC3.IDENTIFIER_REJECTED, 'client_id');
@@ -135,8 +138,8 @@ export function onConnect(c: ConnState, p: IConnectPacket, ports: GatewayPorts):
   }
   c.sessionExpiryS = Math.min(props.sessionExpiryInterval ?? 0, lim.maxSessionExpiryS);
   c.requestProblemInfo = props.requestProblemInformation !== false;
-  c.clientAliasMax = proto === 5 ? props.topicAliasMaximum ?? 0 : 0;
-  c.clientMaxPacketBytes = proto === 5 ? props.maximumPacketSize ?? 0 : 0;
+  c.clientAliasMax = proto === 5 ? (props.topicAliasMaximum ?? 0) : 0;
+  c.clientMaxPacketBytes = proto === 5 ? (props.maximumPacketSize ?? 0) : 0;
 
   ports
     .authenticate({
@@ -174,7 +177,7 @@ export function onConnect(c: ConnState, p: IConnectPacket, ports: GatewayPorts):
         cleanStart: p.clean !== false,
         keepaliveS: c.keepaliveMs / 1000,
         sessionExpiryS: proto === 5 ? c.sessionExpiryS : undefined,
-        receiveMaximum: proto === 5 ? props.receiveMaximum ?? 65535 : 65535,
+        receiveMaximum: proto === 5 ? (props.receiveMaximum ?? 65535) : 65535,
         maxPacketBytes: c.clientMaxPacketBytes,
         username: p.username,
       };

@@ -31,7 +31,7 @@ export function onDisconnect(c: ConnState, p: IDisconnectPacket, ports: GatewayP
     ports.refuse(c, fault);
     return;
   }
-  const rc = c.proto === 5 ? p.reasonCode ?? 0 : 0;
+  const rc = c.proto === 5 ? (p.reasonCode ?? 0) : 0;
   let expiry = c.proto === 5 ? p.properties?.sessionExpiryInterval : undefined;
   if (expiry !== undefined && c.sessionExpiryS === 0 && expiry > 0) {
     ports.refuse(c, protocolError('session_expiry_raised'));

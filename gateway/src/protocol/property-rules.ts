@@ -37,7 +37,17 @@ const TYPES: Readonly<Record<string, PropType>> = {
 
 /** Properties a client may put in each packet type (MQTT 5.0 2.2.2.2, table 2-4). */
 export const ALLOWED_PROPS = {
-  connect: ['sessionExpiryInterval', 'authenticationMethod', 'authenticationData', 'requestProblemInformation', 'requestResponseInformation', 'receiveMaximum', 'topicAliasMaximum', 'userProperties', 'maximumPacketSize'],
+  connect: [
+    'sessionExpiryInterval',
+    'authenticationMethod',
+    'authenticationData',
+    'requestProblemInformation',
+    'requestResponseInformation',
+    'receiveMaximum',
+    'topicAliasMaximum',
+    'userProperties',
+    'maximumPacketSize',
+  ],
   will: ['willDelayInterval', 'payloadFormatIndicator', 'messageExpiryInterval', 'contentType', 'responseTopic', 'correlationData', 'userProperties'],
   // Subscription Identifier is listed so onPublish answers it with its own clause [MQTT-3.3.4-6].
   publish: ['payloadFormatIndicator', 'messageExpiryInterval', 'contentType', 'responseTopic', 'correlationData', 'subscriptionIdentifier', 'topicAlias', 'userProperties'],

@@ -52,8 +52,7 @@ export function knownVerdict(c: ConnState, a: TopicAsk, now: number, decided: De
  */
 export function holdForVerdicts(c: ConnState, ports: GatewayPorts, asks: readonly TopicAsk[], maxEntries: number, again: (decided: Decided) => void): void {
   c.holding = true;
-  ports
-    .authorizeTopics!(c, asks)
+  ports.authorizeTopics!(c, asks)
     .then((verdicts) => {
       const now = ports.now();
       const decided = new Map<string, boolean>();

@@ -16,9 +16,7 @@ export interface CpuShare {
   generatorPct: number;
 }
 
-export type Outcome<R> =
-  | { target: TargetName; ok: true; result: R; cpu: CpuShare }
-  | { target: TargetName; ok: false; reason: string; skipped: boolean };
+export type Outcome<R> = { target: TargetName; ok: true; result: R; cpu: CpuShare } | { target: TargetName; ok: false; reason: string; skipped: boolean };
 
 function ratio(value: number, reference: number | undefined): Cell {
   if (reference === undefined || !(reference > 0) || !Number.isFinite(value)) return '-';

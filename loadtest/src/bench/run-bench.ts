@@ -116,7 +116,15 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
           else if (scenario === 'latency') result = await runLatency({ ...common, pairs: o.latencyPairs, ratePerS: o.latencyRatePerS });
           else {
             cpu.start();
-            result = await runDurableKnee({ url: broker.url, subscribers: o.durableSubscribers, rates: o.durableRates, durationS: o.durableDurationS, deliverWithinMs: 5000, ackP99LimitMs: 100, log: o.log });
+            result = await runDurableKnee({
+              url: broker.url,
+              subscribers: o.durableSubscribers,
+              rates: o.durableRates,
+              durationS: o.durableDurationS,
+              deliverWithinMs: 5000,
+              ackP99LimitMs: 100,
+              log: o.log,
+            });
             cpu.end();
           }
           const diedDuring = broker.deadReason();

@@ -119,16 +119,7 @@ async function guarded(group: ProcessGroup, start: () => Promise<void>): Promise
  * without it mosquitto's small PUBACKs/deliveries wait for delayed ACKs (40 ms tails on loopback).
  */
 export function mosquittoConfig(port: number): string {
-  return [
-    `listener ${port} ${loopback}`,
-    'allow_anonymous true',
-    'persistence false',
-    'set_tcp_nodelay true',
-    'log_dest stderr',
-    'log_type error',
-    'log_type warning',
-    '',
-  ].join('\n');
+  return [`listener ${port} ${loopback}`, 'allow_anonymous true', 'persistence false', 'set_tcp_nodelay true', 'log_dest stderr', 'log_type error', 'log_type warning', ''].join('\n');
 }
 
 export async function startMosquitto(ctx: TargetContext): Promise<RunningBroker> {
@@ -225,9 +216,7 @@ export async function startShardmqNats(ctx: TargetContext, topology: Partial<Clu
     for (let i = 0; i < t.sessions; i++) byTier.session.push(tier('session', numbered('session', i, t.sessions)));
     for (let i = 0; i < t.routers; i++) byTier.router.push(tier('router', numbered('router', i, t.routers)));
     tier('auth', 'shardmq auth');
-    mqttPorts.forEach((port, i) =>
-      byTier.gateway.push(tier('gateway', numbered('gateway', i, t.gateways), { SHARDMQ_MQTT_PORT: String(port), SHARDMQ_MQTT_HOST: loopback })),
-    );
+    mqttPorts.forEach((port, i) => byTier.gateway.push(tier('gateway', numbered('gateway', i, t.gateways), { SHARDMQ_MQTT_PORT: String(port), SHARDMQ_MQTT_HOST: loopback })));
     for (const port of mqttPorts) {
       await waitForTcp(port, ctx.startTimeoutMs, () => deadReasonOf(group));
       await waitForConnack(`mqtt://${loopback}:${port}`, ctx.startTimeoutMs, group);

@@ -61,7 +61,11 @@ export async function runFleetOnOwnCluster(fleet: Partial<Omit<FleetOptions, 'ur
   try {
     cluster = await startShardmqNats({ repoRoot, tmpDir, startTimeoutMs: c.startTimeoutMs }, c.topology);
     const pids = pidsOf(cluster);
-    log(`cluster: gateways ${cluster.urls.join(' ')}; pids ${Object.entries(pids).map(([t, p]) => `${t} ${p.join(',')}`).join('; ')}`);
+    log(
+      `cluster: gateways ${cluster.urls.join(' ')}; pids ${Object.entries(pids)
+        .map(([t, p]) => `${t} ${p.join(',')}`)
+        .join('; ')}`,
+    );
     const result = await runFleet({ ...fleet, urls: cluster.urls, ...(c.kill ? { kill: tierKillTarget(cluster, c.kill) } : {}) });
     const dead = cluster.deadReason();
     if (dead !== undefined) result.failures.push(`a broker process died that was not killed on purpose: ${dead}`);

@@ -41,12 +41,7 @@ export function formatFleetReport(r: FleetResult & { pids?: Record<string, numbe
     parts.push(`owed when the drain ended (before making their receivers reconnect): telemetry ${ob.telemetry}, commands ${ob.commands}`);
   }
   const w = r.wills;
-  parts.push(
-    formatTable(
-      ['Wills fired', 'must fire', 'missing', 'must not fire', 'UNEXPECTED', 'undecided'],
-      [[w.fired, w.mustFire, w.missing, w.mustNotFire, w.unexpected, w.undecided]],
-    ),
-  );
+  parts.push(formatTable(['Wills fired', 'must fire', 'missing', 'must not fire', 'UNEXPECTED', 'undecided'], [[w.fired, w.mustFire, w.missing, w.mustNotFire, w.unexpected, w.undecided]]));
   parts.push(
     formatTable(
       ['devices disconnected', 'device reconnects', 'backend reconnects', 'longest outage ms', 'sessions lost'],
@@ -54,9 +49,16 @@ export function formatFleetReport(r: FleetResult & { pids?: Record<string, numbe
     ),
   );
   if (w.unexpectedExamples.length > 0) {
-    parts.push(`unexpected Wills (device: MQTT version, connections lost, Wills): ${w.unexpectedExamples.map((e) => `${e.device}: v${e.protocolVersion === 5 ? 5 : '3.1.1'}, ${e.outages}, ${e.wills}`).join('; ')}`);
+    parts.push(
+      `unexpected Wills (device: MQTT version, connections lost, Wills): ${w.unexpectedExamples.map((e) => `${e.device}: v${e.protocolVersion === 5 ? 5 : '3.1.1'}, ${e.outages}, ${e.wills}`).join('; ')}`,
+    );
   }
-  if (r.pids) parts.push(`pids: ${Object.entries(r.pids).map(([t, p]) => `${t} ${p.join(',')}`).join('; ')}`);
+  if (r.pids)
+    parts.push(
+      `pids: ${Object.entries(r.pids)
+        .map(([t, p]) => `${t} ${p.join(',')}`)
+        .join('; ')}`,
+    );
   if (r.kill) {
     const k = r.kill;
     parts.push(
@@ -66,7 +68,10 @@ export function formatFleetReport(r: FleetResult & { pids?: Record<string, numbe
         (k.error ? `; error: ${k.error}` : ''),
     );
   }
-  for (const [label, f] of [['telemetry', r.telemetry], ['commands', r.commands]] as const) {
+  for (const [label, f] of [
+    ['telemetry', r.telemetry],
+    ['commands', r.commands],
+  ] as const) {
     if (f.lostExamples.length > 0) parts.push(`lost ${label} (device, seq): ${f.lostExamples.map(([d, s]) => `(${d}, ${s})`).join(' ')}`);
   }
   parts.push(r.failures.length === 0 ? 'result: PASS' : `result: FAIL\n${r.failures.map((f) => `  - ${f}`).join('\n')}`);

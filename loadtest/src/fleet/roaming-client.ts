@@ -60,7 +60,10 @@ export class RoamingClient {
   private ending = false;
   private openOutage: Outage | undefined;
 
-  constructor(readonly o: RoamingOptions, onLost: () => void = noop) {
+  constructor(
+    readonly o: RoamingOptions,
+    onLost: () => void = noop,
+  ) {
     const n = o.gateways.length;
     const servers = o.gateways.map((_, i) => ({ ...o.gateways[(o.first + i) % n]!, protocol: 'mqtt' as const }));
     const opts: IClientOptions = {

@@ -74,7 +74,11 @@ export async function runDurableFanout(input: Partial<DurableFanoutOptions> & { 
   const clients: MqttClient[] = [];
   let ticker: NodeJS.Timeout | undefined;
   try {
-    const subs = await connectMany({ ...o, clean: false }, Array.from({ length: N }, (_, i) => `dur-${tag}-s${i}`), o.connectConcurrency);
+    const subs = await connectMany(
+      { ...o, clean: false },
+      Array.from({ length: N }, (_, i) => `dur-${tag}-s${i}`),
+      o.connectConcurrency,
+    );
     clients.push(...subs);
     for (let i = 0; i < N; i++) {
       const bits = seen[i]!;

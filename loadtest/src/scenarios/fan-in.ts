@@ -135,23 +135,30 @@ export async function runFanIn(input: Partial<FanInOptions> & { url: string }): 
     clients.push(sub);
     sub.on('message', onMessage);
     await subscribe(sub, filter, o.qos);
-    publishers = await connectMany(o, topics.map((_, i) => `fanin-${tag}-p${i}`), o.connectConcurrency);
+    publishers = await connectMany(
+      o,
+      topics.map((_, i) => `fanin-${tag}-p${i}`),
+      o.connectConcurrency,
+    );
     clients.push(...publishers);
 
     running = true;
     const startMs = wallClockMs();
     lastProgressMs.fill(startMs);
     for (let p = 0; p < P; p++) pump(p);
-    stallTimer = setInterval(() => {
-      const now = wallClockMs();
-      for (let p = 0; p < P; p++) {
-        if (sent[p]! > tracker.accounted(p) && now - lastProgressMs[p]! > o.stallTimeoutMs) {
-          tracker.forget(p, sent[p]!);
-          lastProgressMs[p] = now;
-          wake(p);
+    stallTimer = setInterval(
+      () => {
+        const now = wallClockMs();
+        for (let p = 0; p < P; p++) {
+          if (sent[p]! > tracker.accounted(p) && now - lastProgressMs[p]! > o.stallTimeoutMs) {
+            tracker.forget(p, sent[p]!);
+            lastProgressMs[p] = now;
+            wake(p);
+          }
         }
-      }
-    }, Math.max(50, o.stallTimeoutMs >> 1));
+      },
+      Math.max(50, o.stallTimeoutMs >> 1),
+    );
 
     await sleep(o.warmupS * 1000);
     hist.reset();

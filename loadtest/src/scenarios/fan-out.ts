@@ -162,14 +162,17 @@ export async function runFanOut(input: Partial<FanOutOptions> & { url: string })
     running = true;
     oldestSinceMs = wallClockMs();
     pump();
-    stallTimer = setInterval(() => {
-      if (oldest < sent && wallClockMs() - oldestSinceMs > o.stallTimeoutMs) {
-        stalls++;
-        lost += S - counts[oldest % R]!;
-        counts[oldest % R] = S;
-        advance();
-      }
-    }, Math.max(50, o.stallTimeoutMs >> 2));
+    stallTimer = setInterval(
+      () => {
+        if (oldest < sent && wallClockMs() - oldestSinceMs > o.stallTimeoutMs) {
+          stalls++;
+          lost += S - counts[oldest % R]!;
+          counts[oldest % R] = S;
+          advance();
+        }
+      },
+      Math.max(50, o.stallTimeoutMs >> 2),
+    );
 
     await sleep(o.warmupS * 1000);
     hist.reset();

@@ -310,7 +310,9 @@ export async function runFleet(input: Partial<FleetOptions> & { urls: string[] }
       if (now - lastReport >= 5000) {
         lastReport = now;
         const offline = devices.filter((c) => !c.connected()).length;
-        log(`${Math.round((now - t0) / 1000)} s: telemetry ${tele.counts.acknowledged}/${tele.counts.sent} acked, ${tele.counts.received} received; commands ${cmds.counts.acknowledged}/${cmds.counts.sent} acked, ${cmds.counts.received} received; ${offline} devices offline`);
+        log(
+          `${Math.round((now - t0) / 1000)} s: telemetry ${tele.counts.acknowledged}/${tele.counts.sent} acked, ${tele.counts.received} received; commands ${cmds.counts.acknowledged}/${cmds.counts.sent} acked, ${cmds.counts.received} received; ${offline} devices offline`,
+        );
       }
       return false;
     }, trafficEnd);
@@ -330,7 +332,9 @@ export async function runFleet(input: Partial<FleetOptions> & { urls: string[] }
     const owedBeforeReconnect = { telemetry: tele.acknowledgedNotReceived(), commands: cmds.acknowledgedNotReceived() };
     if (!allDelivered() && wallClockMs() < hardDeadlineMs) {
       const owedDevices = cmds.streamsOwed();
-      log(`still owed after the drain: telemetry ${owedBeforeReconnect.telemetry}, commands ${owedBeforeReconnect.commands}; reconnecting ${owedBeforeReconnect.telemetry > 0 ? C : 0} backend clients and ${owedDevices.length} devices to make the broker resend`);
+      log(
+        `still owed after the drain: telemetry ${owedBeforeReconnect.telemetry}, commands ${owedBeforeReconnect.commands}; reconnecting ${owedBeforeReconnect.telemetry > 0 ? C : 0} backend clients and ${owedDevices.length} devices to make the broker resend`,
+      );
       if (owedBeforeReconnect.telemetry > 0) for (const c of backend) c.dropConnection();
       for (const d of owedDevices) devices[d]!.dropConnection();
       await waitFor(allDelivered, Math.min(hardDeadlineMs, wallClockMs() + o.drainTimeoutS * 1000));

@@ -89,9 +89,12 @@ export async function runIdleMemory(input: Partial<IdleMemoryOptions> & { url: s
     const t0 = performance.now();
     await openAll(o.connections, `idle-${tag}`);
     const connectS = (performance.now() - t0) / 1000;
-    ping = setInterval(() => {
-      for (const s of sockets) if (!s.destroyed) s.write(PINGREQ);
-    }, (o.keepaliveS * 1000) / 2);
+    ping = setInterval(
+      () => {
+        for (const s of sockets) if (!s.destroyed) s.write(PINGREQ);
+      },
+      (o.keepaliveS * 1000) / 2,
+    );
     await sleep(o.settleS * 1000);
     const rssAfterBytes = rssBytes(o.pid);
     return {

@@ -87,7 +87,11 @@ export async function runLatency(input: Partial<LatencyOptions> & { url: string 
   const clients: MqttClient[] = [];
   let ticker: NodeJS.Timeout | undefined;
   try {
-    const subs = await connectMany(o, topics.map((_, i) => `lat-${tag}-s${i}`), o.connectConcurrency);
+    const subs = await connectMany(
+      o,
+      topics.map((_, i) => `lat-${tag}-s${i}`),
+      o.connectConcurrency,
+    );
     clients.push(...subs);
     const onMessage = (_topic: string, payload: Buffer) => {
       if (!readStamp(payload, stamp) || stamp.publisher >= N) return;
@@ -103,7 +107,11 @@ export async function runLatency(input: Partial<LatencyOptions> & { url: string 
       subs[i]!.on('message', onMessage);
       await subscribe(subs[i]!, topics[i]!, o.qos);
     }
-    const pubs = await connectMany(o, topics.map((_, i) => `lat-${tag}-p${i}`), o.connectConcurrency);
+    const pubs = await connectMany(
+      o,
+      topics.map((_, i) => `lat-${tag}-p${i}`),
+      o.connectConcurrency,
+    );
     clients.push(...pubs);
 
     const publishOne = () => {

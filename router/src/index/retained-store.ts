@@ -26,7 +26,10 @@ class Node<M> {
   /** Set when a message is retained for exactly this topic. */
   topic: string | undefined;
   msg: M | undefined;
-  constructor(readonly parent: Node<M> | undefined, readonly level: string) {}
+  constructor(
+    readonly parent: Node<M> | undefined,
+    readonly level: string,
+  ) {}
 }
 
 class Mount<M> {

@@ -97,7 +97,12 @@ class Bucket {
   /** The same groups as an array, so match iterates without allocating a Map iterator. */
   readonly groupList: SharedGroup[] = [];
   /** `node` is the trie node holding this bucket (undefined for exact filters). */
-  constructor(readonly mount: MountIndex, readonly filter: string, readonly node: TrieNode | undefined, readonly isHash: boolean) {}
+  constructor(
+    readonly mount: MountIndex,
+    readonly filter: string,
+    readonly node: TrieNode | undefined,
+    readonly isHash: boolean,
+  ) {}
 
   isEmpty(): boolean {
     return this.plain.items.length === 0 && (this.groups === undefined || this.groups.size === 0);
@@ -121,7 +126,11 @@ class TrieNode {
   hash: Bucket | undefined;
   /** Wildcard subscriptions whose filter ends exactly at this node. */
   bucket: Bucket | undefined;
-  constructor(readonly parent: TrieNode | undefined, readonly level: string, readonly isPlus: boolean) {}
+  constructor(
+    readonly parent: TrieNode | undefined,
+    readonly level: string,
+    readonly isPlus: boolean,
+  ) {}
 
   isEmpty(): boolean {
     return this.bucket === undefined && this.hash === undefined && this.plus === undefined && (this.children === undefined || this.children.size === 0);

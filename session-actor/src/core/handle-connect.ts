@@ -36,8 +36,10 @@ export function handleConnect(st: ShardState, e: ConnectEnv, now: number, out: E
       emitDisconnected(st, s, now, out, 'takeover');
       if (s.will) {
         if (st.limits.suppressWillOnTakeover) discardWill(s, out);
-        else if (s.proto !== 5) publishWill(st, s, now, out); // [MQTT-3.1.2-8] the Will belongs to the closed connection
-        else if (s.will.delayS === 0 || e.cleanStart || s.expiryS === 0) publishWill(st, s, now, out); // delay over, or the session ends
+        else if (s.proto !== 5)
+          publishWill(st, s, now, out); // [MQTT-3.1.2-8] the Will belongs to the closed connection
+        else if (s.will.delayS === 0 || e.cleanStart || s.expiryS === 0)
+          publishWill(st, s, now, out); // delay over, or the session ends
         else discardWill(s, out); // [MQTT-3.1.3-9] a new connection arrived within the delay
       }
     } else if (s.will) {

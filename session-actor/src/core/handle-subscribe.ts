@@ -73,14 +73,7 @@ export function handleSubscribe(st: ShardState, e: SubscribeEnv, now: number, ou
  * The routers took the subscriptions (ok) or could not be reached: send SUBACK, then the
  * retained messages with RETAIN set [MQTT-3.3.1-8]. Runs on the shard owner only.
  */
-export function onSubscribeRouted(
-  st: ShardState,
-  c: Extract<Continuation, { kind: 'suback' }>,
-  ok: boolean,
-  retained: Array<{ index: number; message: Message }>,
-  now: number,
-  out: Effect[],
-): void {
+export function onSubscribeRouted(st: ShardState, c: Extract<Continuation, { kind: 'suback' }>, ok: boolean, retained: Array<{ index: number; message: Message }>, now: number, out: Effect[]): void {
   const s = st.sessions.get(c.key);
   if (!s || s.incarnation !== c.incarnation) return;
   if (!ok) {
@@ -120,7 +113,7 @@ export function onSubscribeRouted(
   for (const r of retained) {
     const want = c.retained[r.index];
     if (!want) continue;
-    const qos = (Math.min(r.message.qos, want.qos) as 0 | 1 | 2);
+    const qos = Math.min(r.message.qos, want.qos) as 0 | 1 | 2;
     deliver(st, s, r.message, qos, true, want.subId ? [want.subId] : [], now, out);
   }
 }

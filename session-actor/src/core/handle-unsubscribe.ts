@@ -37,7 +37,6 @@ export function handleUnsubscribe(st: ShardState, e: UnsubscribeEnv, now: number
   else out.push({ t: 'subs', batch: { changes, retainedFor: [] }, then });
 }
 
-
 /**
  * The routers answered the removal (ok) or could not be reached. Only filters no later
  * SUBSCRIBE/UNSUBSCRIBE touched are repaired. MQTT 5 can say it failed: those filters come

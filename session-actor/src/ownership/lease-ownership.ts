@@ -83,7 +83,7 @@ export class LeaseOwnership implements ShardOwnership {
     metrics.gauge('shards_configured', 'Virtual shards of the cluster (setting shards); every one should have an owner.', [], (g) => g.set(o.shards));
     this.m = {
       handoffs: metrics.counter('shard_handoffs_total', 'Planned shard moves, by direction (in: received from a releasing owner, out: released).', ['direction']),
-      takeovers: metrics.counter('shard_takeovers_total', 'Shards taken over after the previous owner\'s lease expired (crash, pause).'),
+      takeovers: metrics.counter('shard_takeovers_total', "Shards taken over after the previous owner's lease expired (crash, pause)."),
       lost: metrics.counter('shard_leases_lost_total', 'Leases this process lost (expired while paused, or taken by another owner).'),
     };
   }
@@ -94,8 +94,14 @@ export class LeaseOwnership implements ShardOwnership {
     // Listed once at start; afterwards membership follows the watch (no consumer per round).
     const now = this.now();
     for (const id of await this.listMembers()) this.memberSeen.set(id, now);
-    void this.follow(() => this.leases.watch({ include: 'updates' }), (e) => this.onLeaseEvent(e));
-    void this.follow(() => this.memberKv.watch({ include: 'updates' }), (e) => this.onMemberEvent(e));
+    void this.follow(
+      () => this.leases.watch({ include: 'updates' }),
+      (e) => this.onLeaseEvent(e),
+    );
+    void this.follow(
+      () => this.memberKv.watch({ include: 'updates' }),
+      (e) => this.onMemberEvent(e),
+    );
     await this.tick();
     this.started = true;
     this.timer = setInterval(() => void this.tick(), this.o.leaseRenewMs);
@@ -279,10 +285,13 @@ export class LeaseOwnership implements ShardOwnership {
     let missing = false;
     for (let s = 0; s < this.o.shards && !missing; s++) if (!this.held.has(s) && rendezvousOwner(this.members, s) === me) missing = true;
     if (missing && !this.stopping && !this.quick) {
-      this.quick = setTimeout(() => {
-        this.quick = undefined;
-        void this.tick();
-      }, Math.min(250, this.o.leaseRenewMs));
+      this.quick = setTimeout(
+        () => {
+          this.quick = undefined;
+          void this.tick();
+        },
+        Math.min(250, this.o.leaseRenewMs),
+      );
       this.quick.unref();
     }
   }
@@ -299,11 +308,14 @@ export class LeaseOwnership implements ShardOwnership {
     if (at === Infinity || at === this.expiryAt) return;
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.expiryAt = at;
-    this.expiryTimer = setTimeout(() => {
-      this.expiryTimer = undefined;
-      this.expiryAt = 0;
-      void this.tick();
-    }, Math.max(0, at - this.now()));
+    this.expiryTimer = setTimeout(
+      () => {
+        this.expiryTimer = undefined;
+        this.expiryAt = 0;
+        void this.tick();
+      },
+      Math.max(0, at - this.now()),
+    );
     this.expiryTimer.unref();
   }
 

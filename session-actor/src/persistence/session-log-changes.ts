@@ -136,7 +136,10 @@ export class ShardLogChanges {
 
   private setInflight(w: Writer, key: string, f: Inflight, o: Written): void {
     const ref = this.ref(w, f.message);
-    w.u8(Rec.InflightSet).str(key).u16(f.packetId).u8((f.state === 'rel' ? 1 : 0) | (f.held ? 2 : 0));
+    w.u8(Rec.InflightSet)
+      .str(key)
+      .u16(f.packetId)
+      .u8((f.state === 'rel' ? 1 : 0) | (f.held ? 2 : 0));
     writeDeliveryRef(w, ref, f);
     o.inflight.set(f.packetId, { f, state: f.state, held: f.held === true });
   }

@@ -72,13 +72,19 @@ export function writeMeta(w: Writer, s: Session): void {
 }
 
 export function writeSub(w: Writer, key: string, asSent: string, sub: SessionSub): void {
-  w.u8(Rec.SubSet).str(key).str(asSent).str(sub.filter).str(sub.group ?? '');
+  w.u8(Rec.SubSet)
+    .str(key)
+    .str(asSent)
+    .str(sub.filter)
+    .str(sub.group ?? '');
   w.u8(sub.qos | (sub.noLocal ? 4 : 0) | (sub.retainAsPublished ? 8 : 0) | (sub.retainHandling << 4));
   w.u32(sub.subId);
 }
 
 export function writeDeliveryRef(w: Writer, ref: number, d: Delivery): void {
-  w.u32(ref).u8(d.qos | (d.retain ? 4 : 0) | (d.group !== undefined ? 8 : 0)).u16(d.subIds.length);
+  w.u32(ref)
+    .u8(d.qos | (d.retain ? 4 : 0) | (d.group !== undefined ? 8 : 0))
+    .u16(d.subIds.length);
   for (const id of d.subIds) w.u32(id);
   if (d.group !== undefined) w.str(d.group);
 }

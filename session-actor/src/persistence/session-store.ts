@@ -22,7 +22,10 @@ export interface SessionStore {
 }
 
 export class FencedError extends Error {
-  constructor(readonly shard: number, cause?: unknown) {
+  constructor(
+    readonly shard: number,
+    cause?: unknown,
+  ) {
     super(`shard ${shard} was written by another owner`, { cause });
     this.name = 'FencedError';
   }

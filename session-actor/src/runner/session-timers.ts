@@ -19,10 +19,13 @@ export class SessionTimers {
     if (at === undefined) return;
     const id = timerId(key, kind);
     const delay = Math.max(0, at - this.now());
-    const t = setTimeout(() => {
-      this.timers.delete(id);
-      fire();
-    }, Math.min(delay, MAX_DELAY_MS));
+    const t = setTimeout(
+      () => {
+        this.timers.delete(id);
+        fire();
+      },
+      Math.min(delay, MAX_DELAY_MS),
+    );
     t.unref();
     this.timers.set(id, t);
   }
