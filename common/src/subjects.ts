@@ -7,6 +7,11 @@
 export interface SubjectSpace {
   /** Gateway -> shard owner: CONNECT (request/reply), SUBSCRIBE, acks, QoS 2, DISCONNECT, conn lost. */
   sessionIn(shard: number): string;
+  /**
+   * Router/gateway -> one session actor process: owner-direct batches of session-in envelopes
+   * for the shards it serves (envelope/owner-batch.ts). `token` is the process's, random per start.
+   */
+  ownerIn(token: string): string;
   /** All shard inboxes, for an owner that holds every shard. */
   readonly sessionInAll: string;
   /** Anyone -> one gateway: deliveries, control packets, closes (connection id + epoch inside). */
@@ -59,6 +64,10 @@ export function subjectSpace(prefix = 'mqtt'): SubjectSpace {
   return {
     sessionIn: (shard) => `${prefix}.sess.${shard}.in`,
     sessionInAll: `${prefix}.sess.*.in`,
+    ownerIn: (token) => {
+      if (!SAFE.test(token)) throw new Error(`owner token must match ${SAFE}: ${token}`);
+      return `${prefix}.sess.v1.owner.${token}`;
+    },
     gatewayOut: (gatewayId) => {
       if (!SAFE.test(gatewayId)) throw new Error(`gateway id must match ${SAFE}: ${gatewayId}`);
       return `${prefix}.gw.${gatewayId}.out`;

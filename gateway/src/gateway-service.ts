@@ -7,6 +7,7 @@ import type { Config } from '../../common/src/config/settings.js';
 import { decodeGatewayOut, GwOut, type GatewayOutItem } from '../../common/src/envelope/gateway-out.js';
 import { encodeHeartbeat } from '../../common/src/envelope/heartbeat.js';
 import { decodeStatusSafe, encodeRoutePublish, ROUTE_FAILED } from '../../common/src/envelope/router.js';
+import { OwnerDirect } from '../../common/src/bus/owner-direct.js';
 import { decodeConnectReply, encodeSessionIn, LostReason, SessIn, type SessionInEnv } from '../../common/src/envelope/session-in.js';
 import type { Logger } from '../../common/src/log.js';
 import { labelledCounter, type Metrics } from '../../common/src/metrics.js';
@@ -96,6 +97,8 @@ export class GatewayService implements GatewayPorts {
   /** Set while a stopping gateway waits for its shutdown broadcast to be written. */
   private broadcastWait?: BroadcastWait;
   private readonly clientLog: ClientEventLog;
+  /** Envelopes to shard owners go per owner process, batched per turn, once it is known (owner-direct.ts). */
+  private readonly owners: OwnerDirect;
   private readonly traces: ClientTraces;
 
   private constructor(
@@ -137,6 +140,12 @@ export class GatewayService implements GatewayPorts {
       packetsIn: labelledCounter(metrics.counter('gateway_packets_in_total', 'MQTT packets received, by type.', ['type'])),
     };
     metrics.gauge('gateway_connections', 'Open client connections.', [], (g) => g.set(this.conns.size));
+    const batches = metrics.counter('gateway_owner_batches_total', 'Owner-direct batches of session envelopes (acks, QoS 2 steps...) sent to session actors (owner-direct.ts).');
+    const batchItems = metrics.counter('gateway_owner_batch_items_total', 'Session envelopes sent in owner-direct batches.');
+    this.owners = new OwnerDirect(deps.bus, deps.subjects, (n) => {
+      batches.inc();
+      batchItems.inc(n);
+    });
     const onSocketClosed = (c: Connection) => this.onSocketClosed(c);
     this.onSocketClose = function (this: net.Socket) {
       const c = Connection.of(this);
@@ -479,7 +488,8 @@ export class GatewayService implements GatewayPorts {
 
   /**
    * Sends an envelope to the client's shard owner. One process: a plain publish (the owner is
-   * always there). Over NATS: a request the owner answers once the change is persisted,
+   * always there). Over NATS: a request the owner answers once the change is persisted (in
+   * one owner-direct batch per owner per turn once the owner is known, owner-direct.ts),
    * retried with backoff while the shard has no owner (a move or a crash takeover), so acks,
    * SUBSCRIBEs, DISCONNECTs and lost connections are not dropped in that gap.
    */
@@ -494,7 +504,7 @@ export class GatewayService implements GatewayPorts {
     const timeoutMs = this.config['nats.requestTimeoutMs'];
     const closing = env.kind === SessIn.ConnLost || env.kind === SessIn.Disconnect;
     this.sessionSends++;
-    retrying(() => bus.request(subject, data, { timeoutMs }), closing ? RETRY.connLostToOwner : RETRY.envelopeToOwner)
+    retrying(() => this.owners.request(st.shard, data, timeoutMs), closing ? RETRY.connLostToOwner : RETRY.envelopeToOwner)
       .catch((err: Error) => {
         this.count('session_message_undelivered');
         log.warn('session message not delivered: no shard owner answered', { kind: env.kind, err });
@@ -511,8 +521,11 @@ export class GatewayService implements GatewayPorts {
     const data = encodeSessionIn(env);
     const timeoutMs = this.config['nats.requestTimeoutMs'];
     // During a shard move nobody answers for a moment: retry, the CONNACK is late, not an error.
-    const r = await retrying(() => bus.request(subjects.sessionIn(shardOf(env.key, this.shards)), data, { timeoutMs }), RETRY.connectToOwner);
-    return decodeConnectReply(r.data);
+    const shard = shardOf(env.key, this.shards);
+    const r = await retrying(() => bus.request(subjects.sessionIn(shard), data, { timeoutMs }), RETRY.connectToOwner);
+    const reply = decodeConnectReply(r.data);
+    this.owners.know(shard, reply.ownerToken);
+    return reply;
   }
 
   authenticate(req: import('../../auth-service/src/protocol.js').AuthRequest) {

@@ -31,6 +31,7 @@ import type { SubjectSpace } from '../../common/src/subjects.js';
 import { NoRespondersError, RequestTimeoutError } from '../../common/src/bus/bus.js';
 import { natsConnection } from '../../common/src/bus/nats-bus.js';
 import { BACKOFF, retryDelayMs } from '../../common/src/retry-policy.js';
+import { OwnerDirect } from '../../common/src/bus/owner-direct.js';
 import { fanOut, fanOutToGroup } from './fan-out.js';
 import { RouteDedup } from './route-dedup.js';
 import { backendPublishOf, backendPublishReply, encodeReply } from './backend-publish.js';
@@ -84,6 +85,8 @@ export class RouterService {
   private readonly retainedKeys = new Map<string, { mountpoint: string; topic: string }>();
   /** Export of device messages to NATS (export.filters); undefined when off. */
   private export?: MessageExport;
+  /** Deliver copies go per owner process, batched per turn, once the owner is known (owner-direct.ts). */
+  private readonly owners: OwnerDirect;
 
   private constructor(
     private readonly config: Config,
@@ -100,6 +103,12 @@ export class RouterService {
       limit: metrics.counter('limit_hits_total', 'Times a configured limit was hit, by limit name.', ['limit']),
       apiPublishes: labelledCounter(metrics.counter('api_publishes_total', 'Backend publish requests on <prefix>.api.v1.publish, by result (routed, refused).', ['result'])),
     };
+    const batches = metrics.counter('router_owner_batches_total', 'Owner-direct batches of Deliver copies sent to session actors (owner-direct.ts).');
+    const batchItems = metrics.counter('router_owner_batch_items_total', 'Deliver copies sent in owner-direct batches.');
+    this.owners = new OwnerDirect(deps.bus, deps.subjects, (n) => {
+      batches.inc();
+      batchItems.inc(n);
+    });
     metrics.gauge('subscriptions', 'Subscriptions in this router index.', [], (g) => g.set(this.index.size));
     metrics.gauge('retained_messages', 'Retained messages held by this router.', [], (g) => g.set(this.retained.size));
     metrics.gauge('retained_bytes', 'Topic and payload bytes of the retained messages held by this router.', [], (g) => g.set(this.retainedQuota.bytes));
@@ -285,11 +294,10 @@ export class RouterService {
       p.group === undefined
         ? fanOut(this.index, this.config.shards, p.mountpoint, m, this.online)
         : fanOutToGroup(this.index, this.config.shards, p.mountpoint, m, p.group, p.exclude ?? '', this.online);
-    const { bus, subjects } = this.deps;
     if (m.qos === 0 || !answer || byShard.size === 0) {
       for (const [shard, targets] of byShard) {
         this.m.deliveries(QOS_LABEL[m.qos], targets.length);
-        bus.publish(subjects.sessionIn(shard), encodeSessionIn({ kind: SessIn.Deliver, targets, message: m }));
+        this.owners.publish(shard, encodeSessionIn({ kind: SessIn.Deliver, targets, message: m }));
       }
       const code = byShard.size === 0 ? ROUTE_NO_MATCH : ROUTE_OK;
       if (!answer) return;
@@ -317,7 +325,6 @@ export class RouterService {
    * it does, route-dedup.ts answers the retry). Runs on a router.
    */
   private deliverAcked(routeId: string | undefined, m: Message, byShard: Map<number, DeliveryTarget[]>, stored: Promise<number> | undefined): Promise<number> {
-    const { bus, subjects } = this.deps;
     const timeoutMs = this.config['nats.requestTimeoutMs'];
     const deadline = Date.now() + Math.max(500, Math.min(this.config['cluster.deliverRetryMs'], timeoutMs - 500));
     const waits: Promise<number>[] = stored ? [stored] : [];
@@ -328,8 +335,8 @@ export class RouterService {
       const id = routeId !== undefined ? `${routeId}.${shard}` : `${this.id.slice(0, 6)}${(++this.deliverSeq).toString(36)}`;
       const data = encodeSessionIn({ kind: SessIn.Deliver, targets, message: m, id });
       waits.push(
-        requestUntil(bus, subjects.sessionIn(shard), data, deadline, Math.max(1000, Math.floor(timeoutMs / 3))).then(
-          (r) => decodeStatusSafe(r.data),
+        requestUntil((t) => this.owners.request(shard, data, t), deadline, Math.max(1000, Math.floor(timeoutMs / 3))).then(
+          (answer) => decodeStatusSafe(answer),
           () => ROUTE_FAILED,
         ),
       );
@@ -413,12 +420,12 @@ const RESYNC_ROUND_MS = 500;
  * A request retried with backoff while nobody answers (a shard between owners), each
  * attempt bounded by attemptMs and by what is left until the deadline. Router only.
  */
-async function requestUntil(bus: Bus, subject: string, data: Uint8Array, deadline: number, attemptMs: number): Promise<BusMsg> {
+async function requestUntil(attempt: (timeoutMs: number) => Promise<Uint8Array>, deadline: number, attemptMs: number): Promise<Uint8Array> {
   for (let retry = 1; ; retry++) {
     const left = deadline - Date.now();
     try {
       // An owner killed with our request in hand never answers: bound each attempt.
-      return await bus.request(subject, data, { timeoutMs: Math.max(100, Math.min(left, attemptMs)) });
+      return await attempt(Math.max(100, Math.min(left, attemptMs)));
     } catch (err) {
       const retriable = err instanceof NoRespondersError || err instanceof RequestTimeoutError;
       const delay = retryDelayMs(BACKOFF.deliverToOwner, retry);

@@ -19,6 +19,7 @@ import {
   type SubChangeBatch,
 } from '../../common/src/envelope/router.js';
 import { decodeSessionIn, encodeConnectReply, SessIn, type SessionInEnv } from '../../common/src/envelope/session-in.js';
+import { decodeOwnerBatch, encodeOwnerBatchAnswer, ownerStatus } from '../../common/src/envelope/owner-batch.js';
 import type { Logger } from '../../common/src/log.js';
 import { labelledCounter, type Metrics } from '../../common/src/metrics.js';
 import { RETRY, retrying } from '../../common/src/retry-policy.js';
@@ -76,8 +77,8 @@ const KIND_NAMES: Record<number, string> = {
   [SessIn.PublishDropped]: 'publish_dropped',
 };
 
-const ACK = Buffer.from([ROUTE_OK]);
-const ACK_SLOW = Buffer.from([ROUTE_SLOW]);
+/** An owner-direct batch item of a shard not served here (owner-batch.ts). */
+const NOT_SERVED = new Uint8Array(0);
 /** Deliver ids remembered to drop router retries (a few seconds of QoS 1/2 traffic). */
 const RECENT_DELIVERIES = 50_000;
 
@@ -141,12 +142,21 @@ export class SessionService implements ShardHandler {
   private started = false;
   private readonly failedTurnLog = new LogEveryNth();
   private readonly admin: AdminSubjects;
+  /** This process's address for owner-direct batches (random per start), and answers that name it. */
+  private readonly ownerToken = randomBytes(6).toString('hex');
+  private readonly durableBus: boolean;
+  private readonly ack: Buffer;
+  private readonly ackSlow: Buffer;
 
   private constructor(
     private readonly config: Config,
     private readonly deps: SessionDeps,
   ) {
     this.limits = limitsFromConfig(config);
+    // Over NATS every answer names this process, so routers and gateways batch to it directly.
+    this.durableBus = deps.bus.kind === 'nats';
+    this.ack = this.durableBus ? ownerStatus(ROUTE_OK, this.ownerToken) : Buffer.from([ROUTE_OK]);
+    this.ackSlow = this.durableBus ? ownerStatus(ROUTE_SLOW, this.ownerToken) : Buffer.from([ROUTE_SLOW]);
     this.admin = adminSubjects(config['nats.subjectPrefix']);
     this.now = deps.now ?? Date.now;
     this.nodeId =
@@ -225,6 +235,7 @@ export class SessionService implements ShardHandler {
     }
     this.subs.push(bus.subscribe(subjects.routeResync, (m) => this.resyncRouters(m)));
     this.subs.push(bus.subscribe(subjects.gatewayHeartbeat, (m) => this.onHeartbeat(m)));
+    if (this.durableBus) this.subs.push(bus.subscribe(subjects.ownerIn(this.ownerToken), (m) => this.onOwnerBatch(m)));
     this.gateways.start();
     await this.routers.start();
     await this.ownership.start(this);
@@ -314,43 +325,96 @@ export class SessionService implements ShardHandler {
   // ---- turns ----
 
   private onEnvelope(shard: number, m: BusMsg): void {
+    // An EnvelopeError goes to the bus guard: counted, logged (rate-limited), answered TURN_FAILED.
+    this.take(shard, m.data, m.reply ? (d) => void m.respond(d) : undefined);
+  }
+
+  /**
+   * An owner-direct batch (envelope/owner-batch.ts): each item is taken as if it had come on its
+   * shard's subject, in order; an item of a shard not served here is answered empty (the sender
+   * sends it again on the shard subject) or, in a batch nobody waits for (QoS 0 copies), passed
+   * on to that subject. The batch is answered once every item is (each after its shard's write).
+   * Runs on a session actor (NATS bus).
+   */
+  private onOwnerBatch(m: BusMsg): void {
+    const items = decodeOwnerBatch(m.data);
+    if (!m.reply) {
+      for (const it of items) {
+        if (this.served.has(it.shard)) this.takeGuarded(it.shard, it.data, undefined);
+        else this.deps.bus.publish(this.deps.subjects.sessionIn(it.shard), it.data);
+      }
+      return;
+    }
+    const answers: Uint8Array[] = new Array(items.length);
+    let left = items.length;
+    const answered = (i: number, d: Uint8Array) => {
+      if (answers[i] !== undefined) return;
+      answers[i] = d;
+      if (--left === 0) m.respond(encodeOwnerBatchAnswer(answers));
+    };
+    if (left === 0) m.respond(encodeOwnerBatchAnswer(answers));
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i]!;
+      if (!this.served.has(it.shard)) answered(i, NOT_SERVED);
+      else this.takeGuarded(it.shard, it.data, (d) => answered(i, d));
+    }
+  }
+
+  /** take() for one batch item: an item that does not decode fails alone (counted, TURN_FAILED). */
+  private takeGuarded(shard: number, data: Uint8Array, reply: ((d: Uint8Array) => void) | undefined): void {
+    try {
+      this.take(shard, data, reply);
+    } catch (err) {
+      this.counters.outcomes('batch_item_undecodable');
+      const n = this.failedTurnLog.hit('batch_item');
+      if (n !== undefined) this.deps.log.warn('owner batch item does not decode; answered as a failed turn', { shard, occurrences: n, ...errorFields(err) });
+      reply?.(TURN_FAILED);
+    }
+  }
+
+  /**
+   * One session-in envelope of `shard`, from its subject or an owner-direct batch: a turn of the
+   * pure core, then commit (write before acknowledge). `reply` answers the sender, when it waits.
+   * Throws EnvelopeError when the envelope does not decode. Runs on the shard owner.
+   */
+  private take(shard: number, data: Uint8Array, reply: ((d: Uint8Array) => void) | undefined): void {
     const sv = this.served.get(shard);
     if (!sv) return;
-    // An EnvelopeError goes to the bus guard: counted, logged (rate-limited), answered TURN_FAILED.
-    const e: SessionInEnv = decodeSessionIn(m.data);
+    const e: SessionInEnv = decodeSessionIn(data);
     this.counters.events(KIND_NAMES[e.kind] ?? 'unknown');
     if (e.kind === SessIn.Deliver && e.id !== undefined) {
       if (this.recentDeliveries.seen(e.id, sv)) {
         // A router retry of a copy we already took (our answer was late): deliver nothing
         // again (no duplicate without DUP); answer once what is pending is written.
         this.counters.outcomes('deliver_retry_deduplicated');
-        this.commit(shard, [], [], m.reply ? () => void m.respond(ACK) : undefined);
+        this.commit(shard, [], [], reply ? () => reply(this.ack) : undefined);
         return;
       }
     }
     const out: Effect[] = [];
     const st = sv.st;
-    let reply;
+    let connectReply;
     try {
-      reply = handleIn(st, e, this.now(), out);
+      connectReply = handleIn(st, e, this.now(), out);
     } catch (err) {
       // A retry of this Deliver must be taken again, not answered as a duplicate.
       if (e.kind === SessIn.Deliver && e.id !== undefined) this.recentDeliveries.forget(e.id);
       this.turnFailed(shard, KIND_NAMES[e.kind] ?? 'unknown', 'key' in e ? e.key : undefined, err);
-      if (m.reply) m.respond(TURN_FAILED);
+      reply?.(TURN_FAILED);
       return;
     }
     let respond: (() => void) | undefined;
     if (e.kind === SessIn.Connect) {
-      if (reply) {
-        const data = encodeConnectReply(reply);
-        respond = () => void m.respond(data);
+      if (connectReply && reply) {
+        const d = encodeConnectReply(this.durableBus ? { ...connectReply, ownerToken: this.ownerToken } : connectReply);
+        respond = () => reply(d);
       }
-    } else if (m.reply) {
+    } else if (reply) {
       // Deliver accepted (durably), or any envelope sent as a request. A Deliver that queued
       // past a session's bounds (backpressure policy) also asks the publisher to slow down.
       const slow = e.kind === SessIn.Deliver && out.some((ef) => ef.t === 'count' && ef.what === 'queue_over_limit');
-      respond = slow ? () => void m.respond(ACK_SLOW) : () => void m.respond(ACK);
+      const d = slow ? this.ackSlow : this.ack;
+      respond = () => reply(d);
     }
     const dirty: string[] = [];
     switch (e.kind) {
@@ -498,8 +562,10 @@ export class SessionService implements ShardHandler {
         }
         list.push(ef.item);
         if (!this.flushScheduled) {
+          // After the turn's I/O callbacks (setImmediate, not a microtask): the writes of many
+          // shards that complete in one socket read leave in one message per gateway.
           this.flushScheduled = true;
-          queueMicrotask(() => this.flushOut());
+          setImmediate(() => this.flushOut());
         }
         break;
       }

@@ -354,14 +354,23 @@ export interface ConnectReply {
   rc: number;
   sessionPresent: boolean;
   epoch: number;
+  /**
+   * The owner process's token for owner-direct batches (envelope/owner-batch.ts), appended in
+   * envelope 1.x (a reader of an earlier 1.x ignores it; absent from earlier owners).
+   */
+  ownerToken?: string;
 }
 
 export function encodeConnectReply(r: ConnectReply): Buffer {
-  return envelopeWriter().u8(r.rc).bool(r.sessionPresent).u32(r.epoch).finish();
+  const w = envelopeWriter().u8(r.rc).bool(r.sessionPresent).u32(r.epoch);
+  if (r.ownerToken !== undefined) w.str(r.ownerToken);
+  return w.finish();
 }
 
 /** Throws EnvelopeError on a reply it cannot read (the gateway then refuses the CONNECT). */
 export function decodeConnectReply(data: Uint8Array): ConnectReply {
   const r = envelopeReader(data);
-  return { rc: r.u8(), sessionPresent: r.bool(), epoch: r.u32() };
+  const reply: ConnectReply = { rc: r.u8(), sessionPresent: r.bool(), epoch: r.u32() };
+  if (!r.done) reply.ownerToken = r.str();
+  return reply;
 }
