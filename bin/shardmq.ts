@@ -1,9 +1,6 @@
 #!/usr/bin/env node
-import { runUserCommand, USER_USAGE } from '../auth-service/src/cli/user-command.js';
-import { USER_IMPORT_USAGE } from '../auth-service/src/cli/user-import.js';
-import { ConfigError, loadConfig, type IgnoredEnv } from '../common/src/config/load-config.js';
-import { createLogger } from '../common/src/log.js';
-import { installProcessFaultPolicy } from '../common/src/process-faults.js';
+import { runUserCommand, USER_USAGE, USER_IMPORT_USAGE } from '../auth-service/src/index.js';
+import { ConfigError, loadConfig, type IgnoredEnv, createLogger, installProcessFaultPolicy } from '../common/src/index.js';
 import { CLIENTS_USAGE, runClientsCommand } from './cli/clients-command.js';
 import { CLUSTER_USAGE, runClusterCommand } from './cli/cluster-command.js';
 import { runConfigCommand } from './cli/config-command.js';

@@ -1,21 +1,24 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { AuthService } from '../auth-service/src/auth-service.js';
-import { createBus } from '../common/src/bus/index.js';
-import type { Bus } from '../common/src/bus/bus.js';
-import { redactedConfig } from '../common/src/config/load-config.js';
-import type { Config } from '../common/src/config/settings.js';
-import { startHttpEndpoints } from '../common/src/http-endpoints.js';
-import { createAdminApi } from '../common/src/admin/admin-api.js';
-import { adminSubjects } from '../common/src/admin/admin-subjects.js';
-import { answerNodeInfo } from '../common/src/admin/cluster-gather.js';
+import { AuthService } from '../auth-service/src/index.js';
+import {
+  createBus,
+  type Bus,
+  redactedConfig,
+  type Config,
+  startHttpEndpoints,
+  createAdminApi,
+  adminSubjects,
+  answerNodeInfo,
+  createLogger,
+  type Logger,
+  Metrics,
+  subjectSpace,
+} from '../common/src/index.js';
 import { packageVersion } from './cli/package-version.js';
-import { createLogger, type Logger } from '../common/src/log.js';
-import { Metrics } from '../common/src/metrics.js';
-import { subjectSpace } from '../common/src/subjects.js';
-import { GatewayService } from '../gateway/src/gateway-service.js';
-import { RouterService } from '../router/src/router-service.js';
-import { SessionService } from '../session-actor/src/session-service.js';
+import { GatewayService } from '../gateway/src/index.js';
+import { RouterService } from '../router/src/index.js';
+import { SessionService } from '../session-actor/src/index.js';
 
 interface Role {
   name: string;

@@ -1,4 +1,4 @@
-import type { Logger } from '../common/src/log.js';
+import type { Logger } from '../common/src/index.js';
 import type { RunningNode } from './start-node.js';
 
 /** After force(), how long the last DISCONNECTs get to leave before the process exits. */

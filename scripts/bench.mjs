@@ -127,13 +127,10 @@ if (!args['no-build']) {
   if (r.status !== 0) options.log('build reported errors; continuing with whatever dist/ holds');
 }
 
-const dist = (p) => join(repoRoot, 'dist', 'loadtest', 'src', p);
-for (const f of ['bench/run-bench.js', 'bench/bench-report.js', 'brokers/process-group.js']) {
-  if (!existsSync(dist(f))) fail(`${dist(f)} missing: the build did not produce the load generator`);
-}
-const { runBench } = await import(pathToFileURL(dist('bench/run-bench.js')).href);
-const { fanInTable, latencyTable, durableTable, idleMemoryTable, fanOutTable } = await import(pathToFileURL(dist('bench/bench-report.js')).href);
-const { stopAllGroups, killAllGroupsNow } = await import(pathToFileURL(dist('brokers/process-group.js')).href);
+// The load generator's public surface (loadtest/src/index.ts; tier boundaries: docs/architecture.md).
+const loadtestIndex = join(repoRoot, 'dist', 'loadtest', 'src', 'index.js');
+if (!existsSync(loadtestIndex)) fail(`${loadtestIndex} missing: the build did not produce the load generator`);
+const { runBench, fanInTable, latencyTable, durableTable, idleMemoryTable, fanOutTable, stopAllGroups, killAllGroupsNow } = await import(pathToFileURL(loadtestIndex).href);
 
 // Cleanup on every way out. 'exit' handlers must be synchronous: SIGKILL as the last resort.
 process.on('exit', () => killAllGroupsNow());

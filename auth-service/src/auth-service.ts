@@ -1,22 +1,17 @@
-import type { Bus, BusMsg, BusSubscription } from '../../common/src/bus/bus.js';
-import type { Config } from '../../common/src/config/settings.js';
-import type { AuthBackendName } from '../../common/src/config/settings-auth-chain.js';
-import type { Logger } from '../../common/src/log.js';
-import type { Metrics } from '../../common/src/metrics.js';
-import { LogEveryNth } from '../../common/src/log-every-nth.js';
-import { subjectKind, unknownVersionCounter } from '../../common/src/bus/handler-guard.js';
-import type { SubjectSpace } from '../../common/src/subjects.js';
-import type { Counter } from 'prom-client';
-import { AclWarnings } from './backends/acl-warnings.js';
-import { HttpBackend } from './backends/http-backend.js';
-import { JwtBackend } from './backends/jwt-backend.js';
-import { authCacheHits, PostgresBackend, postgresMetrics } from './backends/postgres-backend.js';
-import { HttpTopicAuthorizer } from './backends/http-topic-authorizer.js';
-import { CredentialKeyer } from './cache/credential-cache.js';
-import type { AuthBackend } from './chain/auth-backend.js';
-import { chainOrder, configuredBackends } from '../../common/src/config/auth-chain-order.js';
-import { runChain } from './chain/run-chain.js';
 import {
+  type Bus,
+  type BusMsg,
+  type BusSubscription,
+  type Config,
+  type AuthBackendName,
+  type Logger,
+  type Metrics,
+  LogEveryNth,
+  subjectKind,
+  unknownVersionCounter,
+  type SubjectSpace,
+  chainOrder,
+  configuredBackends,
   AuthProtocolError,
   AuthVersionError,
   decodeAuthorizeRequest,
@@ -27,7 +22,16 @@ import {
   type AuthReply,
   type AuthRequest,
   type AuthResult,
-} from './protocol.js';
+} from '../../common/src/index.js';
+import type { Counter } from 'prom-client';
+import { AclWarnings } from './backends/acl-warnings.js';
+import { HttpBackend } from './backends/http-backend.js';
+import { JwtBackend } from './backends/jwt-backend.js';
+import { authCacheHits, PostgresBackend, postgresMetrics } from './backends/postgres-backend.js';
+import { HttpTopicAuthorizer } from './backends/http-topic-authorizer.js';
+import { CredentialKeyer } from './cache/credential-cache.js';
+import type { AuthBackend } from './chain/auth-backend.js';
+import { runChain } from './chain/run-chain.js';
 
 export interface AuthServiceDeps {
   bus: Bus;

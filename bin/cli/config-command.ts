@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig, redactedConfig, type IgnoredEnv } from '../../common/src/config/load-config.js';
+import { ConfigError, loadConfig, redactedConfig, type IgnoredEnv } from '../../common/src/index.js';
 import { CONFIG_USAGE } from './usage.js';
 
 /**

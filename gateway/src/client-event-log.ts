@@ -1,5 +1,4 @@
-import { LostReason } from '../../common/src/envelope/session-in.js';
-import type { Logger } from '../../common/src/log.js';
+import { LostReason, type Logger } from '../../common/src/index.js';
 import type { Connection } from './connection.js';
 import type { ConnState } from './protocol/conn-state.js';
 import { REASON_TEXT } from './protocol/reason-codes.js';

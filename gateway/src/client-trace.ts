@@ -1,7 +1,5 @@
 import mqtt from 'mqtt-packet';
-import type { ClientTraceRequest } from '../../common/src/admin/admin-envelopes.js';
-import type { Logger } from '../../common/src/log.js';
-import { sessionKey } from '../../common/src/shard.js';
+import { type ClientTraceRequest, type Logger, sessionKey } from '../../common/src/index.js';
 import type { Connection } from './connection.js';
 import { traceFields } from './protocol/trace-fields.js';
 

@@ -1,4 +1,4 @@
-import { decodeConnectionInfoRequest, encodeJson, type ConnectionInfoReply } from '../../common/src/admin/admin-envelopes.js';
+import { decodeConnectionInfoRequest, encodeJson, type ConnectionInfoReply } from '../../common/src/index.js';
 import type { Connection } from './connection.js';
 
 /**

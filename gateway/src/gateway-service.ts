@@ -1,21 +1,40 @@
 import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
 import type mqtt from 'mqtt-packet';
-import { createAuthClient, type AuthClient } from '../../auth-service/src/auth-client.js';
-import type { Bus, BusSubscription } from '../../common/src/bus/bus.js';
-import type { Config } from '../../common/src/config/settings.js';
-import { decodeGatewayOut, GwOut, type GatewayOutItem } from '../../common/src/envelope/gateway-out.js';
-import { encodeHeartbeat } from '../../common/src/envelope/heartbeat.js';
-import { decodeStatusSafe, encodeRoutePublish, ROUTE_FAILED } from '../../common/src/envelope/router.js';
-import { OwnerDirect } from '../../common/src/bus/owner-direct.js';
-import { decodeConnectReply, encodeSessionIn, LostReason, SessIn, type SessionInEnv } from '../../common/src/envelope/session-in.js';
-import type { Logger } from '../../common/src/log.js';
-import { labelledCounter, type Metrics } from '../../common/src/metrics.js';
-import { RETRY, retrying } from '../../common/src/retry-policy.js';
-import { RouterChoice } from '../../common/src/router-choice.js';
-import { shardOf } from '../../common/src/shard.js';
-import { TokenBucket } from '../../common/src/token-bucket.js';
-import type { SubjectSpace } from '../../common/src/subjects.js';
+import { createAuthClient, type AuthClient } from './auth-client.js';
+import {
+  type Bus,
+  type BusSubscription,
+  type Config,
+  decodeGatewayOut,
+  GwOut,
+  type GatewayOutItem,
+  encodeHeartbeat,
+  decodeStatusSafe,
+  encodeRoutePublish,
+  ROUTE_FAILED,
+  OwnerDirect,
+  decodeConnectReply,
+  encodeSessionIn,
+  LostReason,
+  SessIn,
+  type SessionInEnv,
+  type Logger,
+  labelledCounter,
+  type Metrics,
+  RETRY,
+  retrying,
+  RouterChoice,
+  shardOf,
+  TokenBucket,
+  type SubjectSpace,
+  type AuthRefusedEvent,
+  publishClientEvent,
+  adminSubjects,
+  decodeClientTraceRequest,
+  encodeJson,
+  type ClientTraceAck,
+} from '../../common/src/index.js';
 import { admission, connectionCap, openFileLimit, type Refusal } from './connection-admission.js';
 import { Connection } from './connection.js';
 import { drainConnections } from './graceful-drain.js';
@@ -29,11 +48,7 @@ import { SharedPublishBytes } from './protocol/shared-publish-bytes.js';
 import type { GatewayLimits, GatewayPorts } from './protocol/ports.js';
 import type { PacketFault } from './protocol/packet-fault.js';
 import { RC, REASON_TEXT } from './protocol/reason-codes.js';
-import type { AuthRefusedEvent } from '../../common/src/integration/client-events.js';
-import { publishClientEvent } from '../../common/src/integration/publish-client-event.js';
-import { adminSubjects } from '../../common/src/admin/admin-subjects.js';
 import { connectionInfoReply } from './connection-info.js';
-import { decodeClientTraceRequest, encodeJson, type ClientTraceAck } from '../../common/src/admin/admin-envelopes.js';
 import { ClientEventLog, closeReason } from './client-event-log.js';
 import { ClientTraces } from './client-trace.js';
 
@@ -516,7 +531,7 @@ export class GatewayService implements GatewayPorts {
       .finally(() => this.sessionSends--);
   }
 
-  async connectSession(env: import('../../common/src/envelope/session-in.js').ConnectEnv) {
+  async connectSession(env: import('../../common/src/index.js').ConnectEnv) {
     const { bus, subjects } = this.deps;
     const data = encodeSessionIn(env);
     const timeoutMs = this.config['nats.requestTimeoutMs'];
@@ -528,11 +543,11 @@ export class GatewayService implements GatewayPorts {
     return reply;
   }
 
-  authenticate(req: import('../../auth-service/src/protocol.js').AuthRequest) {
+  authenticate(req: import('../../common/src/index.js').AuthRequest) {
     return this.auth.authenticate(req);
   }
 
-  route(st: ConnState, m: import('../../common/src/envelope/message.js').Message, ack: boolean): Promise<number> | undefined {
+  route(st: ConnState, m: import('../../common/src/index.js').Message, ack: boolean): Promise<number> | undefined {
     // QoS 1/2: an id the retries below keep, so a retry after a lost answer is routed once.
     const id = ack ? `${this.routeIdPrefix}${(++this.routeSeq).toString(36)}` : undefined;
     const data = encodeRoutePublish({ mountpoint: st.mountpoint, message: m, id });

@@ -1,5 +1,4 @@
-import type { Message, QoS } from '../../common/src/envelope/message.js';
-import type { DeliveryTarget } from '../../common/src/envelope/session-in.js';
+import type { Message, QoS, DeliveryTarget } from '../../common/src/index.js';
 import type { ConnState } from './protocol/conn-state.js';
 
 /**

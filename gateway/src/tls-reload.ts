@@ -2,8 +2,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
-import type { Config } from '../../common/src/config/settings.js';
-import type { Logger } from '../../common/src/log.js';
+import type { Config, Logger } from '../../common/src/index.js';
 
 /** The files a TLS/WSS listener is configured with, read once. */
 interface TlsFiles {

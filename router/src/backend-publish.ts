@@ -1,8 +1,4 @@
-import type { BusMsg } from '../../common/src/bus/bus.js';
-import type { RoutePublish } from '../../common/src/envelope/router.js';
-import { ROUTE_NO_MATCH, ROUTE_OK, ROUTE_QUOTA } from '../../common/src/envelope/router.js';
-import { messageFromHeaders } from '../../common/src/integration/message-headers.js';
-import { validateTopicName } from '../../common/src/topic.js';
+import { type BusMsg, type RoutePublish, ROUTE_NO_MATCH, ROUTE_OK, ROUTE_QUOTA, messageFromHeaders, validateTopicName } from '../../common/src/index.js';
 
 /**
  * The backend publish API (docs/integration.md, "Publishing to devices"): a NATS request on

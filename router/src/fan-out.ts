@@ -1,6 +1,4 @@
-import type { DeliveryTarget } from '../../common/src/envelope/session-in.js';
-import type { Message } from '../../common/src/envelope/message.js';
-import { shardOf } from '../../common/src/shard.js';
+import { type DeliveryTarget, type Message, shardOf } from '../../common/src/index.js';
 import type { SubEntry, SubscriptionIndex } from './index/subscription-index.js';
 import { MatchedTargets } from './matched-targets.js';
 

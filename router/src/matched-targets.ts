@@ -1,5 +1,4 @@
-import type { DeliveryTarget } from '../../common/src/envelope/session-in.js';
-import { shardOf } from '../../common/src/shard.js';
+import { type DeliveryTarget, shardOf } from '../../common/src/index.js';
 import type { SubEntry } from './index/subscription-index.js';
 
 /**

@@ -1,17 +1,24 @@
 import type { MsgHdrs } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, StorageType, type JetStreamClient } from '@nats-io/jetstream';
-import type { Bus } from '../../common/src/bus/bus.js';
-import { natsConnection, toNatsHeaders } from '../../common/src/bus/nats-bus.js';
-import type { Config } from '../../common/src/config/settings.js';
-import type { Message } from '../../common/src/envelope/message.js';
-import { ROUTE_FAILED, ROUTE_OK } from '../../common/src/envelope/router.js';
-import { exportHeaders } from '../../common/src/integration/message-headers.js';
-import { subjectToken, topicTokens } from '../../common/src/integration/subject-token.js';
-import { LogEveryNth } from '../../common/src/log-every-nth.js';
-import type { Logger } from '../../common/src/log.js';
-import { labelledCounter, type Metrics } from '../../common/src/metrics.js';
-import type { SubjectSpace } from '../../common/src/subjects.js';
-import { topicMatchesFilter, validateTopicFilter } from '../../common/src/topic.js';
+import {
+  type Bus,
+  natsConnection,
+  toNatsHeaders,
+  type Config,
+  type Message,
+  ROUTE_FAILED,
+  ROUTE_OK,
+  exportHeaders,
+  subjectToken,
+  topicTokens,
+  LogEveryNth,
+  type Logger,
+  labelledCounter,
+  type Metrics,
+  type SubjectSpace,
+  topicMatchesFilter,
+  validateTopicFilter,
+} from '../../common/src/index.js';
 
 /**
  * Export of device messages to NATS for backends (docs/integration.md, "Exported messages"):

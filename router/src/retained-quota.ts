@@ -1,4 +1,4 @@
-import type { Message } from '../../common/src/envelope/message.js';
+import type { Message } from '../../common/src/index.js';
 
 /** The limit a retained message would pass, named as in shardmq_limit_hits_total{limit}. */
 export type RetainedLimit = 'maxRetainedMessages' | 'maxRetainedBytes';

@@ -1,4 +1,4 @@
-import { RingQueue } from '../../common/src/ring-queue.js';
+import { RingQueue } from '../../common/src/index.js';
 
 /**
  * A publisher's gateway retries a QoS 1/2 route request whose answer did not come in time,

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import type { Bus, BusMsg, BusSubscription } from '../../common/src/bus/bus.js';
-import type { Config } from '../../common/src/config/settings.js';
-import type { Message } from '../../common/src/envelope/message.js';
 import {
+  type Bus,
+  type BusMsg,
+  type BusSubscription,
+  type Config,
+  type Message,
   decodeResyncAnswer,
   decodeRetainedSync,
   decodeRoutePublish,
@@ -18,20 +20,25 @@ import {
   SubOp,
   type RetainedAnswer,
   type RoutePublish,
-} from '../../common/src/envelope/router.js';
-import { encodeRouterBeat } from '../../common/src/envelope/heartbeat.js';
-import { encodeSessionIn, SessIn, type DeliveryTarget } from '../../common/src/envelope/session-in.js';
-import type { Logger } from '../../common/src/log.js';
-import { labelledCounter, type Metrics } from '../../common/src/metrics.js';
+  encodeRouterBeat,
+  encodeSessionIn,
+  SessIn,
+  type DeliveryTarget,
+  type Logger,
+  labelledCounter,
+  type Metrics,
+  type SubjectSpace,
+  NoRespondersError,
+  RequestTimeoutError,
+  natsConnection,
+  BACKOFF,
+  retryDelayMs,
+  OwnerDirect,
+} from '../../common/src/index.js';
 
 const QOS_LABEL = ['0', '1', '2'] as const;
 /** How long a stopping router keeps taking publishes after announcing its stop. */
 const STOP_GRACE_MS = 300;
-import type { SubjectSpace } from '../../common/src/subjects.js';
-import { NoRespondersError, RequestTimeoutError } from '../../common/src/bus/bus.js';
-import { natsConnection } from '../../common/src/bus/nats-bus.js';
-import { BACKOFF, retryDelayMs } from '../../common/src/retry-policy.js';
-import { OwnerDirect } from '../../common/src/bus/owner-direct.js';
 import { fanOut, fanOutToGroup } from './fan-out.js';
 import { RouteDedup } from './route-dedup.js';
 import { backendPublishOf, backendPublishReply, encodeReply } from './backend-publish.js';

@@ -1,5 +1,4 @@
-import { GwOut } from '../../common/src/envelope/gateway-out.js';
-import { encodeConnectReply } from '../../common/src/envelope/session-in.js';
+import { GwOut, encodeConnectReply } from '../../common/src/index.js';
 import type { Effect } from './core/effects.js';
 import type { ShardState } from './core/shard-state.js';
 

@@ -1,13 +1,16 @@
 import { indexStateOf } from './core/sub-changes.js';
 import { randomBytes, randomInt } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Bus, BusMsg, BusSubscription } from '../../common/src/bus/bus.js';
-import { natsConnection } from '../../common/src/bus/nats-bus.js';
-import type { Config } from '../../common/src/config/settings.js';
-import { encodeGatewayOut, type GatewayOutItem } from '../../common/src/envelope/gateway-out.js';
-import { decodeHeartbeat } from '../../common/src/envelope/heartbeat.js';
-import type { Message } from '../../common/src/envelope/message.js';
 import {
+  type Bus,
+  type BusMsg,
+  type BusSubscription,
+  natsConnection,
+  type Config,
+  encodeGatewayOut,
+  type GatewayOutItem,
+  decodeHeartbeat,
+  type Message,
   decodeRetainedAnswer,
   decodeStatusSafe,
   encodeResyncAnswer,
@@ -17,14 +20,29 @@ import {
   ROUTE_SLOW,
   type SubChange,
   type SubChangeBatch,
-} from '../../common/src/envelope/router.js';
-import { decodeSessionIn, encodeConnectReply, SessIn, type SessionInEnv } from '../../common/src/envelope/session-in.js';
-import { decodeOwnerBatch, encodeOwnerBatchAnswer, ownerStatus } from '../../common/src/envelope/owner-batch.js';
-import type { Logger } from '../../common/src/log.js';
-import { labelledCounter, type Metrics } from '../../common/src/metrics.js';
-import { RETRY, retrying } from '../../common/src/retry-policy.js';
-import { RouterChoice } from '../../common/src/router-choice.js';
-import type { SubjectSpace } from '../../common/src/subjects.js';
+  decodeSessionIn,
+  encodeConnectReply,
+  SessIn,
+  type SessionInEnv,
+  decodeOwnerBatch,
+  encodeOwnerBatchAnswer,
+  ownerStatus,
+  type Logger,
+  labelledCounter,
+  type Metrics,
+  RETRY,
+  retrying,
+  RouterChoice,
+  type SubjectSpace,
+  errorFields,
+  LogEveryNth,
+  publishClientEvent,
+  adminSubjects,
+  type AdminSubjects,
+  decodeSessionAdminRequest,
+  encodeJson,
+  type SessionAdminReply,
+} from '../../common/src/index.js';
 import type { Continuation, Effect, TimerKind } from './core/effects.js';
 import { handleIn } from './core/handle-in.js';
 import { onPublish2Routed } from './core/handle-publish2.js';
@@ -39,14 +57,10 @@ import { LogSessionStore } from './persistence/log-session-store.js';
 import { openSessionLog } from './persistence/session-log-stream.js';
 import { MemorySessionStore, type SessionStore } from './persistence/session-store.js';
 import { closeAfterFailedTurn, TURN_FAILED } from './failed-turn.js';
-import { errorFields, LogEveryNth } from '../../common/src/log-every-nth.js';
 import { RecentDeliveries } from './runner/deliver-dedup.js';
 import { GatewayLiveness } from './runner/gateway-liveness.js';
 import { SessionTimers } from './runner/session-timers.js';
 import { WriteBeforeAcknowledge } from './runner/write-before-acknowledge.js';
-import { publishClientEvent } from '../../common/src/integration/publish-client-event.js';
-import { adminSubjects, type AdminSubjects } from '../../common/src/admin/admin-subjects.js';
-import { decodeSessionAdminRequest, encodeJson, type SessionAdminReply } from '../../common/src/admin/admin-envelopes.js';
 import { adminKick } from './core/admin-kick.js';
 import { sessionInfo } from './core/session-info.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { checkPublish, checkSubscribe } from '../../auth-service/src/acl/check-acl.js';
+import { checkPublish, checkSubscribe } from '../../common/src/acl/check-acl.js';
 import { metricValue, startAuthHarness } from '../support/auth-harness.js';
 import { startPostgres, type PostgresHandle } from '../support/postgres.js';
 import { applyVmqMigration, insertVmqUser } from '../support/vmq-db.js';

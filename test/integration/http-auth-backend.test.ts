@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { checkPublish, checkSubscribe } from '../../auth-service/src/acl/check-acl.js';
+import { checkPublish, checkSubscribe } from '../../common/src/acl/check-acl.js';
 import { metricValue, startAuthHarness, type AuthHarness } from '../support/auth-harness.js';
 import { startAuthHttpServer, type AuthHttpServer, type RouteAnswer } from '../support/auth-http-server.js';
 import { makeTestCerts, type TestCerts } from '../support/tls-certs.js';

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { checkPublish, checkSubscribe } from '../../auth-service/src/acl/check-acl.js';
+import { checkPublish, checkSubscribe } from '../../common/src/acl/check-acl.js';
 import { eventually, metricValue, startAuthHarness, type AuthHarness } from '../support/auth-harness.js';
 import { startAuthHttpServer, type AuthHttpServer } from '../support/auth-http-server.js';
 import { makeSigningKey, signToken, writePublicKeyFile, type SigningKey } from '../support/jwt-tokens.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { runUserCommand } from '../../auth-service/src/cli/user-command.js';
-import { checkPublish, checkSubscribe } from '../../auth-service/src/acl/check-acl.js';
+import { checkPublish, checkSubscribe } from '../../common/src/acl/check-acl.js';
 import { loadConfig } from '../../common/src/config/load-config.js';
 import type { Config } from '../../common/src/config/settings.js';
 import { startAuthHarness } from '../support/auth-harness.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { connackCodeFor } from '../../auth-service/src/protocol.js';
-import { checkPublish, checkSubscribe } from '../../auth-service/src/acl/check-acl.js';
+import { connackCodeFor } from '../../common/src/auth-contract/auth-protocol.js';
+import { checkPublish, checkSubscribe } from '../../common/src/acl/check-acl.js';
 import { metricValue, startAuthHarness, type AuthHarness } from '../support/auth-harness.js';
 import { startPostgres, type PostgresHandle } from '../support/postgres.js';
 import { applyVmqMigration } from '../support/vmq-db.js';

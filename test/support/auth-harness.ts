@@ -5,9 +5,9 @@ import type { Config } from '../../common/src/config/settings.js';
 import { createLogger, type Logger } from '../../common/src/log.js';
 import { Metrics } from '../../common/src/metrics.js';
 import { subjectSpace } from '../../common/src/subjects.js';
-import { createAuthClient, type AuthClient } from '../../auth-service/src/auth-client.js';
+import { createAuthClient, type AuthClient } from '../../gateway/src/auth-client.js';
 import { AuthService } from '../../auth-service/src/auth-service.js';
-import type { AuthReply } from '../../auth-service/src/protocol.js';
+import type { AuthReply } from '../../common/src/auth-contract/auth-protocol.js';
 
 /**
  * An AuthService answering on a real (in-memory) bus, driven the way the gateway drives it:

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkPublish, checkSubscribe } from '../../auth-service/src/acl/check-acl.js';
+import { checkPublish, checkSubscribe } from '../../common/src/acl/check-acl.js';
 import { AclFormatError, compileAcl, lintAclJson } from '../../auth-service/src/acl/compile-acl.js';
 
 test('%m, %u and %c are substituted on whole levels only', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkPublish } from '../../auth-service/src/acl/check-acl.js';
+import { checkPublish } from '../../common/src/acl/check-acl.js';
 import { compileAcl } from '../../auth-service/src/acl/compile-acl.js';
 
 const ctx = { mountpoint: '', clientId: 'dev-1', username: 'alice' };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkSubscribe, filterWithinPattern } from '../../auth-service/src/acl/check-acl.js';
+import { checkSubscribe, filterWithinPattern } from '../../common/src/acl/check-acl.js';
 import { compileAcl } from '../../auth-service/src/acl/compile-acl.js';
 
 const ctx = { mountpoint: '', clientId: 'c1', username: 'u1' };

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createMemoryBus } from '../../common/src/bus/memory-bus.js';
 import { subjectSpace } from '../../common/src/subjects.js';
-import { createAuthClient } from '../../auth-service/src/auth-client.js';
-import { AuthProtocolError, connackCodeFor, decodeAuthReply, decodeAuthRequest, encodeAuthReply, encodeAuthRequest } from '../../auth-service/src/protocol.js';
+import { createAuthClient } from '../../gateway/src/auth-client.js';
+import { AuthProtocolError, connackCodeFor, decodeAuthReply, decodeAuthRequest, encodeAuthReply, encodeAuthRequest } from '../../common/src/auth-contract/auth-protocol.js';
 
 test('auth request and reply survive encode/decode', () => {
   const req = { mountpoint: 'mp', clientId: 'c 1.*>', username: 'u', password: Buffer.from([0, 255, 1]).toString('base64'), peer: '1.2.3.4:5', protocolVersion: 5 as const };

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { EnvelopeError } from '../../common/src/envelope/codec.js';
 import { decodeSubChanges } from '../../common/src/envelope/router.js';
-import { AuthProtocolError, decodeAuthReply, decodeAuthRequest, encodeAuthReply, encodeAuthRequest, type AuthReply, type AuthRequest } from '../../auth-service/src/protocol.js';
+import { AuthProtocolError, decodeAuthReply, decodeAuthRequest, encodeAuthReply, encodeAuthRequest, type AuthReply, type AuthRequest } from '../../common/src/auth-contract/auth-protocol.js';
 import { decodeSession } from '../../session-actor/src/core/session-codec.js';
 import * as arb from '../support/envelope-arbitraries.js';
 import { fuzzParams } from '../support/fuzz-params.js';

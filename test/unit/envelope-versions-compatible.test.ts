@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AuthVersionError, decodeAuthReply, decodeAuthRequest, encodeAuthReply, encodeAuthRequest } from '../../auth-service/src/protocol.js';
+import { AuthVersionError, decodeAuthReply, decodeAuthRequest, encodeAuthReply, encodeAuthRequest } from '../../common/src/auth-contract/auth-protocol.js';
 import { HandlerGuard } from '../../common/src/bus/handler-guard.js';
 import { EnvelopeError } from '../../common/src/envelope/codec.js';
 import { ENVELOPE_MAJOR, EnvelopeVersionError, envelopeReader } from '../../common/src/envelope/envelope-version.js';

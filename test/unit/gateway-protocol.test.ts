@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Packet } from 'mqtt-packet';
-import type { AuthReply } from '../../auth-service/src/protocol.js';
+import type { AuthReply } from '../../common/src/auth-contract/auth-protocol.js';
 import type { Message } from '../../common/src/envelope/message.js';
 import { SessIn, type ConnectEnv, type ConnectReply, type SessionInEnv } from '../../common/src/envelope/session-in.js';
 import { createConnState, type ConnState } from '../../gateway/src/protocol/conn-state.js';

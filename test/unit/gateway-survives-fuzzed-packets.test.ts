@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { test } from 'node:test';
 import mqtt, { type Packet } from 'mqtt-packet';
-import { encodeAuthRequest, type AuthReply, type AuthRequest } from '../../auth-service/src/protocol.js';
+import { encodeAuthRequest, type AuthReply, type AuthRequest } from '../../common/src/auth-contract/auth-protocol.js';
 import type { Message } from '../../common/src/envelope/message.js';
 import { encodeRoutePublish } from '../../common/src/envelope/router.js';
 import { encodeSessionIn, type ConnectEnv, type ConnectReply, type SessionInEnv } from '../../common/src/envelope/session-in.js';

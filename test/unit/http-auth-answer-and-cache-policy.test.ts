@@ -4,7 +4,7 @@ import { CredentialCache } from '../../auth-service/src/cache/credential-cache.j
 import { cachePolicy, parseCacheControl } from '../../auth-service/src/http/cache-control.js';
 import { decideHttpAnswer, httpAuthRequestBody } from '../../auth-service/src/http/http-answer.js';
 import { jitterDelayMs } from '../../auth-service/src/http/retry-with-jitter.js';
-import { AuthProtocolError, decodeAuthorizeReply, decodeAuthorizeRequest, encodeAuthorizeReply, encodeAuthorizeRequest } from '../../auth-service/src/protocol.js';
+import { AuthProtocolError, decodeAuthorizeReply, decodeAuthorizeRequest, encodeAuthorizeReply, encodeAuthorizeRequest } from '../../common/src/auth-contract/auth-protocol.js';
 
 const ctx = { mountpoint: '', clientId: 'dev-1', username: 'fleet' };
 const json = (v: unknown) => Buffer.from(JSON.stringify(v));

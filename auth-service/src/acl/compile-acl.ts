@@ -1,5 +1,4 @@
-import { validateTopicFilter } from '../../../common/src/topic.js';
-import { VMQ_MAX_PAYLOAD_BYTES, type ClientAcl, type PublishRule, type Qos, type SubscribeRule } from './acl-types.js';
+import { validateTopicFilter, VMQ_MAX_PAYLOAD_BYTES, type ClientAcl, type PublishRule, type Qos, type SubscribeRule } from '../../../common/src/index.js';
 
 /**
  * Compiles VerneMQ's `publish_acl` / `subscribe_acl` JSON columns into a ClientAcl.

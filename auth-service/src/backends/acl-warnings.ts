@@ -1,4 +1,4 @@
-import type { Logger } from '../../../common/src/log.js';
+import type { Logger } from '../../../common/src/index.js';
 
 /** Distinct (mountpoint, user) pairs whose ACL warnings were logged; bounded so a storm cannot grow it. */
 const MAX_WARNED = 10000;

@@ -1,7 +1,4 @@
-import type { Config } from '../../../common/src/config/settings.js';
-import { redactUrl } from '../../../common/src/config/load-config.js';
-import type { Logger } from '../../../common/src/log.js';
-import type { Metrics } from '../../../common/src/metrics.js';
+import { type Config, redactUrl, type Logger, type Metrics } from '../../../common/src/index.js';
 import { CredentialCache, type CredentialKeyer } from '../cache/credential-cache.js';
 import type { AuthBackend, BackendAnswer, CredentialInput } from '../chain/auth-backend.js';
 import { cachePolicy } from '../http/cache-control.js';

@@ -1,12 +1,8 @@
 import type { Counter } from 'prom-client';
-import type { Config } from '../../../common/src/config/settings.js';
-import { redactUrl } from '../../../common/src/config/load-config.js';
-import type { Logger } from '../../../common/src/log.js';
-import type { Metrics } from '../../../common/src/metrics.js';
+import { type Config, redactUrl, type Logger, type Metrics, type AuthorizeReply, type AuthorizeRequest } from '../../../common/src/index.js';
 import { cachePolicy } from '../http/cache-control.js';
 import { authApiClient, HttpCallError, type JsonHttpClient } from '../http/json-over-http.js';
 import { retryWithJitter } from '../http/retry-with-jitter.js';
-import type { AuthorizeReply, AuthorizeRequest } from '../protocol.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 

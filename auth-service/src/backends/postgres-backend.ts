@@ -1,7 +1,5 @@
-import type { Config } from '../../../common/src/config/settings.js';
-import type { Logger } from '../../../common/src/log.js';
+import type { Config, Logger, Metrics } from '../../../common/src/index.js';
 import type { Counter, Gauge, Histogram } from 'prom-client';
-import type { Metrics } from '../../../common/src/metrics.js';
 import { AclFormatError, compileAcl } from '../acl/compile-acl.js';
 import { BcryptBusyError, BcryptPool } from '../bcrypt/bcrypt-pool.js';
 import { CredentialCache, type CredentialKeyer } from '../cache/credential-cache.js';

@@ -1,7 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { RingQueue } from '../../../common/src/ring-queue.js';
-import type { Logger } from '../../../common/src/log.js';
+import { RingQueue, type Logger } from '../../../common/src/index.js';
 import { prepareBcryptHash } from './bcrypt-hash.js';
 import type { VerifyAnswer, VerifyJob } from './bcrypt-worker.js';
 

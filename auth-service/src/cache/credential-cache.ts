@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import type { ClientAcl } from '../acl/acl-types.js';
+import type { ClientAcl } from '../../../common/src/index.js';
 
 /**
  * Bounded TTL cache of authentication answers, so a reconnect storm does not redo every bcrypt

@@ -1,6 +1,4 @@
-import type { AuthBackendName } from '../../../common/src/config/settings-auth-chain.js';
-import type { ClientAcl } from '../acl/acl-types.js';
-import type { AuthRequest } from '../protocol.js';
+import type { AuthBackendName, ClientAcl, AuthRequest } from '../../../common/src/index.js';
 
 /**
  * What one authentication backend says about one CONNECT (EMQX's authenticator chain answers):

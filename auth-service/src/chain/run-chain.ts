@@ -1,4 +1,4 @@
-import type { AuthReply } from '../protocol.js';
+import type { AuthReply } from '../../../common/src/index.js';
 import type { AuthBackend, BackendAnswer, CredentialInput } from './auth-backend.js';
 
 /**

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import bcrypt from 'bcryptjs';
-import type { Config } from '../../../common/src/config/settings.js';
-import { silentLogger } from '../../../common/src/log.js';
+import { type Config, silentLogger } from '../../../common/src/index.js';
 import { lintAclJson } from '../acl/compile-acl.js';
 import { toPgcryptoCompatible } from '../bcrypt/bcrypt-hash.js';
 import { databaseConfigured, resolveDbOptions } from '../db/connection-options.js';

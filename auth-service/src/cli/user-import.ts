@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Config } from '../../../common/src/config/settings.js';
-import { silentLogger } from '../../../common/src/log.js';
+import { type Config, silentLogger } from '../../../common/src/index.js';
 import { BcryptHashPool } from '../bcrypt/bcrypt-hash-pool.js';
 import { databaseConfigured, resolveDbOptions } from '../db/connection-options.js';
 import { PgCluster } from '../db/pg-cluster.js';

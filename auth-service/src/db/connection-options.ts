@@ -1,11 +1,8 @@
-import { configuredBackends } from '../../../common/src/config/auth-chain-order.js';
+import { configuredBackends, ConfigError, type Config, SSL_MODES, TARGET_SESSION_ATTRS, authSettings, type SslMode, type TargetSessionAttrs } from '../../../common/src/index.js';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { checkServerIdentity } from 'node:tls';
-import { ConfigError } from '../../../common/src/config/load-config.js';
-import type { Config } from '../../../common/src/config/settings.js';
-import { SSL_MODES, TARGET_SESSION_ATTRS, authSettings, type SslMode, type TargetSessionAttrs } from '../../../common/src/config/settings-auth.js';
 import { type ConnectionStringError, parseHostList, parsePgUrl, type PgHost } from './connection-string.js';
 
 /**

@@ -1,6 +1,5 @@
 import pg from 'pg';
-import type { Logger } from '../../../common/src/log.js';
-import type { TargetSessionAttrs } from '../../../common/src/config/settings-auth.js';
+import type { Logger, TargetSessionAttrs } from '../../../common/src/index.js';
 import { tlsForHost, type DbOptions } from './connection-options.js';
 import type { PgHost } from './connection-string.js';
 

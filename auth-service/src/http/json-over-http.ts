@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import { ChainConfigError } from '../../../common/src/config/auth-chain-order.js';
-import type { Config } from '../../../common/src/config/settings.js';
+import { ChainConfigError, type Config } from '../../../common/src/index.js';
 
 /**
  * One small HTTP(S) client for the auth backends (HTTP auth server, JWKS endpoint), on Node's

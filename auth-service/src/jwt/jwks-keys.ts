@@ -1,6 +1,5 @@
 import { createLocalJWKSet, errors, type CryptoKey, type JWSHeaderParameters, type FlattenedJWSInput } from 'jose';
-import type { Logger } from '../../../common/src/log.js';
-import { redactUrl } from '../../../common/src/config/load-config.js';
+import { type Logger, redactUrl } from '../../../common/src/index.js';
 import type { JsonHttpClient } from '../http/json-over-http.js';
 
 /** No key set could be fetched yet: tokens signed with JWKS keys cannot be checked ("unavailable"). */

@@ -1,4 +1,4 @@
-import type { ClientAcl } from '../acl/acl-types.js';
+import type { ClientAcl } from '../../../common/src/index.js';
 import { AclFormatError, compileAcl } from '../acl/compile-acl.js';
 
 /** Which claims carry what (auth.jwt.*Claim settings). */

@@ -1,4 +1,4 @@
-import type { ProtocolVersion } from '../../../common/src/envelope/session-in.js';
+import type { ProtocolVersion } from '../../../common/src/index.js';
 import { packetIdFault, type PacketFault } from './packet-fault.js';
 import { ALLOWED_PROPS, propertiesFault } from './property-rules.js';
 

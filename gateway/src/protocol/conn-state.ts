@@ -1,7 +1,4 @@
-import type { ClientAcl } from '../../../auth-service/src/acl/acl-types.js';
-import type { GatewayOutItem } from '../../../common/src/envelope/gateway-out.js';
-import type { ProtocolVersion } from '../../../common/src/envelope/session-in.js';
-import { RingQueue } from '../../../common/src/ring-queue.js';
+import { type ClientAcl, type GatewayOutItem, type ProtocolVersion, RingQueue } from '../../../common/src/index.js';
 import type { Packet } from 'mqtt-packet';
 
 /** An inbound QoS 1 PUBLISH waiting for its PUBACK, kept in arrival order [MQTT-4.6.0-2]. */

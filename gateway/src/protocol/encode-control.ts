@@ -1,5 +1,4 @@
-import { ControlType, type ControlItem } from '../../../common/src/envelope/gateway-out.js';
-import type { ProtocolVersion } from '../../../common/src/envelope/session-in.js';
+import { ControlType, type ControlItem, type ProtocolVersion } from '../../../common/src/index.js';
 import { packetBytes, writeFixedHeader } from './fixed-header.js';
 
 /**

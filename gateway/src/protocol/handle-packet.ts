@@ -1,5 +1,5 @@
 import type { Packet } from 'mqtt-packet';
-import { LostReason } from '../../../common/src/envelope/session-in.js';
+import { LostReason } from '../../../common/src/index.js';
 import type { ConnState } from './conn-state.js';
 import { onConnect } from './on-connect.js';
 import { onDisconnect } from './on-disconnect.js';

@@ -1,5 +1,5 @@
 import mqtt from 'mqtt-packet';
-import type { PublishItem } from '../../../common/src/envelope/gateway-out.js';
+import type { PublishItem } from '../../../common/src/index.js';
 import type { ConnState } from './conn-state.js';
 import { encodePublish } from './encode-publish.js';
 

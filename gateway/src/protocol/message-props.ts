@@ -1,4 +1,4 @@
-import type { MessageProps } from '../../../common/src/envelope/message.js';
+import type { MessageProps } from '../../../common/src/index.js';
 
 interface InProps {
   payloadFormatIndicator?: boolean;

@@ -1,10 +1,5 @@
 import type { IConnectPacket, Packet } from 'mqtt-packet';
-import { checkPublish } from '../../../auth-service/src/acl/check-acl.js';
-import { connackCodeFor } from '../../../auth-service/src/protocol.js';
-import type { Message } from '../../../common/src/envelope/message.js';
-import { LostReason, SessIn, type ConnectEnv, type ProtocolVersion } from '../../../common/src/envelope/session-in.js';
-import { sessionKey, shardOf } from '../../../common/src/shard.js';
-import { validateTopicName } from '../../../common/src/topic.js';
+import { checkPublish, connackCodeFor, type Message, LostReason, SessIn, type ConnectEnv, type ProtocolVersion, sessionKey, shardOf, validateTopicName } from '../../../common/src/index.js';
 import type { ConnState } from './conn-state.js';
 import type { GatewayPorts } from './ports.js';
 import { RC, RC3, REASON_TEXT } from './reason-codes.js';

@@ -1,5 +1,5 @@
 import type { IDisconnectPacket } from 'mqtt-packet';
-import { LostReason, SessIn } from '../../../common/src/envelope/session-in.js';
+import { LostReason, SessIn } from '../../../common/src/index.js';
 import type { ConnState } from './conn-state.js';
 import type { GatewayPorts } from './ports.js';
 import { protocolError, type PacketFault } from './packet-fault.js';

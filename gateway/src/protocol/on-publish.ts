@@ -1,9 +1,5 @@
 import type { IPublishPacket, Packet } from 'mqtt-packet';
-import { checkPublish } from '../../../auth-service/src/acl/check-acl.js';
-import type { Message } from '../../../common/src/envelope/message.js';
-import { ROUTE_SLOW } from '../../../common/src/envelope/router.js';
-import { LostReason, SessIn } from '../../../common/src/envelope/session-in.js';
-import { validateTopicName } from '../../../common/src/topic.js';
+import { checkPublish, type Message, ROUTE_SLOW, LostReason, SessIn, validateTopicName } from '../../../common/src/index.js';
 import type { ConnState, PendingAck } from './conn-state.js';
 import { messageProps } from './message-props.js';
 import { malformed, packetIdFault, protocolError, type PacketFault } from './packet-fault.js';

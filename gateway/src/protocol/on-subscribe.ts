@@ -1,7 +1,5 @@
 import type { ISubscribePacket } from 'mqtt-packet';
-import { checkSubscribe } from '../../../auth-service/src/acl/check-acl.js';
-import { SessIn, type SubscriptionRequest } from '../../../common/src/envelope/session-in.js';
-import { isWildcardFilter, parseSharedFilter, validateTopicFilter } from '../../../common/src/topic.js';
+import { checkSubscribe, SessIn, type SubscriptionRequest, isWildcardFilter, parseSharedFilter, validateTopicFilter } from '../../../common/src/index.js';
 import type { ConnState } from './conn-state.js';
 import { malformed, packetIdFault, protocolError, type PacketFault } from './packet-fault.js';
 import { ALLOWED_PROPS, propertiesFault } from './property-rules.js';

@@ -1,5 +1,5 @@
 import type { IUnsubscribePacket } from 'mqtt-packet';
-import { SessIn } from '../../../common/src/envelope/session-in.js';
+import { SessIn } from '../../../common/src/index.js';
 import type { ConnState } from './conn-state.js';
 import type { GatewayPorts } from './ports.js';
 import { malformed, packetIdFault, protocolError, type PacketFault } from './packet-fault.js';

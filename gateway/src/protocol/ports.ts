@@ -1,7 +1,5 @@
 import type { Packet } from 'mqtt-packet';
-import type { AuthReply, AuthRequest } from '../../../auth-service/src/protocol.js';
-import type { Message } from '../../../common/src/envelope/message.js';
-import type { ConnectEnv, ConnectReply, LostReason, SessionInEnv } from '../../../common/src/envelope/session-in.js';
+import type { AuthReply, AuthRequest, Message, ConnectEnv, ConnectReply, LostReason, SessionInEnv } from '../../../common/src/index.js';
 import type { ConnState } from './conn-state.js';
 import type { PacketFault } from './packet-fault.js';
 import type { TopicAsk, TopicVerdict } from './topic-authorization.js';

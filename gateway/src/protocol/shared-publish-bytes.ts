@@ -1,4 +1,4 @@
-import type { PublishItem } from '../../../common/src/envelope/gateway-out.js';
+import type { PublishItem } from '../../../common/src/index.js';
 import type { ConnState } from './conn-state.js';
 import { encodePlainPublish } from './encode-publish.js';
 

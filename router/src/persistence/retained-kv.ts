@@ -3,10 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
 import type { QueuedIterator } from '@nats-io/transport-node';
-import type { Config } from '../../../common/src/config/settings.js';
-import type { Message } from '../../../common/src/envelope/message.js';
-import { decodeRoutePublish, encodeRoutePublish } from '../../../common/src/envelope/router.js';
-import type { Logger } from '../../../common/src/log.js';
+import { type Config, type Message, decodeRoutePublish, encodeRoutePublish, type Logger } from '../../../common/src/index.js';
 
 /**
  * Retained messages in the `<prefix>-retained` KV bucket, key `r.<sha256(mountpoint NUL

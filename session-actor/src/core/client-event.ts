@@ -1,4 +1,4 @@
-import type { DisconnectReason, OwnerClientEvent, SessionEndReason } from '../../../common/src/integration/client-events.js';
+import type { DisconnectReason, OwnerClientEvent, SessionEndReason } from '../../../common/src/index.js';
 import type { Effect } from './effects.js';
 import type { Session } from './session.js';
 import type { ShardState } from './shard-state.js';

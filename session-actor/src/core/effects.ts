@@ -1,7 +1,4 @@
-import type { GatewayOutItem } from '../../../common/src/envelope/gateway-out.js';
-import type { Message } from '../../../common/src/envelope/message.js';
-import type { SubChangeBatch } from '../../../common/src/envelope/router.js';
-import type { OwnerClientEvent } from '../../../common/src/integration/client-events.js';
+import type { GatewayOutItem, Message, SubChangeBatch, OwnerClientEvent } from '../../../common/src/index.js';
 import type { SessionSub } from './session.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { ConnectEnv, ConnectReply } from '../../../common/src/envelope/session-in.js';
+import type { ConnectEnv, ConnectReply } from '../../../common/src/index.js';
 import type { Effect } from './effects.js';
 import { resendInflight } from './outbound.js';
 import { createSession, NEVER_EXPIRES } from './session.js';

@@ -1,4 +1,4 @@
-import type { DeliverEnv } from '../../../common/src/envelope/session-in.js';
+import type { DeliverEnv } from '../../../common/src/index.js';
 import type { Effect } from './effects.js';
 import { deliver } from './outbound.js';
 import type { ShardState } from './shard-state.js';

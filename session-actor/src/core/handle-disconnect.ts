@@ -1,5 +1,4 @@
-import { LostReason, type ConnLostEnv, type DisconnectEnv, type GatewayGoneEnv } from '../../../common/src/envelope/session-in.js';
-import type { DisconnectReason } from '../../../common/src/integration/client-events.js';
+import { LostReason, type ConnLostEnv, type DisconnectEnv, type GatewayGoneEnv, type DisconnectReason } from '../../../common/src/index.js';
 import type { Effect } from './effects.js';
 import { closeConnection, connectionClosed, discardWill } from './session-end.js';
 import type { ShardState } from './shard-state.js';

@@ -1,4 +1,4 @@
-import { SessIn, type ConnectReply, type SessionInEnv } from '../../../common/src/envelope/session-in.js';
+import { SessIn, type ConnectReply, type SessionInEnv } from '../../../common/src/index.js';
 import type { Effect } from './effects.js';
 import { handleConnect } from './handle-connect.js';
 import { handleDeliver } from './handle-deliver.js';

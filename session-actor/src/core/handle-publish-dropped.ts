@@ -1,4 +1,4 @@
-import type { PublishDroppedEnv } from '../../../common/src/envelope/session-in.js';
+import type { PublishDroppedEnv } from '../../../common/src/index.js';
 import type { Effect } from './effects.js';
 import { drain, release } from './outbound.js';
 import type { ShardState } from './shard-state.js';

@@ -1,5 +1,4 @@
-import { ControlType } from '../../../common/src/envelope/gateway-out.js';
-import type { Publish2Env } from '../../../common/src/envelope/session-in.js';
+import { ControlType, type Publish2Env } from '../../../common/src/index.js';
 import type { Continuation, Effect } from './effects.js';
 import { emitControl } from './outbound.js';
 import { closeConnection } from './session-end.js';

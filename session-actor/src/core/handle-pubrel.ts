@@ -1,6 +1,5 @@
-import type { AckEnv } from '../../../common/src/envelope/session-in.js';
+import { type AckEnv, ControlType } from '../../../common/src/index.js';
 import type { Effect } from './effects.js';
-import { ControlType } from '../../../common/src/envelope/gateway-out.js';
 import { emitControl } from './outbound.js';
 import type { ShardState } from './shard-state.js';
 

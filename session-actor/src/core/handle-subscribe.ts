@@ -1,11 +1,7 @@
-import { parseSharedFilter } from '../../../common/src/topic.js';
-import { SubOp, type SubChange, type SubChangeBatch } from '../../../common/src/envelope/router.js';
-import type { Message } from '../../../common/src/envelope/message.js';
-import type { SubscribeEnv } from '../../../common/src/envelope/session-in.js';
+import { parseSharedFilter, SubOp, type SubChange, type SubChangeBatch, type Message, type SubscribeEnv, ControlType } from '../../../common/src/index.js';
 import type { Continuation, Effect, RetainedWant } from './effects.js';
 import { setSub, type SessionSub } from './session.js';
 import { subChange } from './sub-changes.js';
-import { ControlType } from '../../../common/src/envelope/gateway-out.js';
 import { deliver, emitControl } from './outbound.js';
 import { touchFilter, type ShardState } from './shard-state.js';
 import { emitEvent } from './client-event.js';

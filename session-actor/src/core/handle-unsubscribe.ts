@@ -1,7 +1,5 @@
-import { SubOp, type SubChange } from '../../../common/src/envelope/router.js';
-import type { UnsubscribeEnv } from '../../../common/src/envelope/session-in.js';
+import { SubOp, type SubChange, type UnsubscribeEnv, ControlType } from '../../../common/src/index.js';
 import type { Continuation, Effect } from './effects.js';
-import { ControlType } from '../../../common/src/envelope/gateway-out.js';
 import { emitControl } from './outbound.js';
 import { setSub, type SessionSub } from './session.js';
 import { removalOf, subChange } from './sub-changes.js';

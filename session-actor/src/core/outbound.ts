@@ -1,5 +1,4 @@
-import { ControlType, GwOut } from '../../../common/src/envelope/gateway-out.js';
-import { messageBytes, type Message, type QoS } from '../../../common/src/envelope/message.js';
+import { ControlType, GwOut, messageBytes, type Message, type QoS } from '../../../common/src/index.js';
 import type { Effect } from './effects.js';
 import type { Delivery, Inflight, Session } from './session.js';
 import type { ShardState } from './shard-state.js';

@@ -1,4 +1,4 @@
-import { EnvelopeError, Writer } from '../../../common/src/envelope/codec.js';
+import { EnvelopeError, Writer } from '../../../common/src/index.js';
 import { ShardLogChanges } from '../persistence/session-log-changes.js';
 import { Batch, ShardReplay } from '../persistence/session-log-records.js';
 import type { Session } from './session.js';

@@ -1,11 +1,9 @@
 import { hasSharedSubs, keyChange } from './sub-changes.js';
-import { GwOut } from '../../../common/src/envelope/gateway-out.js';
-import { SubOp } from '../../../common/src/envelope/router.js';
+import { GwOut, SubOp, type DisconnectReason, type SessionEndReason } from '../../../common/src/index.js';
 import type { Effect } from './effects.js';
 import { discardDeliveries, returnSharedDeliveries } from './outbound.js';
 import { NEVER_EXPIRES, type Session } from './session.js';
 import type { ShardState } from './shard-state.js';
-import type { DisconnectReason, SessionEndReason } from '../../../common/src/integration/client-events.js';
 import { emitDisconnected, emitEvent, emitSessionEnded } from './client-event.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { SessionInfo } from '../../../common/src/admin/admin-envelopes.js';
+import type { SessionInfo } from '../../../common/src/index.js';
 import type { Session } from './session.js';
 
 /**

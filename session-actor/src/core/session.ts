@@ -1,6 +1,4 @@
-import type { Message, QoS } from '../../../common/src/envelope/message.js';
-import type { ProtocolVersion, Will } from '../../../common/src/envelope/session-in.js';
-import { RingQueue } from '../../../common/src/ring-queue.js';
+import { type Message, type QoS, type ProtocolVersion, type Will, RingQueue } from '../../../common/src/index.js';
 
 /** A subscription as the session remembers it (the router holds the index copy). */
 export interface SessionSub {

@@ -1,4 +1,4 @@
-import { SubOp, type SubChange } from '../../../common/src/envelope/router.js';
+import { SubOp, type SubChange } from '../../../common/src/index.js';
 import type { Session, SessionSub } from './session.js';
 
 /**

@@ -1,9 +1,7 @@
 import type { KV, KvWatchEntry } from '@nats-io/kv';
 import type { QueuedIterator } from '@nats-io/transport-node';
-import type { Logger } from '../../../common/src/log.js';
-import type { Metrics } from '../../../common/src/metrics.js';
+import { type Logger, type Metrics, rendezvousOwner } from '../../../common/src/index.js';
 import { isCasConflict } from '../persistence/kv-buckets.js';
-import { rendezvousOwner } from '../../../common/src/rendezvous.js';
 import type { ShardHandler, ShardOwnership } from './shard-ownership.js';
 
 export interface LeaseOptions {

@@ -1,9 +1,8 @@
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
-import { NatsRequestMux } from '../../../common/src/bus/nats-request-mux.js';
+import { NatsRequestMux, type Config } from '../../../common/src/index.js';
 import { pubAckSeq } from './session-log-stream.js';
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
-import type { Config } from '../../../common/src/config/settings.js';
 
 /**
  * Opens (creating when missing) the JetStream KV buckets of the session tier. Works on

@@ -1,9 +1,4 @@
-import { Writer } from '../../../common/src/envelope/codec.js';
-import { messageBytes, type Message } from '../../../common/src/envelope/message.js';
-import type { Logger } from '../../../common/src/log.js';
-import type { Metrics } from '../../../common/src/metrics.js';
-import { BACKOFF, SESSION_LOG_READ_RETRIES, sleepBeforeRetry } from '../../../common/src/retry-policy.js';
-import { shardOf } from '../../../common/src/shard.js';
+import { Writer, messageBytes, type Message, type Logger, type Metrics, BACKOFF, SESSION_LOG_READ_RETRIES, sleepBeforeRetry, shardOf } from '../../../common/src/index.js';
 import type { Session } from '../core/session.js';
 import { isCasConflict } from './kv-buckets.js';
 import { ShardLogChanges } from './session-log-changes.js';

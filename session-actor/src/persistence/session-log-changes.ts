@@ -1,6 +1,4 @@
-import { Writer } from '../../../common/src/envelope/codec.js';
-import type { Message } from '../../../common/src/envelope/message.js';
-import { RingQueue } from '../../../common/src/ring-queue.js';
+import { Writer, type Message, RingQueue } from '../../../common/src/index.js';
 import type { Delivery, Inflight, Session, SessionSub } from '../core/session.js';
 import { Rec, writeDeliveryRef, writeMeta, writeMsg, writeSub, type ReplayedShard } from './session-log-records.js';
 

@@ -1,6 +1,4 @@
-import { EnvelopeError, Reader, type Writer } from '../../../common/src/envelope/codec.js';
-import { messageBytes, readMessage, writeMessage, type Message, type QoS } from '../../../common/src/envelope/message.js';
-import type { ProtocolVersion } from '../../../common/src/envelope/session-in.js';
+import { EnvelopeError, Reader, type Writer, messageBytes, readMessage, writeMessage, type Message, type QoS, type ProtocolVersion } from '../../../common/src/index.js';
 import { createSession, type Delivery, type Inflight, type Session, type SessionSub } from '../core/session.js';
 
 /**

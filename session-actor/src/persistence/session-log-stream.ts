@@ -1,7 +1,6 @@
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
-import { NatsRequestMux } from '../../../common/src/bus/nats-request-mux.js';
+import { NatsRequestMux, type Config } from '../../../common/src/index.js';
 import { jetstreamManager, StorageType, type JetStreamManager } from '@nats-io/jetstream';
-import type { Config } from '../../../common/src/config/settings.js';
 
 /** One entry of a shard's log as read back. */
 export interface LogEntry {

@@ -1,4 +1,4 @@
-import { RingQueue } from '../../../common/src/ring-queue.js';
+import { RingQueue } from '../../../common/src/index.js';
 
 /**
  * Deliver deduplication: a router retries a QoS 1/2 Deliver whose answer was late with the

@@ -1,4 +1,4 @@
-import { BACKOFF, sleepBeforeRetry } from '../../../common/src/retry-policy.js';
+import { BACKOFF, sleepBeforeRetry } from '../../../common/src/index.js';
 import type { Effect } from '../core/effects.js';
 import { FencedError } from '../persistence/session-store.js';
 

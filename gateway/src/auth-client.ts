@@ -1,6 +1,6 @@
-import type { Bus } from '../../common/src/bus/bus.js';
-import type { SubjectSpace } from '../../common/src/subjects.js';
 import {
+  type Bus,
+  type SubjectSpace,
   AuthVersionError,
   decodeAuthorizeReply,
   decodeAuthReply,
@@ -10,7 +10,7 @@ import {
   type AuthorizeRequest,
   type AuthReply,
   type AuthRequest,
-} from './protocol.js';
+} from '../../common/src/index.js';
 
 export interface AuthClient {
   /**

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /**
  * Micro-benchmark of the router's hot path (not a test; numbers depend on the machine):
- *   npx tsc -b && node dist/loadtest/src/bench-index.js [--subs 100000] [--publishes 1000000]
+ *   npm run bench:router -- [--subs 100000] [--publishes 1000000]
+ *   (= npx tsc -b && node dist/router/bench/subscription-index-bench.js ...)
+ * It lives with the router because it measures router internals (tier boundaries: docs/architecture.md).
  * Builds a SubscriptionIndex with an IoT-like mix (per-device exact command topics, per-device
  * wildcard filters, fleet-wide `#` filters, one `$share` group, a few global monitors), then times
  * match() for a seeded stream of topics and prints matches/s (publishes matched per second) and
@@ -9,9 +11,9 @@
  */
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { SubscriptionIndex, type SubEntry } from '../../router/src/index/subscription-index.js';
-import { createRetainedStore } from '../../router/src/index/retained-store.js';
-import { topicMatchesFilter } from '../../common/src/topic.js';
+import { SubscriptionIndex, type SubEntry } from '../src/index/subscription-index.js';
+import { createRetainedStore } from '../src/index/retained-store.js';
+import { topicMatchesFilter } from '../../common/src/index.js';
 
 const { values } = parseArgs({
   options: {

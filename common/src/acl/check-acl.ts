@@ -1,4 +1,4 @@
-import { parseSharedFilter, topicMatchesFilter } from '../../../common/src/topic.js';
+import { parseSharedFilter, topicMatchesFilter } from '../topic.js';
 import type { ClientAcl, Qos } from './acl-types.js';
 
 /**

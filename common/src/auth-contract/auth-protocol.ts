@@ -1,4 +1,4 @@
-import type { ClientAcl } from './acl/acl-types.js';
+import type { ClientAcl } from '../acl/acl-types.js';
 
 /**
  * Bus contract between gateway and auth-service on `subjects.authConnect` (request/reply,
