@@ -7,10 +7,15 @@
 // tier's public surface (`<tier>/src/index.ts`). test/unit/tier-boundaries-enforced.test.ts imports
 // the functions below, so the printed matrix and the test agree by construction.
 //
+// --fix rewrites every import of another tier's internals (in an allowed direction) to that tier's
+// public surface, merging it with the file's other imports from there, and adds the imported names to
+// the surface. It only adds: names nobody imports any more are removed by hand. Run
+// `npx biome check --write .` after it. Handy after merging a branch written before the boundaries.
+//
 // Imports are found by TypeScript's own pre-processor (ts.preProcessFile), so an import spread over
 // several lines, an `import('…').Type` in a signature and an `export … from` all count, and text in
 // comments or strings does not.
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix, relative, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import ts from 'typescript';
@@ -129,8 +134,154 @@ export function formatMatrix(matrix) {
   return [header, rule, ...rows].join('\n');
 }
 
+/** The relative specifier (with .js) that `fromPath` uses for the repository-relative .ts file `target`. */
+function specifierFor(fromPath, target) {
+  const s = posix.relative(posix.dirname(fromPath), target).replace(/\.ts$/, '.js');
+  return s.startsWith('.') ? s : `./${s}`;
+}
+
+/** `{ a, type B, c as d }` text of import elements ({ name, local, isType }). */
+function namedList(els) {
+  const allType = els.every((e) => e.isType);
+  const list = els.map((e) => `${!allType && e.isType ? 'type ' : ''}${e.name}${e.local && e.local !== e.name ? ` as ${e.local}` : ''}`).join(', ');
+  return `${allType ? 'type ' : ''}{ ${list} }`;
+}
+
+/**
+ * --fix for one file: `source` with its imports of other tiers' internals pointed at their public
+ * surfaces (one merged import per surface), or the same text when there is nothing to fix.
+ * `expose(tier, name, module, isType)` is called for every name the surface must now export.
+ */
+export function fixImports(fromPath, source, expose) {
+  const from = tierOf(fromPath);
+  if (from === null || fromPath === publicSurfaceOf(from)) return source;
+  const sf = ts.createSourceFile(fromPath, source, ts.ScriptTarget.Latest, true);
+  const edits = [];
+  const bySurface = new Map(); // surface -> { decls, els, changed }
+  const cross = (specNode) => {
+    const c = classifyImport(fromPath, specNode.text);
+    return c && c.to !== null && c.to !== from && ALLOWED[from].includes(c.to) ? c : null;
+  };
+  const respecify = (specNode, c) => edits.push({ start: specNode.getStart() + 1, end: specNode.getEnd() - 1, text: specifierFor(fromPath, publicSurfaceOf(c.to)) });
+  const visit = (node) => {
+    if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal)) {
+      const c = cross(node.argument.literal);
+      if (c && !c.viaSurface && node.qualifier) {
+        let q = node.qualifier;
+        while (ts.isQualifiedName(q)) q = q.left;
+        expose(c.to, q.text, c.target, true);
+        respecify(node.argument.literal, c);
+      }
+    } else if (ts.isExportDeclaration(node) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
+      const c = cross(node.moduleSpecifier);
+      if (c && !c.viaSurface && node.exportClause && ts.isNamedExports(node.exportClause)) {
+        for (const el of node.exportClause.elements) expose(c.to, (el.propertyName ?? el.name).text, c.target, node.isTypeOnly || el.isTypeOnly);
+        respecify(node.moduleSpecifier, c);
+      }
+    } else if (ts.isImportDeclaration(node) && ts.isStringLiteral(node.moduleSpecifier)) {
+      const c = cross(node.moduleSpecifier);
+      const clause = node.importClause;
+      // Default and namespace imports are left alone (no tier exports a default); the test reports them.
+      if (c && clause && !clause.name && clause.namedBindings && ts.isNamedImports(clause.namedBindings)) {
+        const surface = publicSurfaceOf(c.to);
+        const group = bySurface.get(surface) ?? { decls: [], els: [], changed: false };
+        bySurface.set(surface, group);
+        group.decls.push(node);
+        for (const el of clause.namedBindings.elements) {
+          const e = { name: (el.propertyName ?? el.name).text, local: el.name.text, isType: clause.isTypeOnly || el.isTypeOnly };
+          if (!c.viaSurface) expose(c.to, e.name, c.target, e.isType);
+          const same = group.els.find((x) => x.name === e.name && x.local === e.local);
+          if (same) same.isType &&= e.isType;
+          else group.els.push(e);
+        }
+        if (!c.viaSurface) group.changed = true;
+      }
+      return;
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(sf);
+  for (const [surface, g] of bySurface) {
+    if (!g.changed) continue;
+    g.decls.forEach((d, i) => {
+      let end = d.getEnd();
+      if (i > 0 && source[end] === '\n') end++;
+      edits.push({ start: d.getStart(), end, text: i === 0 ? `import ${namedList(g.els)} from '${specifierFor(fromPath, surface)}';` : '' });
+    });
+  }
+  edits.sort((a, b) => b.start - a.start);
+  let out = source;
+  for (const e of edits) out = out.slice(0, e.start) + e.text + out.slice(e.end);
+  return out;
+}
+
+/** Adds `names` (Map module -> Map name -> isType) to the public surface of `tier`, keeping what it has. */
+function extendSurface(repoRoot, tier, names) {
+  const surface = publicSurfaceOf(tier);
+  const path = join(repoRoot, surface);
+  const source = existsSync(path) ? readFileSync(path, 'utf8') : `/** Public surface of ${tier}/ (tier boundaries: docs/architecture.md). */\n`;
+  const sf = ts.createSourceFile(surface, source, ts.ScriptTarget.Latest, true);
+  const modules = new Map();
+  for (const st of sf.statements) {
+    if (!ts.isExportDeclaration(st) || !st.moduleSpecifier || !st.exportClause || !ts.isNamedExports(st.exportClause))
+      throw new Error(`${surface}: only 'export { ... } from' statements are supported`);
+    const module = classifyImport(surface, st.moduleSpecifier.text).target;
+    const m = modules.get(module) ?? new Map();
+    modules.set(module, m);
+    for (const el of st.exportClause.elements) m.set(el.name.text, st.isTypeOnly || el.isTypeOnly);
+  }
+  const exportedFrom = new Map([...modules].flatMap(([module, m]) => [...m.keys()].map((name) => [name, module])));
+  for (const [module, add] of names) {
+    const m = modules.get(module) ?? new Map();
+    modules.set(module, m);
+    for (const [name, isType] of add) {
+      const other = exportedFrom.get(name);
+      // Already exported from another module (e.g. a barrel that re-exports it): keep that one.
+      if (other !== undefined && other !== module) continue;
+      m.set(name, m.has(name) ? m.get(name) && isType : isType);
+    }
+    if (m.size === 0) modules.delete(module);
+  }
+  const header = source.slice(0, sf.statements.length ? sf.statements[0].getStart() : source.length).trimEnd();
+  const lines = [...modules.keys()].sort().map((module) => {
+    const els = [...modules.get(module)].sort(([a], [b]) => a.localeCompare(b)).map(([name, isType]) => ({ name, isType }));
+    return `export ${namedList(els)} from '${specifierFor(surface, module)}';`;
+  });
+  writeFileSync(path, `${header}\n${lines.join('\n')}\n`);
+}
+
+/** --fix over the whole tree; returns the repository-relative paths it rewrote. */
+export function fixTree(repoRoot) {
+  const wanted = new Map(); // tier -> module -> name -> isType
+  const expose = (tier, name, module, isType) => {
+    const byModule = wanted.get(tier) ?? new Map();
+    wanted.set(tier, byModule);
+    const names = byModule.get(module) ?? new Map();
+    byModule.set(module, names);
+    names.set(name, names.has(name) ? names.get(name) && isType : isType);
+  };
+  const changed = [];
+  for (const file of tierSourceFiles(repoRoot)) {
+    const source = readFileSync(join(repoRoot, file), 'utf8');
+    const fixed = fixImports(file, source, expose);
+    if (fixed !== source) {
+      writeFileSync(join(repoRoot, file), fixed);
+      changed.push(file);
+    }
+  }
+  for (const [tier, names] of wanted) {
+    extendSurface(repoRoot, tier, names);
+    changed.push(publicSurfaceOf(tier));
+  }
+  return changed;
+}
+
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+  if (process.argv.includes('--fix')) {
+    const changed = fixTree(repoRoot);
+    process.stdout.write(`rewrote ${changed.length} file(s)${changed.map((f) => `\n  ${f}`).join('')}\nnow run: npx biome check --write . && npx tsc -b\n`);
+  }
   const matrix = importMatrix(repoRoot);
   if (process.argv.includes('--json')) {
     process.stdout.write(`${JSON.stringify(matrix)}\n`);

@@ -27,6 +27,7 @@ interface ImportMatrixModule {
   classifyImport(fromPath: string, specifier: string): Classified | null;
   boundaryViolations(fromPath: string, source: string): string[];
   tierSourceFiles(repoRoot: string): string[];
+  fixImports(fromPath: string, source: string, expose: (tier: string, name: string, module: string, isType: boolean) => void): string;
 }
 
 const checker = (await import(pathToFileURL(`${ROOT}scripts/import-matrix.mjs`).href)) as ImportMatrixModule;
@@ -47,7 +48,7 @@ describe('tier boundaries', () => {
       violations.push(...checker.boundaryViolations(f, source));
     }
     assert.ok(crossTier > 50, `only ${crossTier} cross-tier imports found`);
-    assert.deepEqual(violations, [], `Import the other tier's src/index.ts (add the name there) instead:\n${violations.join('\n')}`);
+    assert.deepEqual(violations, [], `Import the other tier's src/index.ts (add the name there) instead; node scripts/import-matrix.mjs --fix does it:\n${violations.join('\n')}`);
   });
 
   it('every tier but bin/ has its public surface, made only of named re-exports of its own modules', () => {
@@ -112,5 +113,35 @@ describe('tier boundaries', () => {
     assert.deepEqual(bad('bin/start-node.ts', "import { GatewayService } from '../gateway/src/index.js';\n"), []);
     assert.deepEqual(bad('router/src/fan-out.ts', "import { SubscriptionIndex } from './index/subscription-index.js';\nimport pg from 'pg';\n"), []);
     assert.deepEqual(bad('test/unit/x.test.ts', "import { SubscriptionIndex } from '../../router/src/index/subscription-index.js';\n"), []);
+  });
+
+  it('--fix points imports of internals at the public surface, merged into one import, and names what the surface must export', () => {
+    const from = 'router/src/fan-out.ts';
+    const source = [
+      "import { RingQueue } from '../../common/src/index.js';",
+      "import { shardOf } from '../../common/src/shard.js';",
+      "import type { Logger } from '../../common/src/log.js';",
+      "import { SubscriptionIndex } from './index/subscription-index.js';",
+      "export type M = import('../../common/src/envelope/message.js').Message;",
+      '',
+    ].join('\n');
+    const exposed: string[] = [];
+    const fixed = checker.fixImports(from, source, (tier, name, module, isType) => exposed.push(`${tier} ${name} ${module}${isType ? ' type' : ''}`));
+    assert.equal(
+      fixed,
+      [
+        "import { RingQueue, shardOf, type Logger } from '../../common/src/index.js';",
+        "import { SubscriptionIndex } from './index/subscription-index.js';",
+        "export type M = import('../../common/src/index.js').Message;",
+        '',
+      ].join('\n'),
+    );
+    assert.deepEqual(exposed.sort(), ['common Logger common/src/log.ts type', 'common Message common/src/envelope/message.ts type', 'common shardOf common/src/shard.ts']);
+    assert.deepEqual(checker.boundaryViolations(from, fixed), []);
+    // Nothing to fix: the text comes back unchanged.
+    assert.equal(
+      checker.fixImports(from, fixed, () => assert.fail('nothing to expose')),
+      fixed,
+    );
   });
 });
