@@ -1,20 +1,44 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
+ * The naming convention of every shardmq metric: `shardmq_<tier>_<what>[_<unit>]`, counters
+ * ending in `_total` (docs/operations.md, "Metrics"). Checked when a metric is created, so a
+ * name that breaks it fails the first test that starts the process instead of reaching a dashboard.
+ */
+export const METRIC_TIERS = ['gateway', 'session', 'router', 'auth', 'bus', 'admin', 'process'] as const;
+const METRIC_NAME = new RegExp(`^(${METRIC_TIERS.join('|')})_[a-z0-9]+(_[a-z0-9]+)*$`);
+
+/** Why `name` (without the shardmq_ prefix) breaks the convention, or undefined when it follows it. */
+export function metricNameProblem(name: string, kind: 'counter' | 'gauge' | 'histogram'): string | undefined {
+  if (!METRIC_NAME.test(name)) return `metric ${name} is not <tier>_<what>[_<unit>] with tier one of ${METRIC_TIERS.join(', ')}`;
+  if (kind === 'counter' && !name.endsWith('_total')) return `counter ${name} does not end in _total`;
+  if (kind !== 'counter' && name.endsWith('_total')) return `${kind} ${name} ends in _total (reserved for counters)`;
+  return undefined;
+}
+
+function checked(name: string, kind: 'counter' | 'gauge' | 'histogram'): string {
+  const problem = metricNameProblem(name, kind);
+  if (problem) throw new Error(problem);
+  return `shardmq_${name}`;
+}
+
+/**
  * One registry per process. Tiers create their metrics through these helpers so that
  * names carry the shardmq_ prefix and labels stay low-cardinality (never client ids or topics).
  * In one-process mode every tier shares the registry, so each metric is created once.
+ * Node's process metrics keep prom-client's standard names (process_cpu_seconds_total,
+ * nodejs_eventloop_lag_p99_seconds, ...) so that stock Node dashboards and alerts work unchanged.
  */
 export class Metrics {
   readonly registry = new Registry();
   private readonly made = new Map<string, Counter | Gauge | Histogram>();
 
   constructor(defaults = true) {
-    if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'shardmq_process_' });
+    if (defaults) collectDefaultMetrics({ register: this.registry });
   }
 
   counter<L extends string = string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
-    return this.once(name, () => new Counter<L>({ name: `shardmq_${name}`, help, labelNames, registers: [this.registry] })) as Counter<L>;
+    return this.once(name, () => new Counter<L>({ name: checked(name, 'counter'), help, labelNames, registers: [this.registry] })) as Counter<L>;
   }
 
   /** `collect` runs at scrape time (read a size instead of tracking every change). */
@@ -23,7 +47,7 @@ export class Metrics {
       name,
       () =>
         new Gauge<L>({
-          name: `shardmq_${name}`,
+          name: checked(name, 'gauge'),
           help,
           labelNames,
           registers: [this.registry],
@@ -37,7 +61,7 @@ export class Metrics {
   }
 
   histogram<L extends string = string>(name: string, help: string, buckets: number[], labelNames: readonly L[] = []): Histogram<L> {
-    return this.once(name, () => new Histogram<L>({ name: `shardmq_${name}`, help, buckets, labelNames, registers: [this.registry] })) as Histogram<L>;
+    return this.once(name, () => new Histogram<L>({ name: checked(name, 'histogram'), help, buckets, labelNames, registers: [this.registry] })) as Histogram<L>;
   }
 
   private once(name: string, make: () => Counter | Gauge | Histogram) {
@@ -48,11 +72,6 @@ export class Metrics {
     }
     return m;
   }
-}
-
-/** Counts a limit being hit: shardmq_limit_hits_total{limit="maxPacketBytes"}. */
-export function limitCounter(m: Metrics): Counter<'limit'> {
-  return m.counter('limit_hits_total', 'Times a configured limit was hit, by limit name.', ['limit']);
 }
 
 /**

@@ -43,7 +43,7 @@ export class MessageExport {
     metrics: Metrics,
   ) {
     this.counted = labelledCounter(
-      metrics.counter('exported_messages_total', 'Device messages copied to the NATS export subjects, by result (ok, failed: JetStream did not acknowledge).', ['result']),
+      metrics.counter('router_exported_messages_total', 'Device messages copied to the NATS export subjects, by result (ok, failed: JetStream did not acknowledge).', ['result']),
     );
   }
 

@@ -1,6 +1,6 @@
 import type { Message } from '../../common/src/index.js';
 
-/** The limit a retained message would pass, named as in shardmq_limit_hits_total{limit}. */
+/** The limit a retained message would pass, named as in shardmq_router_limit_hits_total{limit}. */
 export type RetainedLimit = 'maxRetainedMessages' | 'maxRetainedBytes';
 
 /** Bytes a retained message holds against router.maxRetainedBytes: its topic and payload. */

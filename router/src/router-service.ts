@@ -103,12 +103,12 @@ export class RouterService {
     this.retainedQuota = new RetainedQuota(config['router.maxRetainedMessages'], config['router.maxRetainedBytes']);
     const metrics = deps.metrics;
     this.m = {
-      routed: labelledCounter(metrics.counter('routed_messages_total', 'Messages routed, by QoS.', ['qos'])),
-      deliveries: labelledCounter(metrics.counter('routed_deliveries_total', 'Session deliveries produced by fan-out, by QoS of the message.', ['qos'])),
-      failures: metrics.counter('route_failures_total', 'Messages a shard owner did not accept in time.'),
-      retriesAnswered: metrics.counter('route_retries_answered_total', "Retried QoS 1/2 route requests answered with the first attempt's outcome instead of being routed again."),
-      limit: metrics.counter('limit_hits_total', 'Times a configured limit was hit, by limit name.', ['limit']),
-      apiPublishes: labelledCounter(metrics.counter('api_publishes_total', 'Backend publish requests on <prefix>.api.v1.publish, by result (routed, refused).', ['result'])),
+      routed: labelledCounter(metrics.counter('router_routed_messages_total', 'Messages routed, by QoS.', ['qos'])),
+      deliveries: labelledCounter(metrics.counter('router_routed_deliveries_total', 'Session deliveries produced by fan-out, by QoS of the message.', ['qos'])),
+      failures: metrics.counter('router_route_failures_total', 'Messages a shard owner did not accept in time.'),
+      retriesAnswered: metrics.counter('router_route_retries_answered_total', "Retried QoS 1/2 route requests answered with the first attempt's outcome instead of being routed again."),
+      limit: metrics.counter('router_limit_hits_total', 'Times a configured limit was hit, by limit name.', ['limit']),
+      apiPublishes: labelledCounter(metrics.counter('router_api_publishes_total', 'Backend publish requests on <prefix>.api.v1.publish, by result (routed, refused).', ['result'])),
     };
     const batches = metrics.counter('router_owner_batches_total', 'Owner-direct batches of Deliver copies sent to session actors (owner-direct.ts).');
     const batchItems = metrics.counter('router_owner_batch_items_total', 'Deliver copies sent in owner-direct batches.');
@@ -116,9 +116,9 @@ export class RouterService {
       batches.inc();
       batchItems.inc(n);
     });
-    metrics.gauge('subscriptions', 'Subscriptions in this router index.', [], (g) => g.set(this.index.size));
-    metrics.gauge('retained_messages', 'Retained messages held by this router.', [], (g) => g.set(this.retained.size));
-    metrics.gauge('retained_bytes', 'Topic and payload bytes of the retained messages held by this router.', [], (g) => g.set(this.retainedQuota.bytes));
+    metrics.gauge('router_subscriptions', 'Subscriptions in this router index.', [], (g) => g.set(this.index.size));
+    metrics.gauge('router_retained_messages', 'Retained messages held by this router.', [], (g) => g.set(this.retained.size));
+    metrics.gauge('router_retained_bytes', 'Topic and payload bytes of the retained messages held by this router.', [], (g) => g.set(this.retainedQuota.bytes));
   }
 
   static create(config: Config, deps: RouterDeps): RouterService {

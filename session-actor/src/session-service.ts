@@ -190,14 +190,14 @@ export class SessionService implements ShardHandler {
     this.counters = {
       events: labelledCounter(m.counter('session_events_total', 'Session envelopes handled, by kind.', ['kind'])),
       outcomes: labelledCounter(m.counter('session_outcomes_total', 'Session outcomes and limit hits (drops, takeovers, Wills, expiries).', ['what'])),
-      sessions: m.gauge('sessions', 'Sessions held by this process.', [], (g) => g.set(this.sessionCount())),
+      sessions: m.gauge('session_sessions', 'Sessions held by this process.', [], (g) => g.set(this.sessionCount())),
       writeSeconds: m.histogram(
         'session_write_seconds',
         "Time to write one shard's changed sessions durably (what acknowledgements and sends wait for).",
         [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       ),
-      loadSeconds: m.histogram('shard_load_seconds', "Time to load one shard's sessions from the store and start serving it.", [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]),
-      loaded: m.counter('sessions_loaded_total', 'Sessions loaded from the store when taking a shard.'),
+      loadSeconds: m.histogram('session_shard_load_seconds', "Time to load one shard's sessions from the store and start serving it.", [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]),
+      loaded: m.counter('session_sessions_loaded_total', 'Sessions loaded from the store when taking a shard.'),
       writeFailures: m.counter('session_write_failures_total', 'Session state writes that failed (retried), not counting fencing.'),
       turnFailures: labelledCounter(m.counter('session_turn_failures_total', 'Shard turns in which the session core threw (bugs): effects discarded, connection closed.', ['entry'])),
     };

@@ -7,7 +7,7 @@ import { scrape } from '../support/broker-metrics.js';
 
 /**
  * deploy/grafana/shardmq-dashboard.json and deploy/prometheus/shardmq-alerts.yaml only query
- * metrics a running cluster exports: every shardmq_* name in their PromQL is in the /metrics
+ * metrics a running cluster exports: every shardmq_*, process_* and nodejs_* name in their PromQL is in the /metrics
  * output of some process of a cluster (each tier a process), and both files have the shape
  * Grafana and Prometheus load.
  */
@@ -37,7 +37,8 @@ function exported(name: string, fam: Map<string, string>): boolean {
   return suffix !== undefined && ['histogram', 'summary'].includes(fam.get(name.slice(0, -suffix.length)) ?? '');
 }
 
-const names = (expr: string) => [...expr.matchAll(/\bshardmq_[a-z0-9_]+/g)].map((m) => m[0]);
+/** shardmq's own metrics and Node's standard process metrics (prom-client's default names). */
+const names = (expr: string) => [...expr.matchAll(/\b(?:shardmq|process|nodejs)_[a-z0-9_]+/g)].map((m) => m[0]);
 
 describe('dashboard and alert rules name metrics the broker exports (cluster)', () => {
   const f = brokerFixture('cluster', { gateways: 1 });
@@ -62,7 +63,7 @@ describe('dashboard and alert rules name metrics the broker exports (cluster)', 
     }
   });
 
-  test('every shardmq_* metric they query is exported by some process of the cluster', async () => {
+  test('every metric they query is exported by some process of the cluster', async () => {
     const texts = await Promise.all([...f.broker.httpPorts.values()].map((p) => scrape(p)));
     const fam = families(texts);
     assert.ok(fam.size > 30, `scraped ${fam.size} metric families`);

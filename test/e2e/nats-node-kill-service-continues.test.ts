@@ -79,8 +79,8 @@ describe('kill -9 of a NATS node (3-node cluster, buckets at 3 replicas)', () =>
       let takeovers = 0;
       for (const port of metricsPorts) {
         const text = await scrape(port);
-        lost += counterValue(text, 'shardmq_shard_leases_lost_total', '');
-        takeovers += counterValue(text, 'shardmq_shard_takeovers_total', '');
+        lost += counterValue(text, 'shardmq_session_shard_leases_lost_total', '');
+        takeovers += counterValue(text, 'shardmq_session_shard_takeovers_total', '');
       }
       return { lost, takeovers };
     };

@@ -49,7 +49,7 @@ for (const mode of MODES) {
       await waitFor(() => got.length >= MAX_MESSAGES, 'the accepted messages delivered');
       await sleep(300);
       assert.equal(got.length, MAX_MESSAGES, 'a refused message is not delivered either');
-      assert.equal(await metricOf(f.broker, router(), 'shardmq_limit_hits_total', 'limit="maxRetainedMessages"'), FLOOD - MAX_MESSAGES);
+      assert.equal(await metricOf(f.broker, router(), 'shardmq_router_limit_hits_total', 'limit="maxRetainedMessages"'), FLOOD - MAX_MESSAGES);
 
       // Replacing a stored topic is not a new message; clearing one frees a place.
       assert.ok((await retainedPuback(c, 5, 100, 'rq/1', Buffer.from('replaced'))) < 0x80);
@@ -68,7 +68,7 @@ for (const mode of MODES) {
       // Free one place, then offer a message too big for the byte bound.
       assert.ok((await retainedPuback(c, 5, 1, 'rq/3', Buffer.alloc(0))) < 0x80);
       assert.equal(await retainedPuback(c, 5, 2, 'rq/big', Buffer.alloc(MAX_BYTES, 1)), 0x97);
-      assert.equal(await metricOf(f.broker, router(), 'shardmq_limit_hits_total', 'limit="maxRetainedBytes"'), 1);
+      assert.equal(await metricOf(f.broker, router(), 'shardmq_router_limit_hits_total', 'limit="maxRetainedBytes"'), 1);
       const late = await pool.connect(f.broker.url(1), { protocolVersion: 5, clientId: `${mode}-rq-late` });
       const got = collect(late);
       await subscribe(late, 'rq/#', { qos: 1 });
@@ -80,7 +80,7 @@ for (const mode of MODES) {
     });
 
     test('QoS 0 and MQTT 3.1.1 retained publishes beyond the bound are dropped and counted; 3.1.1 QoS 1 and 2 are still acknowledged; others are served', async () => {
-      const before = await metricOf(f.broker, router(), 'shardmq_limit_hits_total', 'limit="maxRetainedMessages"');
+      const before = await metricOf(f.broker, router(), 'shardmq_router_limit_hits_total', 'limit="maxRetainedMessages"');
       const c = await RawClient.connected(f.broker.ports[0]!, `${mode}-rq-v4`, 4);
       raws.push(c);
       assert.equal(await retainedPuback(c, 4, 1, 'rq/v4/a', Buffer.from('x')), 0, 'a place was left by the byte test: accepted');
@@ -91,7 +91,7 @@ for (const mode of MODES) {
       await c.waitPacket((p) => p.cmd === 'pubrec' && p.messageId === 3, 'PUBREC');
       c.sendPacket({ cmd: 'pubrel', messageId: 3 } as Packet, 4);
       await c.waitPacket((p) => p.cmd === 'pubcomp' && p.messageId === 3, 'PUBCOMP');
-      await waitForMetric(f.broker, router(), 'shardmq_limit_hits_total', 'limit="maxRetainedMessages"', (n) => n === before + 3);
+      await waitForMetric(f.broker, router(), 'shardmq_router_limit_hits_total', 'limit="maxRetainedMessages"', (n) => n === before + 3);
       assert.equal(c.closed, false, 'the 3.1.1 publisher stays connected');
       const bystander = await pool.connect(f.broker.url(0), { protocolVersion: 5, clientId: `${mode}-rq-bystander` });
       await qos1RoundTrip(bystander, 'other/bystander');

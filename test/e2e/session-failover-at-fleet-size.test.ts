@@ -67,7 +67,7 @@ describe(`session actor failover with ${SESSIONS} persistent sessions`, () => {
     const onVictim = ids.filter((id) => victim.has(shardOfClient(id, SHARDS)));
     assert.ok(victim.size > 0 && onVictim.length > 0, 'the actor to kill serves sessions');
     const survivorPort = httpPortOf(broker, 'session');
-    const loads = async () => counterValue(await scrape(survivorPort), 'shardmq_shard_load_seconds_count');
+    const loads = async () => counterValue(await scrape(survivorPort), 'shardmq_session_shard_load_seconds_count');
     const loadsBefore = await loads();
     const entriesBefore = counterValue(await scrape(survivorPort), 'shardmq_session_log_entries_read_total');
 
@@ -80,7 +80,7 @@ describe(`session actor failover with ${SESSIONS} persistent sessions`, () => {
     }
     const servedMs = Date.now() - killedAt;
     const after = await scrape(survivorPort);
-    const sessionsLoaded = counterValue(after, 'shardmq_sessions_loaded_total');
+    const sessionsLoaded = counterValue(after, 'shardmq_session_sessions_loaded_total');
     const entriesRead = counterValue(after, 'shardmq_session_log_entries_read_total') - entriesBefore;
     const claimed = await broker.processes
       .get('session')!

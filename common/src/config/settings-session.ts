@@ -40,7 +40,7 @@ export const sessionSettings = {
     default: 1000000,
     min: 0,
     max: 100000000,
-    doc: 'Retained messages kept per router. A retained PUBLISH to a new topic beyond it is refused whole (MQTT 5 QoS 1/2: reason 0x97 Quota exceeded; otherwise dropped) and counted in shardmq_limit_hits_total{limit="maxRetainedMessages"}.',
+    doc: 'Retained messages kept per router. A retained PUBLISH to a new topic beyond it is refused whole (MQTT 5 QoS 1/2: reason 0x97 Quota exceeded; otherwise dropped) and counted in shardmq_router_limit_hits_total{limit="maxRetainedMessages"}.',
   }),
   'router.maxRetainedBytes': int({
     default: 1073741824,

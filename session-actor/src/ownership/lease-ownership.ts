@@ -76,13 +76,13 @@ export class LeaseOwnership implements ShardOwnership {
     this.now = o.now ?? Date.now;
     this.startedAt = this.now();
     const metrics = o.metrics;
-    metrics.gauge('shards_owned', 'Shards this session actor owns.', [], (g) => g.set(this.held.size));
+    metrics.gauge('session_shards_owned', 'Shards this session actor owns.', [], (g) => g.set(this.held.size));
     // The cluster's shard count beside it, so an alert can compare sum(owned) with it.
-    metrics.gauge('shards_configured', 'Virtual shards of the cluster (setting shards); every one should have an owner.', [], (g) => g.set(o.shards));
+    metrics.gauge('session_shards_configured', 'Virtual shards of the cluster (setting shards); every one should have an owner.', [], (g) => g.set(o.shards));
     this.m = {
-      handoffs: metrics.counter('shard_handoffs_total', 'Planned shard moves, by direction (in: received from a releasing owner, out: released).', ['direction']),
-      takeovers: metrics.counter('shard_takeovers_total', "Shards taken over after the previous owner's lease expired (crash, pause)."),
-      lost: metrics.counter('shard_leases_lost_total', 'Leases this process lost (expired while paused, or taken by another owner).'),
+      handoffs: metrics.counter('session_shard_handoffs_total', 'Planned shard moves, by direction (in: received from a releasing owner, out: released).', ['direction']),
+      takeovers: metrics.counter('session_shard_takeovers_total', "Shards taken over after the previous owner's lease expired (crash, pause)."),
+      lost: metrics.counter('session_shard_leases_lost_total', 'Leases this process lost (expired while paused, or taken by another owner).'),
     };
   }
 
