@@ -81,16 +81,36 @@ export class Metrics {
  */
 export function labelledCounter(c: Counter<string>): (value: string, by?: number) => void {
   const pending = new Map<string, number>();
-  const target = c as unknown as { collect?: () => unknown };
-  const previous = target.collect;
-  target.collect = function (this: Counter<string>) {
+  beforeScrape(c, () => {
     for (const [label, n] of pending) {
       if (n > 0) c.labels(label).inc(n);
       pending.set(label, 0);
     }
-    return previous?.call(this);
-  };
+  });
   return (value, by = 1) => {
     pending.set(value, (pending.get(value) ?? 0) + by);
+  };
+}
+
+/**
+ * A counter whose running total the owner keeps in a plain number on a hot path (no prom-client
+ * call per event): the difference since the last scrape is added at scrape time.
+ */
+export function counterFromTotal(c: Counter<string>, total: () => number): void {
+  let reported = 0;
+  beforeScrape(c, () => {
+    const now = total();
+    if (now > reported) c.inc(now - reported);
+    reported = now;
+  });
+}
+
+/** Runs `before` at scrape time, ahead of any collect hook the counter already had. */
+export function beforeScrape(c: Counter<string>, before: () => void): void {
+  const target = c as unknown as { collect?: () => unknown };
+  const previous = target.collect;
+  target.collect = function (this: Counter<string>) {
+    before();
+    return previous?.call(this);
   };
 }

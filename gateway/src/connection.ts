@@ -4,6 +4,7 @@ import { FrameGuard } from './frame-guard.js';
 import { parsePlainPublish, wholePacketEnd } from './protocol/parse-plain-publish.js';
 import { createConnState, type ConnState } from './protocol/conn-state.js';
 import type { ConnTracer } from './client-trace.js';
+import { type GatewayTraffic, UNCOUNTED } from './gateway-traffic.js';
 
 /** Signature of the per-packet handler (shared by every connection of a gateway). */
 export type OnPacket = (c: Connection, p: mqtt.Packet) => void;
@@ -66,6 +67,7 @@ export class Connection {
     onPacket: OnPacket,
     onBad: OnBad,
     onFault: OnFault,
+    private readonly traffic: GatewayTraffic = UNCOUNTED,
   ) {
     this.state = createConnState(id, `${socket.remoteAddress}:${socket.remotePort}`, mountpoint, now);
     this.guard = new FrameGuard(maxPacketBytes);
@@ -109,6 +111,7 @@ export class Connection {
 
   /** One read from the socket. */
   received(chunk: Buffer): void {
+    this.traffic.bytesIn += chunk.length;
     if (this.refused || this.state.phase === 'closed') return;
     // Fault isolation: anything thrown while handling this read (framing, parsing, every
     // handler reached synchronously from it) closes this connection only.
@@ -193,6 +196,7 @@ export class Connection {
     const s = this.socket;
     if (s.destroyed || !s.writable) return;
     if (this.tracer !== undefined) this.tracer.bytesOut(bytes);
+    this.traffic.packetOut(bytes[0]!);
     (this.out ??= []).push(bytes);
     this.outBytes += bytes.length;
     if (!this.queued) {
@@ -218,6 +222,7 @@ export class Connection {
     if (n === 0) return;
     const s = this.socket;
     if (s.destroyed || !s.writable) return;
+    this.traffic.bytesOut += bytes;
     if (n === 1) s.write(out[0]!);
     else if (bytes <= MAX_CONCAT_BYTES) s.write(Buffer.concat(out, bytes));
     else {

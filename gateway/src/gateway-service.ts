@@ -51,6 +51,7 @@ import { RC, REASON_TEXT } from './protocol/reason-codes.js';
 import { connectionInfoReply } from './connection-info.js';
 import { ClientEventLog, closeReason } from './client-event-log.js';
 import { ClientTraces } from './client-trace.js';
+import { GatewayTraffic } from './gateway-traffic.js';
 
 export interface GatewayDeps {
   bus: Bus;
@@ -93,6 +94,8 @@ export class GatewayService implements GatewayPorts {
   /** The router each publisher's messages go to (per-publisher order with several routers). */
   private readonly routers: RouterChoice;
   private readonly m;
+  /** Bytes and packets in and out, counted where they pass (gateway-traffic.ts). */
+  private readonly traffic = new GatewayTraffic();
   private listening = false;
   private stopping = false;
   /** The stop deadline passed: stop() closes what is left at once. */
@@ -161,6 +164,7 @@ export class GatewayService implements GatewayPorts {
       batches.inc();
       batchItems.inc(n);
     });
+    this.traffic.register(metrics);
     const onSocketClosed = (c: Connection) => this.onSocketClosed(c);
     this.onSocketClose = function (this: net.Socket) {
       const c = Connection.of(this);
@@ -350,6 +354,7 @@ export class GatewayService implements GatewayPorts {
       this.onPacket,
       this.onBadInput,
       this.onConnFault,
+      this.traffic,
     );
     c.listener = listener;
     this.conns.set(id, c);

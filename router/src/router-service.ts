@@ -26,6 +26,7 @@ import {
   type DeliveryTarget,
   type Logger,
   labelledCounter,
+  counterFromTotal,
   type Metrics,
   type SubjectSpace,
   NoRespondersError,
@@ -94,6 +95,8 @@ export class RouterService {
   private export?: MessageExport;
   /** Deliver copies go per owner process, batched per turn, once the owner is known (owner-direct.ts). */
   private readonly owners: OwnerDirect;
+  /** Messages routed to nobody (shardmq_router_messages_dropped_no_subscribers_total), read at scrape time. */
+  private droppedNoSubscribers = 0;
 
   private constructor(
     private readonly config: Config,
@@ -116,6 +119,7 @@ export class RouterService {
       batches.inc();
       batchItems.inc(n);
     });
+    counterFromTotal(metrics.counter('router_messages_dropped_no_subscribers_total', 'Messages no subscription matched, not retained either: nobody receives them.'), () => this.droppedNoSubscribers);
     metrics.gauge('router_subscriptions', 'Subscriptions in this router index.', [], (g) => g.set(this.index.size));
     metrics.gauge('router_retained_messages', 'Retained messages held by this router.', [], (g) => g.set(this.retained.size));
     metrics.gauge('router_retained_bytes', 'Topic and payload bytes of the retained messages held by this router.', [], (g) => g.set(this.retainedQuota.bytes));
@@ -307,6 +311,10 @@ export class RouterService {
         this.owners.publish(shard, encodeSessionIn({ kind: SessIn.Deliver, targets, message: m }));
       }
       const code = byShard.size === 0 ? ROUTE_NO_MATCH : ROUTE_OK;
+      // A message nobody receives, counted once: on its first routing (a `$share` re-route that
+      // finds no other member still delivered to the message's other subscribers), and not when
+      // the retained store keeps it for later subscribers.
+      if (code === ROUTE_NO_MATCH && p.group === undefined && !m.retain) this.droppedNoSubscribers++;
       if (!answer) return;
       if (!stored) answer(code);
       else this.answerLater(stored.then((c) => answer(c >= 0x80 ? c : code)));

@@ -63,6 +63,7 @@ import { SessionTimers } from './runner/session-timers.js';
 import { WriteBeforeAcknowledge } from './runner/write-before-acknowledge.js';
 import { adminKick } from './core/admin-kick.js';
 import { sessionInfo } from './core/session-info.js';
+import { registerQueueGauges } from './session-queue-gauges.js';
 
 export interface SessionDeps {
   bus: Bus;
@@ -201,6 +202,7 @@ export class SessionService implements ShardHandler {
       writeFailures: m.counter('session_write_failures_total', 'Session state writes that failed (retried), not counting fencing.'),
       turnFailures: labelledCounter(m.counter('session_turn_failures_total', 'Shard turns in which the session core threw (bugs): effects discarded, connection closed.', ['entry'])),
     };
+    registerQueueGauges(m, () => [...this.served.values()].map((s) => s.st));
   }
 
   static create(config: Config, deps: SessionDeps): SessionService {

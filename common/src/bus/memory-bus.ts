@@ -1,6 +1,7 @@
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { HandlerGuard } from './handler-guard.js';
+import { RequestLatency } from './request-latency.js';
 import {
   NoRespondersError,
   RequestTimeoutError,
@@ -188,6 +189,7 @@ class MemoryBus implements Bus {
   readonly kind = 'memory' as const;
 
   private readonly guard: HandlerGuard;
+  private readonly latency: RequestLatency;
   private readonly maxBatch: number;
   /** Subscriptions without wildcards, by subject. Arrays are replaced, never mutated. */
   private readonly exact = new Map<string, MemSub[]>();
@@ -211,6 +213,7 @@ class MemoryBus implements Bus {
 
   constructor(opts: MemoryBusOptions) {
     this.guard = new HandlerGuard(opts.log, opts.metrics);
+    this.latency = new RequestLatency(opts.metrics);
     this.maxBatch = Math.max(1, opts.maxBatch ?? DEFAULT_MAX_BATCH);
     this.inboxPrefix = `_INBOX.mem${++busCounter}.`;
   }
@@ -274,6 +277,10 @@ class MemoryBus implements Bus {
   }
 
   request(subject: string, data: Uint8Array, opts: RequestOptions): Promise<BusMsg> {
+    return this.latency.timed(this.send(subject, data, opts));
+  }
+
+  private send(subject: string, data: Uint8Array, opts: RequestOptions): Promise<BusMsg> {
     if (this.closed) return Promise.reject(new Error('bus closed'));
     let route: Route;
     try {

@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { HandlerGuard } from './handler-guard.js';
 import { NatsRequestMux } from './nats-request-mux.js';
+import { RequestLatency } from './request-latency.js';
 import type { Bus, BusHandler, BusHeaders, BusMsg, BusStatus, BusSubscription, PublishOptions, RequestOptions, SubscribeOptions } from './bus.js';
 
 /**
@@ -115,6 +116,7 @@ class NatsBusImpl implements NatsBus {
   private readonly statusListeners: ((s: BusStatus) => void)[] = [];
   private readonly guard: HandlerGuard;
   private readonly requests: NatsRequestMux;
+  private readonly latency: RequestLatency;
 
   constructor(
     readonly connection: NatsConnection,
@@ -123,6 +125,7 @@ class NatsBusImpl implements NatsBus {
   ) {
     this.guard = new HandlerGuard(log, metrics);
     this.requests = new NatsRequestMux(connection);
+    this.latency = new RequestLatency(metrics);
     void this.watchStatus();
     void connection.closed().then((err) => {
       if (err) this.log?.error('nats connection closed with error', { err });
@@ -162,8 +165,7 @@ class NatsBusImpl implements NatsBus {
 
   async request(subject: string, data: Uint8Array, opts: RequestOptions): Promise<BusMsg> {
     if (this.closed) throw new Error('bus closed');
-    const m = await this.requests.request(subject, data, opts.timeoutMs, opts.headers ? toNatsHeaders(opts.headers) : undefined);
-    return new NatsBusMsg(m);
+    return this.latency.timed(this.requests.request(subject, data, opts.timeoutMs, opts.headers ? toNatsHeaders(opts.headers) : undefined).then((m) => new NatsBusMsg(m)));
   }
 
   async flush(): Promise<void> {
