@@ -39,7 +39,7 @@ import { admission, connectionCap, openFileLimit, type Refusal } from './connect
 import { Connection } from './connection.js';
 import { drainConnections } from './graceful-drain.js';
 import { BroadcastWait, broadcastTargets, shutdownBroadcastOf } from './shutdown-broadcast.js';
-import { startListeners, type ListenerPorts, type Listeners } from './listeners.js';
+import { startListeners, verifiedPeerCertificate, type ListenerPorts, type Listeners } from './listeners.js';
 import type { ConnState } from './protocol/conn-state.js';
 import { encodeControl } from './protocol/encode-control.js';
 import { handlePacket } from './protocol/handle-packet.js';
@@ -52,6 +52,7 @@ import { connectionInfoReply } from './connection-info.js';
 import { ClientEventLog, closeReason } from './client-event-log.js';
 import { ClientTraces } from './client-trace.js';
 import { GatewayTraffic } from './gateway-traffic.js';
+import { certIdentity } from './cert-identity.js';
 
 export interface GatewayDeps {
   bus: Bus;
@@ -357,6 +358,11 @@ export class GatewayService implements GatewayPorts {
       this.traffic,
     );
     c.listener = listener;
+    const identity = listener === 'tls' ? this.config['mqtt.tlsCertIdentityAsUsername'] : listener === 'wss' ? this.config['mqtt.wssCertIdentityAsUsername'] : 'off';
+    if (identity !== 'off') {
+      const cert = verifiedPeerCertificate(socket);
+      c.state.certUsername = (cert && certIdentity(cert, identity)) ?? '';
+    }
     this.conns.set(id, c);
     this.preConnect.add(id);
     socket.on('error', ignoreSocketError);

@@ -55,6 +55,20 @@ function listen(server: net.Server, host: string, port: number, backlog: number)
   });
 }
 
+/** On a WSS connection's stream: the TLS socket it came through. */
+const kTlsSocket = Symbol('shardmq.tlsSocket');
+
+/**
+ * The client certificate of a TLS or WSS connection, when the handshake verified it against
+ * mqtt.tlsCaFile; undefined otherwise (no certificate, not verified, not TLS).
+ */
+export function verifiedPeerCertificate(socket: net.Socket): tls.PeerCertificate | undefined {
+  const t = socket instanceof tls.TLSSocket ? socket : (socket as net.Socket & { [kTlsSocket]?: tls.TLSSocket })[kTlsSocket];
+  if (t === undefined || !t.authorized) return undefined;
+  const cert = t.getPeerCertificate();
+  return cert && Object.keys(cert).length > 0 ? cert : undefined;
+}
+
 /** Serves MQTT over WebSocket on an HTTP(S) server: subprotocol "mqtt" [MQTT-6.0.0-3], binary frames. */
 function attachWebSocket(server: http.Server | https.Server, path: string, onSocket: (s: net.Socket) => void, log: Logger): WebSocketServer {
   const wss = new WebSocketServer({
@@ -66,6 +80,8 @@ function attachWebSocket(server: http.Server | https.Server, path: string, onSoc
     const stream = createWebSocketStream(ws);
     // The connection layer reads the peer from these two fields.
     Object.assign(stream, { remoteAddress: req.socket.remoteAddress, remotePort: req.socket.remotePort });
+    // WSS: the TLS socket under the HTTP upgrade holds the client certificate (verifiedPeerCertificate).
+    if (req.socket instanceof tls.TLSSocket) Object.assign(stream, { [kTlsSocket]: req.socket });
     onSocket(stream as unknown as net.Socket);
   });
   wss.on('error', (err) => log.error('websocket listener error', { err }));

@@ -170,6 +170,10 @@ function crossCheck(cfg: Config): void {
   if (cfg['mqtt.tlsRequireClientCert'] && !cfg['mqtt.tlsCaFile']) {
     throw new ConfigError(`setting ${describe('mqtt.tlsCaFile')}: required when mqtt.tlsRequireClientCert is true`);
   }
+  for (const k of ['mqtt.tlsCertIdentityAsUsername', 'mqtt.wssCertIdentityAsUsername'] as const) {
+    // Only a certificate the listener verified may stand for a user name.
+    if (cfg[k] !== 'off' && !cfg['mqtt.tlsRequireClientCert']) throw new ConfigError(`setting ${describe(k)}: needs mqtt.tlsRequireClientCert true (a verified client certificate)`);
+  }
   chainOrder(cfg['auth.chain'], configuredBackends(cfg));
   if (cfg.roles.length === 0) throw new ConfigError(`setting ${describe('roles')}: names no role`);
   const allHere = ROLES.every((r) => cfg.roles.includes(r));

@@ -1,4 +1,4 @@
-import { bool, int, list, type Setting } from './setting.js';
+import { bool, int, list, oneOf, type Setting } from './setting.js';
 import { parseCidr } from '../cidr.js';
 
 /** A comma list of CIDR blocks (`10.0.0.0/8`, `::1/128`; a bare address is one host). */
@@ -11,9 +11,21 @@ function cidrList(doc: string): Setting<readonly string[]> {
   return { ...base, parse: (raw) => check(base.parse(raw)), fromJson: (v) => check(base.fromJson(v)) };
 }
 
+/** Where a listener takes the user name from: the CONNECT, or the verified client certificate. */
+export const CERT_IDENTITY_SOURCES = ['off', 'cn', 'san'] as const;
+export type CertIdentitySource = (typeof CERT_IDENTITY_SOURCES)[number];
+
+function certIdentityAsUsername(listener: string): Setting<CertIdentitySource> {
+  return oneOf({
+    default: 'off',
+    values: CERT_IDENTITY_SOURCES,
+    doc: `The ${listener} listener takes the user name from the verified client certificate (needs mqtt.tlsRequireClientCert and mqtt.tlsCaFile): cn (Common Name of the subject) or san (first DNS, email or URI Subject Alternative Name). It replaces the CONNECT's user name for authentication, ACLs and logs; a certificate without one is refused (bad user name or password). off: the CONNECT's user name.`,
+  });
+}
+
 /**
  * PROXY protocol on the TCP and TLS listeners (a load balancer in front that terminates TCP or
- * TLS) and certificate reload (docs/operations.md).
+ * TLS), client certificate identity as user name, and certificate reload (docs/operations.md).
  */
 export const edgeSettings = {
   'mqtt.tcpProxyProtocol': bool({
@@ -34,6 +46,8 @@ export const edgeSettings = {
     doc: 'Largest PROXY protocol v2 header accepted (16 bytes plus addresses and TLVs); a larger one closes the connection (counted as proxy_header_too_large). v1 headers are at most 107 bytes by the specification.',
   }),
   'mqtt.proxyHeaderTimeoutMs': int({ default: 5000, min: 100, max: 600000, doc: 'Close a connection whose PROXY protocol header has not fully arrived within this time.' }),
+  'mqtt.tlsCertIdentityAsUsername': certIdentityAsUsername('TLS'),
+  'mqtt.wssCertIdentityAsUsername': certIdentityAsUsername('secure WebSocket'),
   'mqtt.tlsReloadCheckMs': int({
     default: 10000,
     min: 0,

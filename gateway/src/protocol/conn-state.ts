@@ -41,8 +41,13 @@ export class ConnState {
   clientMaxPacketBytes = 0;
   /** The client sent DISCONNECT: the session already knows, no ConnLost. */
   cleanlyDisconnected = false;
-  /** User name of the CONNECT (for per-message authorization requests). */
+  /** User name of the CONNECT, or of the client certificate (for per-message authorization requests). */
   username?: string;
+  /**
+   * Set at accept when the listener takes the user name from the verified client certificate
+   * (mqtt.tlsCertIdentityAsUsername): that name, or '' when the certificate names none.
+   */
+  certUsername?: string;
   /** True while a per-message authorization answer is awaited: input waits in pendingIn. */
   holding = false;
   /** Per-message authorization answers by topicKey (topic-authorization.ts), created on first use. */

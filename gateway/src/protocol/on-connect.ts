@@ -103,6 +103,14 @@ export function onConnect(c: ConnState, p: IConnectPacket, ports: GatewayPorts):
     return;
   }
 
+  // The listener's verified client certificate names the user (mqtt.tlsCertIdentityAsUsername),
+  // whatever the CONNECT says: authentication, ACLs and logs all see that name.
+  if (c.certUsername === '') {
+    refuseConnect(c, ports, RC.BAD_USER_OR_PASSWORD, RC3.BAD_USER_OR_PASSWORD, 'cert_identity_missing');
+    return;
+  }
+  const username = c.certUsername ?? p.username;
+
   let will: Message | undefined;
   let willDelayS = 0;
   if (p.will) {
@@ -140,7 +148,7 @@ export function onConnect(c: ConnState, p: IConnectPacket, ports: GatewayPorts):
     .authenticate({
       mountpoint: c.mountpoint,
       clientId,
-      username: p.username,
+      username,
       password: p.password === undefined ? undefined : Buffer.from(p.password).toString('base64'),
       peer: c.peer,
       protocolVersion: proto,
@@ -148,15 +156,15 @@ export function onConnect(c: ConnState, p: IConnectPacket, ports: GatewayPorts):
     .then((auth) => {
       if (c.phase !== 'connecting') return;
       if (auth.result !== 'ok') {
-        ports.authRefused(c, p.username, auth.result);
+        ports.authRefused(c, username, auth.result);
         const code = connackCodeFor(auth.result, proto);
         refuseConnect(c, ports, code, code, auth.result);
         return;
       }
       c.acl = auth.acl;
-      c.username = p.username;
+      c.username = username;
       if (will && !checkPublish(c.acl, will.topic, will.qos, will.retain, will.payload.length)) {
-        ports.authRefused(c, p.username, 'will_acl');
+        ports.authRefused(c, username, 'will_acl');
         refuseConnect(c, ports, RC.NOT_AUTHORIZED, RC3.NOT_AUTHORIZED, 'will_acl');
         return;
       }
@@ -174,7 +182,7 @@ export function onConnect(c: ConnState, p: IConnectPacket, ports: GatewayPorts):
         sessionExpiryS: proto === 5 ? c.sessionExpiryS : undefined,
         receiveMaximum: proto === 5 ? (props.receiveMaximum ?? 65535) : 65535,
         maxPacketBytes: c.clientMaxPacketBytes,
-        username: p.username,
+        username,
       };
       if (will) env.will = { message: will, delayS: willDelayS };
       return ports.connectSession(env).then(
