@@ -2,6 +2,7 @@
 /**
  * Load generator CLI:
  *   node dist/loadtest/src/cli.js <fanin|latency|connect-storm|fleet|durable-fanout> --url mqtt://127.0.0.1:1883 [options]
+ *   node dist/loadtest/src/cli.js merge FILE... [--json]   (latency histograms of several runs, --histogram-out)
  * Prints a table (or JSON with --json). Exit code 1 when the run failed or lost messages it should not
  * have (QoS >= 1 loss), so it can gate CI.
  */
@@ -15,6 +16,8 @@ import { killAllGroupsNow } from './brokers/process-group.js';
 import { fleetCliDefaults, fleetNumericFlags, runFleetCli } from './fleet/fleet-cli.js';
 import { latencyDefaults, runLatency } from './scenarios/latency.js';
 import type { LatencySummary } from './latency-histogram.js';
+import { mergeHistogramLogs, writeHistogramLog } from './hdr-histogram-file.js';
+import { RunProgress } from './run-progress.js';
 
 /** Numeric flags per scenario: flag name -> option key (defaults shown in --help come from the modules). */
 const numericFlags = {
@@ -47,6 +50,9 @@ function usage(): string {
     'usage: node dist/loadtest/src/cli.js <scenario> --url mqtt://127.0.0.1:1883 [options]',
     '',
     'common options: --url URL  --protocol 3.1.1|5  --username U  --password P  --json',
+    '                --progress-s 5 (a progress line on stderr every N s; 0: none)',
+    '                --histogram-out FILE (the latency histogram, HdrHistogram log format, values in us)',
+    'merge FILE... [--json]: merged percentiles of histograms written by several generator processes',
     'fleet: --url may be repeated or a comma list (gateways); --cluster starts a private shardmq cluster;',
     '       --kill gateway|session|router|nats (with --cluster) or --kill-pid PID; --v5-percent sets the 3.1.1/5 mix;',
     '       --cluster-log-dir DIR keeps the output of every cluster process (at log level info)',
@@ -73,6 +79,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${usage()}\n`);
     return 0;
   }
+  if (first === 'merge') return mergeCommand(argv.slice(1));
   if (first === undefined || !(first in numericFlags)) {
     process.stderr.write(`${usage()}\n`);
     return 2;
@@ -92,6 +99,8 @@ async function main(argv: string[]): Promise<number> {
       password: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
+      'progress-s': { type: 'string', default: '5' },
+      'histogram-out': { type: 'string' },
       ...Object.fromEntries(Object.keys(flags).map((f) => [f, { type: 'string' as const }])),
     },
   });
@@ -118,6 +127,16 @@ async function main(argv: string[]): Promise<number> {
     if (!Number.isFinite(n) || n < 0) throw new Error(`--${flag} must be a non-negative number, got ${String(raw)}`);
     opts[key] = n;
   }
+
+  const progressS = Number(values['progress-s']);
+  if (!Number.isFinite(progressS) || progressS < 0) throw new Error(`--progress-s must be a non-negative number, got ${values['progress-s']}`);
+  const histogramOut = values['histogram-out'];
+  if (scenario === 'fleet' && histogramOut !== undefined) throw new Error('--histogram-out: the fleet scenario has no single latency histogram');
+  const progress = new RunProgress();
+  opts.progress = progress;
+  const startedMs = Date.now();
+  // The fleet scenario prints its own progress (phases, kills, reconnects).
+  const stopProgress = progressS > 0 && scenario !== 'fleet' ? progress.report(progressS * 1000, (line) => process.stderr.write(`${scenario}: ${line}\n`)) : () => {};
 
   let result: { scenario: string };
   let table: string;
@@ -156,8 +175,8 @@ async function main(argv: string[]): Promise<number> {
     case 'fleet': {
       const numbers: Record<string, number> = {};
       for (const key of Object.values(flags)) if (typeof opts[key] === 'number') numbers[key] = opts[key] as number;
-      const progress = (line: string) => process.stderr.write(`fleet: ${line}\n`);
-      const r = await runFleetCli({ ...conn, urls, cluster: values.cluster === true, clusterLogDir: values['cluster-log-dir'], kill: values.kill, numbers, log: progress });
+      const fleetLog = (line: string) => process.stderr.write(`fleet: ${line}\n`);
+      const r = await runFleetCli({ ...conn, urls, cluster: values.cluster === true, clusterLogDir: values['cluster-log-dir'], kill: values.kill, numbers, log: fleetLog });
       result = r.result;
       bad = r.bad;
       table = r.table;
@@ -175,9 +194,29 @@ async function main(argv: string[]): Promise<number> {
       break;
     }
   }
+  stopProgress();
+  if (histogramOut !== undefined) {
+    writeHistogramLog(histogramOut, progress.latency, `${scenario} ${progress.latencyWhat}`, startedMs, Date.now());
+    process.stderr.write(`${scenario}: latency histogram (${progress.latency.count} samples) written to ${histogramOut}\n`);
+  }
   const against = scenario === 'fleet' ? (values.cluster ? 'a private shardmq cluster' : urls.join(' ')) : conn.url;
   process.stdout.write(values.json ? `${JSON.stringify(result)}\n` : `${scenario} against ${against}\n\n${table}\n`);
   return bad ? 1 : 0;
+}
+
+/** `merge FILE...`: the percentiles of all the files' samples together. */
+function mergeCommand(args: string[]): number {
+  const { values, positionals } = parseArgs({ args, strict: true, allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
+  if (positionals.length === 0) throw new Error('merge: name at least one histogram file (written with --histogram-out)');
+  const m = mergeHistogramLogs(positionals);
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(m)}\n`);
+    return 0;
+  }
+  const ms = (us: number) => us / 1000;
+  const headers = ['files', 'samples', 'min ms', ...m.percentiles.map(([p]) => `p${p} ms`), 'max ms'];
+  process.stdout.write(`${formatTable(headers, [[m.files, m.count, ms(m.minUs), ...m.percentiles.map(([, v]) => ms(v)), ms(m.maxUs)]])}\n`);
+  return 0;
 }
 
 // The fleet scenario's --cluster starts processes: never leave them behind, even on Ctrl-C.

@@ -123,6 +123,14 @@ export class LatencyHistogram {
     if (other.maxSeenUs > this.maxSeenUs) this.maxSeenUs = other.maxSeenUs;
   }
 
+  /** Every non-empty bucket as (value in us, samples): the bucket's midpoint, clamped to the observed min and max. */
+  forEachBucket(f: (us: number, count: number) => void): void {
+    for (let i = 0; i < BUCKETS; i++) {
+      const n = this.counts[i]!;
+      if (n > 0) f(Math.min(this.maxSeenUs, Math.max(this.minSeenUs, bucketValue(i))), n);
+    }
+  }
+
   reset(): void {
     this.counts.fill(0);
     this.n = 0;

@@ -8,6 +8,7 @@
  *
  * Who may call: anyone with a broker URL; the run owns its clients and closes them before returning.
  */
+import { RunProgress } from '../run-progress.js';
 import type { MqttClient } from 'mqtt';
 import { LatencyHistogram, type LatencySummary } from '../latency-histogram.js';
 import { closeAll, connectClient, runTag, type ConnectionParams } from '../mqtt-clients.js';
@@ -19,6 +20,8 @@ export interface ConnectStormOptions extends ConnectionParams {
   concurrency: number;
   holdS: number;
   clientIdPrefix: string;
+  /** Counts for the CLI's progress line (sent: CONNECTs, received: CONNACKs, errors: failed); gets the connect -> CONNACK histogram at the end. */
+  progress?: RunProgress;
 }
 
 export const connectStormDefaults: Omit<ConnectStormOptions, 'url'> = {
@@ -45,6 +48,8 @@ export async function runConnectStorm(input: Partial<ConnectStormOptions> & { ur
   const o: ConnectStormOptions = { ...connectStormDefaults, ...input };
   const tag = runTag();
   const hist = new LatencyHistogram();
+  const progress = o.progress ?? new RunProgress();
+  progress.latencyWhat = 'connect -> CONNACK';
   const clients: MqttClient[] = [];
   const failures: Record<string, number> = {};
   let failed = 0;
@@ -54,11 +59,14 @@ export async function runConnectStorm(input: Partial<ConnectStormOptions> & { ur
     while (next < o.clients) {
       const i = next++;
       const start = wallClockMs();
+      progress.sent++;
       try {
         clients.push(await connectClient(o, `${o.clientIdPrefix}-${tag}-${i}`));
         hist.recordMs(wallClockMs() - start);
+        progress.received++;
       } catch (err) {
         failed++;
+        progress.errors++;
         const reason = String((err as Error).message ?? err).slice(0, 60);
         if (reason in failures || Object.keys(failures).length < 10) failures[reason] = (failures[reason] ?? 0) + 1;
       }
@@ -67,6 +75,7 @@ export async function runConnectStorm(input: Partial<ConnectStormOptions> & { ur
   try {
     await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency, o.clients)) }, worker));
     const elapsedS = (wallClockMs() - t0) / 1000;
+    progress.latency.merge(hist);
     if (o.holdS > 0) await sleep(o.holdS * 1000);
     return {
       scenario: 'connect-storm',

@@ -7,6 +7,7 @@
  *
  * Who may call: anyone with a broker URL; the run owns its clients and closes them before returning.
  */
+import { RunProgress } from '../run-progress.js';
 import type { MqttClient } from 'mqtt';
 import { LatencyHistogram, type LatencySummary } from '../latency-histogram.js';
 import { closeAll, connectClient, connectMany, runTag, subscribe, type ConnectionParams } from '../mqtt-clients.js';
@@ -22,6 +23,8 @@ export interface DurableFanoutOptions extends ConnectionParams {
   drainTimeoutMs: number;
   tickMs: number;
   connectConcurrency: number;
+  /** Counts for the CLI's progress line (sent: publishes, received: deliveries); gets the publish -> deliver histogram at the end. */
+  progress?: RunProgress;
 }
 
 export const durableFanoutDefaults: Omit<DurableFanoutOptions, 'url'> = {
@@ -61,6 +64,7 @@ export async function runDurableFanout(input: Partial<DurableFanoutOptions> & { 
   const N = o.subscribers;
   const hist = new LatencyHistogram();
   const ackHist = new LatencyHistogram();
+  const progress = o.progress ?? new RunProgress();
   const acked: boolean[] = [];
   const seen: Uint8Array[] = Array.from({ length: N }, () => new Uint8Array(Math.ceil((o.ratePerS * o.durationS) / 8) + 1024));
   const stamp: Stamp = { publisher: 0, seq: 0, sentAtMs: 0 };
@@ -94,6 +98,7 @@ export async function runDurableFanout(input: Partial<DurableFanoutOptions> & { 
         }
         bits[byte] = bits[byte]! | bit;
         delivered++;
+        progress.received++;
         const now = wallClockMs();
         lastDeliveryAt = now;
         hist.recordMs(now - stamp.sentAtMs);
@@ -110,9 +115,11 @@ export async function runDurableFanout(input: Partial<DurableFanoutOptions> & { 
         const due = Math.min(total, Math.floor((wallClockMs() - startMs) * perMs));
         while (sent < due) {
           const seq = sent++;
+          progress.sent++;
           const t = wallClockMs();
           pub.publish(topic, makeStampedPayload(o.payloadBytes, 0, seq, t), { qos: 1 }, (err) => {
             if (err) {
+              progress.errors++;
               nacked++;
               return;
             }
@@ -142,6 +149,7 @@ export async function runDurableFanout(input: Partial<DurableFanoutOptions> & { 
     if (!acked[seq]) continue;
     for (let i = 0; i < N; i++) if (!(seen[i]![seq >> 3]! & (1 << (seq & 7)))) missing++;
   }
+  progress.latency.merge(hist);
   return {
     scenario: 'durable-fanout',
     subscribers: N,

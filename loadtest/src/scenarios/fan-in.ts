@@ -11,6 +11,7 @@
  * Who may call: anyone with a broker URL; the run owns its clients and closes them before returning.
  */
 import type { MqttClient } from 'mqtt';
+import { RunProgress } from '../run-progress.js';
 import { LatencyHistogram, type LatencySummary } from '../latency-histogram.js';
 import { closeAll, connectClient, connectMany, runTag, subscribe, type ConnectionParams } from '../mqtt-clients.js';
 import { makeStampedPayload, readStamp, wallClockMs, type Stamp } from '../payload-stamp.js';
@@ -30,6 +31,8 @@ export interface FanInOptions extends ConnectionParams {
   /** Called when the measured interval starts and ends (after warm-up), e.g. to sample broker CPU. */
   onMeasureStart?: () => void;
   onMeasureEnd?: () => void;
+  /** Counts for the CLI's progress line; gets the publish -> deliver histogram at the end. */
+  progress?: RunProgress;
 }
 
 export const fanInDefaults: Omit<FanInOptions, 'url'> = {
@@ -84,6 +87,7 @@ export async function runFanIn(input: Partial<FanInOptions> & { url: string }): 
   const pending: number[] = [];
   let pumpScheduled = false;
 
+  const progress = o.progress ?? new RunProgress();
   const pump = (p: number) => {
     waiting[p] = 0;
     const client = publishers[p]!;
@@ -96,6 +100,7 @@ export async function runFanIn(input: Partial<FanInOptions> & { url: string }): 
       client.publish(topic, makeStampedPayload(o.payloadBytes, p, s, now), opts);
       s++;
     }
+    progress.sent += s - sent[p]!;
     sent[p] = s;
     waiting[p] = 1;
   };
@@ -122,6 +127,7 @@ export async function runFanIn(input: Partial<FanInOptions> & { url: string }): 
     const p = stamp.publisher;
     if (tracker.observe(p, stamp.seq) === 'old') return;
     lastProgressMs[p] = now;
+    progress.received++;
     if (measuring) {
       measuredReceived++;
       hist.recordMs(now - stamp.sentAtMs);
@@ -174,6 +180,7 @@ export async function runFanIn(input: Partial<FanInOptions> & { url: string }): 
     running = false;
     // Let in-flight messages land so the loss count is about the broker, not about stopping.
     await waitUntil(() => sent.every((s, p) => tracker.accounted(p) >= s), 2000);
+    progress.latency.merge(hist);
     return {
       scenario: 'fanin',
       publishers: P,

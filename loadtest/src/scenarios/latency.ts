@@ -15,6 +15,7 @@ import type { MqttClient } from 'mqtt';
 import { LatencyHistogram, type LatencySummary } from '../latency-histogram.js';
 import { closeAll, connectMany, runTag, subscribe, type ConnectionParams } from '../mqtt-clients.js';
 import { makeStampedPayload, readStamp, wallClockMs, type Stamp } from '../payload-stamp.js';
+import { RunProgress } from '../run-progress.js';
 import { SeqTracker } from '../seq-tracker.js';
 import { sleep, waitUntil } from '../timing.js';
 
@@ -33,6 +34,8 @@ export interface LatencyOptions extends ConnectionParams {
   /** Called when the measured interval starts and ends (after warm-up), e.g. to sample broker CPU. */
   onMeasureStart?: () => void;
   onMeasureEnd?: () => void;
+  /** Counts for the CLI's progress line; gets the publish -> deliver histogram at the end. */
+  progress?: RunProgress;
 }
 
 export const latencyDefaults: Omit<LatencyOptions, 'url'> = {
@@ -77,6 +80,7 @@ export async function runLatency(input: Partial<LatencyOptions> & { url: string 
   const sentPer = new Float64Array(N);
   const hist = new LatencyHistogram();
   const ackHist = new LatencyHistogram();
+  const progress = o.progress ?? new RunProgress();
   const stamp: Stamp = { publisher: 0, seq: 0, sentAtMs: 0 };
   let measuring = false;
   let measuredReceived = 0;
@@ -98,6 +102,7 @@ export async function runLatency(input: Partial<LatencyOptions> & { url: string 
       const now = wallClockMs();
       if (tracker.observe(stamp.publisher, stamp.seq) === 'old') return;
       received++;
+      progress.received++;
       if (measuring) {
         measuredReceived++;
         hist.recordMs(now - stamp.sentAtMs);
@@ -119,13 +124,15 @@ export async function runLatency(input: Partial<LatencyOptions> & { url: string 
       const seq = sentPer[p]!;
       sentPer[p] = seq + 1;
       sentTotal++;
+      progress.sent++;
       const t = wallClockMs();
       const record = measuring;
       if (o.qos === 0) {
         pubs[p]!.publish(topics[p]!, makeStampedPayload(o.payloadBytes, p, seq, t), { qos: 0 });
       } else {
         pubs[p]!.publish(topics[p]!, makeStampedPayload(o.payloadBytes, p, seq, t), { qos: o.qos }, (err) => {
-          if (!err && record) ackHist.recordMs(wallClockMs() - t);
+          if (err) progress.errors++;
+          else if (record) ackHist.recordMs(wallClockMs() - t);
         });
       }
     };
@@ -162,6 +169,7 @@ export async function runLatency(input: Partial<LatencyOptions> & { url: string 
     ticker = undefined;
     await waitUntil(() => sentPer.every((s, p) => tracker.accounted(p) >= s), o.drainTimeoutMs);
     const missing = sentPer.reduce((acc, s, p) => acc + Math.max(0, s - tracker.accounted(p)), 0);
+    progress.latency.merge(hist);
     return {
       scenario: 'latency',
       pairs: N,
