@@ -79,9 +79,15 @@ for (const mode of MODES) {
   });
 }
 
-describe('client certificate SAN as user name (single)', () => {
+describe('client certificate SAN on TLS, CN on secure WebSocket (single)', () => {
   const env: Record<string, string> = {};
-  before(() => Object.assign(env, tlsEnv('san')));
+  before(() =>
+    Object.assign(env, tlsEnv('san'), {
+      SHARDMQ_MQTT_WSS_ENABLED: 'true',
+      SHARDMQ_MQTT_WSS_PORT: '0',
+      SHARDMQ_MQTT_WSS_CERT_IDENTITY_AS_USERNAME: 'cn',
+    }),
+  );
   const f = brokerFixture('single', { env });
 
   test('the first DNS/email/URI SAN is the user name; a certificate without one is refused 0x86', async () => {
@@ -103,5 +109,19 @@ describe('client certificate SAN as user name (single)', () => {
     assert.equal(rc, 0x86, 'Bad User Name or Password');
     assert.deepEqual(authUsers('san-none'), []);
     assert.equal(await metricOf(f.broker, 'shardmq', 'shardmq_gateway_events_total', 'what="connect_refused_cert_identity_missing"'), 1);
+  });
+
+  test('the secure WebSocket listener has its own setting: the CN there', async () => {
+    const port = listenerPorts(f.broker).wss!;
+    const c = await f.pool.connect(`wss://localhost:${port}/mqtt`, {
+      ca: readFileSync(certs.caFile),
+      cert: readFileSync(certs.clientCertFile),
+      key: readFileSync(certs.clientKeyFile),
+      clientId: 'wss-cn',
+      protocolVersion: 5,
+      username: 'spoofed',
+    });
+    assert.deepEqual(authUsers('wss-cn'), ['device-17']);
+    await publish(c, 'devices/device-17/up', 'over wss', { qos: 1 });
   });
 });
