@@ -44,6 +44,7 @@ export { ChainConfigError, chainOrder, configuredBackends } from './config/auth-
 export { ConfigError, type IgnoredEnv, loadConfig, redactedConfig, redactUrl } from './config/load-config.js';
 export type { AuthBackendName } from './config/settings-auth-chain.js';
 export { authSettings, SSL_MODES, type SslMode, TARGET_SESSION_ATTRS, type TargetSessionAttrs } from './config/settings-auth.js';
+export type { CertIdentitySource } from './config/settings-edge.js';
 export type { Config } from './config/settings.js';
 export { EnvelopeError, Reader, Writer } from './envelope/codec.js';
 export { type ControlItem, ControlType, decodeGatewayOut, encodeGatewayOut, type GatewayOutItem, GwOut, type PublishItem } from './envelope/gateway-out.js';
@@ -104,7 +105,7 @@ export { publishClientEvent } from './integration/publish-client-event.js';
 export { subjectToken, topicTokens } from './integration/subject-token.js';
 export { errorFields, LogEveryNth } from './log-every-nth.js';
 export { createLogger, type Logger, silentLogger } from './log.js';
-export { labelledCounter, Metrics } from './metrics.js';
+export { beforeScrape, counterFromTotal, labelledCounter, Metrics } from './metrics.js';
 export { installProcessFaultPolicy } from './process-faults.js';
 export { rendezvousOwner } from './rendezvous.js';
 export { BACKOFF, RETRY, retryDelayMs, retrying, SESSION_LOG_READ_RETRIES, sleepBeforeRetry } from './retry-policy.js';

@@ -1,4 +1,4 @@
-import type { CertIdentitySource } from '../../common/src/config/settings-edge.js';
+import type { CertIdentitySource } from '../../common/src/index.js';
 
 /** The parts of a peer certificate (node:tls PeerCertificate) an identity is read from. */
 export interface CertNames {

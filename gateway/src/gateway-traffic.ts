@@ -1,4 +1,4 @@
-import { beforeScrape, counterFromTotal, type Metrics } from '../../common/src/metrics.js';
+import { beforeScrape, counterFromTotal, type Metrics } from '../../common/src/index.js';
 
 /** Names of MQTT control packet types, indexed by the type in the first byte's high nibble. */
 const PACKET_TYPES = [

@@ -1,4 +1,4 @@
-import type { Metrics } from '../../common/src/metrics.js';
+import type { Metrics } from '../../common/src/index.js';
 import type { ShardState } from './core/shard-state.js';
 
 /** Scrapes closer together than this reuse the last walk (each gauge of one scrape reads the same totals). */
