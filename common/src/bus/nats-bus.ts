@@ -2,6 +2,7 @@ import { connect, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConne
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { HandlerGuard } from './handler-guard.js';
+import { writeOncePerTurn } from './nats-write-per-turn.js';
 import { NatsRequestMux } from './nats-request-mux.js';
 import { RequestLatency } from './request-latency.js';
 import type { Bus, BusHandler, BusHeaders, BusMsg, BusStatus, BusSubscription, PublishOptions, RequestOptions, SubscribeOptions } from './bus.js';
@@ -48,6 +49,7 @@ export async function connectNatsBus(opts: NatsBusOptions): Promise<NatsBus> {
   if (opts.pass !== undefined) co.pass = opts.pass;
   if (opts.token !== undefined) co.token = opts.token;
   const nc = await connect(co);
+  if (!writeOncePerTurn(nc)) opts.log?.warn('nats.js internals differ from 3.x: socket writes are not coalesced per event-loop turn');
   return new NatsBusImpl(nc, opts.log, opts.metrics);
 }
 
