@@ -48,6 +48,7 @@ import { handleIn } from './core/handle-in.js';
 import { onPublish2Routed } from './core/handle-publish2.js';
 import { onSubscribeRouted } from './core/handle-subscribe.js';
 import { handleTimer } from './core/handle-timer.js';
+import { resumeAfterTakeover } from './core/resume-after-takeover.js';
 import { onUnsubscribeRouted } from './core/handle-unsubscribe.js';
 import { createShardState, type SessionLimits, type ShardState } from './core/shard-state.js';
 import { LeaseOwnership } from './ownership/lease-ownership.js';
@@ -277,7 +278,7 @@ export class SessionService implements ShardHandler {
 
   // ---- ShardHandler: called by the ownership ----
 
-  async acquire(shard: number): Promise<void> {
+  async acquire(shard: number, how: 'handoff' | 'takeover' = 'takeover'): Promise<void> {
     const t0 = performance.now();
     const sessions = await this.store.load(shard);
     const st = createShardState(this.limits, randomInt(1, 0xffffffff));
@@ -299,8 +300,27 @@ export class SessionService implements ShardHandler {
     served.inbox = this.deps.bus.subscribe(this.deps.subjects.sessionIn(shard), (m) => this.onEnvelope(shard, m), { errorReply: TURN_FAILED });
     served.admin = this.deps.bus.subscribe(this.admin.session(shard), (m) => this.onAdmin(shard, m));
     await this.deps.bus.flush();
+    if (how === 'takeover' && this.store.durable) this.resumeConnected(shard);
     this.counters.loaded.inc(sessions.length);
     this.counters.loadSeconds.observe((performance.now() - t0) / 1000);
+  }
+
+  /** After a takeover: what the previous owner may not have sent (core/resume-after-takeover.ts). */
+  private resumeConnected(shard: number): void {
+    const sv = this.served.get(shard);
+    if (!sv) return;
+    for (const s of sv.st.sessions.values()) {
+      if (!s.conn) continue;
+      const out: Effect[] = [];
+      try {
+        if (!resumeAfterTakeover(sv.st, s, this.now(), out)) continue;
+      } catch (err) {
+        this.turnFailed(shard, 'resume_after_takeover', s.key, err);
+        continue;
+      }
+      this.counters.outcomes('resent_after_takeover');
+      this.commit(shard, [s.key], out);
+    }
   }
 
   async release(shard: number): Promise<void> {

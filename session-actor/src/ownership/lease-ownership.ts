@@ -376,7 +376,7 @@ export class LeaseOwnership implements ShardOwnership {
       if (why === 'handoff') this.m.handoffs.inc({ direction: 'in' });
       else if (why === 'takeover') this.m.takeovers.inc();
       try {
-        await this.handler!.acquire(shard);
+        await this.handler!.acquire(shard, why === 'handoff' ? 'handoff' : 'takeover');
         if (this.held.get(shard) === h) h.state = 'serving';
       } catch (err) {
         this.o.log.error('loading a shard failed; releasing its lease', { shard, err: err as Error });

@@ -6,8 +6,12 @@
 
 /** What the runner does when a shard arrives or leaves. Called one shard at a time per shard. */
 export interface ShardHandler {
-  /** The lease is ours: load the shard's sessions, then start serving it. */
-  acquire(shard: number): Promise<void>;
+  /**
+   * The lease is ours: load the shard's sessions, then start serving it. `how`: 'handoff' when
+   * the previous owner released the shard (it sent everything first), 'takeover' otherwise (it
+   * may have died between recording a send and sending: core/resume-after-takeover.ts).
+   */
+  acquire(shard: number, how: 'handoff' | 'takeover'): Promise<void>;
   /** Planned move (scale up/down, stop): stop serving, write everything, forget it. The lease is released after. */
   release(shard: number): Promise<void>;
   /** The lease is gone (expired while paused, taken over): stop at once and write nothing. */
@@ -43,7 +47,7 @@ export class StaticOwnership implements ShardOwnership {
 
   async start(handler: ShardHandler): Promise<void> {
     for (let s = 0; s < this.shards; s++) {
-      await handler.acquire(s);
+      await handler.acquire(s, 'takeover');
       this.owned++;
     }
     this.done = true;
