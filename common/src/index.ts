@@ -47,7 +47,7 @@ export { authSettings, SSL_MODES, type SslMode, TARGET_SESSION_ATTRS, type Targe
 export type { CertIdentitySource } from './config/settings-edge.js';
 export type { Config } from './config/settings.js';
 export { EnvelopeError, Reader, Writer } from './envelope/codec.js';
-export { type ControlItem, ControlType, decodeGatewayOut, encodeGatewayOut, type GatewayOutItem, GwOut, type PublishItem } from './envelope/gateway-out.js';
+export { type ControlItem, ControlType, decodeGatewayOut, encodeGatewayOut, encodeGatewayOutChunks, type GatewayOutItem, GwOut, type PublishItem } from './envelope/gateway-out.js';
 export { decodeHeartbeat, encodeHeartbeat, encodeRouterBeat } from './envelope/heartbeat.js';
 export { type Message, messageBytes, type MessageProps, type QoS, readMessage, writeMessage } from './envelope/message.js';
 export { decodeOwnerBatch, encodeOwnerBatchAnswer, ownerStatus } from './envelope/owner-batch.js';

@@ -7,7 +7,7 @@ import {
   type BusSubscription,
   natsConnection,
   type Config,
-  encodeGatewayOut,
+  encodeGatewayOutChunks,
   type GatewayOutItem,
   decodeHeartbeat,
   type Message,
@@ -627,8 +627,10 @@ export class SessionService implements ShardHandler {
   /** One bus message per gateway per turn: batches deliveries (hot path). */
   private flushOut(): void {
     this.flushScheduled = false;
+    const max = this.deps.bus.maxPayloadBytes;
     for (const [gw, items] of this.pendingOut) {
-      this.deps.bus.publish(this.deps.subjects.gatewayOut(gw), encodeGatewayOut(items));
+      // A turn's output for one gateway can pass the bus's message size (many large PUBLISHes).
+      for (const chunk of encodeGatewayOutChunks(items, max)) this.deps.bus.publish(this.deps.subjects.gatewayOut(gw), chunk);
     }
     this.pendingOut.clear();
   }

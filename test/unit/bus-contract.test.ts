@@ -113,6 +113,24 @@ function contract(name: string, setup: () => Promise<Harness>, teardown: () => P
       c.sub.unsubscribe();
     });
 
+    it('a message above maxPayloadBytes is refused without throwing: publish drops it, request rejects', { timeout: TEST_TIMEOUT_MS }, async () => {
+      const limit = h.a.maxPayloadBytes;
+      assert.ok(limit >= 1024 * 1024, `limit ${limit}`);
+      if (limit > 64 * 1024 * 1024) return; // the memory bus has no limit to pass
+      const c = new Collector(h.a, 'big.one');
+      await h.a.flush();
+      assert.doesNotThrow(() => h.b.publish('big.one', new Uint8Array(limit + 1)));
+      h.b.publish('big.one', END);
+      await c.sentinel();
+      assert.deepEqual(
+        c.msgs.map((m) => m.data.length),
+        [END.length],
+        'only the sentinel arrived',
+      );
+      await assert.rejects(h.b.request('big.one', new Uint8Array(limit + 1), { timeoutMs: 5_000 }));
+      c.sub.unsubscribe();
+    });
+
     it('matches `*` as one token and `>` as one or more trailing tokens', { timeout: TEST_TIMEOUT_MS }, async () => {
       const filters = ['wc.*.c', 'wc.>', 'wc.a.*', 'wc.*', 'wc.a.>', 'wc.a.c'];
       const cs = filters.map((f) => new Collector(h.a, f));

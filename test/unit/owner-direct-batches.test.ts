@@ -26,6 +26,7 @@ const subjects = subjectSpace();
 function natsLike(mem: Bus): Bus {
   return {
     kind: 'nats',
+    maxPayloadBytes: 64 * 1024,
     publish: (s, d, o) => mem.publish(s, d, o),
     subscribe: (s, h, o) => mem.subscribe(s, h, o),
     request: (s, d, o) => mem.request(s, d, o),

@@ -76,6 +76,12 @@ export interface Bus {
   /** Registers a callback for connection state changes (NATS only; memory bus never calls it). */
   onStatus?(cb: (status: BusStatus) => void): void;
   readonly kind: 'memory' | 'nats';
+  /**
+   * The largest message the bus carries (NATS: the server's max_payload, 1 MiB by default).
+   * Senders that batch split their batches below it; a single larger message is refused
+   * (publish: dropped, logged and counted; request: rejected), never thrown out of a callback.
+   */
+  readonly maxPayloadBytes: number;
 }
 
 export type BusStatus = 'connected' | 'disconnected' | 'reconnecting' | 'closed';

@@ -187,6 +187,8 @@ interface PendingRequest {
 
 class MemoryBus implements Bus {
   readonly kind = 'memory' as const;
+  /** Nothing to split for: in-process delivery has no message size limit. */
+  readonly maxPayloadBytes = Number.MAX_SAFE_INTEGER;
 
   private readonly guard: HandlerGuard;
   private readonly latency: RequestLatency;

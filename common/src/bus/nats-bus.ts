@@ -1,5 +1,6 @@
 import { connect, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 import type { Logger } from '../log.js';
+import { LogEveryNth } from '../log-every-nth.js';
 import type { Metrics } from '../metrics.js';
 import { HandlerGuard } from './handler-guard.js';
 import { writeOncePerTurn } from './nats-write-per-turn.js';
@@ -111,6 +112,9 @@ class NatsBusSub implements BusSubscription {
   }
 }
 
+/** NATS's default max_payload, assumed until the server's INFO says otherwise. */
+const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+
 class NatsBusImpl implements NatsBus {
   readonly kind = 'nats' as const;
   private closed = false;
@@ -119,6 +123,8 @@ class NatsBusImpl implements NatsBus {
   private readonly guard: HandlerGuard;
   private readonly requests: NatsRequestMux;
   private readonly latency: RequestLatency;
+  private readonly tooLarge: { inc(): void };
+  private readonly tooLargeLog = new LogEveryNth();
 
   constructor(
     readonly connection: NatsConnection,
@@ -128,6 +134,9 @@ class NatsBusImpl implements NatsBus {
     this.guard = new HandlerGuard(log, metrics);
     this.requests = new NatsRequestMux(connection);
     this.latency = new RequestLatency(metrics);
+    this.tooLarge = metrics?.counter('bus_too_large_dropped_total', 'Bus messages dropped because they exceed the NATS server max_payload (a bug or an mqtt.maxPacketBytes above it).') ?? {
+      inc: () => {},
+    };
     void this.watchStatus();
     void connection.closed().then((err) => {
       if (err) this.log?.error('nats connection closed with error', { err });
@@ -135,8 +144,21 @@ class NatsBusImpl implements NatsBus {
     });
   }
 
+  /** The connected server's max_payload (it may differ after a reconnect to another server). */
+  get maxPayloadBytes(): number {
+    return this.connection.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
+  }
+
   publish(subject: string, data: Uint8Array, opts?: PublishOptions): void {
     if (this.closed) throw new Error('bus closed');
+    if (data.length > this.maxPayloadBytes) {
+      // nats.js throws here, often inside a timer or I/O callback: that would end the process.
+      // Batching senders split below the limit; one message alone above it cannot travel.
+      this.tooLarge.inc();
+      const n = this.tooLargeLog.hit('publish');
+      if (n !== undefined) this.log?.error('bus message larger than the server max_payload dropped', { subject, bytes: data.length, maxPayloadBytes: this.maxPayloadBytes, occurrences: n });
+      return;
+    }
     if (opts === undefined) {
       this.connection.publish(subject, data);
       return;

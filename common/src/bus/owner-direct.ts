@@ -2,6 +2,10 @@ import type { SubjectSpace } from '../subjects.js';
 import { decodeOwnerBatchAnswer, encodeOwnerBatch, MAX_OWNER_BATCH_ITEMS, ownerTokenOf, type OwnerBatchItem } from '../envelope/owner-batch.js';
 import { NoRespondersError, type Bus } from './bus.js';
 
+/** Bytes an item adds around its envelope (shard u16, length u32), and a batch's own header. */
+const ITEM_OVERHEAD_BYTES = 6;
+const BATCH_OVERHEAD_BYTES = 16;
+
 interface Waiter {
   shard: number;
   data: Uint8Array;
@@ -92,19 +96,36 @@ export class OwnerDirect {
   private flush(): void {
     this.scheduled = false;
     for (const [token, p] of this.casts) {
-      for (let i = 0; i < p.items.length; i += MAX_OWNER_BATCH_ITEMS) {
-        const items = p.items.slice(i, i + MAX_OWNER_BATCH_ITEMS);
+      for (const [from, to] of this.chunks(p.items)) {
+        const items = p.items.slice(from, to);
         this.onBatch?.(items.length);
         this.bus.publish(this.subjects.ownerIn(token), encodeOwnerBatch(items));
       }
     }
     this.casts.clear();
     for (const [token, p] of this.requests) {
-      for (let i = 0; i < p.items.length; i += MAX_OWNER_BATCH_ITEMS) {
-        this.send(token, p.items.slice(i, i + MAX_OWNER_BATCH_ITEMS), p.waiters.slice(i, i + MAX_OWNER_BATCH_ITEMS));
-      }
+      for (const [from, to] of this.chunks(p.items)) this.send(token, p.items.slice(from, to), p.waiters.slice(from, to));
     }
     this.requests.clear();
+  }
+
+  /** [from, to) ranges of at most MAX_OWNER_BATCH_ITEMS items and the bus's message size each. */
+  private chunks(items: readonly OwnerBatchItem[]): Array<[number, number]> {
+    const max = this.bus.maxPayloadBytes - BATCH_OVERHEAD_BYTES;
+    const out: Array<[number, number]> = [];
+    let from = 0;
+    let bytes = 0;
+    for (let i = 0; i < items.length; i++) {
+      const b = items[i]!.data.length + ITEM_OVERHEAD_BYTES;
+      if (i > from && (i - from >= MAX_OWNER_BATCH_ITEMS || bytes + b > max)) {
+        out.push([from, i]);
+        from = i;
+        bytes = 0;
+      }
+      bytes += b;
+    }
+    if (from < items.length) out.push([from, items.length]);
+    return out;
   }
 
   private send(token: string, items: OwnerBatchItem[], waiters: Waiter[]): void {

@@ -109,6 +109,30 @@ export function encodeGatewayOut(items: readonly GatewayOutItem[]): Buffer {
 }
 
 /**
+ * The batch as messages of at most `maxBytes` each (the bus's max_payload), items in order; an
+ * item larger than that alone is a message of its own (the bus refuses it, logged and counted).
+ */
+export function encodeGatewayOutChunks(items: readonly GatewayOutItem[], maxBytes: number): Buffer[] {
+  const chunks: Buffer[] = [];
+  let w = envelopeWriter();
+  let n = 0;
+  for (const it of items) {
+    const before = w.length;
+    writeGatewayOutItem(w, it);
+    if (w.length > maxBytes && n > 0) {
+      w.truncate(before);
+      chunks.push(w.finish());
+      w = envelopeWriter();
+      writeGatewayOutItem(w, it);
+      n = 0;
+    }
+    n++;
+  }
+  if (n > 0) chunks.push(w.finish());
+  return chunks;
+}
+
+/**
  * Decodes a batch, calling visit per item (no array built). Throws EnvelopeError at the first
  * item it cannot read; items before it were already visited (each stands alone: it names its
  * connection and epoch).
