@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SessIn } from '../../common/src/envelope/session-in.js';
+import { GwOut } from '../../common/src/envelope/gateway-out.js';
+import type { Effect } from '../../session-actor/src/core/effects.js';
 import { effectsOf, msg, SessionCoreHarness, type Conn } from '../support/session-core-harness.js';
 
 // Outbound delivery: inflight window (Receive Maximum, [MQTT-3.3.4-9]), offline queue limits,
@@ -291,4 +293,18 @@ test('a delivery for a session that no longer exists is ignored; one envelope ma
   h.deliver(msg('t', 'x', 1), ['a', 'gone', 'b']);
   assert.equal(h.publishesTo(a).length, 1);
   assert.equal(h.publishesTo(b).length, 1);
+});
+
+test('a PUBACK that frees the window sends the next queued QoS 1 message early; a QoS 2 one waits for the write', () => {
+  const h = new SessionCoreHarness({ maxInflight: 1 });
+  const c = h.connect('early', { cleanStart: false, sessionExpiryS: 3600 });
+  h.subscribe(c, 't/#');
+  h.deliver(msg('t/a', 'one'), ['early'], 1);
+  h.deliver(msg('t/a', 'two'), ['early'], 1);
+  h.deliver(msg('t/a', 'three', 2), ['early'], 2);
+  const first = [...h.session('early')!.inflight.keys()][0]!;
+  const sends = (out: Effect[]) => out.flatMap((ef) => (ef.t === 'gw' && ef.item.kind === GwOut.Publish ? [{ payload: ef.item.message.payload.toString(), early: ef.early === true }] : []));
+  assert.deepEqual(sends(h.puback(c, first)), [{ payload: 'two', early: true }]);
+  const second = [...h.session('early')!.inflight.keys()][0]!;
+  assert.deepEqual(sends(h.puback(c, second)), [{ payload: 'three', early: false }]);
 });

@@ -98,3 +98,40 @@ test('a lazy turn (a freed window slot) is written later, with the next write', 
   await tick();
   assert.deepEqual(h.log, ['write b,a']);
 });
+
+// Early sends (effects.ts): a PUBLISH the next owner would send again anyway leaves before the
+// write, unless something older for the same connection still waits for a write.
+function pub(connId: number, packetId: number, early: boolean): Effect {
+  const item = { kind: 1 as never, connId, epoch: 1, packetId } as never;
+  return early ? { t: 'gw', gateway: 'g', item, early } : { t: 'gw', gateway: 'g', item };
+}
+
+test('an early send leaves at once while a write is pending, when nothing older waits for its connection', async () => {
+  const released: number[] = [];
+  const h = harness({
+    release: (effects, replies) => {
+      for (const ef of effects) if (ef.t === 'gw') released.push((ef.item as { packetId: number }).packetId);
+      for (const r of replies) r();
+    },
+  });
+  h.w.commit(['a'], [pub(1, 10, false)]);
+  await tick();
+  // Connection 2 has nothing waiting: its early send goes now; connection 1's waits behind id 10.
+  h.w.commit(['b'], [pub(2, 20, true), pub(1, 11, true)], undefined, true);
+  assert.deepEqual(released, [20]);
+  h.done();
+  await tick();
+  await tick();
+  assert.deepEqual(released, [20, 10]);
+  h.done();
+  await tick();
+  await tick();
+  assert.deepEqual(released, [20, 10, 11], 'connection 1 in order: 10 before 11');
+});
+
+test('a turn with only early sends and a lazy change writes nothing before releasing them', async () => {
+  const h = harness();
+  h.w.commit(['a'], [pub(3, 30, true)], undefined, true);
+  await tick();
+  assert.deepEqual(h.log, ['release 1 effects, 0 replies'], 'released at once, the change kept for a later write');
+});

@@ -44,7 +44,13 @@ export interface RetainedWant {
 }
 
 export type Effect =
-  | { t: 'gw'; gateway: string; item: GatewayOutItem }
+  /**
+   * To a gateway, after the turn's write (write before acknowledge), unless `early`: a PUBLISH
+   * the next owner would send again anyway if this one died now (a QoS 1 message already in the
+   * stored queue, or a resend whose packet id is stored) may leave before the write, once nothing
+   * older for its connection waits (runner/write-before-acknowledge.ts, "early sends").
+   */
+  | { t: 'gw'; gateway: string; item: GatewayOutItem; early?: boolean }
   /** Route a message (Will, inbound QoS 2). With `then`, the runner waits for router acceptance. */
   | { t: 'route'; mountpoint: string; message: Message; then?: Continuation; group?: string; exclude?: string }
   | { t: 'subs'; batch: SubChangeBatch; then?: Continuation }

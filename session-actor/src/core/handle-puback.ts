@@ -10,5 +10,5 @@ export function handlePubAck(st: ShardState, e: AckEnv, now: number, out: Effect
   const f = s.inflight.get(e.packetId);
   if (!f || f.qos !== 1) return;
   release(s, e.packetId);
-  drain(st, s, now, out);
+  drain(st, s, now, out, true); // an ack freed the window: early sends (outbound.ts)
 }

@@ -10,5 +10,5 @@ export function handlePubComp(st: ShardState, e: AckEnv, now: number, out: Effec
   const f = s.inflight.get(e.packetId);
   if (!f || f.state !== 'rel') return;
   release(s, e.packetId);
-  drain(st, s, now, out);
+  drain(st, s, now, out, true); // an ack freed the window: early sends (outbound.ts)
 }

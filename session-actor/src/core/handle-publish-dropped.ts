@@ -17,5 +17,5 @@ export function handlePublishDropped(st: ShardState, e: PublishDroppedEnv, now: 
   if (!f || f.state !== 'pub') return;
   release(s, e.packetId);
   out.push({ t: 'count', what: 'too_large_dropped' });
-  drain(st, s, now, out);
+  drain(st, s, now, out, true); // an ack freed the window: early sends (outbound.ts)
 }

@@ -21,13 +21,10 @@ function nextPacketId(s: Session): number {
   }
 }
 
-function emitPublish(s: Session, d: Delivery, packetId: number, dup: boolean, out: Effect[]): void {
+function emitPublish(s: Session, d: Delivery, packetId: number, dup: boolean, out: Effect[], early = false): void {
   const c = s.conn!;
-  out.push({
-    t: 'gw',
-    gateway: c.gateway,
-    item: { kind: GwOut.Publish, connId: c.connId, epoch: s.epoch, packetId, qos: d.qos, dup, retain: d.retain, subIds: d.subIds, message: d.message },
-  });
+  const item = { kind: GwOut.Publish, connId: c.connId, epoch: s.epoch, packetId, qos: d.qos, dup, retain: d.retain, subIds: d.subIds, message: d.message } as const;
+  out.push(early ? { t: 'gw', gateway: c.gateway, item, early } : { t: 'gw', gateway: c.gateway, item });
 }
 
 /**
@@ -50,7 +47,7 @@ function tooLarge(s: Session, d: Delivery): boolean {
   return s.maxPacketBytes > 0 && d.message.payload.length + 4 > s.maxPacketBytes;
 }
 
-function sendNew(s: Session, d: Delivery, out: Effect[]): void {
+function sendNew(s: Session, d: Delivery, out: Effect[], early = false): void {
   if (tooLarge(s, d)) {
     out.push({ t: 'count', what: 'too_large_dropped' });
     return;
@@ -62,7 +59,7 @@ function sendNew(s: Session, d: Delivery, out: Effect[]): void {
   const packetId = nextPacketId(s);
   const f: Inflight = { ...d, packetId, state: 'pub' };
   s.inflight.set(packetId, f);
-  emitPublish(s, f, packetId, false, out);
+  emitPublish(s, f, packetId, false, out, early);
 }
 
 function expired(d: Delivery, now: number): boolean {
@@ -130,13 +127,21 @@ function enqueue(st: ShardState, s: Session, d: Delivery, out: Effect[]): void {
   s.queuedBytes += bytes;
 }
 
-function resend(s: Session, f: Inflight, out: Effect[]): void {
+function resend(s: Session, f: Inflight, out: Effect[], early = false): void {
   if (f.state === 'rel') emitControl(s, ControlType.PubRel, f.packetId, [0], out);
-  else emitPublish(s, f, f.packetId, true, out);
+  else emitPublish(s, f, f.packetId, true, out, early);
 }
 
-/** Moves held resends, then queued deliveries, into the window while the client is online. */
-export function drain(st: ShardState, s: Session, now: number, out: Effect[]): void {
+/**
+ * Moves held resends, then queued deliveries, into the window while the client is online.
+ * `early` (an ack freed the window; never at CONNECT, whose CONNACK must go first): held
+ * PUBLISH resends (their packet ids are stored) and QoS 1 messages from the stored queue may
+ * leave before this turn's write. If this owner died before writing which packet id a queued
+ * QoS 1 message went out with, the next owner sends it again from the queue under a new id:
+ * a duplicate at most, which QoS 1 allows [MQTT-4.3.2]; never a loss. QoS 2 messages always
+ * wait for the write: a second id for the same message would be delivered twice [MQTT-4.3.3].
+ */
+export function drain(st: ShardState, s: Session, now: number, out: Effect[], early = false): void {
   if (!s.conn) return;
   const win = windowOf(st, s);
   if (s.heldCount > 0) {
@@ -145,7 +150,7 @@ export function drain(st: ShardState, s: Session, now: number, out: Effect[]): v
       if (!f.held) continue;
       f.held = false;
       s.heldCount--;
-      resend(s, f, out);
+      resend(s, f, out, early);
     }
   }
   while (s.queue.length > 0) {
@@ -157,7 +162,7 @@ export function drain(st: ShardState, s: Session, now: number, out: Effect[]): v
       out.push({ t: 'count', what: 'expired_dropped' });
       continue;
     }
-    sendNew(s, d, out);
+    sendNew(s, d, out, early && d.qos === 1);
   }
 }
 

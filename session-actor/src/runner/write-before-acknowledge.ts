@@ -38,6 +38,9 @@ export class WriteBeforeAcknowledge {
   private readonly lazy = new Set<string>();
   private lazyTimer?: NodeJS.Timeout;
   private effects: Effect[] = [];
+  /** Connections ("gateway/connId") with a gateway effect in `effects`, and in the write in flight. */
+  private waitingConns = new Set<string>();
+  private writingConns = new Set<string>();
   private replies: Array<() => void> = [];
   private scheduled = false;
   private flushing = false;
@@ -55,6 +58,7 @@ export class WriteBeforeAcknowledge {
    */
   commit(dirty: readonly string[], deferred: Effect[], respond?: () => void, lazy = false): void {
     if (this.disposed) return;
+    if (deferred.some(isEarly)) deferred = this.releaseEarly(deferred);
     if (lazy && deferred.length === 0 && !respond) {
       for (const k of dirty) this.lazy.add(k);
       if (!this.lazyTimer && this.lazy.size > 0) {
@@ -72,9 +76,36 @@ export class WriteBeforeAcknowledge {
       this.hooks.release(deferred, respond ? [respond] : []);
       return;
     }
-    for (const ef of deferred) this.effects.push(ef);
+    for (const ef of deferred) {
+      this.effects.push(ef);
+      if (ef.t === 'gw') this.waitingConns.add(connOf(ef));
+    }
     if (respond) this.replies.push(respond);
     if (!this.scheduled && !this.flushing) this.schedule();
+  }
+
+  /**
+   * Early sends (effects.ts): released now when nothing older for their connection waits for a
+   * write (else they keep their place in line, so a connection's packets never overtake each
+   * other); returns what still waits.
+   */
+  private releaseEarly(deferred: Effect[]): Effect[] {
+    const now: Effect[] = [];
+    const wait: Effect[] = [];
+    const blocked = new Set<string>();
+    for (const ef of deferred) {
+      if (ef.t === 'gw') {
+        const c = connOf(ef);
+        if (ef.early && !blocked.has(c) && !this.waitingConns.has(c) && !this.writingConns.has(c)) {
+          now.push(ef);
+          continue;
+        }
+        blocked.add(c);
+      }
+      wait.push(ef);
+    }
+    if (now.length > 0) this.hooks.release(now, []);
+    return wait;
   }
 
   /** Whether writes, scheduled writes or router requests are outstanding. */
@@ -134,6 +165,8 @@ export class WriteBeforeAcknowledge {
         this.dirty.clear();
         const effects = this.effects.splice(0);
         const replies = this.replies.splice(0);
+        for (const c of this.waitingConns) this.writingConns.add(c);
+        this.waitingConns.clear();
         try {
           // After a failure the store retries what it could not write, even with no new keys.
           if (keys.length > 0 || failures > 0) await this.hooks.write(keys);
@@ -147,11 +180,14 @@ export class WriteBeforeAcknowledge {
           for (const k of keys) this.dirty.add(k);
           this.effects.unshift(...effects);
           this.replies.unshift(...replies);
+          for (const c of this.writingConns) this.waitingConns.add(c);
+          this.writingConns.clear();
           await sleepBeforeRetry(BACKOFF.sessionLogWrite, failures);
           continue;
         }
         failures = 0;
         if (this.disposed) return;
+        this.writingConns.clear();
         this.hooks.release(effects, replies);
       }
     } finally {
@@ -159,4 +195,12 @@ export class WriteBeforeAcknowledge {
       this.wake();
     }
   }
+}
+
+function isEarly(ef: Effect): boolean {
+  return ef.t === 'gw' && ef.early === true;
+}
+
+function connOf(ef: Extract<Effect, { t: 'gw' }>): string {
+  return `${ef.gateway}/${ef.item.connId}`;
 }
