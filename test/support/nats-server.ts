@@ -5,6 +5,7 @@ import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
+import { openLogFile } from './processes.js';
 
 /**
  * A private nats-server per test suite: own free port on 127.0.0.1, own temp store dir,
@@ -87,6 +88,9 @@ function spawnServer(port: number, storeDir: string, jetstream: boolean, extraAr
   if (jetstream) args.push('-js', '-sd', storeDir);
   const child = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   live.add(child);
+  // nats-server's own log (elections, route losses), kept whole with SHARDMQ_TEST_LOG_DIR.
+  const logFile = openLogFile(`nats-${port}`, child.pid ?? 0);
+  if (logFile) child.once('exit', () => logFile.end());
   let tail = '';
   let ready = false;
   const exited = new Promise<void>((resolve) => {
@@ -118,6 +122,7 @@ function spawnServer(port: number, storeDir: string, jetstream: boolean, extraAr
     });
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (chunk: string) => {
+      logFile?.write(chunk);
       if (ready) return; // keep draining the pipe, stop collecting
       tail = (tail + chunk).slice(-STDERR_TAIL_CHARS);
       // Logged by this very process once its client listener is up: a probe of the port

@@ -1,12 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { createWriteStream, mkdirSync, statSync, type WriteStream } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 /**
  * Child processes for tests: spawn, wait for a ready line, keep the recent output for
  * diagnostics, stop with SIGTERM then SIGKILL. Every process is killed when the test process
  * exits, and the output of all of them is printed to stderr when the test file failed (or
- * streamed live with SHARDMQ_TEST_VERBOSE=1). Who may call: tests and test helpers only.
+ * streamed live with SHARDMQ_TEST_VERBOSE=1). With SHARDMQ_TEST_LOG_DIR=<dir>, every line of every
+ * process is also written, with the time it arrived, to `<dir>/<name>-<pid>.log`: the dump keeps
+ * only the last lines and only of a failed file, while an intermittent e2e failure (or a todo test
+ * that passes the file) needs the whole story of every process. Who may call: tests and test helpers only.
  */
 
 export interface SpawnProcessOptions {
@@ -58,6 +61,14 @@ const maxDumpedProcesses = 20;
 const sbinDirs = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
 
 const verbose = process.env.SHARDMQ_TEST_VERBOSE === '1';
+const logDir = process.env.SHARDMQ_TEST_LOG_DIR || undefined;
+
+/** The full-output file of a process, when SHARDMQ_TEST_LOG_DIR is set (also for helpers that spawn on their own). */
+export function openLogFile(name: string, pid: number): WriteStream | undefined {
+  if (!logDir) return undefined;
+  mkdirSync(logDir, { recursive: true });
+  return createWriteStream(join(logDir, `${name.replace(/[^\w.-]/g, '_')}-${pid}.log`), { flags: 'a' });
+}
 
 /** Children still running: killed if the test process exits without stopping them. */
 const live = new Set<ChildProcess>();
@@ -149,6 +160,7 @@ class ProcessImpl implements ManagedProcess {
   private exitSignal: NodeJS.Signals | null = null;
   private spawnError: Error | undefined;
   private resolveExited!: (code: number | null) => void;
+  private readonly logFile: WriteStream | undefined;
 
   constructor(
     readonly name: string,
@@ -156,6 +168,7 @@ class ProcessImpl implements ManagedProcess {
     private readonly child: ChildProcess,
   ) {
     this.pid = child.pid ?? -1;
+    this.logFile = this.pid === -1 ? undefined : openLogFile(name, this.pid);
     this.exited = new Promise((resolve) => (this.resolveExited = resolve));
     for (const stream of ['stdout', 'stderr'] as const) {
       const s = child[stream]!;
@@ -266,6 +279,7 @@ class ProcessImpl implements ManagedProcess {
     for (const l of this.lineListeners) l(text);
     const seq = this.nextSeq++;
     if (verbose) process.stderr.write(`[${this.name}] ${text}\n`);
+    this.logFile?.write(`${new Date().toISOString()} ${text}\n`);
     this.lines.push({ seq, text });
     if (this.lines.length > outputLines) this.consumed.delete(this.lines.shift()!.seq);
     for (const w of this.waiters) {
@@ -294,6 +308,7 @@ class ProcessImpl implements ManagedProcess {
       w.reject(this.failure(`${this.name} ${this.state()} before printing a line matching ${w.re}`));
     }
     this.waiters.clear();
+    this.logFile?.end();
     this.resolveExited(code);
   }
 }
