@@ -14,9 +14,17 @@ export interface Received {
 export class ClientPool {
   private readonly clients: MqttClient[] = [];
 
-  async connect(url: string, opts: IClientOptions = {}): Promise<MqttClient> {
+  /**
+   * Connects and resolves on CONNACK. `into`: collect every message into it from the first
+   * packet on. A kept session's resends and queued messages follow the CONNACK in the same
+   * read, and mqtt.js emits (and acknowledges) them before the code awaiting this promise
+   * runs: a listener attached after `await connect()` misses them, and the test reports an
+   * acknowledged message as lost that the client did receive.
+   */
+  async connect(url: string, opts: IClientOptions = {}, into?: Received[]): Promise<MqttClient> {
     const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 10_000, ...opts });
     this.clients.push(c);
+    if (into) collect(c, into);
     await new Promise<void>((resolve, reject) => {
       const onErr = (err: Error) => {
         c.off('connect', onOk);
@@ -48,9 +56,11 @@ export class ClientPool {
   }
 }
 
-/** Collects every message a client receives from now on. */
-export function collect(c: MqttClient): Received[] {
-  const got: Received[] = [];
+/**
+ * Collects every message a client receives from now on (into `got` when given). For a client
+ * that resumes a session, collect from the start with `ClientPool.connect(url, opts, got)`.
+ */
+export function collect(c: MqttClient, got: Received[] = []): Received[] {
   c.on('message', (topic, payload, packet) => got.push({ topic, payload, packet }));
   return got;
 }
