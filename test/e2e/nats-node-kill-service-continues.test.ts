@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Broker } from '../support/broker.js';
-import { type ClusterState, startTwoOwnerCluster } from '../support/cluster-state.js';
+import { type ClusterState, startTwoOwnerCluster, waitUntilShardsSpread } from '../support/cluster-state.js';
 import { counterValue, httpPortOf, scrape } from '../support/broker-metrics.js';
 import { ClientPool, collect, sleep, subscribe, waitFor, type Received } from '../support/mqtt-clients.js';
 import { Qos1Stream } from '../support/qos1-stream.js';
@@ -155,11 +155,9 @@ describe('kill -9 of a NATS node (3-node cluster, buckets at 3 replicas)', () =>
     );
     assert.deepEqual(problems, [], 'every acknowledged message reached every subscriber, a second copy only with DUP');
     assert.equal(end.lost - before.lost, 0, 'no shard lease was lost (no mass expiry, no reload)');
-    // Every shard still leased (by the two session actors).
-    const owners = await state.owners();
-    assert.equal(
-      [...owners.values()].reduce((a, b) => a + b, 0),
-      SHARDS,
-    );
+    // Every shard still leased by the two session actors. Polled: a key listing right after the
+    // restart can be served while the restarted node catches up (seen: 985 of 1024 keys listed
+    // while neither actor had lost a lease).
+    await waitUntilShardsSpread(state, ['session-1', 'session-2'], SHARDS, 20_000);
   });
 });
