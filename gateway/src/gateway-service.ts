@@ -116,6 +116,9 @@ export class GatewayService implements GatewayPorts {
   /** Set while a stopping gateway waits for its shutdown broadcast to be written. */
   private broadcastWait?: BroadcastWait;
   private readonly clientLog: ClientEventLog;
+  /** Bus reconnections after an interruption, announced in heartbeats (heartbeat.ts). */
+  private busReconnects = 0;
+  private busInterrupted = false;
   /** Envelopes to shard owners go per owner process, batched per turn, once it is known (owner-direct.ts). */
   private readonly owners: OwnerDirect;
   private readonly traces: ClientTraces;
@@ -207,7 +210,17 @@ export class GatewayService implements GatewayPorts {
       }),
     );
     await this.routers.start();
-    const hb = () => bus.publish(subjects.gatewayHeartbeat, encodeHeartbeat({ gatewayId: this.gatewayId, stopping: false }));
+    const hb = () => bus.publish(subjects.gatewayHeartbeat, encodeHeartbeat({ gatewayId: this.gatewayId, stopping: false, busReconnects: this.busReconnects }));
+    // Back on the bus after an interruption: say so at once, so owners resend what they sent us
+    // meanwhile (it may have died with the NATS node we were on).
+    bus.onStatus?.((status) => {
+      if (status === 'disconnected' || status === 'reconnecting') this.busInterrupted = true;
+      else if (status === 'connected' && this.busInterrupted) {
+        this.busInterrupted = false;
+        this.busReconnects++;
+        hb();
+      }
+    });
     hb();
     this.timers.push(setInterval(hb, this.config['gateway.heartbeatMs']));
     this.timers.push(setInterval(() => this.sweep(), 500));

@@ -184,10 +184,15 @@ export class SessionService implements ShardHandler {
     this.ownership = new StaticOwnership(config.shards);
     this.routers = new RouterChoice({ bus: deps.bus, subjects: deps.subjects, shards: config.shards, heartbeatMs: config['router.heartbeatMs'], log: deps.log });
     this.timers = new SessionTimers(this.now);
-    this.gateways = new GatewayLiveness(config['gateway.heartbeatMs'], this.now, (gw, why) => {
-      if (why === 'silent') this.deps.log.warn('gateway went silent; treating its connections as lost', { gateway: gw });
-      this.gatewayGone(gw);
-    });
+    this.gateways = new GatewayLiveness(
+      config['gateway.heartbeatMs'],
+      this.now,
+      (gw, why) => {
+        if (why === 'silent') this.deps.log.warn('gateway went silent; treating its connections as lost', { gateway: gw });
+        this.gatewayGone(gw);
+      },
+      (gw) => this.resumeConnected(undefined, gw, 'resent_after_bus_gap'),
+    );
     const m = deps.metrics;
     this.counters = {
       events: labelledCounter(m.counter('session_events_total', 'Session envelopes handled, by kind.', ['kind'])),
@@ -252,6 +257,15 @@ export class SessionService implements ShardHandler {
     }
     this.subs.push(bus.subscribe(subjects.routeResync, (m) => this.resyncRouters(m)));
     this.subs.push(bus.subscribe(subjects.gatewayHeartbeat, (m) => this.onHeartbeat(m)));
+    // Our own bus connection came back: what we sent gateways during the gap may be lost.
+    let interrupted = false;
+    bus.onStatus?.((status) => {
+      if (status === 'disconnected' || status === 'reconnecting') interrupted = true;
+      else if (status === 'connected' && interrupted && this.store.durable) {
+        interrupted = false;
+        this.resumeConnected(undefined, undefined, 'resent_after_bus_gap');
+      }
+    });
     if (this.durableBus) this.subs.push(bus.subscribe(subjects.ownerIn(this.ownerToken), (m) => this.onOwnerBatch(m)));
     this.gateways.start();
     await this.routers.start();
@@ -305,21 +319,29 @@ export class SessionService implements ShardHandler {
     this.counters.loadSeconds.observe((performance.now() - t0) / 1000);
   }
 
-  /** After a takeover: what the previous owner may not have sent (core/resume-after-takeover.ts). */
-  private resumeConnected(shard: number): void {
-    const sv = this.served.get(shard);
-    if (!sv) return;
-    for (const s of sv.st.sessions.values()) {
-      if (!s.conn) continue;
-      const out: Effect[] = [];
-      try {
-        if (!resumeAfterTakeover(sv.st, s, this.now(), out)) continue;
-      } catch (err) {
-        this.turnFailed(shard, 'resume_after_takeover', s.key, err);
-        continue;
+  /**
+   * What may not have reached the connected sessions' gateways (core/resume-after-takeover.ts):
+   * after a takeover of `shard` (the previous owner may have died before sending), or, for every
+   * served shard, after a bus interruption of this process or of gateway `gateway` (what was sent
+   * through the NATS node that died may be lost). Runs on the shard owner.
+   */
+  private resumeConnected(shard: number | undefined, gateway?: string, what: 'resent_after_takeover' | 'resent_after_bus_gap' = 'resent_after_takeover'): void {
+    const shards = shard === undefined ? [...this.served.keys()] : [shard];
+    for (const sh of shards) {
+      const sv = this.served.get(sh);
+      if (!sv) continue;
+      for (const s of sv.st.sessions.values()) {
+        if (!s.conn || (gateway !== undefined && s.conn.gateway !== gateway)) continue;
+        const out: Effect[] = [];
+        try {
+          if (!resumeAfterTakeover(sv.st, s, this.now(), out)) continue;
+        } catch (err) {
+          this.turnFailed(sh, 'resume_after_takeover', s.key, err);
+          continue;
+        }
+        this.counters.outcomes(what);
+        this.commit(sh, [s.key], out);
       }
-      this.counters.outcomes('resent_after_takeover');
-      this.commit(shard, [s.key], out);
     }
   }
 
@@ -754,7 +776,7 @@ export class SessionService implements ShardHandler {
   /** A heartbeat that does not decode is dropped and counted by the bus guard. */
   private onHeartbeat(m: BusMsg): void {
     const hb = decodeHeartbeat(m.data);
-    this.gateways.heard(hb.gatewayId, hb.stopping);
+    this.gateways.heard(hb.gatewayId, hb.stopping, hb.busReconnects);
   }
 
   /**

@@ -40,3 +40,24 @@ test('a gateway heard of before a loaded session names it keeps its own clock', 
   g.check();
   assert.deepEqual(gone, ['gw1']);
 });
+
+test('a gateway whose bus connection came back (its reconnection count grew) is reported once per reconnection', () => {
+  const back: string[] = [];
+  const g = new GatewayLiveness(
+    1000,
+    () => 0,
+    () => {},
+    (gw) => back.push(gw),
+  );
+  g.heard('gw1', false, 0);
+  g.heard('gw1', false, 0);
+  assert.deepEqual(back, []);
+  g.heard('gw1', false, 1);
+  g.heard('gw1', false, 1);
+  assert.deepEqual(back, ['gw1']);
+  // First heard with a count already above 0 (this owner started later): nothing to resend.
+  g.heard('gw2', false, 3);
+  assert.deepEqual(back, ['gw1']);
+  g.heard('gw2', false, 4);
+  assert.deepEqual(back, ['gw1', 'gw2']);
+});

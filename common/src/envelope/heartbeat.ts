@@ -4,6 +4,12 @@ import { envelopeReader, envelopeWriter } from './envelope-version.js';
 export interface Heartbeat {
   gatewayId: string;
   stopping: boolean;
+  /**
+   * How many times this gateway's bus connection came back after an interruption (appended in
+   * envelope 1.x; 0 when absent). Owners resend in-flight deliveries to its connections when it
+   * grows: what they sent it during the gap may be lost (docs/sharding.md, "A NATS cluster").
+   */
+  busReconnects?: number;
 }
 
 /** Router heartbeat on `routerHeartbeat`; `stopping` announces a graceful stop. */
@@ -23,12 +29,17 @@ function decodeBeat(data: Uint8Array): [string, boolean] {
 }
 
 export function encodeHeartbeat(h: Heartbeat): Buffer {
-  return encodeBeat(h.gatewayId, h.stopping);
+  const w = envelopeWriter().str(h.gatewayId).bool(h.stopping);
+  // Absent until the first reconnection: the heartbeat stays the 1.0 layout byte for byte.
+  if (h.busReconnects) w.u32(h.busReconnects);
+  return w.finish();
 }
 
 export function decodeHeartbeat(data: Uint8Array): Heartbeat {
-  const [gatewayId, stopping] = decodeBeat(data);
-  return { gatewayId, stopping };
+  const r = envelopeReader(data);
+  const h: Heartbeat = { gatewayId: r.str(), stopping: r.bool() };
+  if (!r.done) h.busReconnects = r.u32();
+  return h;
 }
 
 export function encodeRouterBeat(b: RouterBeat): Buffer {

@@ -19,7 +19,10 @@ import type { ShardState } from './shard-state.js';
  * [MQTT-4.4.0-1] (5.0); we resend on the same connection in this one case, as EMQX's
  * retry_interval does, rather than close the connection (which would fire Wills of devices that
  * did nothing wrong). A planned handoff never needs it: the releasing owner sends everything
- * before it lets the lease go. Runs on the shard owner, once, right after loading the shard.
+ * before it lets the lease go. The same gap opens when a NATS node dies under this owner's or
+ * the gateway's bus connection: what was sent through it may be lost in transit, so the runner
+ * also calls this for the sessions concerned once the connection is back. Runs on the shard
+ * owner, right after loading the shard or after such a bus interruption.
  */
 export function resumeAfterTakeover(st: ShardState, s: Session, now: number, out: Effect[]): boolean {
   if (!s.conn || (s.inflight.size === 0 && s.queue.length === 0)) return false;

@@ -7,12 +7,16 @@
  */
 export class GatewayLiveness {
   private readonly lastHeard = new Map<string, number>();
+  /** Per gateway, the bus reconnection count its heartbeats carried last. */
+  private readonly reconnects = new Map<string, number>();
   private timer?: NodeJS.Timeout;
 
   constructor(
     private readonly heartbeatMs: number,
     private readonly now: () => number,
     private readonly gone: (gateway: string, why: 'stopping' | 'silent') => void,
+    /** The gateway's bus connection came back after an interruption: deliveries sent it meanwhile may be lost. */
+    private readonly reconnected: (gateway: string) => void = () => {},
   ) {}
 
   start(): void {
@@ -26,9 +30,16 @@ export class GatewayLiveness {
   }
 
   /** A heartbeat arrived (stopping: the gateway is shutting down). */
-  heard(gateway: string, stopping: boolean): void {
-    if (stopping) this.declareGone(gateway, 'stopping');
-    else this.lastHeard.set(gateway, this.now());
+  heard(gateway: string, stopping: boolean, busReconnects = 0): void {
+    if (stopping) {
+      this.declareGone(gateway, 'stopping');
+      return;
+    }
+    this.lastHeard.set(gateway, this.now());
+    const before = this.reconnects.get(gateway);
+    if (before === busReconnects) return;
+    this.reconnects.set(gateway, busReconnects);
+    if (before !== undefined && busReconnects > before) this.reconnected(gateway);
   }
 
   /**
@@ -47,6 +58,7 @@ export class GatewayLiveness {
 
   private declareGone(gateway: string, why: 'stopping' | 'silent'): void {
     this.lastHeard.delete(gateway);
+    this.reconnects.delete(gateway);
     this.gone(gateway, why);
   }
 }
