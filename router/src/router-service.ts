@@ -248,7 +248,7 @@ export class RouterService {
 
   private onPublish(msg: BusMsg): void {
     const p = decodeRoutePublish(msg.data);
-    this.routePublish(p, msg.reply ? (status) => void msg.respond(Buffer.from([status])) : undefined);
+    this.routePublish(p, msg.reply ? (status) => void msg.respond(statusBytes(status)) : undefined);
   }
 
   /** A backend publish (backend-publish.ts): routed like a device's, answered in JSON. */
@@ -426,6 +426,13 @@ export class RouterService {
     });
     msg.respond(encodeRetainedAnswer(answer));
   }
+}
+
+/** One immutable one-byte answer per route status, shared by every answer (no Buffer per QoS 1 publish). */
+const STATUS_BYTES: Buffer[] = [];
+
+function statusBytes(status: number): Buffer {
+  return (STATUS_BYTES[status] ??= Buffer.from([status]));
 }
 
 /** How long a starting router waits for resync answers before asking again for the missing shards. */

@@ -86,3 +86,25 @@ test('the scratch buffer grows for large envelopes and later envelopes are indep
   assert.deepEqual(r.bytes(), big);
   assert.equal(new Reader(b).str(), 'second');
 });
+
+test('short strings read again (the interning cache) equal a fresh UTF-8 decode of their bytes, collisions and invalid UTF-8 included', () => {
+  const bodies: Buffer[] = [];
+  // More distinct short strings than the cache has slots, so slots collide and are replaced.
+  for (let i = 0; i < 10_000; i++) bodies.push(Buffer.from(`t/${i.toString(36)}/d`, 'utf8'));
+  // Same length, one byte apart; multi-byte characters; bytes that are not UTF-8; 64 and 65 bytes.
+  bodies.push(Buffer.from('abcd'), Buffer.from('abce'), Buffer.from('ü/é'), Buffer.from([0xff, 0xfe, 0x41]), Buffer.from([0xc3]), Buffer.from([0xed, 0xa0, 0x80]));
+  bodies.push(Buffer.alloc(64, 0x61), Buffer.alloc(65, 0x61), Buffer.alloc(0));
+  const framed = bodies.map((b) => {
+    const head = Buffer.alloc(2);
+    head.writeUInt16BE(b.length);
+    return Buffer.concat([head, b]);
+  });
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < framed.length; i++) {
+      // Each round reads from a fresh copy: equal bytes at another address give the same string.
+      const r = new Reader(Buffer.from(framed[i]!));
+      assert.equal(r.str(), bodies[i]!.toString('utf8'), `string ${i}, round ${round}`);
+      assert.equal(r.done, true);
+    }
+  }
+});

@@ -199,6 +199,12 @@ class MemoryBus implements Bus {
   private wildcard: MemSub[] = [];
   /** Published subject -> receivers; cleared whenever a subscription comes or goes. */
   private readonly routes = new Map<string, Route>();
+  /**
+   * Whether some subscription may match a reply subject (`_INBOX.…`); undefined until asked
+   * after a subscription came or went. Replies (one per request: every QoS 1 route and
+   * delivery) skip the uncached route lookup when nobody can be listening.
+   */
+  private inboxListened: boolean | undefined;
 
   private readonly ring = new DeliveryRing(INITIAL_RING_CAPACITY);
   private scheduled = false;
@@ -259,7 +265,7 @@ class MemoryBus implements Bus {
       const list = this.exact.get(subject);
       this.exact.set(subject, list ? [...list, sub] : [sub]);
     }
-    this.routes.clear();
+    this.subscriptionsChanged();
     return sub;
   }
 
@@ -275,7 +281,25 @@ class MemoryBus implements Bus {
         else this.exact.set(sub.subject, rest);
       }
     }
+    this.subscriptionsChanged();
+  }
+
+  private subscriptionsChanged(): void {
     this.routes.clear();
+    this.inboxListened = undefined;
+  }
+
+  /** A superset of the subscriptions that can match `_INBOX.…`: an exact `_INBOX…` subject, or a wildcard whose first token can be `_INBOX`. */
+  private someoneListensOnInboxes(): boolean {
+    if (this.inboxListened !== undefined) return this.inboxListened;
+    let listened = false;
+    for (const s of this.exact.keys()) if (s.startsWith('_INBOX')) listened = true;
+    for (const s of this.wildcard) {
+      const first = s.tokens![0];
+      if (first === '*' || first === '>' || first === '_INBOX') listened = true;
+    }
+    this.inboxListened = listened;
+    return listened;
   }
 
   request(subject: string, data: Uint8Array, opts: RequestOptions): Promise<BusMsg> {
@@ -335,7 +359,7 @@ class MemoryBus implements Bus {
     for (const s of this.wildcard) s.closed = true;
     this.exact.clear();
     this.wildcard = [];
-    this.routes.clear();
+    this.subscriptionsChanged();
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);
       p.reject(new Error(`bus closed before a reply to ${p.subject} arrived`));
@@ -353,6 +377,12 @@ class MemoryBus implements Bus {
       msg = new MemMsg(this, subject, data, reply, headers);
       const target = new MemSub(this, subject, undefined, p.resolve, undefined);
       this.ring.push(target, msg);
+      // The usual case: a reply to a request of ours (its subject is valid: we made it) that no
+      // subscription can also match.
+      if (!this.someoneListensOnInboxes()) {
+        this.schedule();
+        return;
+      }
     }
     // Someone may also listen on `_INBOX.>`; uncached so unique inboxes do not fill the cache.
     const route = this.route(subject, false);
