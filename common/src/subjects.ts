@@ -59,25 +59,54 @@ export interface SubjectSpace {
 
 const SAFE = /^[A-Za-z0-9_-]+$/;
 
+/**
+ * Subjects built per message (a shard inbox for every routed copy and ack, a gateway's outbox
+ * every turn) are built and checked once and then reused: no string concatenation or regex per
+ * message, and the bus's subject lookups hash a string whose hash is already cached.
+ * Bounded: ids beyond MAX_CACHED_IDS (gateways and routers come and go over months) start afresh.
+ */
+const MAX_CACHED_IDS = 4096;
+
+function cachedById(make: (id: string) => string): (id: string) => string {
+  const cache = new Map<string, string>();
+  return (id) => {
+    let subject = cache.get(id);
+    if (subject === undefined) {
+      subject = make(id);
+      if (cache.size >= MAX_CACHED_IDS) cache.clear();
+      cache.set(id, subject);
+    }
+    return subject;
+  };
+}
+
 export function subjectSpace(prefix = 'mqtt'): SubjectSpace {
   if (!SAFE.test(prefix)) throw new Error(`bus subject prefix must match ${SAFE}`);
+  const byShard: string[] = [];
   return {
-    sessionIn: (shard) => `${prefix}.sess.${shard}.in`,
+    sessionIn: (shard) => {
+      const cached = byShard[shard];
+      if (cached !== undefined) return cached;
+      const subject = `${prefix}.sess.${shard}.in`;
+      // Shard numbers are 0..65535 (the shards setting); anything else is built, not kept.
+      if (Number.isInteger(shard) && shard >= 0 && shard < 65536) byShard[shard] = subject;
+      return subject;
+    },
     sessionInAll: `${prefix}.sess.*.in`,
     ownerIn: (token) => {
       if (!SAFE.test(token)) throw new Error(`owner token must match ${SAFE}: ${token}`);
       return `${prefix}.sess.v1.owner.${token}`;
     },
-    gatewayOut: (gatewayId) => {
+    gatewayOut: cachedById((gatewayId) => {
       if (!SAFE.test(gatewayId)) throw new Error(`gateway id must match ${SAFE}: ${gatewayId}`);
       return `${prefix}.gw.${gatewayId}.out`;
-    },
+    }),
     gatewayHeartbeat: `${prefix}.gw.hb`,
     routePublish: `${prefix}.route.pub`,
-    routePublishTo: (routerId) => {
+    routePublishTo: cachedById((routerId) => {
       if (!SAFE.test(routerId)) throw new Error(`router id must match ${SAFE}: ${routerId}`);
       return `${prefix}.route.v1.pub.${routerId}`;
-    },
+    }),
     routerHeartbeat: `${prefix}.route.v1.hb`,
     routerProbe: `${prefix}.route.v1.probe`,
     routeSubscription: `${prefix}.route.sub`,
