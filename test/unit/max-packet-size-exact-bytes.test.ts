@@ -128,3 +128,24 @@ for (const proto of [3, 4, 5] as ProtocolVersion[]) {
     if (proto === 5) assert.deepEqual((unsub as unknown as { granted: number[] }).granted, [0, 0x11]);
   });
 }
+
+test("the gateway's own PUBACK (every QoS 1 PUBLISH): the packet id and, in 5.0, the reason code, read back by mqtt-packet; within the client's limit", () => {
+  for (const proto of [3, 4, 5] as ProtocolVersion[]) {
+    for (const id of [1, 0xff, 0x100, 0x1234, 0xffff]) {
+      for (const rc of proto === 5 ? [undefined, 0, 0x10, 0x87, 0x97] : [undefined]) {
+        const c = conn(0);
+        c.proto = proto;
+        const bytes = encodeOwnPacket(c, { cmd: 'puback', messageId: id, ...(rc === undefined ? {} : { reasonCode: rc }) } as mqtt.Packet)!;
+        const p = decodePacket(bytes, proto) as mqtt.IPubackPacket;
+        assert.equal(p.cmd, 'puback');
+        assert.equal(p.messageId, id);
+        assert.equal(p.reasonCode ?? 0, rc ?? 0, `v${proto} id ${id} rc ${rc}`);
+        // [MQTT-3.1.2-24] (5.0): one byte over the client's limit, and it is not written.
+        c.clientMaxPacketBytes = bytes.length;
+        assert.deepEqual(encodeOwnPacket(c, { cmd: 'puback', messageId: id, ...(rc === undefined ? {} : { reasonCode: rc }) } as mqtt.Packet), bytes);
+        c.clientMaxPacketBytes = bytes.length - 1;
+        assert.equal(encodeOwnPacket(c, { cmd: 'puback', messageId: id, ...(rc === undefined ? {} : { reasonCode: rc }) } as mqtt.Packet), undefined);
+      }
+    }
+  }
+});
