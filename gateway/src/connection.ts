@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import mqtt from 'mqtt-packet';
 import { FrameGuard } from './frame-guard.js';
+import { parsePlainPuback } from './protocol/parse-plain-puback.js';
 import { parsePlainPublish, wholePacketEnd } from './protocol/parse-plain-publish.js';
 import { createConnState, type ConnState } from './protocol/conn-state.js';
 import type { ConnTracer } from './client-trace.js';
@@ -129,8 +130,9 @@ export class Connection {
   }
 
   /**
-   * Whole PUBLISH packets without properties at the front of a chunk are decoded here
-   * (parse-plain-publish.ts: the same packet objects, without mqtt-packet's per-step overhead);
+   * Whole PUBLISH packets without properties and short PUBACKs at the front of a chunk are decoded
+   * here (parse-plain-publish.ts, parse-plain-puback.ts: the same packet objects, without
+   * mqtt-packet's per-step overhead);
    * from the first other packet on, the rest of the chunk goes to mqtt-packet, exactly as it
    * would have without the fast path. Only at a packet boundary (no unfinished packet kept).
    *
@@ -157,7 +159,8 @@ export class Connection {
     while (pos < n) {
       const end = wholePacketEnd(chunk, pos);
       if (end < 0) break;
-      const p = parsePlainPublish(chunk, pos, end, this.settings.protocolVersion === 5);
+      const v5 = this.settings.protocolVersion === 5;
+      const p = parsePlainPublish(chunk, pos, end, v5) ?? parsePlainPuback(chunk, pos, end, v5);
       if (p === undefined) break;
       pos = end;
       this.onPacket(this, p);

@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { test } from 'node:test';
 import mqtt from 'mqtt-packet';
 import { Connection, fieldsFillPacket } from '../../gateway/src/connection.js';
+import { parsePlainPuback } from '../../gateway/src/protocol/parse-plain-puback.js';
 import { parsePlainPublish, wholePacketEnd } from '../../gateway/src/protocol/parse-plain-publish.js';
 import { FakeSocket } from '../support/fake-socket.js';
 
@@ -186,4 +187,43 @@ test('writes of one turn leave as one buffer, in order; uncorkNow sends at once'
   assert.deepEqual(sock.written, [Buffer.from('abcd'), Buffer.from('e')]);
   await new Promise((r) => setImmediate(r));
   assert.equal(sock.written.length, 2);
+});
+
+for (const v of [4, 5] as const) {
+  test(`v${v}: PUBACKs (a subscriber's acks of QoS 1 deliveries) take the fast path and emit exactly mqtt-packet's packets`, () => {
+    const acks: Buffer[] = [];
+    for (const id of [1, 2, 0xff, 0x100, 0x1234, 0xffff]) acks.push(gen({ cmd: 'puback', messageId: id }, v));
+    // 5.0 reason codes and properties (longer forms) are left to mqtt-packet, and so is the next packet.
+    if (v === 5) {
+      acks.push(gen({ cmd: 'puback', messageId: 9, reasonCode: 0x10 }, v));
+      acks.push(gen({ cmd: 'puback', messageId: 10, reasonCode: 0x80, properties: { reasonString: 'no' } }, v));
+    }
+    acks.push(gen({ cmd: 'puback', messageId: 11 }, v));
+    const tail = Buffer.concat(acks);
+    const s = Buffer.concat([connectOf(v), tail]);
+    const before = fastPathPackets;
+    assert.deepEqual(viaConnection([connectOf(v), tail]), reference([s]));
+    // The 6 Success acks in front; in 5.0 the one with a reason code 0x10 ends the fast path for the chunk.
+    assert.equal(fastPathPackets - before, v === 4 ? 7 : 6);
+    // The three Success forms of 5.0 (Remaining Length 2, 3, 4): only 2 is valid in 3.1.1, the others
+    // end as with mqtt-packet alone (fields do not fill the packet).
+    for (const form of [[0x40, 2, 0xbe, 0xef], [0x40, 3, 0xbe, 0xef, 0], [0x40, 4, 0xbe, 0xef, 0, 0], [0x40, 4, 0xbe, 0xef, 0, 1], [0x40, 3, 0xbe, 0xef, 0x10]]) {
+      const acksOf = Buffer.concat([Buffer.from(form), Buffer.from(form)]);
+      const after = fastPathPackets;
+      assert.deepEqual(viaConnection([connectOf(v), acksOf]), reference([Buffer.concat([connectOf(v), acksOf])]), `v${v} ${form}`);
+      const fast = form[1] === 2 || (v === 5 && form[4] === 0 && (form[1] === 3 || form[5] === 0));
+      assert.equal(fastPathPackets - after, fast ? 2 : 0, `v${v} ${form}`);
+    }
+  });
+}
+
+test('parsePlainPuback declines what it does not decode: reserved flags, other lengths, other packets', () => {
+  const ok = Buffer.from([0x40, 2, 0x12, 0x34]);
+  assert.deepEqual(plain(parsePlainPuback(ok, 0, 4, false)!), reference([ok]).packets[0]);
+  assert.equal(parsePlainPuback(Buffer.from([0x41, 2, 0, 1]), 0, 4, false), undefined);
+  assert.equal(parsePlainPuback(Buffer.from([0x40, 3, 0, 1, 0x10]), 0, 5, true), undefined);
+  assert.equal(parsePlainPuback(Buffer.from([0x50, 2, 0, 1]), 0, 4, false), undefined);
+  // Flags set on a PUBACK end as with mqtt-packet alone, through the Connection too.
+  const bad = Buffer.concat([connect4, Buffer.from([0x41, 2, 0, 1])]);
+  assert.deepEqual(viaConnection([connect4, bad.subarray(connect4.length)]), reference([bad]));
 });
