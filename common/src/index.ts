@@ -103,6 +103,7 @@ export type { AuthRefusedEvent, DisconnectReason, OwnerClientEvent, SessionEndRe
 export { exportHeaders, messageFromHeaders } from './integration/message-headers.js';
 export { publishClientEvent } from './integration/publish-client-event.js';
 export { subjectToken, topicTokens } from './integration/subject-token.js';
+export { utf8Interned } from './interned-string.js';
 export { errorFields, LogEveryNth } from './log-every-nth.js';
 export { createLogger, type Logger, silentLogger } from './log.js';
 export { beforeScrape, counterFromTotal, labelledCounter, Metrics } from './metrics.js';

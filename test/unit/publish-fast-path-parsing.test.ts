@@ -207,7 +207,13 @@ for (const v of [4, 5] as const) {
     assert.equal(fastPathPackets - before, v === 4 ? 7 : 6);
     // The three Success forms of 5.0 (Remaining Length 2, 3, 4): only 2 is valid in 3.1.1, the others
     // end as with mqtt-packet alone (fields do not fill the packet).
-    for (const form of [[0x40, 2, 0xbe, 0xef], [0x40, 3, 0xbe, 0xef, 0], [0x40, 4, 0xbe, 0xef, 0, 0], [0x40, 4, 0xbe, 0xef, 0, 1], [0x40, 3, 0xbe, 0xef, 0x10]]) {
+    for (const form of [
+      [0x40, 2, 0xbe, 0xef],
+      [0x40, 3, 0xbe, 0xef, 0],
+      [0x40, 4, 0xbe, 0xef, 0, 0],
+      [0x40, 4, 0xbe, 0xef, 0, 1],
+      [0x40, 3, 0xbe, 0xef, 0x10],
+    ]) {
       const acksOf = Buffer.concat([Buffer.from(form), Buffer.from(form)]);
       const after = fastPathPackets;
       assert.deepEqual(viaConnection([connectOf(v), acksOf]), reference([Buffer.concat([connectOf(v), acksOf])]), `v${v} ${form}`);

@@ -9,6 +9,7 @@
  * before a decoder loops or allocates (count16/count32), so a lying length costs nothing.
  */
 
+import { utf8Interned } from '../interned-string.js';
 import { EnvelopeError } from './envelope-error.js';
 
 export { EnvelopeError } from './envelope-error.js';
@@ -160,7 +161,7 @@ export class Reader {
   str(): string {
     const n = this.u16();
     if (this.pos + n > this.buf.length) throw truncated();
-    const s = n <= MAX_INTERNED_BYTES ? internedString(this.buf, this.pos, n) : this.buf.toString('utf8', this.pos, this.pos + n);
+    const s = utf8Interned(this.buf, this.pos, n);
     this.pos += n;
     return s;
   }
@@ -215,39 +216,6 @@ export function oneOf<T extends number>(v: number, allowed: readonly T[], what: 
 export function knownBits(flags: number, known: number, what: string): number {
   if ((flags & ~known) !== 0) throw new EnvelopeError(`unknown ${what} bits 0x${flags.toString(16)}`);
   return flags;
-}
-
-/**
- * Short strings read from envelopes, by a hash of their bytes. The same topics, session keys
- * and mountpoints are read again on every hop of every message (gateway -> router -> shard
- * owner -> gateway); a hit returns the string already decoded: no native UTF-8 decode, no new
- * string, and Map lookups keyed by it reuse its cached hash. A slot holds the exact bytes it
- * was decoded from, so a hit returns what decoding those bytes returns (invalid UTF-8 included).
- * Direct-mapped: a collision replaces the slot. Bounded: 4096 strings of at most 64 bytes.
- */
-const MAX_INTERNED_BYTES = 64;
-const INTERN_SLOTS = 4096;
-const internedBytes = Buffer.alloc(INTERN_SLOTS * MAX_INTERNED_BYTES);
-const internedLengths = new Int32Array(INTERN_SLOTS).fill(-1);
-const interned: string[] = new Array<string>(INTERN_SLOTS).fill('');
-
-function internedString(b: Buffer, pos: number, n: number): string {
-  if (n === 0) return '';
-  // FNV-1a over the bytes.
-  let h = 0x811c9dc5;
-  for (let i = 0; i < n; i++) h = Math.imul(h ^ b[pos + i]!, 0x01000193);
-  const slot = (h >>> 0) & (INTERN_SLOTS - 1);
-  const base = slot * MAX_INTERNED_BYTES;
-  if (internedLengths[slot] === n) {
-    let i = 0;
-    while (i < n && internedBytes[base + i] === b[pos + i]) i++;
-    if (i === n) return interned[slot]!;
-  }
-  const s = b.toString('utf8', pos, pos + n);
-  b.copy(internedBytes, base, pos, pos + n);
-  internedLengths[slot] = n;
-  interned[slot] = s;
-  return s;
 }
 
 function truncated(): EnvelopeError {

@@ -1,4 +1,5 @@
 import type { IPublishPacket } from 'mqtt-packet';
+import { utf8Interned } from '../../../common/src/index.js';
 
 /**
  * Hot-path decoder for the most common packet: a PUBLISH without MQTT 5 properties, whole in one
@@ -45,7 +46,8 @@ export function parsePlainPublish(buf: Buffer, pos: number, end: number, v5: boo
   const topicLen = (buf[p]! << 8) | buf[p + 1]!;
   p += 2;
   if (p + topicLen > end) return undefined;
-  const topic = buf.toString('utf8', p, p + topicLen);
+  // The same topics arrive again and again: decoded once (interned-string.ts).
+  const topic = utf8Interned(buf, p, topicLen);
   p += topicLen;
   const retain = (b0 & 1) !== 0;
   const dup = (b0 & 8) !== 0;
