@@ -31,6 +31,8 @@ test('strings encode as u16 length + UTF-8 and read back unchanged', () => {
     assert.deepEqual(buf, expectedStr(s), JSON.stringify(s.slice(0, 20)));
     const back = new Reader(buf).str();
     assert.equal(back, Buffer.from(s, 'utf8').toString('utf8'));
+    // Request ids are read without the string cache, with the same result.
+    assert.equal(new Reader(buf).uniqueStr(), back);
   }
 });
 

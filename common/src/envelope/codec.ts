@@ -165,6 +165,14 @@ export class Reader {
     this.pos += n;
     return s;
   }
+  /** A string that never repeats (a request id): decoded without the cache, which it would only churn. */
+  uniqueStr(): string {
+    const n = this.u16();
+    if (this.pos + n > this.buf.length) throw truncated();
+    const s = this.buf.toString('utf8', this.pos, this.pos + n);
+    this.pos += n;
+    return s;
+  }
   /** A view into the envelope (no copy): callers that keep it must not mutate it. */
   bytes(): Buffer {
     const n = this.u32();

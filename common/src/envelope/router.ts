@@ -41,7 +41,7 @@ export function decodeRoutePublish(data: Uint8Array): RoutePublish {
       p.exclude = exclude;
     }
   }
-  if (!r.done) p.id = r.str();
+  if (!r.done) p.id = r.uniqueStr();
   return p;
 }
 

@@ -336,7 +336,7 @@ export function decodeSessionIn(data: Uint8Array): SessionInEnv {
         targets.push(t);
       }
       const d: DeliverEnv = { kind, targets, message: readMessage(r) };
-      if (!r.done) d.id = r.str();
+      if (!r.done) d.id = r.uniqueStr();
       return d;
     }
     case SessIn.GatewayGone:
