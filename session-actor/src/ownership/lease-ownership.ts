@@ -2,6 +2,7 @@ import type { KV, KvWatchEntry } from '@nats-io/kv';
 import type { QueuedIterator } from '@nats-io/transport-node';
 import { type Logger, type Metrics, rendezvousOwner } from '../../../common/src/index.js';
 import { isCasConflict } from '../persistence/kv-buckets.js';
+import { isLeaving, MemberAnnouncement, memberKey, memberOfKey } from './member-announcement.js';
 import type { ShardHandler, ShardOwnership } from './shard-ownership.js';
 
 export interface LeaseOptions {
@@ -14,35 +15,47 @@ export interface LeaseOptions {
   log: Logger;
   metrics: Metrics;
   now?: () => number;
-  /** A faster compare-and-set put for renewals (kv-buckets.ts); default: leases.update. */
+  /** A faster compare-and-set put of a lease key (kv-buckets.ts), for re-checks after a gap; default: leases.update. */
   renewLease?: (key: string, value: string, revision: number, timeoutMs: number) => Promise<number>;
 }
 
 interface Held {
   rev: number;
-  /** A renewal of this lease is in flight: never two at once (the second would fail its CAS). */
-  renewing: boolean;
-  /** Local time until which writes are allowed: renewal send time + TTL - safety margin. */
-  validUntil: number;
+  /** After a gap in our announcement: the lease must be re-checked (CAS) before any write. */
+  recheck: boolean;
+  /** A re-check of this lease is in flight: never two at once (the second would fail its CAS). */
+  rechecking: boolean;
   state: 'loading' | 'serving' | 'releasing';
 }
 
+/** A lease as last seen (lease watch or a read): its owner and revision. */
+interface SeenLease {
+  owner: string;
+  rev: number;
+  /** Order of the observation (see ownerGone). */
+  seq: number;
+}
+
 const LEASE = 'shard.';
-const MEMBER = 'm.';
 
 /**
- * Shard ownership by lease (docs/sharding.md). Runs in each session
- * actor process with a NATS bus.
+ * Shard ownership by lease (docs/sharding.md). Runs in each session actor process with a
+ * NATS bus.
  *
- * - Members announce themselves in `<prefix>-members` (bucket TTL = lease TTL), renewed
- *   every leaseRenewMs; the live member list is whatever has not expired.
+ * - Members announce themselves in `<prefix>-members` (bucket TTL = lease TTL) every
+ *   leaseRenewMs with a compare-and-set update (member-announcement.ts); the live member
+ *   list is whatever has not expired. That announcement is the only periodic write: lease
+ *   cost is O(members), not O(shards).
  * - Shard n should be owned by rendezvousOwner(members, n). A process claims the shards it
- *   should own with KV create (`shard.<n>` -> node id), renews each lease with a
- *   compare-and-set update on the revision it last wrote, and hands off (release, then
- *   delete with CAS) the shards it should no longer own.
- * - A crashed owner stops renewing: its leases vanish after the bucket TTL and the shards'
- *   new rendezvous owners create them. A paused owner that wakes up finds its local
- *   validity over (mayWrite false) and its CAS renewals failing: it drops the shards.
+ *   should own by writing `shard.<n>` -> node id: KV create when there is no lease, or a
+ *   compare-and-set update on the revision it read when the lease names a member whose
+ *   announcement is gone from the members bucket. Leases are not renewed: the right to write
+ *   every held shard follows the owner's own announcement (validity = send time of its last
+ *   successful announcement + TTL - safety margin). A planned move deletes the lease with CAS.
+ * - A crashed owner stops announcing: its member key expires after the TTL and the shards' new
+ *   rendezvous owners take its leases over by CAS. A paused owner that wakes up finds its
+ *   validity over (mayWrite false) and its announcement's CAS failing (a gap): it re-checks
+ *   each lease it holds with a CAS before writing again, and drops those that were taken.
  */
 export class LeaseOwnership implements ShardOwnership {
   private readonly held = new Map<number, Held>();
@@ -50,10 +63,18 @@ export class LeaseOwnership implements ShardOwnership {
   private members: string[] = [];
   /** Member id -> when its announcement was last seen on the members watch (local clock). */
   private readonly memberSeen = new Map<string, number>();
+  /** Shard -> its lease as last seen (lease watch, reads): a hint, every claim is a CAS. */
+  private readonly seenLeases = new Map<number, SeenLease>();
+  /** Member id -> a read of its announcement on the server, and when it was sent (see ownerGone). */
+  private readonly goneChecks = new Map<string, { seq: number; gone: Promise<boolean>; result?: boolean }>();
+  private seq = 0;
+  private readonly announcement: MemberAnnouncement;
+  /** Leases naming our node id that we do not hold (an earlier process with our id) are ours to take from then on. */
+  private ownIdLeasesFreeAt = Infinity;
   private handler?: ShardHandler;
   private timer?: NodeJS.Timeout;
   private renewTimer?: NodeJS.Timeout;
-  private announcing = false;
+  private announcing?: Promise<void>;
   private quick?: NodeJS.Timeout;
   private ticking?: Promise<void>;
   private again = false;
@@ -75,25 +96,29 @@ export class LeaseOwnership implements ShardOwnership {
   ) {
     this.now = o.now ?? Date.now;
     this.startedAt = this.now();
+    this.announcement = new MemberAnnouncement(memberKv, { nodeId: o.nodeId, leaseTtlMs: o.leaseTtlMs, leaseSafetyMs: o.leaseSafetyMs, timeoutMs: o.leaseRenewMs, now: this.now });
     const metrics = o.metrics;
     metrics.gauge('session_shards_owned', 'Shards this session actor owns.', [], (g) => g.set(this.held.size));
     // The cluster's shard count beside it, so an alert can compare sum(owned) with it.
     metrics.gauge('session_shards_configured', 'Virtual shards of the cluster (setting shards); every one should have an owner.', [], (g) => g.set(o.shards));
     this.m = {
       handoffs: metrics.counter('session_shard_handoffs_total', 'Planned shard moves, by direction (in: received from a releasing owner, out: released).', ['direction']),
-      takeovers: metrics.counter('session_shard_takeovers_total', "Shards taken over after the previous owner's lease expired (crash, pause)."),
-      lost: metrics.counter('session_shard_leases_lost_total', 'Leases this process lost (expired while paused, or taken by another owner).'),
+      takeovers: metrics.counter('session_shard_takeovers_total', "Shards taken over after the previous owner's announcement expired (crash, pause)."),
+      lost: metrics.counter('session_shard_leases_lost_total', 'Leases this process lost (taken by another owner while it was paused or cut off, or dropped by the runner).'),
     };
   }
 
   async start(handler: ShardHandler): Promise<void> {
     this.handler = handler;
-    await this.announce();
+    // An earlier process with our node id may still write until its last announcement's
+    // validity is over: that ended before our announcement replaced its own plus one TTL.
+    this.ownIdLeasesFreeAt = (await this.announcement.join()) + this.o.leaseTtlMs;
     // Listed once at start; afterwards membership follows the watch (no consumer per round).
     const now = this.now();
     for (const id of await this.listMembers()) this.memberSeen.set(id, now);
+    // The lease watch starts with every lease's last value: owners and revisions to claim on.
     void this.follow(
-      () => this.leases.watch({ include: 'updates' }),
+      () => this.leases.watch(),
       (e) => this.onLeaseEvent(e),
     );
     void this.follow(
@@ -104,8 +129,8 @@ export class LeaseOwnership implements ShardOwnership {
     this.started = true;
     this.timer = setInterval(() => void this.tick(), this.o.leaseRenewMs);
     this.timer.unref();
-    // Renewals run on their own clock: a slow round (shard loads, a NATS leader election
-    // stalling a claim) must never delay them past the lease TTL.
+    // Announcements run on their own clock: a slow round (shard loads, a NATS leader election
+    // stalling a claim) must never delay them past the TTL.
     this.renewTimer = setInterval(() => void this.renewAll(), this.o.leaseRenewMs);
     this.renewTimer.unref();
   }
@@ -113,19 +138,24 @@ export class LeaseOwnership implements ShardOwnership {
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
-    if (this.renewTimer) clearInterval(this.renewTimer);
     if (this.quick) clearTimeout(this.quick);
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     await this.ticking;
     for (const w of this.watches.splice(0)) w.stop();
-    // Leave first, so the others compute the moves without us, then hand every shard off.
-    await this.memberKv.delete(MEMBER + this.o.nodeId).catch(() => {});
+    // Leaving first, so the others compute the moves without us; the announcement goes on (our
+    // right to write the shards while they are released), then every shard is handed off.
+    await this.announcing;
+    this.announcement.markLeaving();
+    await this.renewAll();
     await Promise.all([...this.held.keys()].map((s) => this.handoff(s)));
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    await this.announcing;
+    await this.announcement.remove().catch(() => {});
   }
 
   mayWrite(shard: number): boolean {
     const h = this.held.get(shard);
-    return h !== undefined && this.now() < h.validUntil;
+    return h !== undefined && !h.recheck && this.now() < this.announcement.validUntil;
   }
 
   abandon(shard: number): void {
@@ -178,37 +208,48 @@ export class LeaseOwnership implements ShardOwnership {
     }
   }
 
-  /** A lease was released (deleted): claim it at once if it is ours by rendezvous. */
+  /**
+   * Keeps the lease hints up to date; a lease released (deleted) is claimed at once if it is
+   * ours by rendezvous.
+   */
   private onLeaseEvent(e: KvWatchEntry): void {
-    if (this.stopping || e.operation === 'PUT' || !e.key.startsWith(LEASE)) return;
+    if (!e.key.startsWith(LEASE)) return;
     const shard = Number(e.key.slice(LEASE.length));
-    if (!Number.isInteger(shard) || this.held.has(shard)) return;
+    if (!Number.isInteger(shard)) return;
+    if (e.operation === 'PUT') {
+      this.seenLeases.set(shard, { owner: e.string(), rev: e.revision, seq: ++this.seq });
+      return;
+    }
+    this.seenLeases.delete(shard);
+    // A release seen live; the last values replayed when the watch (re)opens are left to the rounds.
+    if (this.stopping || !e.isUpdate || this.held.has(shard)) return;
     if (rendezvousOwner(this.members, shard) === this.o.nodeId) void this.claim(shard, 'handoff');
   }
 
   /**
    * Membership follows the members watch: a PUT (re-announced every renewal) keeps a member
-   * alive for one TTL, a DEL (a member stopping) removes it. A member that joined or left
-   * makes us recompute at once instead of at the next round.
+   * alive for one TTL, a DEL or a PUT saying it is leaving removes it. A member that joined or
+   * left makes us recompute at once instead of at the next round.
    */
   private onMemberEvent(e: KvWatchEntry): void {
-    if (this.stopping || !e.key.startsWith(MEMBER)) return;
-    const id = e.key.slice(MEMBER.length);
+    const id = memberOfKey(e.key);
+    if (this.stopping || id === undefined) return;
+    this.goneChecks.delete(id);
     const known = this.members.includes(id);
-    if (e.operation === 'PUT') this.memberSeen.set(id, this.now());
+    const alive = e.operation === 'PUT' && !isLeaving(e.string());
+    if (alive) this.memberSeen.set(id, this.now());
     else this.memberSeen.delete(id);
-    if ((e.operation === 'PUT' && !known) || (e.operation !== 'PUT' && known)) void this.tick();
-  }
-
-  private async announce(): Promise<void> {
-    await this.memberKv.put(MEMBER + this.o.nodeId, this.o.nodeId);
+    if (alive !== known) void this.tick();
   }
 
   /** Member keys in the bucket (start-up only: each listing costs a JetStream consumer). */
   private async listMembers(): Promise<string[]> {
-    const it = await this.memberKv.keys(`${MEMBER}>`);
+    const it = await this.memberKv.keys(memberKey('>'));
     const out: string[] = [];
-    for await (const k of it) out.push(k.slice(MEMBER.length));
+    for await (const k of it) {
+      const id = memberOfKey(k);
+      if (id !== undefined) out.push(id);
+    }
     return out;
   }
 
@@ -222,23 +263,53 @@ export class LeaseOwnership implements ShardOwnership {
   }
 
   /**
-   * Renews every lease we hold, each on its own (one slow renewal delays no other), then
-   * re-announces us. Runs every leaseRenewMs.
+   * Re-announces us (one write per renewal period, whatever the number of shards). After a
+   * gap, every held lease is re-checked before it may be written again. Runs every leaseRenewMs,
+   * one at a time.
    */
-  private async renewAll(): Promise<void> {
-    if (this.stopping) return;
-    // Leases first, then the member key: a crashed member's key expires after its leases,
-    // so when the others see it gone its shards are claimable at once.
-    const renewals = Promise.all([...this.held.keys()].map((s) => this.renew(s)));
-    if (this.announcing) return;
-    this.announcing = true;
+  private renewAll(): Promise<void> {
+    if (this.announcing) return this.announcing;
+    this.announcing = (async () => {
+      try {
+        const outcome = await this.announcement.renew();
+        if (outcome === 'gap') {
+          this.o.log.warn('member announcement had expired; re-checking every lease before writing again', { shards: this.held.size });
+          for (const h of this.held.values()) h.recheck = true;
+          await this.announcement.join();
+        }
+        if (this.announcement.validUntil > this.now()) {
+          const pending: Promise<void>[] = [];
+          for (const [s, h] of this.held) if (h.recheck) pending.push(this.recheck(s));
+          await Promise.all(pending);
+        }
+      } catch (err) {
+        this.o.log.warn('member announcement failed', { err: err as Error });
+      }
+    })().finally(() => {
+      this.announcing = undefined;
+    });
+    return this.announcing;
+  }
+
+  /**
+   * Re-checks a lease held across a gap in our announcement: a CAS update on the revision we
+   * hold. Success proves nobody took it meanwhile (a claimant's CAS on that revision now fails);
+   * a conflict means another member took it: the shard is dropped without writing. A timeout
+   * keeps it unwritable until the next try.
+   */
+  private async recheck(shard: number): Promise<void> {
+    const h = this.held.get(shard);
+    if (!h || !h.recheck || h.rechecking || h.state === 'releasing') return;
+    h.rechecking = true;
     try {
-      await renewals;
-      if (!this.stopping) await this.announce();
+      const rev = this.o.renewLease ? await this.o.renewLease(LEASE + shard, this.o.nodeId, h.rev, this.o.leaseRenewMs) : await this.leases.update(LEASE + shard, this.o.nodeId, h.rev);
+      if (this.held.get(shard) !== h) return;
+      h.rev = rev;
+      h.recheck = false;
     } catch (err) {
-      this.o.log.warn('member announcement failed', { err: err as Error });
+      if (this.held.get(shard) === h && isCasConflict(err)) this.lose(shard, err as Error);
     } finally {
-      this.announcing = false;
+      h.rechecking = false;
     }
   }
 
@@ -265,6 +336,9 @@ export class LeaseOwnership implements ShardOwnership {
 
   private async round(): Promise<void> {
     if (this.stopping) return;
+    // A member found alive on the server is asked again next round; one found gone stays gone
+    // for the leases seen before the question (ownerGone).
+    for (const [id, c] of this.goneChecks) if (c.result === false) this.goneChecks.delete(id);
     this.members = this.liveMembers();
     this.roundAtNextMemberExpiry();
     const me = this.o.nodeId;
@@ -274,9 +348,10 @@ export class LeaseOwnership implements ShardOwnership {
       const h = this.held.get(s);
       if (h && !should && h.state === 'serving') work.push(this.handoff(s));
       else if (!h && should) work.push(this.claim(s, this.started ? 'takeover' : 'initial'));
+      else if (!h && !should) work.push(this.releaseStale(s));
     }
     // Claims of shards still held by a releasing owner fail now and succeed on its DEL event;
-    // those of an owner that just died succeed once its lease expires: look again soon.
+    // those of an owner that just died succeed once its announcement expired: look again soon.
     const before = this.held.size;
     await Promise.all(work);
     if (this.held.size > before && this.started) this.o.log.info('shards claimed', { shards: this.held.size - before, owned: this.held.size, members: this.members.length });
@@ -295,10 +370,9 @@ export class LeaseOwnership implements ShardOwnership {
   }
 
   /**
-   * A member that stops announcing is dead to us one TTL after its last announcement, and its
-   * leases (renewed before each announcement) have expired by then: a round at that instant
-   * claims its shards at once, instead of at the next periodic round up to leaseRenewMs later
-   * (a third of the failover time with the default TTL and renewal).
+   * A member that stops announcing is dead to us one TTL after its last announcement: a round
+   * at that instant claims its shards at once, instead of at the next periodic round up to
+   * leaseRenewMs later (a third of the failover time with the default TTL and renewal).
    */
   private roundAtNextMemberExpiry(): void {
     let at = Infinity;
@@ -317,41 +391,6 @@ export class LeaseOwnership implements ShardOwnership {
     this.expiryTimer.unref();
   }
 
-  /**
-   * One lease renewal (CAS on the revision we hold). Only a CAS conflict loses the lease: a
-   * timeout (NATS electing a stream leader, a node gone) keeps it, and writes stop by
-   * themselves once validUntil passes (mayWrite); the next renewal that gets through tells
-   * whether the lease survived. A conflict may also be our own earlier renewal that timed
-   * out after it was applied: if the key still names us, adopt its revision.
-   */
-  private async renew(shard: number): Promise<void> {
-    const h = this.held.get(shard);
-    if (!h || h.state === 'releasing' || h.renewing) return; // a release deletes with the revision we hold
-    h.renewing = true;
-    const sentAt = this.now();
-    try {
-      // Bounded by the renewal period: one stuck in a stream leader election would otherwise keep
-      // the next ones from being sent (one in flight per lease), leaving two tries per TTL. One
-      // applied after its timeout is adopted by the next (below).
-      const rev = this.o.renewLease ? await this.o.renewLease(LEASE + shard, this.o.nodeId, h.rev, this.o.leaseRenewMs) : await this.leases.update(LEASE + shard, this.o.nodeId, h.rev);
-      if (this.held.get(shard) !== h) return;
-      h.rev = rev;
-      h.validUntil = sentAt + this.o.leaseTtlMs - this.o.leaseSafetyMs;
-    } catch (err) {
-      if (this.held.get(shard) !== h || !isCasConflict(err)) return;
-      const now = await this.leases.get(LEASE + shard).catch(() => null);
-      if (this.held.get(shard) !== h) return;
-      if (now && now.operation === 'PUT' && now.string() === this.o.nodeId && now.revision > h.rev) {
-        // Only we write our node id, and only over the revision we held: nobody came between.
-        h.rev = now.revision;
-        return; // validity comes back with the next renewal
-      }
-      this.lose(shard, err as Error);
-    } finally {
-      h.renewing = false;
-    }
-  }
-
   private lose(shard: number, err?: Error): void {
     if (!this.held.delete(shard)) return;
     this.m.lost.inc();
@@ -359,31 +398,100 @@ export class LeaseOwnership implements ShardOwnership {
     this.handler?.lost(shard);
   }
 
+  /**
+   * Whether a lease may be taken over by CAS on the revision seen: its owner can no longer write
+   * it. Another member: its announcement is gone from the members bucket, read on the server
+   * after the lease was seen (a member that announces again after a gap re-checks its leases
+   * with a CAS first, so either its re-check or our CAS fails). Our own node id on a lease we do
+   * not hold: left by an earlier process with our id (or a claim whose answer was lost), free
+   * one TTL after we first announced.
+   */
+  private async ownerGone(lease: SeenLease): Promise<boolean> {
+    if (lease.owner === this.o.nodeId) return this.now() >= this.ownIdLeasesFreeAt;
+    const seen = this.memberSeen.get(lease.owner);
+    if (seen !== undefined && seen >= this.now() - this.o.leaseTtlMs) return false;
+    let check = this.goneChecks.get(lease.owner);
+    if (!check || check.seq <= lease.seq) {
+      const c: { seq: number; gone: Promise<boolean>; result?: boolean } = { seq: ++this.seq, gone: Promise.resolve(false) };
+      c.gone = this.memberKv.get(memberKey(lease.owner)).then(
+        (e) => (c.result = !e || e.operation !== 'PUT'),
+        () => (c.result = false),
+      );
+      check = c;
+      this.goneChecks.set(lease.owner, check);
+    }
+    return check.gone;
+  }
+
+  /** The lease of a shard we want, as last seen or read now (undefined: there is none). */
+  private async leaseOf(shard: number): Promise<SeenLease | undefined> {
+    const seen = this.seenLeases.get(shard);
+    if (seen) return seen;
+    const e = await this.leases.get(LEASE + shard);
+    if (!e || e.operation !== 'PUT') return undefined;
+    const lease = { owner: e.string(), rev: e.revision, seq: ++this.seq };
+    this.seenLeases.set(shard, lease);
+    return lease;
+  }
+
+  /**
+   * Runs on the shard's rendezvous owner: create the lease, or take it by CAS from an owner that
+   * can no longer write it. A lease held by a live member (releasing it) is left alone: its DEL
+   * on the lease watch brings us back.
+   */
   private async claim(shard: number, why: 'initial' | 'handoff' | 'takeover'): Promise<void> {
     if (this.busy.has(shard) || this.held.has(shard) || this.stopping) return;
+    // A member whose own announcement lapsed claims nothing: it could not write the shard.
+    if (this.now() >= this.announcement.validUntil) return;
     this.busy.add(shard);
     try {
-      const sentAt = this.now();
       let rev: number;
+      let how = why;
       try {
-        rev = await this.leases.create(LEASE + shard, this.o.nodeId);
+        const lease = why === 'handoff' ? undefined : await this.leaseOf(shard);
+        if (!lease) rev = await this.leases.create(LEASE + shard, this.o.nodeId);
+        else if (await this.ownerGone(lease)) {
+          rev = await this.leases.update(LEASE + shard, this.o.nodeId, lease.rev);
+          how = 'takeover';
+        } else return;
       } catch (err) {
-        if (!isCasConflict(err)) this.o.log.warn('lease create failed', { shard, err: err as Error });
-        return; // someone holds it; its release (DEL event) or expiry brings us back
+        // Someone holds it (or our hint was stale): read it again next time.
+        if (isCasConflict(err)) this.seenLeases.delete(shard);
+        else this.o.log.warn('lease claim failed', { shard, err: err as Error });
+        return;
       }
-      const h: Held = { rev, renewing: false, validUntil: sentAt + this.o.leaseTtlMs - this.o.leaseSafetyMs, state: 'loading' };
+      if (this.stopping || this.held.has(shard)) return;
+      const h: Held = { rev, recheck: false, rechecking: false, state: 'loading' };
       this.held.set(shard, h);
-      if (why === 'handoff') this.m.handoffs.inc({ direction: 'in' });
-      else if (why === 'takeover') this.m.takeovers.inc();
+      if (how === 'handoff') this.m.handoffs.inc({ direction: 'in' });
+      else if (how === 'takeover') this.m.takeovers.inc();
       try {
-        await this.handler!.acquire(shard, why === 'handoff' ? 'handoff' : 'takeover');
+        await this.handler!.acquire(shard, how === 'handoff' ? 'handoff' : 'takeover');
         if (this.held.get(shard) === h) h.state = 'serving';
       } catch (err) {
         this.o.log.error('loading a shard failed; releasing its lease', { shard, err: err as Error });
-        this.held.delete(shard);
-        this.handler!.lost(shard);
+        if (this.held.get(shard) === h) {
+          this.held.delete(shard);
+          this.handler!.lost(shard);
+        }
         await this.leases.delete(LEASE + shard, { previousSeq: h.rev }).catch(() => {});
       }
+    } finally {
+      this.busy.delete(shard);
+    }
+  }
+
+  /**
+   * A lease naming us on a shard we neither hold nor should own (an earlier process with our
+   * id, or a claim whose answer was lost): nobody else may take it while we announce, so we
+   * delete it (CAS on the revision seen) for its rendezvous owner.
+   */
+  private async releaseStale(shard: number): Promise<void> {
+    const lease = this.seenLeases.get(shard);
+    if (!lease || lease.owner !== this.o.nodeId || this.busy.has(shard) || this.now() < this.ownIdLeasesFreeAt) return;
+    this.busy.add(shard);
+    try {
+      await this.leases.delete(LEASE + shard, { previousSeq: lease.rev }).catch(() => {});
     } finally {
       this.busy.delete(shard);
     }

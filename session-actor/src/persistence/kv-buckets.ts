@@ -13,11 +13,11 @@ export interface SessionBuckets {
   leases: KV;
   members: KV;
   /**
-   * Compare-and-set put of a lease key (the renewal, every shard every leaseRenewMs): a KV put
-   * is a JetStream publish to `$KV.<bucket>.<key>` expecting the key's last revision, sent
-   * through the request multiplexer instead of kv.update (which allocates an error with a stack
-   * per call in nats.js: a thousand renewals a second compete for the CPU a starved actor needs
-   * to renew in time). Resolves the new revision; a conflict rejects as isCasConflict.
+   * Compare-and-set put of a lease key (the re-check of every held lease after a gap in the
+   * member's announcement): a KV put is a JetStream publish to `$KV.<bucket>.<key>` expecting
+   * the key's last revision, sent through the request multiplexer instead of kv.update (which
+   * allocates an error with a stack per call in nats.js, and a re-check writes every held lease
+   * at once). Resolves the new revision; a conflict rejects as isCasConflict.
    */
   renewLease(key: string, value: string, revision: number, timeoutMs: number): Promise<number>;
 }
@@ -28,8 +28,10 @@ export async function openSessionBuckets(nc: NatsConnection, c: Config): Promise
   const kvm = new Kvm(jetstream(nc, { timeout: c['nats.requestTimeoutMs'] }));
   const prefix = c['cluster.bucketPrefix'];
   const base = { replicas: c['cluster.replicas'], storage: c['cluster.storage'], history: 1 } as const;
-  // Leases and members vanish when not renewed: the TTL is the crash-detection time.
-  const leases = await kvm.create(`${prefix}-leases`, { ...base, ttl: c['cluster.leaseTtlMs'] });
+  // Members vanish when not re-announced: the TTL is the crash-detection time. Leases are not
+  // renewed (an owner's right follows its announcement): they must never expire by themselves.
+  const leases = await kvm.create(`${prefix}-leases`, base);
+  await removeBucketTtl(nc, `${prefix}-leases`);
   const members = await kvm.create(`${prefix}-members`, { ...base, ttl: c['cluster.leaseTtlMs'] });
   const requests = new NatsRequestMux(nc);
   const renewLease = async (key: string, value: string, revision: number, timeoutMs: number) => {
@@ -39,6 +41,16 @@ export async function openSessionBuckets(nc: NatsConnection, c: Config): Promise
     return pubAckSeq(m.data);
   };
   return { leases, members, renewLease };
+}
+
+/**
+ * Upgrade from per-lease renewal, whose lease bucket had the lease TTL: opening an existing
+ * bucket keeps its configuration, so the TTL is taken off here (docs/sharding.md, "Upgrading").
+ */
+async function removeBucketTtl(nc: NatsConnection, bucket: string): Promise<void> {
+  const jsm = await jetstream(nc).jetstreamManager();
+  const info = await jsm.streams.info(`KV_${bucket}`);
+  if (info.config.max_age !== 0) await jsm.streams.update(`KV_${bucket}`, { max_age: 0 });
 }
 
 /** Whether an error is a failed compare-and-set (someone else wrote the key). */
