@@ -68,6 +68,8 @@ export class LeaseOwnership implements ShardOwnership {
   /** Member id -> a read of its announcement on the server, and when it was sent (see ownerGone). */
   private readonly goneChecks = new Map<string, { seq: number; gone: Promise<boolean>; result?: boolean }>();
   private seq = 0;
+  /** Shards whose lease we saw deleted by its owner (released) and nobody has taken since: a claim of one is a handoff. */
+  private readonly released = new Set<number>();
   private readonly announcement: MemberAnnouncement;
   /** Leases naming our node id that we do not hold (an earlier process with our id) are ours to take from then on. */
   private ownIdLeasesFreeAt = Infinity;
@@ -218,11 +220,14 @@ export class LeaseOwnership implements ShardOwnership {
     if (!Number.isInteger(shard)) return;
     if (e.operation === 'PUT') {
       this.seenLeases.set(shard, { owner: e.string(), rev: e.revision, seq: ++this.seq });
+      this.released.delete(shard);
       return;
     }
     this.seenLeases.delete(shard);
     // A release seen live; the last values replayed when the watch (re)opens are left to the rounds.
-    if (this.stopping || !e.isUpdate || this.held.has(shard)) return;
+    if (!e.isUpdate) return;
+    this.released.add(shard);
+    if (this.stopping || this.held.has(shard)) return;
     if (rendezvousOwner(this.members, shard) === this.o.nodeId) void this.claim(shard, 'handoff');
   }
 
@@ -449,8 +454,12 @@ export class LeaseOwnership implements ShardOwnership {
       let how = why;
       try {
         const lease = why === 'handoff' ? undefined : await this.leaseOf(shard);
-        if (!lease) rev = await this.leases.create(LEASE + shard, this.o.nodeId);
-        else if (await this.ownerGone(lease)) {
+        if (!lease) {
+          // Released while a round's claim was already reading it: still a handoff. Asked before
+          // the create, whose own PUT may come back on the watch before its answer.
+          if (this.released.has(shard)) how = 'handoff';
+          rev = await this.leases.create(LEASE + shard, this.o.nodeId);
+        } else if (await this.ownerGone(lease)) {
           rev = await this.leases.update(LEASE + shard, this.o.nodeId, lease.rev);
           how = 'takeover';
         } else return;
