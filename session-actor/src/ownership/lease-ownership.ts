@@ -68,6 +68,8 @@ export class LeaseOwnership implements ShardOwnership {
   /** Member id -> a read of its announcement on the server, and when it was sent (see ownerGone). */
   private readonly goneChecks = new Map<string, { seq: number; gone: Promise<boolean>; result?: boolean }>();
   private seq = 0;
+  /** When the last claim wrote its lease (the 'shards claimed' log line). */
+  private lastClaimAt = 0;
   /** Shards whose lease we saw deleted by its owner (released) and nobody has taken since: a claim of one is a handoff. */
   private readonly released = new Set<number>();
   private readonly announcement: MemberAnnouncement;
@@ -344,7 +346,11 @@ export class LeaseOwnership implements ShardOwnership {
     // A member found alive on the server is asked again next round; one found gone stays gone
     // for the leases seen before the question (ownerGone).
     for (const [id, c] of this.goneChecks) if (c.result === false) this.goneChecks.delete(id);
+    const roundAt = this.now();
+    const was = this.members;
     this.members = this.liveMembers();
+    const gone = was.filter((id) => !this.members.includes(id));
+    if (gone.length > 0 && this.started) this.o.log.info('members gone', { gone, members: this.members.length });
     this.roundAtNextMemberExpiry();
     const me = this.o.nodeId;
     const work: Promise<void>[] = [];
@@ -359,7 +365,11 @@ export class LeaseOwnership implements ShardOwnership {
     // those of an owner that just died succeed once its announcement expired: look again soon.
     const before = this.held.size;
     await Promise.all(work);
-    if (this.held.size > before && this.started) this.o.log.info('shards claimed', { shards: this.held.size - before, owned: this.held.size, members: this.members.length });
+    if (this.held.size > before && this.started) {
+      // How long writing the leases took, and loading the shards after them (failover time, docs/sharding.md).
+      const leasedMs = Math.max(0, this.lastClaimAt - roundAt);
+      this.o.log.info('shards claimed', { shards: this.held.size - before, owned: this.held.size, members: this.members.length, leasedMs, loadedMs: this.now() - roundAt });
+    }
     let missing = false;
     for (let s = 0; s < this.o.shards && !missing; s++) if (!this.held.has(s) && rendezvousOwner(this.members, s) === me) missing = true;
     if (missing && !this.stopping && !this.quick) {
@@ -470,6 +480,7 @@ export class LeaseOwnership implements ShardOwnership {
         return;
       }
       if (this.stopping || this.held.has(shard)) return;
+      this.lastClaimAt = this.now();
       const h: Held = { rev, recheck: false, rechecking: false, state: 'loading' };
       this.held.set(shard, h);
       if (how === 'handoff') this.m.handoffs.inc({ direction: 'in' });
