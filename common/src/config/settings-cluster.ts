@@ -23,10 +23,10 @@ export const clusterSettings = {
     default: 3000,
     min: 500,
     max: 600000,
-    doc: "Shard lease lifetime: a crashed session actor's shards are taken over after at most about this long. Bucket-wide TTL of the lease and member buckets.",
+    doc: "Lifetime of a session actor's member announcement (bucket-wide TTL of the members bucket): a crashed session actor's shards are taken over after at most about this long, and an owner stops writing its shards when it could not re-announce itself for this long.",
   }),
-  'cluster.leaseRenewMs': int({ default: 1000, min: 100, max: 200000, doc: 'How often an owner renews its leases and re-reads the membership (at most a third of cluster.leaseTtlMs).' }),
-  'cluster.leaseSafetyMs': int({ default: 300, min: 0, max: 60000, doc: 'An owner stops writing a shard this long before its lease could have expired (clock drift and pause margin).' }),
+  'cluster.leaseRenewMs': int({ default: 1000, min: 100, max: 200000, doc: 'How often a session actor re-announces itself (one write, whatever the number of shards) and recomputes the membership (at most a third of cluster.leaseTtlMs).' }),
+  'cluster.leaseSafetyMs': int({ default: 300, min: 0, max: 60000, doc: 'An owner stops writing its shards this long before its member announcement could have expired (clock drift and pause margin).' }),
   'cluster.handoffTimeoutMs': int({ default: 3000, min: 100, max: 60000, doc: "Longest an owner waits for a moving shard's pending work before releasing it anyway." }),
   'cluster.deliverRetryMs': int({
     default: 20000,
