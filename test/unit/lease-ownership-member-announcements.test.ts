@@ -135,7 +135,11 @@ describe('lease ownership: announcements per member, not renewals per shard', ()
   test('a crashed member: its shards are taken over, and never while it may still write them', { timeout: 120_000 }, async () => {
     const b = members[1]!;
     const c = await startMember('member-c');
-    await waitFor(() => c.ownership.ownedCount > 0 && b.ownership.ownedCount + c.ownership.ownedCount === SHARDS && b.handler.serving.size + c.handler.serving.size === SHARDS, 'the shards spread over b and c', 60_000);
+    await waitFor(
+      () => c.ownership.ownedCount > 0 && b.ownership.ownedCount + c.ownership.ownedCount === SHARDS && b.handler.serving.size + c.handler.serving.size === SHARDS,
+      'the shards spread over b and c',
+      60_000,
+    );
     const ofB = new Set(b.handler.serving.keys());
     const stillWritable: number[] = [];
     c.handler.onAcquire = (shard) => {

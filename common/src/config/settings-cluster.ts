@@ -25,8 +25,18 @@ export const clusterSettings = {
     max: 600000,
     doc: "Lifetime of a session actor's member announcement (bucket-wide TTL of the members bucket): a crashed session actor's shards are taken over after at most about this long, and an owner stops writing its shards when it could not re-announce itself for this long.",
   }),
-  'cluster.leaseRenewMs': int({ default: 1000, min: 100, max: 200000, doc: 'How often a session actor re-announces itself (one write, whatever the number of shards) and recomputes the membership (at most a third of cluster.leaseTtlMs).' }),
-  'cluster.leaseSafetyMs': int({ default: 300, min: 0, max: 60000, doc: 'An owner stops writing its shards this long before its member announcement could have expired (clock drift and pause margin).' }),
+  'cluster.leaseRenewMs': int({
+    default: 1000,
+    min: 100,
+    max: 200000,
+    doc: 'How often a session actor re-announces itself (one write, whatever the number of shards) and recomputes the membership (at most a third of cluster.leaseTtlMs).',
+  }),
+  'cluster.leaseSafetyMs': int({
+    default: 300,
+    min: 0,
+    max: 60000,
+    doc: 'An owner stops writing its shards this long before its member announcement could have expired (clock drift and pause margin).',
+  }),
   'cluster.handoffTimeoutMs': int({ default: 3000, min: 100, max: 60000, doc: "Longest an owner waits for a moving shard's pending work before releasing it anyway." }),
   'cluster.deliverRetryMs': int({
     default: 20000,
