@@ -78,6 +78,7 @@ export class LeaseOwnership implements ShardOwnership {
   private handler?: ShardHandler;
   private timer?: NodeJS.Timeout;
   private renewTimer?: NodeJS.Timeout;
+  private retryTimer?: NodeJS.Timeout;
   private announcing?: Promise<void>;
   private quick?: NodeJS.Timeout;
   private ticking?: Promise<void>;
@@ -153,6 +154,8 @@ export class LeaseOwnership implements ShardOwnership {
     await this.renewAll();
     await Promise.all([...this.held.keys()].map((s) => this.handoff(s)));
     if (this.renewTimer) clearInterval(this.renewTimer);
+    this.renewTimer = undefined;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     await this.announcing;
     await this.announcement.remove().catch(() => {});
   }
@@ -279,6 +282,9 @@ export class LeaseOwnership implements ShardOwnership {
     this.announcing = (async () => {
       try {
         const outcome = await this.announcement.renew();
+        // Not through (a stream leader being elected, a node gone): try again soon rather than one
+        // period later, so the validity does not run out while the bucket is reachable again.
+        if (outcome === 'unknown') this.retryAnnouncementSoon();
         if (outcome === 'gap') {
           this.o.log.warn('member announcement had expired; re-checking every lease before writing again', { shards: this.held.size });
           for (const h of this.held.values()) h.recheck = true;
@@ -296,6 +302,18 @@ export class LeaseOwnership implements ShardOwnership {
       this.announcing = undefined;
     });
     return this.announcing;
+  }
+
+  private retryAnnouncementSoon(): void {
+    if (this.retryTimer || (this.stopping && !this.renewTimer)) return;
+    this.retryTimer = setTimeout(
+      () => {
+        this.retryTimer = undefined;
+        void this.renewAll();
+      },
+      Math.min(250, this.o.leaseRenewMs),
+    );
+    this.retryTimer.unref();
   }
 
   /**

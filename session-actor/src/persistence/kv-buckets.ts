@@ -32,7 +32,9 @@ export async function openSessionBuckets(nc: NatsConnection, c: Config): Promise
   // renewed (an owner's right follows its announcement): they must never expire by themselves.
   const leases = await kvm.create(`${prefix}-leases`, base);
   await removeBucketTtl(nc, `${prefix}-leases`);
-  const members = await kvm.create(`${prefix}-members`, { ...base, ttl: c['cluster.leaseTtlMs'] });
+  // Reads of the members bucket decide takeovers ("is its announcement gone?"): they go to the
+  // stream leader, never to a replica serving direct gets, which may lag and miss a live announcement.
+  const members = await kvm.create(`${prefix}-members`, { ...base, ttl: c['cluster.leaseTtlMs'], allow_direct: false });
   const requests = new NatsRequestMux(nc);
   const renewLease = async (key: string, value: string, revision: number, timeoutMs: number) => {
     const h = natsHeaders();
