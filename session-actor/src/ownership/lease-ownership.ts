@@ -306,14 +306,10 @@ export class LeaseOwnership implements ShardOwnership {
 
   private retryAnnouncementSoon(): void {
     if (this.retryTimer || (this.stopping && !this.renewTimer)) return;
-    this.retryTimer = setTimeout(
-      () => {
-        this.retryTimer = undefined;
-        void this.renewAll();
-      },
-      Math.min(250, this.o.leaseRenewMs),
-    );
-    this.retryTimer.unref();
+    this.retryTimer = unrefTimer(Math.min(250, this.o.leaseRenewMs), () => {
+      this.retryTimer = undefined;
+      void this.renewAll();
+    });
   }
 
   /**
@@ -391,14 +387,10 @@ export class LeaseOwnership implements ShardOwnership {
     let missing = false;
     for (let s = 0; s < this.o.shards && !missing; s++) if (!this.held.has(s) && rendezvousOwner(this.members, s) === me) missing = true;
     if (missing && !this.stopping && !this.quick) {
-      this.quick = setTimeout(
-        () => {
-          this.quick = undefined;
-          void this.tick();
-        },
-        Math.min(250, this.o.leaseRenewMs),
-      );
-      this.quick.unref();
+      this.quick = unrefTimer(Math.min(250, this.o.leaseRenewMs), () => {
+        this.quick = undefined;
+        void this.tick();
+      });
     }
   }
 
@@ -413,15 +405,11 @@ export class LeaseOwnership implements ShardOwnership {
     if (at === Infinity || at === this.expiryAt) return;
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.expiryAt = at;
-    this.expiryTimer = setTimeout(
-      () => {
-        this.expiryTimer = undefined;
-        this.expiryAt = 0;
-        void this.tick();
-      },
-      Math.max(0, at - this.now()),
-    );
-    this.expiryTimer.unref();
+    this.expiryTimer = unrefTimer(Math.max(0, at - this.now()), () => {
+      this.expiryTimer = undefined;
+      this.expiryAt = 0;
+      void this.tick();
+    });
   }
 
   private lose(shard: number, err?: Error): void {
@@ -554,4 +542,11 @@ export class LeaseOwnership implements ShardOwnership {
       this.busy.delete(shard);
     }
   }
+}
+
+/** A one-shot timer that does not keep the process alive. */
+function unrefTimer(ms: number, fn: () => void): NodeJS.Timeout {
+  const t = setTimeout(fn, ms);
+  t.unref();
+  return t;
 }
