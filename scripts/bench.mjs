@@ -9,12 +9,13 @@
 //                          [--pairs 10] [--rate 2000] [--durable-subscribers 20]
 //                          [--durable-rates 250,500,1000,2000,4000] [--durable-duration-s 5]
 //                          [--start-timeout-s 30] [--json] [--no-build]
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { nodeForProject } from './node24.mjs';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 const allTargets = ['shardmq-single', 'shardmq-nats', 'mosquitto'];
@@ -44,6 +45,31 @@ const usage = `usage: npm run bench -- [options]
 function fail(msg) {
   process.stderr.write(`bench: ${msg}\n`);
   process.exit(2);
+}
+
+// The brokers and the load generator run on the node that runs this script: the project's (Node 24
+// when this one is older than 22, installed as npm test installs it), so figures are measured on
+// the Node that runs shardmq, not on whatever is first on PATH.
+{
+  const cli = process.env.npm_execpath;
+  const npm = cli && cli.endsWith('.js') ? [process.execPath, [cli]] : ['npm', []];
+  let bin;
+  try {
+    bin = nodeForProject(repoRoot, npm, (m) => process.stderr.write(`[bench] ${m}\n`));
+  } catch (err) {
+    fail(err.message);
+  }
+  if (bin !== process.execPath) {
+    if (process.env.BENCH_MJS_NODE_RERUN === '1') fail(`${bin} is not the node this run was started with`);
+    const env = { ...process.env, BENCH_MJS_NODE_RERUN: '1', PATH: [dirname(bin), process.env.PATH ?? ''].join(delimiter) };
+    const child = spawn(bin, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit', env });
+    for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
+    const code = await new Promise((resolve) => {
+      child.once('error', (err) => fail(`could not start ${bin}: ${err.message}`));
+      child.once('exit', (c, signal) => resolve(c ?? (signal === 'SIGINT' ? 130 : 1)));
+    });
+    process.exit(code);
+  }
 }
 
 let args;
