@@ -1219,7 +1219,7 @@ export class SessionSimulation {
     if (then.kind === 'unsuback' && proto === 5 && req) {
       // [MQTT-3.11.3] 0x00 removed, 0x11 no such subscription; 0x80 the failed removal was undone.
       const want = req.filters.map((f) => (restored.has(f) ? 0x80 : req.changed.has(f) ? 0x00 : 0x11));
-      const wrong = req.filters.filter((f, i) => want[i] !== ack.codes[i]);
+      const wrong = req.filters.filter((_f, i) => want[i] !== ack.codes[i]);
       const kind = wrong.length > 0 && wrong.every((f) => changedSince.has(f)) ? 'unsubscribe-undo-after-later-change' : 'unsuback-codes';
       if (want.join(',') !== ack.codes.join(',')) this.violate(kind, `${then.key} pid ${then.packetId} ok=${a.ok}: want ${want.join(',')} got ${ack.codes.join(',')}`);
     }

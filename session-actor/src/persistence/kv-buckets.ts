@@ -40,7 +40,7 @@ export async function openSessionBuckets(nc: NatsConnection, c: Config): Promise
     const h = natsHeaders();
     h.set('Nats-Expected-Last-Subject-Sequence', String(revision));
     const m = await requests.request(`$KV.${prefix}-leases.${key}`, Buffer.from(value), timeoutMs, h);
-    return pubAckSeq(m.data);
+    return pubAckSeq(m.data, `shard lease write (${key})`);
   };
   return { leases, members, renewLease };
 }

@@ -107,15 +107,16 @@ class NatsSessionLog implements SessionLog {
  * The sequence of a JetStream publish acknowledgement (`{"stream":..,"seq":N}`), or throws the
  * stream's error (`{"error":{"err_code":10071,"description":"wrong last sequence: 5"}}`: the
  * compare-and-set failed) with its code in the message (kv-buckets.ts isCasConflict reads it).
+ * `what` names the write in that message, so a log line tells a shard-lease check from a log append.
  */
-export function pubAckSeq(data: Uint8Array): number {
+export function pubAckSeq(data: Uint8Array, what = 'session log append'): number {
   let ack: { seq?: unknown; error?: { err_code?: number; code?: number; description?: string } };
   try {
     ack = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8')) as typeof ack;
   } catch {
-    throw new Error('session log: the stream answered an append with something that is not a JetStream acknowledgement');
+    throw new Error(`${what}: the stream answered with something that is not a JetStream acknowledgement`);
   }
-  if (ack.error) throw new Error(`session log append refused: ${ack.error.description ?? 'unknown'} (${ack.error.err_code ?? ack.error.code ?? '?'})`);
-  if (typeof ack.seq !== 'number' || !Number.isSafeInteger(ack.seq) || ack.seq <= 0) throw new Error('session log: acknowledgement without a sequence');
+  if (ack.error) throw new Error(`${what} refused: ${ack.error.description ?? 'unknown'} (${ack.error.err_code ?? ack.error.code ?? '?'})`);
+  if (typeof ack.seq !== 'number' || !Number.isSafeInteger(ack.seq) || ack.seq <= 0) throw new Error(`${what}: acknowledgement without a sequence`);
   return ack.seq;
 }
