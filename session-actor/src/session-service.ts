@@ -743,12 +743,7 @@ export class SessionService implements ShardHandler {
         this.turnFailed(shard, `timer_${kind}`, key, err);
         return;
       }
-      const s = sv.st.sessions.get(key);
-      if (s && !s.conn) {
-        // Deadlines beyond setTimeout's range fire early: re-arm until due.
-        const due = kind === 'will' ? s.willDueAt : s.expiresAt;
-        if (due !== undefined && due > this.now()) this.setTimer(shard, key, kind, due);
-      }
+      // A timer that fired early comes back re-armed in `out` (core/handle-timer.ts).
       this.commit(shard, [key], out);
     });
   }

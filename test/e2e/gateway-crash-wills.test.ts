@@ -63,7 +63,24 @@ describe('gateway crash: Wills fire once, after their delay, unless the device c
       await pool.connect(broker.url(1), { protocolVersion: 5, clientId: id, clean: false, properties: { sessionExpiryInterval: 600 } });
     }
     const expected = [...stayAway, ...v3].map((id) => `will/${id}`).sort();
-    await waitFor(() => new Set(wills.map((w) => w.topic)).size >= expected.length, 'the Wills of the devices that stayed away', 20_000);
+    await waitFor(() => new Set(wills.map((w) => w.topic)).size >= expected.length, 'the Wills of the devices that stayed away', 20_000).catch(async (err: Error) => {
+      // What each live process counted, so a failure says where the missing Will stopped.
+      const counted: string[] = [];
+      for (const [name, port] of broker.httpPorts) {
+        if (name === 'gateway-1') continue;
+        const text = await fetch(`http://127.0.0.1:${port}/metrics`).then(
+          (r) => r.text(),
+          (e: Error) => e.message,
+        );
+        counted.push(
+          `${name}: ${text
+            .split('\n')
+            .filter((l) => /^shardmq_.*(outcome|deliver|rout|fail|retr|dedup)/.test(l))
+            .join('; ')}`,
+        );
+      }
+      throw new Error(`${err.message}; got ${JSON.stringify(wills.map((w) => w.topic).sort())}, want ${JSON.stringify(expected)}\n${counted.join('\n')}`);
+    });
     await sleep(2000); // room for a second copy or a suppressed Will to show up
     const topics = wills.map((w) => w.topic).sort();
     assert.deepEqual(topics, expected, 'each Will exactly once, none for a device that came back');

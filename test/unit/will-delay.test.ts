@@ -169,12 +169,16 @@ test('duplicate Will timer fires publish the Will once', () => {
   assert.equal(h.wills().length, 1);
 });
 
-test('an early (stale) Will timer fire before the deadline does nothing', () => {
+test('an early (stale) Will timer fire before the deadline publishes nothing and re-arms the stored deadline', () => {
   const h = new SessionCoreHarness();
   const c = h.connect('dev1', { sessionExpiryS: 3600, will: { delayS: 30 } });
   h.connLost(c);
+  const due = h.timerAt('dev1', 'will');
   h.advance(10_000);
-  assert.deepEqual(h.fireTimer('dev1', 'will'), []);
+  assert.deepEqual(
+    h.fireTimer('dev1', 'will').map((e) => (e.t === 'timer' ? [e.t, e.at] : [e.t])),
+    [['timer', due]],
+  );
   assert.equal(h.wills().length, 0);
   h.advance(20_000);
   assert.equal(h.wills().length, 1);
@@ -187,8 +191,13 @@ test("a Will timer left over from an earlier disconnect does not fire the next c
   h.advance(10_000);
   const c2 = h.connect('dev1', { cleanStart: false, sessionExpiryS: 3600, will: { delayS: 30 } });
   h.connLost(c2); // new deadline: now + 30 s
+  const due = h.timerAt('dev1', 'will');
   h.advance(20_000); // the first deadline passes
-  assert.deepEqual(h.fireTimer('dev1', 'will'), [], 'a stale runner timer at the old deadline');
+  assert.deepEqual(
+    h.fireTimer('dev1', 'will').map((e) => (e.t === 'timer' ? [e.t, e.at] : [e.t])),
+    [['timer', due]],
+    'a stale runner timer at the old deadline only re-arms the new one',
+  );
   assert.equal(h.wills().length, 0);
   h.advance(10_000);
   assert.equal(h.wills().length, 1);
@@ -245,4 +254,41 @@ test('Will Delay equal to the session expiry: exactly one Will, whichever timer 
     assert.equal(h.wills().length, 1, `${first} first`);
     assert.equal(h.session('dev1'), undefined);
   }
+});
+
+test('[MQTT-3.1.3-9] a Will timer that fires a millisecond early re-arms itself: the Will still goes out once, at its deadline', () => {
+  // Node fires timers on the event loop's cached clock, which can run ahead of the wall clock
+  // the deadline was set with; deciding "early" with a second clock read once lost Wills.
+  const h = new SessionCoreHarness();
+  const c = h.connect('dev1', { sessionExpiryS: 3600, will: { topic: 'status/dev1', payload: 'offline', delayS: 4 } });
+  h.connLost(c);
+  const due = h.timerAt('dev1', 'will')!;
+  h.advance(3_999);
+  const early = h.fireTimer('dev1', 'will');
+  assert.deepEqual(effectsOf(early, 'route'), [], 'no Will before the delay');
+  assert.deepEqual(
+    effectsOf(early, 'timer').map((t) => [t.kind, t.at]),
+    [['will', due]],
+    'the early timer is armed again for the same deadline',
+  );
+  h.advance(1);
+  assert.equal(h.wills().length, 1);
+  h.advance(10_000);
+  assert.equal(h.wills().length, 1, 'exactly once');
+});
+
+test('a session expiry timer that fires early re-arms itself; the session ends at its deadline', () => {
+  const h = new SessionCoreHarness();
+  const c = h.connect('dev1', { sessionExpiryS: 5 });
+  h.connLost(c);
+  const due = h.timerAt('dev1', 'expiry')!;
+  h.advance(4_999);
+  const early = h.fireTimer('dev1', 'expiry');
+  assert.equal(h.session('dev1')?.key, 'dev1', 'not ended before the expiry');
+  assert.deepEqual(
+    effectsOf(early, 'timer').map((t) => [t.kind, t.at]),
+    [['expiry', due]],
+  );
+  h.advance(1);
+  assert.equal(h.session('dev1'), undefined, 'ended at the deadline');
 });
