@@ -34,6 +34,7 @@ export {
   encodeAuthRequest,
 } from './auth-contract/auth-protocol.js';
 export { type Bus, type BusMsg, type BusSubscription, NoRespondersError, RequestTimeoutError } from './bus/bus.js';
+export { type BusBody, type BusCodec, BusValue, handedOver, valueOf } from './bus/bus-value.js';
 export { subjectKind, unknownVersionCounter } from './bus/handler-guard.js';
 export { createBus } from './bus/index.js';
 export { natsConnection, toNatsHeaders } from './bus/nats-bus.js';
@@ -47,7 +48,7 @@ export { authSettings, SSL_MODES, type SslMode, TARGET_SESSION_ATTRS, type Targe
 export type { CertIdentitySource } from './config/settings-edge.js';
 export type { Config } from './config/settings.js';
 export { EnvelopeError, Reader, Writer } from './envelope/codec.js';
-export { type ControlItem, ControlType, decodeGatewayOut, encodeGatewayOut, encodeGatewayOutChunks, type GatewayOutItem, GwOut, type PublishItem } from './envelope/gateway-out.js';
+export { type ControlItem, ControlType, decodeGatewayOut, encodeGatewayOut, encodeGatewayOutChunks, gatewayOutCodec, type GatewayOutItem, GwOut, type PublishItem } from './envelope/gateway-out.js';
 export { decodeHeartbeat, encodeHeartbeat, encodeRouterBeat } from './envelope/heartbeat.js';
 export { type Message, messageBytes, type MessageProps, type QoS, readMessage, writeMessage } from './envelope/message.js';
 export { decodeOwnerBatch, encodeOwnerBatchAnswer, ownerStatus } from './envelope/owner-batch.js';
@@ -70,6 +71,7 @@ export {
   ROUTE_QUOTA,
   ROUTE_SLOW,
   type RoutePublish,
+  routePublishCodec,
   type SubChange,
   type SubChangeBatch,
   SubOp,
@@ -93,6 +95,7 @@ export {
   type PublishDroppedEnv,
   SessIn,
   type SessionInEnv,
+  sessionInCodec,
   type SubscribeEnv,
   type SubscriptionRequest,
   type UnsubscribeEnv,

@@ -1,4 +1,5 @@
 import { NoRespondersError, type Bus, type BusMsg, type BusSubscription } from './bus/bus.js';
+import type { BusBody } from './bus/bus-value.js';
 import { decodeRouterBeat } from './envelope/heartbeat.js';
 import type { Logger } from './log.js';
 import { rendezvousOwner } from './rendezvous.js';
@@ -67,7 +68,7 @@ export class RouterChoice {
    * stopped or died) is dropped at once, before its heartbeats would have gone silent, so the
    * caller's retry goes to the next router.
    */
-  async request(shard: number, data: Uint8Array, timeoutMs: number): Promise<BusMsg> {
+  async request(shard: number, data: BusBody, timeoutMs: number): Promise<BusMsg> {
     const subject = this.subjectFor(shard);
     try {
       return await this.o.bus.request(subject, data, { timeoutMs });

@@ -5,17 +5,21 @@ import { createAuthClient, type AuthClient } from './auth-client.js';
 import {
   type Bus,
   type BusSubscription,
+  BusValue,
   type Config,
   decodeGatewayOut,
+  gatewayOutCodec,
+  handedOver,
   GwOut,
   type GatewayOutItem,
   encodeHeartbeat,
   decodeStatusSafe,
-  encodeRoutePublish,
+  routePublishCodec,
   ROUTE_FAILED,
   OwnerDirect,
   decodeConnectReply,
   encodeSessionIn,
+  sessionInCodec,
   LostReason,
   SessIn,
   type SessionInEnv,
@@ -38,6 +42,7 @@ import {
 import { admission, connectionCap, openFileLimit, type Refusal } from './connection-admission.js';
 import { Connection } from './connection.js';
 import { drainConnections } from './graceful-drain.js';
+import { ownedMessage } from './owned-message.js';
 import { BroadcastWait, broadcastTargets, shutdownBroadcastOf } from './shutdown-broadcast.js';
 import { startListeners, verifiedPeerCertificate, type ListenerPorts, type Listeners } from './listeners.js';
 import type { ConnState } from './protocol/conn-state.js';
@@ -198,7 +203,15 @@ export class GatewayService implements GatewayPorts {
 
   async start(): Promise<void> {
     const { bus, subjects } = this.deps;
-    this.subs.push(bus.subscribe(subjects.gatewayOut(this.gatewayId), (m) => decodeGatewayOut(m.data, (it) => this.onOut(it))));
+    const onOut = (it: GatewayOutItem) => this.onOut(it);
+    this.subs.push(
+      bus.subscribe(subjects.gatewayOut(this.gatewayId), (m) => {
+        // One process: the owners' item array itself (read only). Over NATS: decoded item by item.
+        const items = handedOver(m, gatewayOutCodec);
+        if (items === undefined) decodeGatewayOut(m.data, onOut);
+        else for (let i = 0; i < items.length; i++) this.onOut(items[i]!);
+      }),
+    );
     // Admin API: details of one connection (peer, since when, keepalive), by id and epoch.
     const admin = adminSubjects(this.config['nats.subjectPrefix']);
     this.subs.push(bus.subscribe(admin.gateway(this.gatewayId), (m) => void m.respond(connectionInfoReply(m.data, this.conns))));
@@ -535,11 +548,12 @@ export class GatewayService implements GatewayPorts {
   toSession(st: ConnState, env: SessionInEnv): void {
     const { bus, subjects, log } = this.deps;
     const subject = subjects.sessionIn(st.shard);
-    const data = encodeSessionIn(env);
     if (bus.kind === 'memory') {
-      bus.publish(subject, data);
+      // Handed over as the object (never modified once sent); a QoS 2 message gets its own bytes.
+      bus.publish(subject, new BusValue(sessionInCodec, env.kind === SessIn.Publish2 ? { ...env, message: ownedMessage(env.message) } : env));
       return;
     }
+    const data = encodeSessionIn(env);
     const timeoutMs = this.config['nats.requestTimeoutMs'];
     const closing = env.kind === SessIn.ConnLost || env.kind === SessIn.Disconnect;
     this.sessionSends++;
@@ -574,7 +588,9 @@ export class GatewayService implements GatewayPorts {
   route(st: ConnState, m: import('../../common/src/index.js').Message, ack: boolean): Promise<number> | undefined {
     // QoS 1/2: an id the retries below keep, so a retry after a lost answer is routed once.
     const id = ack ? `${this.routeIdPrefix}${(++this.routeSeq).toString(36)}` : undefined;
-    const data = encodeRoutePublish({ mountpoint: st.mountpoint, message: m, id });
+    // One process: the envelope is handed over as the object, with bytes of its own (owned-message.ts).
+    const message = this.deps.bus.kind === 'memory' ? ownedMessage(m) : m;
+    const data = new BusValue(routePublishCodec, { mountpoint: st.mountpoint, message, id });
     // Every message of a connection goes to the router of its session's shard: in order [MQTT-4.6.0-6].
     if (!ack) {
       this.deps.bus.publish(this.routers.subjectFor(st.shard), data);

@@ -7,7 +7,7 @@ import {
   type Message,
   decodeResyncAnswer,
   decodeRetainedSync,
-  decodeRoutePublish,
+  BusValue,
   decodeStatusSafe,
   decodeSubChanges,
   encodeRetainedAnswer,
@@ -20,9 +20,11 @@ import {
   SubOp,
   type RetainedAnswer,
   type RoutePublish,
+  routePublishCodec,
   encodeRouterBeat,
-  encodeSessionIn,
+  sessionInCodec,
   SessIn,
+  valueOf,
   type DeliveryTarget,
   type Logger,
   labelledCounter,
@@ -247,7 +249,9 @@ export class RouterService {
   }
 
   private onPublish(msg: BusMsg): void {
-    const p = decodeRoutePublish(msg.data);
+    // One process: the gateway's object itself (never modified here: the retained store, the
+    // export and every shard's Deliver share it). Over NATS: decoded.
+    const p = valueOf(msg, routePublishCodec);
     this.routePublish(p, msg.reply ? (status) => void msg.respond(statusBytes(status)) : undefined);
   }
 
@@ -308,7 +312,7 @@ export class RouterService {
     if (m.qos === 0 || !answer || byShard.size === 0) {
       for (const [shard, targets] of byShard) {
         this.m.deliveries(QOS_LABEL[m.qos], targets.length);
-        this.owners.publish(shard, encodeSessionIn({ kind: SessIn.Deliver, targets, message: m }));
+        this.owners.publish(shard, new BusValue(sessionInCodec, { kind: SessIn.Deliver, targets, message: m }));
       }
       const code = byShard.size === 0 ? ROUTE_NO_MATCH : ROUTE_OK;
       // A message nobody receives, counted once: on its first routing (a `$share` re-route that
@@ -348,7 +352,8 @@ export class RouterService {
       // The copy's id derives from the route id when there is one: a retry of the same publish
       // that reached another router makes the same ids, and the owner takes the copy once.
       const id = routeId !== undefined ? `${routeId}.${shard}` : `${this.id.slice(0, 6)}${(++this.deliverSeq).toString(36)}`;
-      const data = encodeSessionIn({ kind: SessIn.Deliver, targets, message: m, id });
+      // Encoded at most once (over NATS), whatever the retries.
+      const data = new BusValue(sessionInCodec, { kind: SessIn.Deliver, targets, message: m, id });
       waits.push(
         requestUntil((t) => this.owners.request(shard, data, t), deadline, Math.max(1000, Math.floor(timeoutMs / 3))).then(
           (answer) => decodeStatusSafe(answer),

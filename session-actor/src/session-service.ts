@@ -8,13 +8,17 @@ import {
   natsConnection,
   type Config,
   encodeGatewayOutChunks,
+  gatewayOutCodec,
+  BusValue,
+  valueOf,
+  sessionInCodec,
+  routePublishCodec,
   type GatewayOutItem,
   decodeHeartbeat,
   type Message,
   decodeRetainedAnswer,
   decodeStatusSafe,
   encodeResyncAnswer,
-  encodeRoutePublish,
   encodeSubChanges,
   ROUTE_OK,
   ROUTE_SLOW,
@@ -384,7 +388,8 @@ export class SessionService implements ShardHandler {
 
   private onEnvelope(shard: number, m: BusMsg): void {
     // An EnvelopeError goes to the bus guard: counted, logged (rate-limited), answered TURN_FAILED.
-    this.take(shard, m.data, m.reply ? (d) => void m.respond(d) : undefined);
+    // One process: the sender's object itself (the core never modifies an envelope). Over NATS: decoded.
+    this.take(shard, valueOf(m, sessionInCodec), m.reply ? (d) => void m.respond(d) : undefined);
   }
 
   /**
@@ -421,7 +426,7 @@ export class SessionService implements ShardHandler {
   /** take() for one batch item: an item that does not decode fails alone (counted, TURN_FAILED). */
   private takeGuarded(shard: number, data: Uint8Array, reply: ((d: Uint8Array) => void) | undefined): void {
     try {
-      this.take(shard, data, reply);
+      this.take(shard, decodeSessionIn(data), reply);
     } catch (err) {
       this.counters.outcomes('batch_item_undecodable');
       const n = this.failedTurnLog.hit('batch_item');
@@ -433,12 +438,11 @@ export class SessionService implements ShardHandler {
   /**
    * One session-in envelope of `shard`, from its subject or an owner-direct batch: a turn of the
    * pure core, then commit (write before acknowledge). `reply` answers the sender, when it waits.
-   * Throws EnvelopeError when the envelope does not decode. Runs on the shard owner.
+   * Runs on the shard owner.
    */
-  private take(shard: number, data: Uint8Array, reply: ((d: Uint8Array) => void) | undefined): void {
+  private take(shard: number, e: SessionInEnv, reply: ((d: Uint8Array) => void) | undefined): void {
     const sv = this.served.get(shard);
     if (!sv) return;
-    const e: SessionInEnv = decodeSessionIn(data);
     this.counters.events(KIND_NAMES[e.kind] ?? 'unknown');
     if (e.kind === SessIn.Deliver && e.id !== undefined) {
       if (this.recentDeliveries.seen(e.id, sv)) {
@@ -650,9 +654,13 @@ export class SessionService implements ShardHandler {
   private flushOut(): void {
     this.flushScheduled = false;
     const max = this.deps.bus.maxPayloadBytes;
+    const inProcess = this.deps.bus.kind === 'memory';
     for (const [gw, items] of this.pendingOut) {
+      // One process: the item array itself (bus-value.ts), nothing to split; the map forgets it
+      // below and nobody here touches it again.
+      if (inProcess) this.deps.bus.publish(this.deps.subjects.gatewayOut(gw), new BusValue(gatewayOutCodec, items));
       // A turn's output for one gateway can pass the bus's message size (many large PUBLISHes).
-      for (const chunk of encodeGatewayOutChunks(items, max)) this.deps.bus.publish(this.deps.subjects.gatewayOut(gw), chunk);
+      else for (const chunk of encodeGatewayOutChunks(items, max)) this.deps.bus.publish(this.deps.subjects.gatewayOut(gw), chunk);
     }
     this.pendingOut.clear();
   }
@@ -669,7 +677,7 @@ export class SessionService implements ShardHandler {
 
   private route(shard: number, mountpoint: string, message: Message, then?: Continuation, group?: string, exclude?: string): void {
     const { log } = this.deps;
-    const data = encodeRoutePublish({ mountpoint, message, group, exclude });
+    const data = new BusValue(routePublishCodec, { mountpoint, message, group, exclude });
     const timeoutMs = this.config['nats.requestTimeoutMs'];
     if (then) this.opStarted(shard);
     // Wills and QoS 2 messages must reach a router: retry while none answers. The router of

@@ -6,7 +6,10 @@
  * Payloads are opaque bytes; metadata travels in the binary envelopes of
  * common/src/envelope, never as JSON on the hot path. Headers exist for the rare
  * control message and for interoperability, not for per-message metadata.
+ * A sender may publish an envelope as a BusValue (bus-value.ts): NATS encodes it, the memory
+ * bus hands the object over and the receiver skips decoding.
  */
+import type { BusBody, BusValue } from './bus-value.js';
 
 export type BusHeaders = Record<string, string>;
 
@@ -16,6 +19,11 @@ export interface BusMsg {
   /** Reply subject when the sender used request(); undefined otherwise. */
   readonly reply?: string;
   readonly headers?: BusHeaders;
+  /**
+   * The value the sender published (memory bus only; read it with valueOf/handedOver of
+   * bus-value.ts). Undefined for bytes and on NATS, where `data` is all there is.
+   */
+  readonly value?: BusValue<unknown>;
   /** Answers a request. Returns false when the message had no reply subject. */
   respond(data: Uint8Array, headers?: BusHeaders): boolean;
 }
@@ -58,7 +66,7 @@ export interface BusSubscription {
 
 export interface Bus {
   /** Fire and forget. Delivery is asynchronous, in publish order per subscriber. */
-  publish(subject: string, data: Uint8Array, opts?: PublishOptions): void;
+  publish(subject: string, data: BusBody, opts?: PublishOptions): void;
   /**
    * Subject tokens are separated by '.', '*' matches one token, '>' matches one or more
    * trailing tokens (NATS semantics).
@@ -68,7 +76,7 @@ export interface Bus {
    * Request/reply: resolves with the first reply. Rejects with NoRespondersError at once
    * when nobody subscribes to the subject, with RequestTimeoutError after timeoutMs.
    */
-  request(subject: string, data: Uint8Array, opts: RequestOptions): Promise<BusMsg>;
+  request(subject: string, data: BusBody, opts: RequestOptions): Promise<BusMsg>;
   /** Resolves once everything published so far has reached the server (or local subscribers). */
   flush(): Promise<void>;
   /** Drains and closes. Further calls throw. */

@@ -1,5 +1,6 @@
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { BusValue, type BusBody } from './bus-value.js';
 import { HandlerGuard } from './handler-guard.js';
 import { RequestLatency } from './request-latency.js';
 import {
@@ -30,6 +31,10 @@ import { hasWildcard, isValidPublishSubject, isValidSubscribeSubject, tokensMatc
  *   passed. The publisher must treat a buffer as immutable once published, and handlers
  *   must not modify `msg.data` (other subscribers see the same bytes). Headers are copied
  *   once per publish (they are rare and small).
+ * - A BusValue (bus-value.ts) is handed over as the object: the receiver reads it with valueOf
+ *   and never decodes; `msg.data` encodes it only when some receiver asks for the bytes (once,
+ *   however many ask). Like bytes, the object is shared by every subscriber and must never be
+ *   modified once published.
  * - Queue groups: each message goes to one member of each group, round-robin; members of
  *   one group may subscribe with different (overlapping) filters, as in NATS.
  * - request() fails with NoRespondersError when no subscription of any kind matches the
@@ -102,10 +107,20 @@ class MemMsg implements BusMsg {
   constructor(
     private readonly bus: MemoryBus,
     readonly subject: string,
-    readonly data: Uint8Array,
+    private readonly body: BusBody,
     readonly reply: string | undefined,
     readonly headers: BusHeaders | undefined,
   ) {}
+
+  get data(): Uint8Array {
+    const b = this.body;
+    return b instanceof BusValue ? b.bytes() : b;
+  }
+
+  get value(): BusValue<unknown> | undefined {
+    const b = this.body;
+    return b instanceof BusValue ? b : undefined;
+  }
 
   respond(data: Uint8Array, headers?: BusHeaders): boolean {
     if (this.reply === undefined) return false;
@@ -226,7 +241,7 @@ class MemoryBus implements Bus {
     this.inboxPrefix = `_INBOX.mem${++busCounter}.`;
   }
 
-  publish(subject: string, data: Uint8Array, opts?: PublishOptions): void {
+  publish(subject: string, data: BusBody, opts?: PublishOptions): void {
     if (this.closed) throw new Error('bus closed');
     let reply: string | undefined;
     let headers: BusHeaders | undefined;
@@ -302,11 +317,11 @@ class MemoryBus implements Bus {
     return listened;
   }
 
-  request(subject: string, data: Uint8Array, opts: RequestOptions): Promise<BusMsg> {
+  request(subject: string, data: BusBody, opts: RequestOptions): Promise<BusMsg> {
     return this.latency.timed(this.send(subject, data, opts));
   }
 
-  private send(subject: string, data: Uint8Array, opts: RequestOptions): Promise<BusMsg> {
+  private send(subject: string, data: BusBody, opts: RequestOptions): Promise<BusMsg> {
     if (this.closed) return Promise.reject(new Error('bus closed'));
     let route: Route;
     try {
@@ -367,7 +382,7 @@ class MemoryBus implements Bus {
     this.pending.clear();
   }
 
-  private publishToInbox(subject: string, data: Uint8Array, reply: string | undefined, headers: BusHeaders | undefined): void {
+  private publishToInbox(subject: string, data: BusBody, reply: string | undefined, headers: BusHeaders | undefined): void {
     const p = this.pending.get(subject);
     let msg: MemMsg | undefined;
     if (p !== undefined) {

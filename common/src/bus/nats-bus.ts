@@ -2,6 +2,7 @@ import { connect, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConne
 import type { Logger } from '../log.js';
 import { LogEveryNth } from '../log-every-nth.js';
 import type { Metrics } from '../metrics.js';
+import { bodyBytes, type BusBody } from './bus-value.js';
 import { HandlerGuard } from './handler-guard.js';
 import { writeOncePerTurn } from './nats-write-per-turn.js';
 import { NatsRequestMux } from './nats-request-mux.js';
@@ -149,8 +150,10 @@ class NatsBusImpl implements NatsBus {
     return this.connection.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
   }
 
-  publish(subject: string, data: Uint8Array, opts?: PublishOptions): void {
+  publish(subject: string, body: BusBody, opts?: PublishOptions): void {
     if (this.closed) throw new Error('bus closed');
+    // A BusValue travels as its bytes: receivers decode them (and the bus guard drops what does not decode).
+    const data = bodyBytes(body);
     if (data.length > this.maxPayloadBytes) {
       // nats.js throws here, often inside a timer or I/O callback: that would end the process.
       // Batching senders split below the limit; one message alone above it cannot travel.
@@ -187,9 +190,9 @@ class NatsBusImpl implements NatsBus {
     return new NatsBusSub(sub);
   }
 
-  async request(subject: string, data: Uint8Array, opts: RequestOptions): Promise<BusMsg> {
+  async request(subject: string, body: BusBody, opts: RequestOptions): Promise<BusMsg> {
     if (this.closed) throw new Error('bus closed');
-    return this.latency.timed(this.requests.request(subject, data, opts.timeoutMs, opts.headers ? toNatsHeaders(opts.headers) : undefined).then((m) => new NatsBusMsg(m)));
+    return this.latency.timed(this.requests.request(subject, bodyBytes(body), opts.timeoutMs, opts.headers ? toNatsHeaders(opts.headers) : undefined).then((m) => new NatsBusMsg(m)));
   }
 
   async flush(): Promise<void> {

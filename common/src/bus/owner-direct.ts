@@ -1,6 +1,7 @@
 import type { SubjectSpace } from '../subjects.js';
 import { decodeOwnerBatchAnswer, encodeOwnerBatch, MAX_OWNER_BATCH_ITEMS, ownerTokenOf, type OwnerBatchItem } from '../envelope/owner-batch.js';
 import { NoRespondersError, type Bus } from './bus.js';
+import { bodyBytes, type BusBody } from './bus-value.js';
 
 /** Bytes an item adds around its envelope (shard u16, length u32), and a batch's own header. */
 const ITEM_OVERHEAD_BYTES = 6;
@@ -8,7 +9,7 @@ const BATCH_OVERHEAD_BYTES = 16;
 
 interface Waiter {
   shard: number;
-  data: Uint8Array;
+  data: BusBody;
   timeoutMs: number;
   resolve(answer: Uint8Array): void;
   reject(err: Error): void;
@@ -59,21 +60,21 @@ export class OwnerDirect {
    * Sends one session-in envelope of `shard` and resolves with the owner's answer (what the
    * shard subject answers). Rejects as bus.request does; the caller retries as before.
    */
-  request(shard: number, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+  request(shard: number, data: BusBody, timeoutMs: number): Promise<Uint8Array> {
     const token = this.owners.get(shard);
     if (token === undefined) return this.viaShard(shard, data, timeoutMs);
     return new Promise<Uint8Array>((resolve, reject) => {
       const p = this.pending(this.requests, token);
-      p.items.push({ shard, data });
+      p.items.push({ shard, data: bodyBytes(data) });
       p.waiters.push({ shard, data, timeoutMs, resolve, reject });
     });
   }
 
   /** Fire and forget (QoS 0 copies): the owner passes an item it does not serve on to the shard subject. */
-  publish(shard: number, data: Uint8Array): void {
+  publish(shard: number, data: BusBody): void {
     const token = this.owners.get(shard);
     if (token === undefined) this.bus.publish(this.subjects.sessionIn(shard), data);
-    else this.pending(this.casts, token).items.push({ shard, data });
+    else this.pending(this.casts, token).items.push({ shard, data: bodyBytes(data) });
   }
 
   private pending(map: Map<string, Pending>, token: string): Pending {
@@ -86,7 +87,7 @@ export class OwnerDirect {
     return p;
   }
 
-  private async viaShard(shard: number, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+  private async viaShard(shard: number, data: BusBody, timeoutMs: number): Promise<Uint8Array> {
     const m = await this.bus.request(this.subjects.sessionIn(shard), data, { timeoutMs });
     const token = ownerTokenOf(m.data);
     if (token !== undefined) this.owners.set(shard, token);

@@ -1,3 +1,4 @@
+import type { BusCodec } from '../bus/bus-value.js';
 import { EnvelopeError, knownBits, oneOf, type Writer } from './codec.js';
 import { envelopeReader, envelopeWriter } from './envelope-version.js';
 import { qosBits, readMessage, writeMessage, type Message, type QoS } from './message.js';
@@ -173,3 +174,17 @@ export function decodeGatewayOut(data: Uint8Array, visit: (it: GatewayOutItem) =
     }
   }
 }
+
+/**
+ * A gateway-output batch as a bus value: handed over as the item array in one process
+ * (bus-value.ts). Over NATS the sender splits batches below max_payload itself
+ * (encodeGatewayOutChunks) and the gateway decodes with decodeGatewayOut, visiting items.
+ */
+export const gatewayOutCodec: BusCodec<readonly GatewayOutItem[]> = {
+  encode: encodeGatewayOut,
+  decode: (data) => {
+    const items: GatewayOutItem[] = [];
+    decodeGatewayOut(data, (it) => items.push(it));
+    return items;
+  },
+};

@@ -1,3 +1,4 @@
+import type { BusCodec } from '../bus/bus-value.js';
 import { knownBits, oneOf } from './codec.js';
 import { envelopeReader, envelopeWriter } from './envelope-version.js';
 import { MIN_MESSAGE_BYTES, qosBits, readMessage, writeMessage, type Message, type QoS } from './message.js';
@@ -44,6 +45,9 @@ export function decodeRoutePublish(data: Uint8Array): RoutePublish {
   if (!r.done) p.id = r.uniqueStr();
   return p;
 }
+
+/** Route envelopes as a bus value: handed over as the object in one process (bus-value.ts). */
+export const routePublishCodec: BusCodec<RoutePublish> = { encode: encodeRoutePublish, decode: decodeRoutePublish };
 
 /** Route answers: accepted (with or without matching subscribers) or failed. */
 export const ROUTE_OK = 0x00;

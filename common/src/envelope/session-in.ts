@@ -1,3 +1,4 @@
+import type { BusCodec } from '../bus/bus-value.js';
 import { EnvelopeError, knownBits, oneOf } from './codec.js';
 import { envelopeReader, envelopeWriter } from './envelope-version.js';
 import { qosBits, readMessage, writeMessage, type Message, type QoS } from './message.js';
@@ -230,6 +231,9 @@ export function encodeSessionIn(e: SessionInEnv): Buffer {
   }
   return w.finish();
 }
+
+/** Session-in envelopes as a bus value: handed over as the object in one process (bus-value.ts). */
+export const sessionInCodec: BusCodec<SessionInEnv> = { encode: encodeSessionIn, decode: decodeSessionIn };
 
 const PROTOCOLS: readonly ProtocolVersion[] = [3, 4, 5];
 const LOST_REASONS: readonly LostReason[] = [
