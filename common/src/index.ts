@@ -34,7 +34,7 @@ export {
   encodeAuthRequest,
 } from './auth-contract/auth-protocol.js';
 export { type Bus, type BusMsg, type BusSubscription, NoRespondersError, RequestTimeoutError } from './bus/bus.js';
-export { type BusBody, type BusCodec, BusValue, handedOver, valueOf } from './bus/bus-value.js';
+export { type BusBody, type BusCodec, BusValue, handedOver, bodyValue } from './bus/bus-value.js';
 export { subjectKind, unknownVersionCounter } from './bus/handler-guard.js';
 export { createBus } from './bus/index.js';
 export { natsConnection, toNatsHeaders } from './bus/nats-bus.js';

@@ -24,7 +24,7 @@ import {
   encodeRouterBeat,
   sessionInCodec,
   SessIn,
-  valueOf,
+  bodyValue,
   type DeliveryTarget,
   type Logger,
   labelledCounter,
@@ -251,7 +251,7 @@ export class RouterService {
   private onPublish(msg: BusMsg): void {
     // One process: the gateway's object itself (never modified here: the retained store, the
     // export and every shard's Deliver share it). Over NATS: decoded.
-    const p = valueOf(msg, routePublishCodec);
+    const p = bodyValue(msg, routePublishCodec);
     this.routePublish(p, msg.reply ? (status) => void msg.respond(statusBytes(status)) : undefined);
   }
 

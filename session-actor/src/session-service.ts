@@ -10,7 +10,7 @@ import {
   encodeGatewayOutChunks,
   gatewayOutCodec,
   BusValue,
-  valueOf,
+  bodyValue,
   sessionInCodec,
   routePublishCodec,
   type GatewayOutItem,
@@ -389,7 +389,7 @@ export class SessionService implements ShardHandler {
   private onEnvelope(shard: number, m: BusMsg): void {
     // An EnvelopeError goes to the bus guard: counted, logged (rate-limited), answered TURN_FAILED.
     // One process: the sender's object itself (the core never modifies an envelope). Over NATS: decoded.
-    this.take(shard, valueOf(m, sessionInCodec), m.reply ? (d) => void m.respond(d) : undefined);
+    this.take(shard, bodyValue(m, sessionInCodec), m.reply ? (d) => void m.respond(d) : undefined);
   }
 
   /**

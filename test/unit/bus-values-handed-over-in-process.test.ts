@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { BusValue, bodyBytes, connectNatsBus, createMemoryBus, handedOver, valueOf, type Bus, type BusCodec, type BusMsg } from '../../common/src/bus/index.js';
+import { BusValue, bodyBytes, connectNatsBus, createMemoryBus, handedOver, bodyValue, type Bus, type BusCodec, type BusMsg } from '../../common/src/bus/index.js';
 import { gatewayOutCodec, GwOut, type GatewayOutItem } from '../../common/src/envelope/gateway-out.js';
 import type { Message } from '../../common/src/envelope/message.js';
 import { routePublishCodec, type RoutePublish } from '../../common/src/envelope/router.js';
@@ -68,7 +68,7 @@ function suite(kind: 'memory' | 'nats', make: (metrics: Metrics) => Promise<{ a:
       const sent: RoutePublish = { mountpoint: 'mp', message: message('t/1'), id: 'r1' };
       let got: RoutePublish | undefined;
       const arrived = next(b, 'v.route', (m) => {
-        got = valueOf(m, codec);
+        got = bodyValue(m, codec);
       });
       await b.flush();
       a.publish('v.route', new BusValue(codec, sent));
@@ -105,7 +105,7 @@ function suite(kind: 'memory' | 'nats', make: (metrics: Metrics) => Promise<{ a:
       let decoded: readonly GatewayOutItem[] | undefined;
       const arrived = next(b, 'v.other', (m) => {
         taken = handedOver(m, routePublishCodec);
-        decoded = valueOf(m, gatewayOutCodec);
+        decoded = bodyValue(m, gatewayOutCodec);
       });
       await b.flush();
       a.publish('v.other', new BusValue(gatewayOutCodec, items));
@@ -119,7 +119,7 @@ function suite(kind: 'memory' | 'nats', make: (metrics: Metrics) => Promise<{ a:
       const env: SessionInEnv = { kind: SessIn.Deliver, targets: [{ key: 'k', qos: 1, retainAsPublished: false, subIds: [5] }], message: message('t/2'), id: 'd1' };
       let got: SessionInEnv | undefined;
       const sub = b.subscribe('v.req', (m) => {
-        got = valueOf(m, codec);
+        got = bodyValue(m, codec);
         m.respond(Uint8Array.of(0));
       });
       await b.flush();
@@ -138,7 +138,7 @@ function suite(kind: 'memory' | 'nats', make: (metrics: Metrics) => Promise<{ a:
       let resolve!: () => void;
       const done = new Promise<void>((r) => (resolve = r));
       const sub = b.subscribe('mqtt.sess.1.in', (m) => {
-        seen.push(valueOf(m, sessionInCodec));
+        seen.push(bodyValue(m, sessionInCodec));
         resolve();
       });
       await b.flush();
@@ -148,7 +148,9 @@ function suite(kind: 'memory' | 'nats', make: (metrics: Metrics) => Promise<{ a:
       await done;
       sub.unsubscribe();
       assert.deepEqual(seen, [env]);
-      const dropped = (await metricValue(metrics, 'shardmq_bus_malformed_envelopes_total', { subject_kind: 'sess.N.in' })) + (await metricValue(metrics, 'shardmq_bus_unknown_version_envelopes_total', { subject_kind: 'sess.N.in' }));
+      const dropped =
+        (await metricValue(metrics, 'shardmq_bus_malformed_envelopes_total', { subject_kind: 'sess.N.in' })) +
+        (await metricValue(metrics, 'shardmq_bus_unknown_version_envelopes_total', { subject_kind: 'sess.N.in' }));
       assert.equal(dropped, 1);
     });
   });

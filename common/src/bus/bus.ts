@@ -20,7 +20,7 @@ export interface BusMsg {
   readonly reply?: string;
   readonly headers?: BusHeaders;
   /**
-   * The value the sender published (memory bus only; read it with valueOf/handedOver of
+   * The value the sender published (memory bus only; read it with bodyValue/handedOver of
    * bus-value.ts). Undefined for bytes and on NATS, where `data` is all there is.
    */
   readonly value?: BusValue<unknown>;

@@ -5,7 +5,7 @@ import { createMemoryBus } from './memory-bus.js';
 import { connectNatsBus } from './nats-bus.js';
 
 export * from './bus.js';
-export { bodyBytes, type BusBody, type BusCodec, BusValue, handedOver, valueOf } from './bus-value.js';
+export { bodyBytes, type BusBody, type BusCodec, BusValue, handedOver, bodyValue } from './bus-value.js';
 export { createMemoryBus, type MemoryBusOptions } from './memory-bus.js';
 export { connectNatsBus, isNatsBus, natsConnection, type NatsBus, type NatsBusOptions } from './nats-bus.js';
 export { HandlerGuard, subjectKind } from './handler-guard.js';

@@ -31,7 +31,7 @@ import { hasWildcard, isValidPublishSubject, isValidSubscribeSubject, tokensMatc
  *   passed. The publisher must treat a buffer as immutable once published, and handlers
  *   must not modify `msg.data` (other subscribers see the same bytes). Headers are copied
  *   once per publish (they are rare and small).
- * - A BusValue (bus-value.ts) is handed over as the object: the receiver reads it with valueOf
+ * - A BusValue (bus-value.ts) is handed over as the object: the receiver reads it with bodyValue
  *   and never decodes; `msg.data` encodes it only when some receiver asks for the bytes (once,
  *   however many ask). Like bytes, the object is shared by every subscriber and must never be
  *   modified once published.
