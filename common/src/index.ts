@@ -74,6 +74,7 @@ export {
   routePublishCodec,
   type SubChange,
   type SubChangeBatch,
+  subChangesCodec,
   SubOp,
 } from './envelope/router.js';
 export {

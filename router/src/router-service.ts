@@ -9,7 +9,7 @@ import {
   decodeRetainedSync,
   BusValue,
   decodeStatusSafe,
-  decodeSubChanges,
+  subChangesCodec,
   encodeRetainedAnswer,
   encodeRetainedSync,
   ROUTE_FAILED,
@@ -407,7 +407,7 @@ export class RouterService {
   }
 
   private onSubChanges(msg: BusMsg): void {
-    const b = decodeSubChanges(msg.data);
+    const b = bodyValue(msg, subChangesCodec);
     for (const c of b.changes) {
       if (c.op === SubOp.Add) {
         this.index.add(c.mountpoint, c.filter, { key: c.key, qos: c.qos, noLocal: c.noLocal, retainAsPublished: c.retainAsPublished, subId: c.subId || undefined }, c.group);

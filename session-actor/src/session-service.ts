@@ -13,13 +13,13 @@ import {
   bodyValue,
   sessionInCodec,
   routePublishCodec,
+  subChangesCodec,
   type GatewayOutItem,
   decodeHeartbeat,
   type Message,
   decodeRetainedAnswer,
   decodeStatusSafe,
   encodeResyncAnswer,
-  encodeSubChanges,
   ROUTE_OK,
   ROUTE_SLOW,
   type SubChange,
@@ -705,7 +705,7 @@ export class SessionService implements ShardHandler {
 
   private changeSubs(shard: number, batch: SubChangeBatch, then?: Continuation): void {
     const { bus, subjects, log } = this.deps;
-    const data = encodeSubChanges(batch);
+    const data = new BusValue(subChangesCodec, batch);
     const timeoutMs = this.config['nats.requestTimeoutMs'];
     if (then) this.opStarted(shard);
     retrying(() => bus.request(subjects.routeSubscription, data, { timeoutMs }), RETRY.subscriptionsToRouter).then(
@@ -758,7 +758,7 @@ export class SessionService implements ShardHandler {
 
   private publishSubs(changes: SubChange[]): void {
     for (let i = 0; i < changes.length; i += 1000) {
-      this.deps.bus.publish(this.deps.subjects.routeSubscription, encodeSubChanges({ changes: changes.slice(i, i + 1000), retainedFor: [] }));
+      this.deps.bus.publish(this.deps.subjects.routeSubscription, new BusValue(subChangesCodec, { changes: changes.slice(i, i + 1000), retainedFor: [] }));
     }
   }
 

@@ -135,6 +135,13 @@ export function decodeSubChanges(data: Uint8Array): SubChangeBatch {
   return { changes, retainedFor };
 }
 
+/**
+ * Subscription changes as a bus value. In one process the router's index then holds the session
+ * key strings the session actor holds, so the Deliver targets it builds look sessions up by the
+ * very key object (no string compare per delivery).
+ */
+export const subChangesCodec: BusCodec<SubChangeBatch> = { encode: encodeSubChanges, decode: decodeSubChanges };
+
 /** Answer to a SubChangeBatch: retained messages per requested filter index. */
 export interface RetainedAnswer {
   items: Array<{ index: number; message: Message }>;
