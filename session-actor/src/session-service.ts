@@ -478,20 +478,23 @@ export class SessionService implements ShardHandler {
       const d = slow ? this.ackSlow : this.ack;
       respond = () => reply(d);
     }
+    // Sessions to write before the turn's effects leave; a store that keeps nothing (one
+    // process without persistence) writes nothing, so a Deliver need not look every target up again.
     const dirty: string[] = [];
-    switch (e.kind) {
-      case SessIn.Deliver:
-        for (const t of e.targets) {
-          const s = st.sessions.get(t.key);
-          // QoS 0 to an online session with an empty queue changes nothing worth writing.
-          if (s && (Math.min(t.qos, e.message.qos) > 0 || !s.conn || s.queue.length > 0)) dirty.push(t.key);
-        }
-        break;
-      case SessIn.GatewayGone:
-        break; // not sent on the bus by gateways; handled in gatewayGone()
-      default:
-        dirty.push(e.key);
-    }
+    if (this.store.durable)
+      switch (e.kind) {
+        case SessIn.Deliver:
+          for (const t of e.targets) {
+            const s = st.sessions.get(t.key);
+            // QoS 0 to an online session with an empty queue changes nothing worth writing.
+            if (s && (Math.min(t.qos, e.message.qos) > 0 || !s.conn || s.queue.length > 0)) dirty.push(t.key);
+          }
+          break;
+        case SessIn.GatewayGone:
+          break; // not sent on the bus by gateways; handled in gatewayGone()
+        default:
+          dirty.push(e.key);
+      }
     // A PUBACK/PUBCOMP (or a PUBLISH the gateway dropped as too large) only frees a packet id:
     // the gateway just needs to know an owner took it (a lost one would stall the window), so
     // answer at once and write it with the next write.

@@ -27,6 +27,13 @@ function emitPublish(s: Session, d: Delivery, packetId: number, dup: boolean, ou
   out.push(early ? { t: 'gw', gateway: c.gateway, item, early } : { t: 'gw', gateway: c.gateway, item });
 }
 
+/** A QoS 0 PUBLISH to the online session: nothing to remember, so no Delivery record (fan-out hot path). */
+function emitQos0(s: Session, message: Message, retain: boolean, subIds: number[], out: Effect[]): void {
+  const c = s.conn!;
+  const item = { kind: GwOut.Publish, connId: c.connId, epoch: s.epoch, packetId: 0, qos: 0, dup: false, retain, subIds, message } as const;
+  out.push({ t: 'gw', gateway: c.gateway, item });
+}
+
 /**
  * A control packet for the session's connection; the gateway encodes it for the connection's
  * protocol version. `codes`: the reason code of an ack, or one per filter for SUBACK/UNSUBACK.
@@ -43,12 +50,12 @@ export function emitControl(s: Session, type: ControlType, packetId: number, cod
  * travels: a PUBLISH holds at least its payload, a 2-byte fixed header and the 2-byte length of
  * its topic (empty when a topic alias stands for it) [MQTT-3.3.2-1].
  */
-function tooLarge(s: Session, d: Delivery): boolean {
-  return s.maxPacketBytes > 0 && d.message.payload.length + 4 > s.maxPacketBytes;
+function tooLarge(s: Session, m: Message): boolean {
+  return s.maxPacketBytes > 0 && m.payload.length + 4 > s.maxPacketBytes;
 }
 
 function sendNew(s: Session, d: Delivery, out: Effect[], early = false): void {
-  if (tooLarge(s, d)) {
+  if (tooLarge(s, d.message)) {
     out.push({ t: 'count', what: 'too_large_dropped' });
     return;
   }
@@ -62,8 +69,8 @@ function sendNew(s: Session, d: Delivery, out: Effect[], early = false): void {
   emitPublish(s, f, packetId, false, out, early);
 }
 
-function expired(d: Delivery, now: number): boolean {
-  const e = d.message.props?.expiresAt;
+function expired(m: Message, now: number): boolean {
+  const e = m.props?.expiresAt;
   return e !== undefined && e <= now;
 }
 
@@ -76,12 +83,18 @@ function windowFree(st: ShardState, s: Session): boolean {
  * room, else to the bounded queue. Order per session is kept: nothing overtakes the queue.
  */
 export function deliver(st: ShardState, s: Session, message: Message, qos: QoS, retain: boolean, subIds: number[], now: number, out: Effect[], group?: string): void {
-  const d: Delivery = { message, qos, retain, subIds };
-  if (group !== undefined) d.group = group;
-  if (expired(d, now)) {
+  if (expired(message, now)) {
     out.push({ t: 'count', what: 'expired_dropped' });
     return;
   }
+  if (qos === 0 && s.conn && s.queue.length === 0) {
+    // What sendNew does for QoS 0, without the Delivery it would not keep.
+    if (tooLarge(s, message)) out.push({ t: 'count', what: 'too_large_dropped' });
+    else emitQos0(s, message, retain, subIds, out);
+    return;
+  }
+  const d: Delivery = { message, qos, retain, subIds };
+  if (group !== undefined) d.group = group;
   if (s.conn && s.queue.length === 0) {
     if (qos === 0 || windowFree(st, s)) {
       sendNew(s, d, out);
@@ -158,7 +171,7 @@ export function drain(st: ShardState, s: Session, now: number, out: Effect[], ea
     if (d.qos > 0 && s.inflight.size >= win) return;
     s.queue.shift();
     s.queuedBytes -= messageBytes(d.message);
-    if (expired(d, now)) {
+    if (expired(d.message, now)) {
       out.push({ t: 'count', what: 'expired_dropped' });
       continue;
     }
@@ -176,7 +189,7 @@ export function resendInflight(st: ShardState, s: Session, now: number, out: Eff
   let sent = 0;
   s.heldCount = 0;
   for (const [id, f] of s.inflight) {
-    if (f.state === 'pub' && tooLarge(s, f)) {
+    if (f.state === 'pub' && tooLarge(s, f.message)) {
       s.inflight.delete(id);
       out.push({ t: 'count', what: 'too_large_dropped' });
       continue;
