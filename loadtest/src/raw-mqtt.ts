@@ -10,20 +10,30 @@ import { connect, type Socket } from 'node:net';
 
 export const PINGREQ = Buffer.from([0xc0, 0x00]);
 
-/** CONNECT, protocol level 4 (3.1.1), clean session, no credentials, no Will [MQTT-3.1]. */
-export function connectPacket(clientId: string, keepaliveS: number): Buffer {
-  const id = Buffer.from(clientId, 'utf8');
-  const remaining = 10 + 2 + id.length;
-  if (remaining > 127) throw new Error('client id too long for this generator');
-  const b = Buffer.alloc(2 + remaining);
+/** CONNECT, protocol level 4 (3.1.1), clean session, no Will; user name and password when given [MQTT-3.1]. */
+export function connectPacket(clientId: string, keepaliveS: number, credentials?: { username: string; password: string }): Buffer {
+  const fields = [Buffer.from(clientId, 'utf8')];
+  let flags = 0x02; // clean session [MQTT-3.1.2-6]
+  if (credentials) {
+    // User Name Flag and Password Flag; 3.1.1 allows a password only with a user name [MQTT-3.1.2-22].
+    flags |= 0xc0;
+    fields.push(Buffer.from(credentials.username, 'utf8'), Buffer.from(credentials.password, 'utf8'));
+  }
+  const remaining = 10 + fields.reduce((n, f) => n + 2 + f.length, 0);
+  if (remaining > 16383) throw new Error('CONNECT too long for this generator');
+  const lenBytes = remaining > 127 ? [(remaining & 0x7f) | 0x80, remaining >> 7] : [remaining];
+  const b = Buffer.alloc(1 + lenBytes.length + remaining);
   b[0] = 0x10;
-  b[1] = remaining;
-  b.write('\u0000\u0004MQTT', 2, 'latin1');
-  b[8] = 4;
-  b[9] = 0x02;
-  b.writeUInt16BE(keepaliveS, 10);
-  b.writeUInt16BE(id.length, 12);
-  id.copy(b, 14);
+  let pos = 1;
+  for (const l of lenBytes) b[pos++] = l;
+  pos += b.write('\u0000\u0004MQTT', pos, 'latin1');
+  b[pos++] = 4;
+  b[pos++] = flags;
+  pos = b.writeUInt16BE(keepaliveS, pos);
+  for (const f of fields) {
+    pos = b.writeUInt16BE(f.length, pos);
+    pos += f.copy(b, pos);
+  }
   return b;
 }
 
@@ -47,7 +57,7 @@ export function subscribePacket(packetId: number, filter: string, qos: 0 | 1 | 2
  * error, close or timeout. The CONNACK is the only thing the broker sends before the client asks for
  * more, so it arrives alone.
  */
-export function rawConnect(url: string, clientId: string, keepaliveS: number, timeoutMs: number): Promise<Socket> {
+export function rawConnect(url: string, clientId: string, keepaliveS: number, timeoutMs: number, credentials?: { username: string; password: string }): Promise<Socket> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const s = connect({ host: u.hostname, port: Number(u.port || 1883) });
@@ -61,7 +71,7 @@ export function rawConnect(url: string, clientId: string, keepaliveS: number, ti
     const onClose = () => fail(new Error('closed before CONNACK'));
     s.on('error', fail);
     s.once('close', onClose);
-    s.once('connect', () => s.write(connectPacket(clientId, keepaliveS)));
+    s.once('connect', () => s.write(connectPacket(clientId, keepaliveS, credentials)));
     s.once('data', (chunk: Buffer) => {
       clearTimeout(timer);
       s.off('close', onClose);

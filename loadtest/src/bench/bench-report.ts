@@ -9,6 +9,7 @@ import type { FanOutResult } from '../scenarios/fan-out.js';
 import type { IdleMemoryResult } from '../scenarios/idle-memory.js';
 import type { LatencyResult } from '../scenarios/latency.js';
 import type { DurableKneeResult } from './durable-knee.js';
+import type { ReconnectStormBenchResult } from './reconnect-storm-bench.js';
 
 /** CPU use during the measured interval, in % of one core. */
 export interface CpuShare {
@@ -160,4 +161,66 @@ export function fanOutTable(outcomes: readonly Outcome<FanOutResult>[]): string 
     ];
   });
   return formatTable(headers, rows) + notes(outcomes);
+}
+
+/**
+ * Reconnect storm: two rows per broker, cold (every CONNECT a bcrypt verification) and warm (every
+ * credential cached). `vs limit`: cold time / the hashing limit (devices / (cost-6 verifications per
+ * second per core x cores)); the issue's targets are 1.3x cold and 3 s warm, with every process's
+ * event loop delayed by less than 50 ms and nothing refused.
+ */
+export function reconnectStormTable(outcomes: readonly Outcome<ReconnectStormBenchResult>[]): string {
+  const headers = ['broker', 'phase', 'devices', 'gateways', 'CONNACKed', 'all CONNACKed s', 'p50 ms', 'p99 ms', 'failed', 'refused by broker', 'max loop delay ms', 'hashing limit s', 'vs limit'];
+  const rows: Cell[][] = [];
+  const events = (e: Record<string, number>) =>
+    Object.entries(e)
+      .filter(([k]) => k.startsWith('connection_refused') || k.startsWith('connect_'))
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ') || '0';
+  for (const o of outcomes) {
+    if (!o.ok) {
+      rows.push(failedRow(o, headers.length));
+      continue;
+    }
+    const r = o.result;
+    for (const [name, p] of [
+      ['cold', r.cold],
+      ['warm', r.warm],
+    ] as const) {
+      const loop = Object.entries(p.eventLoopMaxMs).sort((a, b) => b[1] - a[1])[0];
+      rows.push([
+        o.target,
+        name,
+        r.devices,
+        r.gateways,
+        p.connected,
+        p.allConnackedS.toFixed(2),
+        p.connack.p50Ms,
+        p.connack.p99Ms,
+        p.attempted - p.connected,
+        events(p.gatewayEvents),
+        loop ? `${loop[1].toFixed(0)} (${loop[0]})` : '-',
+        name === 'cold' ? r.idealColdS.toFixed(2) : '-',
+        name === 'cold' ? ratio(p.allConnackedS, r.idealColdS) : `${(p.allConnackedS / 3).toFixed(2)}x of 3 s`,
+      ]);
+    }
+  }
+  const lines: string[] = [];
+  for (const o of outcomes) {
+    if (!o.ok) continue;
+    const r = o.result;
+    lines.push(
+      `  ${o.target}: hashing limit ${r.hashing.perCorePerS.toFixed(0)} cost-${r.hashing.cost} verifications/s per core (${r.hashing.method}) x ${r.hashing.cores} cores = ${(r.hashing.perCorePerS * r.hashing.cores).toFixed(0)}/s`,
+    );
+    for (const [name, p] of [
+      ['cold', r.cold],
+      ['warm', r.warm],
+    ] as const) {
+      const fails = Object.entries(p.failures).map(([k, v]) => `${v} x ${k}`);
+      const loops = Object.entries(p.eventLoopMaxMs).map(([k, v]) => `${k} ${v.toFixed(0)}`);
+      const auth = Object.entries(p.authResults).map(([k, v]) => `${k}=${v}`);
+      lines.push(`    ${name}: auth answers ${auth.join(' ') || '-'}, cache hits ${p.authCacheHits}; loop delay ms: ${loops.join(', ')}${fails.length ? `; failures: ${fails.join(', ')}` : ''}`);
+    }
+  }
+  return formatTable(headers, rows) + (lines.length ? `\n${lines.join('\n')}` : '') + notes(outcomes);
 }

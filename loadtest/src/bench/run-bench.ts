@@ -14,8 +14,9 @@ import { runIdleMemory, type IdleMemoryResult } from '../scenarios/idle-memory.j
 import { runLatency, type LatencyResult } from '../scenarios/latency.js';
 import type { CpuShare, Outcome } from './bench-report.js';
 import { runDurableKnee, type DurableKneeResult } from './durable-knee.js';
+import { runReconnectStormBench, type ReconnectStormBenchResult, type StormDatabase } from './reconnect-storm-bench.js';
 
-export const benchScenarios = ['fanin', 'latency', 'durable', 'idle-memory', 'fanout'] as const;
+export const benchScenarios = ['fanin', 'latency', 'durable', 'idle-memory', 'fanout', 'reconnect-storm'] as const;
 export type BenchScenario = (typeof benchScenarios)[number];
 
 export interface BenchOptions {
@@ -36,6 +37,13 @@ export interface BenchOptions {
   fanOutSubscribers: number;
   fanOutWindow: number;
   startTimeoutMs: number;
+  /** reconnect-storm: devices of the cluster storm (2 gateways) and of the one-process storm. */
+  stormDevicesCluster: number;
+  stormDevicesSingle: number;
+  stormPasswordMethod: 'crypt' | 'bcrypt';
+  stormConnackTimeoutMs: number;
+  /** reconnect-storm: starts a private PostgreSQL with the VerneMQ table; undefined when none is installed. */
+  startDatabase: (() => Promise<StormDatabase>) | undefined;
   /** Progress lines (stderr in the CLI). */
   log: (line: string) => void;
 }
@@ -46,10 +54,13 @@ export interface BenchReport {
   durable: Outcome<DurableKneeResult>[];
   'idle-memory': Outcome<IdleMemoryResult>[];
   fanout: Outcome<FanOutResult>[];
+  'reconnect-storm': Outcome<ReconnectStormBenchResult>[];
 }
 
 type AnyResult = FanInResult | LatencyResult | DurableKneeResult | IdleMemoryResult | FanOutResult;
-type AnyOutcome = Outcome<FanInResult> | Outcome<LatencyResult> | Outcome<DurableKneeResult> | Outcome<IdleMemoryResult> | Outcome<FanOutResult>;
+type AnyOutcome = Outcome<FanInResult> | Outcome<LatencyResult> | Outcome<DurableKneeResult> | Outcome<IdleMemoryResult> | Outcome<FanOutResult> | Outcome<ReconnectStormBenchResult>;
+/** Scenarios run on the broker each target starts; reconnect-storm starts its own (database auth, 2 gateways). */
+type SharedBrokerScenario = Exclude<BenchScenario, 'reconnect-storm'>;
 
 /** Samples broker and generator CPU seconds at the start and end of the measured interval. */
 class CpuMeter {
@@ -76,16 +87,17 @@ class CpuMeter {
 }
 
 export async function runBench(o: BenchOptions): Promise<BenchReport> {
-  const report: BenchReport = { fanin: [], latency: [], durable: [], 'idle-memory': [], fanout: [] };
+  const report: BenchReport = { fanin: [], latency: [], durable: [], 'idle-memory': [], fanout: [], 'reconnect-storm': [] };
   const record = (scenario: BenchScenario, outcome: AnyOutcome) => {
     (report[scenario] as AnyOutcome[]).push(outcome);
   };
+  const shared = o.scenarios.filter((s): s is SharedBrokerScenario => s !== 'reconnect-storm');
 
-  for (const target of o.targets) {
+  for (const target of shared.length === 0 ? [] : o.targets) {
     const missing = unavailableReason(target, o.repoRoot);
     if (missing !== undefined) {
       o.log(`${target}: skipped (${missing})`);
-      for (const s of o.scenarios) record(s, { target, ok: false, skipped: true, reason: missing });
+      for (const s of shared) record(s, { target, ok: false, skipped: true, reason: missing });
       continue;
     }
     const tmpDir = makeTempDir(`shardmq-bench-${target}-`);
@@ -94,7 +106,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       o.log(`${target}: starting`);
       broker = await startTarget(target, { repoRoot: o.repoRoot, tmpDir, startTimeoutMs: o.startTimeoutMs });
       o.log(`${target}: ready at ${broker.url}`);
-      for (const scenario of o.scenarios) {
+      for (const scenario of shared) {
         const dead = broker.deadReason();
         if (dead !== undefined) {
           record(scenario, { target, ok: false, skipped: false, reason: dead });
@@ -139,7 +151,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     } catch (err) {
       const reason = (err as Error).message ?? String(err);
       o.log(`${target}: could not start: ${reason}`);
-      for (const s of o.scenarios) {
+      for (const s of shared) {
         const already = (report[s] as AnyOutcome[]).some((x) => x.target === target);
         if (!already) record(s, { target, ok: false, skipped: false, reason: `start failed: ${reason}` });
       }
@@ -150,6 +162,19 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       }
       removeTempDir(tmpDir);
     }
+  }
+  if (o.scenarios.includes('reconnect-storm')) {
+    report['reconnect-storm'] = await runReconnectStormBench({
+      repoRoot: o.repoRoot,
+      targets: o.targets,
+      devicesCluster: o.stormDevicesCluster,
+      devicesSingle: o.stormDevicesSingle,
+      passwordMethod: o.stormPasswordMethod,
+      connackTimeoutMs: o.stormConnackTimeoutMs,
+      startTimeoutMs: o.startTimeoutMs,
+      startDatabase: o.startDatabase,
+      log: o.log,
+    });
   }
   return report;
 }

@@ -13,6 +13,7 @@ import { delimiter, join } from 'node:path';
 import { connectClient, closeAll } from '../mqtt-clients.js';
 import { freePort, loopback, waitForTcp } from './net-probe.js';
 import { ProcessGroup, type ManagedProcess } from './process-group.js';
+import type { MetricsEndpoint } from '../scenarios/reconnect-storm.js';
 
 export const targetNames = ['shardmq-single', 'shardmq-nats', 'mosquitto'] as const;
 export type TargetName = (typeof targetNames)[number];
@@ -24,6 +25,8 @@ export interface RunningBroker {
   pids(): number[];
   /** Pid of the process holding the client sockets (the gateway; mosquitto itself), for memory per connection. */
   frontPid(): number | undefined;
+  /** The /metrics endpoint of every shardmq process (none for mosquitto). */
+  metrics(): MetricsEndpoint[];
   /** Non-empty when a process of this broker has exited unexpectedly. */
   deadReason(): string | undefined;
   stop(): Promise<void>;
@@ -36,6 +39,8 @@ export interface TargetContext {
   tmpDir: string;
   /** Readiness timeout. */
   startTimeoutMs: number;
+  /** Extra SHARDMQ_* settings for every shardmq process (database auth for the reconnect storm). */
+  env?: Record<string, string>;
 }
 
 /** Absolute path of an executable found in PATH or the sbin dirs Debian uses, or undefined. */
@@ -90,11 +95,12 @@ function indent(text: string): string {
     .join('\n');
 }
 
-function broker(target: TargetName, url: string, group: ProcessGroup, front: () => ManagedProcess | undefined): RunningBroker {
+function broker(target: TargetName, url: string, group: ProcessGroup, front: () => ManagedProcess | undefined, metrics: MetricsEndpoint[] = []): RunningBroker {
   return {
     target,
     url,
     pids: () => group.pids(),
+    metrics: () => metrics,
     frontPid: () => {
       const p = front();
       return p === undefined || p.hasExited() ? undefined : p.child.pid;
@@ -139,17 +145,18 @@ export async function startMosquitto(ctx: TargetContext): Promise<RunningBroker>
 
 export async function startShardmqSingle(ctx: TargetContext): Promise<RunningBroker> {
   const port = await freePort();
+  const httpPort = await freePort();
   const group = new ProcessGroup('shardmq-single');
   let front: ManagedProcess | undefined;
   await guarded(group, async () => {
     front = group.spawn('shardmq', process.execPath, [shardmqEntry(ctx.repoRoot), 'start'], {
       cwd: ctx.repoRoot,
-      env: shardmqEnv({ SHARDMQ_MQTT_PORT: String(port), SHARDMQ_MQTT_HOST: loopback }),
+      env: shardmqEnv({ ...ctx.env, SHARDMQ_MQTT_PORT: String(port), SHARDMQ_MQTT_HOST: loopback, SHARDMQ_HTTP_PORT: String(httpPort) }),
     });
     await waitForTcp(port, ctx.startTimeoutMs, () => deadReasonOf(group));
     await waitForConnack(`mqtt://${loopback}:${port}`, ctx.startTimeoutMs, group);
   });
-  return broker('shardmq-single', `mqtt://${loopback}:${port}`, group, () => front);
+  return broker('shardmq-single', `mqtt://${loopback}:${port}`, group, () => front, [{ process: 'shardmq', url: metricsUrl(httpPort) }]);
 }
 
 /** The tiers of a shardmq cluster a load test may kill -9 (and start again). */
@@ -199,6 +206,7 @@ export async function startShardmqNats(ctx: TargetContext, topology: Partial<Clu
   const storeDir = join(ctx.tmpDir, 'jetstream');
   mkdirSync(storeDir, { recursive: true });
   const group = new ProcessGroup('shardmq-nats');
+  const metrics: MetricsEndpoint[] = [];
   const byTier: Record<KillableTier, ManagedProcess[]> = { gateway: [], session: [], router: [], nats: [] };
   await guarded(group, async () => {
     const logFile = (name: string) => (t.logDir === undefined ? {} : { logFile: join(t.logDir, `${name.replace(/ /g, '-')}.log`) });
@@ -206,12 +214,17 @@ export async function startShardmqNats(ctx: TargetContext, topology: Partial<Clu
     byTier.nats.push(group.spawn('nats-server', natsBin, ['-a', loopback, '-p', String(natsPort), '-js', '-sd', storeDir], logFile('nats-server')));
     await waitForTcp(natsPort, ctx.startTimeoutMs, () => deadReasonOf(group));
     const natsUrl = `nats://${loopback}:${natsPort}`;
-    const tier = (role: string, name: string, extra: Record<string, string> = {}): ManagedProcess =>
-      group.spawn(name, process.execPath, [shardmqEntry(ctx.repoRoot), 'start'], {
+    const httpPorts: number[] = [];
+    for (let i = 0; i < t.sessions + t.routers + 1 + t.gateways; i++) httpPorts.push(await freePort());
+    const tier = (role: string, name: string, extra: Record<string, string> = {}): ManagedProcess => {
+      const httpPort = httpPorts[metrics.length]!;
+      metrics.push({ process: name, url: metricsUrl(httpPort) });
+      return group.spawn(name, process.execPath, [shardmqEntry(ctx.repoRoot), 'start'], {
         cwd: ctx.repoRoot,
-        env: shardmqEnv({ SHARDMQ_NATS_URL: natsUrl, SHARDMQ_ROLES: role, ...t.env, ...extra }),
+        env: shardmqEnv({ SHARDMQ_NATS_URL: natsUrl, SHARDMQ_ROLES: role, ...ctx.env, ...t.env, ...extra, SHARDMQ_HTTP_PORT: String(httpPort) }),
         ...logFile(name),
       });
+    };
     const numbered = (role: string, i: number, n: number) => (n === 1 ? `shardmq ${role}` : `shardmq ${role}-${i + 1}`);
     for (let i = 0; i < t.sessions; i++) byTier.session.push(tier('session', numbered('session', i, t.sessions)));
     for (let i = 0; i < t.routers; i++) byTier.router.push(tier('router', numbered('router', i, t.routers)));
@@ -244,7 +257,11 @@ export async function startShardmqNats(ctx: TargetContext, topology: Partial<Clu
       return fresh.child.pid!;
     },
   };
-  return { ...broker('shardmq-nats', urls[0]!, group, () => byTier.gateway[0]), urls, tiers };
+  return { ...broker('shardmq-nats', urls[0]!, group, () => byTier.gateway[0], metrics), urls, tiers };
+}
+
+function metricsUrl(httpPort: number): string {
+  return `http://${loopback}:${httpPort}/metrics`;
 }
 
 /** Retries an MQTT CONNECT until a CONNACK accepts it: the tiers behind a listening gateway may lag. */
