@@ -263,7 +263,7 @@ if (options.scenarios.includes('reconnect-storm')) {
   out.push(
     `Reconnect storm: ${options.stormDevicesCluster} devices (cluster, 2 gateways) / ${options.stormDevicesSingle} (one process), each its own vmq_auth_acl row (bcrypt cost 6, pgcrypto), all connecting at once (auth.passwordMethod ${options.stormPasswordMethod}); cold: nothing cached; warm: all disconnect and reconnect, credentials cached`,
   );
-  out.push('(targets: cold within 1.3x the hashing limit, warm within 3 s, every process\'s event-loop delay under 50 ms, nothing refused; mosquitto has no PostgreSQL bcrypt auth)');
+  out.push("(targets: cold within 1.3x the hashing limit, warm within 3 s, every process's event-loop delay under 50 ms, nothing refused; mosquitto has no PostgreSQL bcrypt auth)");
   out.push(reconnectStormTable(report['reconnect-storm']));
 }
 out.push('');

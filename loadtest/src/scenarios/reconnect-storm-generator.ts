@@ -13,10 +13,7 @@ import { rawConnect } from '../raw-mqtt.js';
 import { wallClockMs } from '../payload-stamp.js';
 import { deviceCredentials } from './reconnect-storm-devices.js';
 
-export type GeneratorCommand =
-  | { cmd: 'connect'; urls: readonly string[]; from: number; to: number; timeoutMs: number; keepaliveS: number }
-  | { cmd: 'disconnect' }
-  | { cmd: 'exit' };
+export type GeneratorCommand = { cmd: 'connect'; urls: readonly string[]; from: number; to: number; timeoutMs: number; keepaliveS: number } | { cmd: 'disconnect' } | { cmd: 'exit' };
 
 export type GeneratorReply =
   | {

@@ -159,9 +159,7 @@ async function phase(o: ReconnectStormOptions, gens: readonly Generator[]): Prom
   let replies: GeneratorReply[];
   try {
     replies = await Promise.all(
-      gens.map((g, k) =>
-        g.ask({ cmd: 'connect', urls: o.urls, from: k * per, to: Math.min(o.devices, (k + 1) * per), timeoutMs: o.connackTimeoutMs, keepaliveS: o.keepaliveS }),
-      ),
+      gens.map((g, k) => g.ask({ cmd: 'connect', urls: o.urls, from: k * per, to: Math.min(o.devices, (k + 1) * per), timeoutMs: o.connackTimeoutMs, keepaliveS: o.keepaliveS })),
     );
   } finally {
     await watch.stop();
