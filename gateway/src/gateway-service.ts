@@ -39,6 +39,7 @@ import {
   encodeJson,
   type ClientTraceAck,
 } from '../../common/src/index.js';
+import { AuthInFlightLimit } from './auth-in-flight-limit.js';
 import { admission, connectionCap, openFileLimit, type Refusal } from './connection-admission.js';
 import { Connection } from './connection.js';
 import { drainConnections } from './graceful-drain.js';
@@ -75,6 +76,8 @@ const SESSION_NOTICE_WAIT_MS = 2000;
 const CONNACK_UNACCEPTABLE_PROTOCOL = Buffer.from([0x20, 0x02, 0x00, 0x01]);
 /** Socket errors end in 'close', which is handled; the listener only keeps them from being thrown. */
 const ignoreSocketError = (): void => {};
+/** The answer for a CONNECT whose connection closed while it waited for an auth slot (never sent to a client). */
+const CONNECTION_GONE = { result: 'unavailable', acl: null, reason: 'connection closed before authentication' } as const;
 
 /**
  * The gateway: TCP listener, MQTT decode/encode, validation, keepalive, ACL enforcement,
@@ -116,6 +119,7 @@ export class GatewayService implements GatewayPorts {
   private routeSeq = 0;
   private readonly publishBuckets = new WeakMap<Connection, TokenBucket>();
   private readonly connectBucket?: TokenBucket;
+  private readonly authLimit: AuthInFlightLimit;
   /** The last QoS 0 PUBLISH encoded, written as is to every connection that gets the same bytes. */
   private readonly sharedPublish = new SharedPublishBytes();
   /** Set while a stopping gateway waits for its shutdown broadcast to be written. */
@@ -152,6 +156,7 @@ export class GatewayService implements GatewayPorts {
     if (connectRate > 0) this.connectBucket = new TokenBucket(connectRate, connectRate, Date.now());
     this.routers = new RouterChoice({ bus: deps.bus, subjects: deps.subjects, shards: config.shards, heartbeatMs: config['router.heartbeatMs'], log: deps.log });
     this.auth = deps.auth ?? createAuthClient(deps.bus, deps.subjects, config['nats.requestTimeoutMs']);
+    this.authLimit = new AuthInFlightLimit(config['mqtt.maxAuthInFlight'], () => this.count('auth_in_flight_limit'));
     if (config['auth.http.aclUrl'] !== undefined) {
       // Per-message authorization (docs/auth.md): only on a connection's cache miss.
       this.authorizeTopics = (st, asks) => Promise.all(asks.map((a) => this.auth.authorize({ mountpoint: st.mountpoint, clientId: st.clientId, username: st.username, ...a })));
@@ -359,9 +364,12 @@ export class GatewayService implements GatewayPorts {
       this.refuseSocket(socket, refusal);
       return;
     }
+    let readFrom = Date.now();
     if (this.connectBucket) {
-      const waitMs = this.connectBucket.take(Date.now());
+      const waitMs = this.connectBucket.take(readFrom);
       if (waitMs > 0) {
+        // The connect timeout counts from when we read, not while we hold the socket (mqtt.connectTimeoutMs).
+        readFrom += waitMs;
         // Connect rate limit: hold the socket unread; its CONNECT is processed when a slot frees.
         this.count('connect_rate_limited');
         socket.pause();
@@ -375,7 +383,7 @@ export class GatewayService implements GatewayPorts {
       socket,
       id,
       this.config['mqtt.mountpoint'],
-      Date.now(),
+      readFrom,
       this.config['mqtt.maxPacketBytes'],
       this.config['mqtt.socketHighWaterBytes'],
       this.onPacket,
@@ -489,7 +497,10 @@ export class GatewayService implements GatewayPorts {
 
   private sweepOne(c: Connection, now: number, connectTimeout: number): void {
     const st = c.state;
-    if (st.phase === 'new' || st.phase === 'connecting') {
+    // Only a client that has not sent its CONNECT is timed out: once it has, it waits for us (the
+    // auth service, possibly behind mqtt.maxAuthInFlight, then its session owner), and each of those
+    // waits ends by itself (request timeouts); timing it out would refuse a client for our own load.
+    if (st.phase === 'new') {
       if (now - st.openedAt > connectTimeout) {
         this.count('connect_timeout');
         this.close(st, undefined, LostReason.ProtocolError);
@@ -581,8 +592,8 @@ export class GatewayService implements GatewayPorts {
     return reply;
   }
 
-  authenticate(req: import('../../common/src/index.js').AuthRequest) {
-    return this.auth.authenticate(req);
+  authenticate(req: import('../../common/src/index.js').AuthRequest, stillWanted: () => boolean = () => true) {
+    return this.authLimit.run(() => this.auth.authenticate(req), stillWanted, CONNECTION_GONE);
   }
 
   route(st: ConnState, m: import('../../common/src/index.js').Message, ack: boolean): Promise<number> | undefined {

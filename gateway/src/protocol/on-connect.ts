@@ -145,14 +145,17 @@ export function onConnect(c: ConnState, p: IConnectPacket, ports: GatewayPorts):
   c.clientMaxPacketBytes = proto === 5 ? (props.maximumPacketSize ?? 0) : 0;
 
   ports
-    .authenticate({
-      mountpoint: c.mountpoint,
-      clientId,
-      username,
-      password: p.password === undefined ? undefined : Buffer.from(p.password).toString('base64'),
-      peer: c.peer,
-      protocolVersion: proto,
-    })
+    .authenticate(
+      {
+        mountpoint: c.mountpoint,
+        clientId,
+        username,
+        password: p.password === undefined ? undefined : Buffer.from(p.password).toString('base64'),
+        peer: c.peer,
+        protocolVersion: proto,
+      },
+      () => c.phase === 'connecting',
+    )
     .then((auth) => {
       if (c.phase !== 'connecting') return;
       if (auth.result !== 'ok') {

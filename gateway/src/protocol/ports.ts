@@ -34,7 +34,8 @@ export interface GatewayPorts {
   close(c: ConnState, rc: number | undefined, reason: LostReason): void;
   toSession(c: ConnState, env: SessionInEnv): void;
   connectSession(env: ConnectEnv): Promise<ConnectReply>;
-  authenticate(req: AuthRequest): Promise<AuthReply>;
+  /** `stillWanted`: checked before the request is sent (it may wait for a slot); false: not sent, answered unavailable. */
+  authenticate(req: AuthRequest, stillWanted?: () => boolean): Promise<AuthReply>;
   /** QoS 0: fire and forget (returns undefined). QoS 1: resolves with the router's status code. */
   route(c: ConnState, m: Message, ack: boolean): Promise<number> | undefined;
   /**
