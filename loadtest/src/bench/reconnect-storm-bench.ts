@@ -67,7 +67,7 @@ export async function runReconnectStormBench(o: ReconnectStormBenchOptions): Pro
   const db = await o.startDatabase();
   try {
     const t0 = performance.now();
-    await insertDevices(db.url, devices, cpus().length);
+    await insertDevices(db.url, devices);
     o.log(`reconnect-storm: rows inserted in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const hashing: HashingLimit = { method: o.passwordMethod, cost: bcryptCost, perCorePerS: await hashesPerSecondPerCore(o.passwordMethod, db.url), cores: cpus().length };
     o.log(`reconnect-storm: ${hashing.perCorePerS.toFixed(0)} cost-${bcryptCost} verifications/s per core (${o.passwordMethod}) x ${hashing.cores} cores`);
