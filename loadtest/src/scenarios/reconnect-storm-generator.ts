@@ -13,7 +13,7 @@ import { rawConnect } from '../raw-mqtt.js';
 import { wallClockMs } from '../payload-stamp.js';
 import { deviceCredentials } from './reconnect-storm-devices.js';
 
-export type GeneratorCommand = { cmd: 'connect'; urls: readonly string[]; from: number; to: number; timeoutMs: number; keepaliveS: number } | { cmd: 'disconnect' } | { cmd: 'exit' };
+export type GeneratorCommand = { cmd: 'connect'; urls: readonly string[]; from: number; to: number; timeoutMs: number; keepaliveS: number } | { cmd: 'disconnect' };
 
 export type GeneratorReply =
   | {
@@ -80,8 +80,7 @@ async function disconnectAll(): Promise<void> {
 
 process.on('message', (m: GeneratorCommand) => {
   if (m.cmd === 'connect') void connectAll(m);
-  else if (m.cmd === 'disconnect') void disconnectAll();
-  else process.exit(0);
+  else void disconnectAll();
 });
 // The parent went away (crash, Ctrl-C): do not leave sockets or this process behind.
 process.on('disconnect', () => process.exit(0));

@@ -64,9 +64,10 @@ export interface ReconnectStormResult {
 
 const devicesPerGenerator = 10_000;
 
+/** One generator child process; one command at a time. */
 class Generator {
   private readonly child: ChildProcess;
-  private waiting: ((r: GeneratorReply) => void) | undefined;
+  private waiting: { resolve: (r: GeneratorReply) => void; reject: (e: Error) => void } | undefined;
   private exitReason: string | undefined;
 
   constructor() {
@@ -74,18 +75,19 @@ class Generator {
     this.child.on('message', (m: GeneratorReply) => {
       const w = this.waiting;
       this.waiting = undefined;
-      w?.(m);
+      w?.resolve(m);
     });
     this.child.once('exit', (code, signal) => {
       this.exitReason = `generator process exited (${code ?? signal})`;
+      this.waiting?.reject(new Error(this.exitReason));
+      this.waiting = undefined;
     });
   }
 
   ask(cmd: GeneratorCommand): Promise<GeneratorReply> {
     if (this.exitReason !== undefined) return Promise.reject(new Error(this.exitReason));
     return new Promise((resolve, reject) => {
-      this.waiting = resolve;
-      this.child.once('exit', () => reject(new Error(this.exitReason)));
+      this.waiting = { resolve, reject };
       this.child.send(cmd);
     });
   }
