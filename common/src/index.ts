@@ -39,6 +39,8 @@ export { createBus } from './bus/index.js';
 export { natsConnection, toNatsHeaders } from './bus/nats-bus.js';
 export { NatsRequestMux } from './bus/nats-request-mux.js';
 export { OwnerDirect } from './bus/owner-direct.js';
+export { GatewayOutPerTurn } from './bus/gateway-out-per-turn.js';
+export { deliveredQos, deliveredRetain, messageExpired, surelyTooLarge } from './delivery-rules.js';
 export { cidrMatcher } from './cidr.js';
 export { ChainConfigError, chainOrder, configuredBackends } from './config/auth-chain-order.js';
 export { ConfigError, type IgnoredEnv, loadConfig, redactedConfig, redactUrl } from './config/load-config.js';
@@ -72,6 +74,7 @@ export {
   type RoutePublish,
   type SubChange,
   type SubChangeBatch,
+  type SessionLocation,
   SubOp,
 } from './envelope/router.js';
 export {
