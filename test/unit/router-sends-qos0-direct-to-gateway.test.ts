@@ -80,7 +80,13 @@ function describeRouter(): void {
   const add = (key: string, filter: string, qos: 0 | 1, group?: string): SubChange => ({ op: SubOp.Add, key, mountpoint: '', filter, group, qos, noLocal: false, retainAsPublished: false, subId: 0 });
   const changeSubs = (changes: SubChange[], located: SessionLocation[] = []) => bus.request(subjects.routeSubscription, encodeSubChanges({ changes, retainedFor: [], located }), { timeoutMs: 5000 });
   const route = (message: Message) => bus.request(subjects.routePublish, encodeRoutePublish({ mountpoint: '', message }), { timeoutMs: 5000 }).then((r) => r.data[0]);
-  const settle = () => new Promise((r) => setTimeout(r, 20));
+  /** Polls until `cond` holds (the memory bus and the per-turn batches are asynchronous). */
+  const until = async (cond: () => boolean, what: string) => {
+    for (const deadline = Date.now() + 20_000; !cond(); ) {
+      assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
   const reset = () => {
     atGateway.length = 0;
     atOwner.length = 0;
@@ -90,7 +96,7 @@ function describeRouter(): void {
     await changeSubs([add('k1', 'a/+', 1), add('k2', 'a/+', 0), add('k3', 'a/+', 0, 'grp')], [at, { ...at, key: 'k2', connId: 8, epoch: 9 }, { ...at, key: 'k3', connId: 10 }]);
     reset();
     assert.equal(await route(msg({ topic: 'a/1', qos: 1 })), ROUTE_OK);
-    await settle();
+    await until(() => atGateway.length >= 1 && atOwner.length >= 2, 'the copies of a/1');
     // k1 (QoS 1 subscription, QoS 1 message): owner; k2 (QoS 0 subscription): direct; k3 ($share): owner.
     assert.deepEqual(
       atGateway.map((it) => [it.connId, it.epoch, it.kind === GwOut.Publish ? it.message.topic : '']),
@@ -99,7 +105,7 @@ function describeRouter(): void {
     assert.deepEqual(atOwner.map((t) => t.key).sort(), ['k1', 'k3']);
     reset();
     assert.equal(await route(msg({ topic: 'a/2', qos: 0 })), ROUTE_OK);
-    await settle();
+    await until(() => atGateway.length >= 2 && atOwner.length >= 1, 'the copies of a/2');
     assert.deepEqual(atGateway.map((it) => it.connId).sort(), [7, 8]);
     assert.deepEqual(atOwner.map((t) => t.key), ['k3']);
   });
@@ -109,10 +115,10 @@ function describeRouter(): void {
     let batches = 0;
     const sub = bus.subscribe(subjects.gatewayOut('gwA'), () => batches++);
     for (let i = 0; i < 5; i++) bus.publish(subjects.routePublish, encodeRoutePublish({ mountpoint: '', message: msg({ topic: 'a/x', payload: Buffer.from(String(i)) }) }));
-    await settle();
+    const k2 = () => atGateway.filter((it) => it.connId === 8 && it.kind === GwOut.Publish && it.message.topic === 'a/x').map((it) => (it.kind === GwOut.Publish ? it.message.payload.toString() : ''));
+    await until(() => k2().length >= 5, 'five copies for k2');
     sub.unsubscribe();
-    const k2 = atGateway.filter((it) => it.connId === 8).map((it) => (it.kind === GwOut.Publish ? it.message.payload.toString() : ''));
-    assert.deepEqual(k2, ['0', '1', '2', '3', '4'], '[MQTT-4.6.0-6] in publish order');
+    assert.deepEqual(k2(), ['0', '1', '2', '3', '4'], '[MQTT-4.6.0-6] in publish order');
     assert.ok(batches >= 1 && batches < 5, `fewer gateway messages (${batches}) than messages routed`);
   });
 
@@ -120,7 +126,7 @@ function describeRouter(): void {
     await changeSubs([], [{ key: 'k2', gateway: '', connId: 0, epoch: 0, maxPacketBytes: 0 }]);
     reset();
     await route(msg({ topic: 'a/3' }));
-    await settle();
+    await until(() => atGateway.length >= 1 && atOwner.length >= 2, 'the copies of a/3');
     assert.deepEqual(atGateway.map((it) => it.connId), [7]);
     assert.deepEqual(atOwner.map((t) => t.key).sort(), ['k2', 'k3']);
     // Reconnected elsewhere: the new connection and epoch.
@@ -128,14 +134,14 @@ function describeRouter(): void {
     await changeSubs([{ op: SubOp.RemoveKey, key: 'k1', mountpoint: '', filter: '', qos: 0, noLocal: false, retainAsPublished: false, subId: 0 }]);
     reset();
     await route(msg({ topic: 'a/4' }));
-    await settle();
+    await until(() => atGateway.length >= 1 && atOwner.length >= 1, 'the copies of a/4');
     assert.deepEqual(atGateway.map((it) => [it.connId, it.epoch]), [[11, 12]]);
     assert.deepEqual(atOwner.map((t) => t.key), ['k3']);
     // A RemoveKey forgets the location: a later subscription of that key without one goes through its owner.
     await changeSubs([add('k1', 'a/+', 0)]);
     reset();
     await route(msg({ topic: 'a/5' }));
-    await settle();
+    await until(() => atOwner.length >= 2, 'the copies of a/5');
     assert.deepEqual(atOwner.map((t) => t.key).sort(), ['k1', 'k3']);
   });
 
