@@ -40,7 +40,9 @@ const usage = `usage: npm run bench -- [options]
   --durable-duration-s N  durable: seconds per rate (default 5)
   --start-timeout-s N   broker readiness timeout (default 30)
   --json                also print the raw results as JSON on stdout
-  --no-build            skip 'npx tsc -b'`;
+  --no-build            skip 'npx tsc -b'
+environment: BENCH_CPU_PROF_DIR=DIR  run every shardmq process of the cluster target with
+                      'node --cpu-prof' writing its profile into DIR (at its exit)`;
 
 function fail(msg) {
   process.stderr.write(`bench: ${msg}\n`);

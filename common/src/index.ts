@@ -51,6 +51,7 @@ export type { Config } from './config/settings.js';
 export { EnvelopeError, Reader, Writer } from './envelope/codec.js';
 export { type ControlItem, ControlType, decodeGatewayOut, encodeGatewayOut, encodeGatewayOutChunks, type GatewayOutItem, GwOut, type PublishItem } from './envelope/gateway-out.js';
 export { decodeHeartbeat, encodeHeartbeat, encodeRouterBeat } from './envelope/heartbeat.js';
+export { decodeRouteBatch, encodeRouteBatch } from './envelope/route-batch.js';
 export { type Message, messageBytes, type MessageProps, type QoS, readMessage, writeMessage } from './envelope/message.js';
 export { decodeOwnerBatch, encodeOwnerBatchAnswer, ownerStatus } from './envelope/owner-batch.js';
 export {

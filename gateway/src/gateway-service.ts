@@ -577,7 +577,7 @@ export class GatewayService implements GatewayPorts {
     const data = encodeRoutePublish({ mountpoint: st.mountpoint, message: m, id });
     // Every message of a connection goes to the router of its session's shard: in order [MQTT-4.6.0-6].
     if (!ack) {
-      this.deps.bus.publish(this.routers.subjectFor(st.shard), data);
+      this.routers.publish(st.shard, data);
       return undefined;
     }
     const timeoutMs = this.config['nats.requestTimeoutMs'];

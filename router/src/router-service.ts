@@ -36,6 +36,7 @@ import {
   retryDelayMs,
   OwnerDirect,
   GatewayOutPerTurn,
+  decodeRouteBatch,
 } from '../../common/src/index.js';
 
 const QOS_LABEL = ['0', '1', '2'] as const;
@@ -169,6 +170,7 @@ export class RouterService {
     // session's request then fails or another router answers).
     this.publishSubs.push(bus.subscribe(subjects.routePublish, (m) => this.onPublish(m), { queue: subjects.routerQueue, errorReply: Buffer.from([ROUTE_FAILED]) }));
     this.publishSubs.push(bus.subscribe(subjects.routePublishTo(this.id), (m) => this.onPublish(m), { errorReply: Buffer.from([ROUTE_FAILED]) }));
+    this.publishSubs.push(bus.subscribe(subjects.routeBatchTo(this.id), (m) => decodeRouteBatch(m.data, (p) => this.routePublish(p, undefined))));
     if (this.config['api.publishEnabled']) {
       this.publishSubs.push(bus.subscribe(subjects.apiPublish, (m) => this.onBackendPublish(m), { queue: subjects.apiQueue, errorReply: encodeReply({ ok: false, error: 'internal error' }) }));
     }
@@ -260,7 +262,7 @@ export class RouterService {
   }
 
   private beat(stopping: boolean): void {
-    this.deps.bus.publish(this.deps.subjects.routerHeartbeat, encodeRouterBeat({ routerId: this.id, stopping }));
+    this.deps.bus.publish(this.deps.subjects.routerHeartbeat, encodeRouterBeat({ routerId: this.id, stopping, batches: true }));
   }
 
   private onPublish(msg: BusMsg): void {
