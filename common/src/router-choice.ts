@@ -1,6 +1,7 @@
 import { NoRespondersError, type Bus, type BusMsg, type BusSubscription } from './bus/bus.js';
 import { decodeRouterBeat } from './envelope/heartbeat.js';
 import { encodeRouteBatch, ROUTE_BATCH_ITEM_OVERHEAD_BYTES } from './envelope/route-batch.js';
+import { PerTurnLists } from './bus/per-turn-lists.js';
 import type { Logger } from './log.js';
 import { rendezvousOwner } from './rendezvous.js';
 import type { SubjectSpace } from './subjects.js';
@@ -40,8 +41,7 @@ export class RouterChoice {
   /** Routers whose heartbeat says they take QoS 0 batches. */
   private readonly batching = new Set<string>();
   /** Batch subject -> this turn's encoded QoS 0 route publishes for it, in order. */
-  private readonly pending = new Map<string, Uint8Array[]>();
-  private flushScheduled = false;
+  private readonly pending = new PerTurnLists<Uint8Array>((subject, items) => this.sendBatch(subject, items));
   private readonly subs: BusSubscription[] = [];
   private timer?: NodeJS.Timeout;
   private readonly now: () => number;
@@ -83,34 +83,29 @@ export class RouterChoice {
       this.o.bus.publish(this.subjectFor(shard), data);
       return;
     }
-    let list = this.pending.get(batch);
-    if (!list) this.pending.set(batch, (list = []));
-    list.push(data);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
+    this.pending.add(batch, data);
   }
 
-  /** Sends the pending batches, each split at the bus's message size. */
+  /** Sends the pending batches now. */
   flush(): void {
-    this.flushScheduled = false;
+    this.pending.flush();
+  }
+
+  /** One router's batch, split at the bus's message size. */
+  private sendBatch(subject: string, items: Uint8Array[]): void {
     const max = this.o.bus.maxPayloadBytes - 16;
-    for (const [subject, items] of this.pending) {
-      let from = 0;
-      let bytes = 0;
-      for (let i = 0; i < items.length; i++) {
-        const b = items[i]!.length + ROUTE_BATCH_ITEM_OVERHEAD_BYTES;
-        if (i > from && bytes + b > max) {
-          this.o.bus.publish(subject, encodeRouteBatch(items, from, i));
-          from = i;
-          bytes = 0;
-        }
-        bytes += b;
+    let from = 0;
+    let bytes = 0;
+    for (let i = 0; i < items.length; i++) {
+      const b = items[i]!.length + ROUTE_BATCH_ITEM_OVERHEAD_BYTES;
+      if (i > from && bytes + b > max) {
+        this.o.bus.publish(subject, encodeRouteBatch(items, from, i));
+        from = i;
+        bytes = 0;
       }
-      this.o.bus.publish(subject, encodeRouteBatch(items, from, items.length));
+      bytes += b;
     }
-    this.pending.clear();
+    this.o.bus.publish(subject, encodeRouteBatch(items, from, items.length));
   }
 
   /**
