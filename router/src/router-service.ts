@@ -107,6 +107,8 @@ export class RouterService {
   private readonly gwOut: GatewayOutPerTurn;
   /** Copies sent direct (read at scrape time), and dropped by a delivery rule. */
   private directSent = 0;
+  /** Copies the direct path took (sent or dropped by a rule): the message had subscribers. */
+  private directTaken = 0;
   private readonly directDropped: (reason: DirectDrop) => void;
 
   private constructor(
@@ -321,6 +323,7 @@ export class RouterService {
       if (kept) stored = stored ? Promise.all([stored, kept]).then(([a, b]) => Math.max(a, b)) : kept;
     }
     const sentBefore = this.directSent;
+    const takenBefore = this.directTaken;
     const byShard =
       p.group === undefined
         ? fanOut(this.index, this.config.shards, p.mountpoint, m, this.online, this.directEnabled && this.locations.size > 0 ? (t) => this.sendDirect(t, m) : undefined)
@@ -332,7 +335,7 @@ export class RouterService {
         this.m.deliveries(QOS_LABEL[m.qos], targets.length);
         this.owners.publish(shard, encodeSessionIn({ kind: SessIn.Deliver, targets, message: m }));
       }
-      const code = byShard.size === 0 && direct === 0 ? ROUTE_NO_MATCH : ROUTE_OK;
+      const code = byShard.size === 0 && this.directTaken === takenBefore ? ROUTE_NO_MATCH : ROUTE_OK;
       // A message nobody receives, counted once: on its first routing (a `$share` re-route that
       // finds no other member still delivered to the message's other subscribers), and not when
       // the retained store keeps it for later subscribers.
@@ -356,6 +359,7 @@ export class RouterService {
     const at = this.locations.get(t.key);
     const copy = directCopy(t, m, at, this.now());
     if (copy === undefined) return false;
+    this.directTaken++;
     if (typeof copy === 'string') this.directDropped(copy);
     else {
       this.directSent++;
