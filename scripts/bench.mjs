@@ -46,7 +46,9 @@ const usage = `usage: npm run bench -- [options]
   --storm-connack-timeout-s N  reconnect-storm: how long a device waits for its CONNACK (default 300)
   --start-timeout-s N   broker readiness timeout (default 30)
   --json                also print the raw results as JSON on stdout
-  --no-build            skip 'npx tsc -b'`;
+  --no-build            skip 'npx tsc -b'
+environment: BENCH_CPU_PROF_DIR=DIR  run every shardmq process of the cluster target with
+                      'node --cpu-prof' writing its profile into DIR (at its exit)`;
 
 function fail(msg) {
   process.stderr.write(`bench: ${msg}\n`);

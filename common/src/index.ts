@@ -40,6 +40,8 @@ export { createBus } from './bus/index.js';
 export { natsConnection, toNatsHeaders } from './bus/nats-bus.js';
 export { NatsRequestMux } from './bus/nats-request-mux.js';
 export { OwnerDirect } from './bus/owner-direct.js';
+export { GatewayOutPerTurn } from './bus/gateway-out-per-turn.js';
+export { deliveredQos, deliveredRetain, messageExpired, surelyTooLarge } from './delivery-rules.js';
 export { cidrMatcher } from './cidr.js';
 export { ChainConfigError, chainOrder, configuredBackends } from './config/auth-chain-order.js';
 export { ConfigError, type IgnoredEnv, loadConfig, redactedConfig, redactUrl } from './config/load-config.js';
@@ -50,6 +52,7 @@ export type { Config } from './config/settings.js';
 export { EnvelopeError, Reader, Writer } from './envelope/codec.js';
 export { type ControlItem, ControlType, decodeGatewayOut, encodeGatewayOut, encodeGatewayOutChunks, gatewayOutCodec, type GatewayOutItem, GwOut, type PublishItem } from './envelope/gateway-out.js';
 export { decodeHeartbeat, encodeHeartbeat, encodeRouterBeat } from './envelope/heartbeat.js';
+export { decodeRouteBatch, encodeRouteBatch } from './envelope/route-batch.js';
 export { type Message, messageBytes, type MessageProps, type QoS, readMessage, writeMessage } from './envelope/message.js';
 export { decodeOwnerBatch, encodeOwnerBatchAnswer, ownerStatus } from './envelope/owner-batch.js';
 export {
@@ -75,6 +78,7 @@ export {
   type SubChange,
   type SubChangeBatch,
   subChangesCodec,
+  type SessionLocation,
   SubOp,
 } from './envelope/router.js';
 export {

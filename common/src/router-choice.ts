@@ -1,6 +1,8 @@
 import { NoRespondersError, type Bus, type BusMsg, type BusSubscription } from './bus/bus.js';
-import type { BusBody } from './bus/bus-value.js';
+import { type BusBody, bodyBytes } from './bus/bus-value.js';
 import { decodeRouterBeat } from './envelope/heartbeat.js';
+import { encodeRouteBatch, ROUTE_BATCH_ITEM_OVERHEAD_BYTES } from './envelope/route-batch.js';
+import { PerTurnLists } from './bus/per-turn-lists.js';
 import type { Logger } from './log.js';
 import { rendezvousOwner } from './rendezvous.js';
 import type { SubjectSpace } from './subjects.js';
@@ -35,6 +37,12 @@ export class RouterChoice {
   private readonly seen = new Map<string, number>();
   /** Shard -> subject of its router; empty while no router is known. */
   private table: string[] = [];
+  /** Shard -> its router's batch subject when that router takes batches (NATS only). */
+  private batchTable: Array<string | undefined> = [];
+  /** Routers whose heartbeat says they take QoS 0 batches. */
+  private readonly batching = new Set<string>();
+  /** Batch subject -> this turn's encoded QoS 0 route publishes for it, in order. */
+  private readonly pending = new PerTurnLists<Uint8Array>((subject, items) => this.sendBatch(subject, items));
   private readonly subs: BusSubscription[] = [];
   private timer?: NodeJS.Timeout;
   private readonly now: () => number;
@@ -54,6 +62,7 @@ export class RouterChoice {
   }
 
   stop(): void {
+    this.flush();
     if (this.timer) clearInterval(this.timer);
     for (const s of this.subs.splice(0)) s.unsubscribe();
   }
@@ -61,6 +70,44 @@ export class RouterChoice {
   /** The subject to route a message of a session on `shard` to. */
   subjectFor(shard: number): string {
     return this.table.length === 0 ? this.o.subjects.routePublish : this.table[shard]!;
+  }
+
+  /**
+   * A QoS 0 route publish (no answer) to the shard's router: in this turn's batch for it when
+   * that router takes batches (one bus message per router per turn, sent in setImmediate after
+   * the turn's socket reads), else on its own. Either way one publisher's messages reach one
+   * router in the order sent [MQTT-4.6.0-6].
+   */
+  publish(shard: number, data: BusBody): void {
+    const batch = this.batchTable.length === 0 ? undefined : this.batchTable[shard];
+    if (batch === undefined) {
+      this.o.bus.publish(this.subjectFor(shard), data);
+      return;
+    }
+    // Batches exist over NATS only (a value handed over in one process never gets here as bytes).
+    this.pending.add(batch, bodyBytes(data));
+  }
+
+  /** Sends the pending batches now. */
+  flush(): void {
+    this.pending.flush();
+  }
+
+  /** One router's batch, split at the bus's message size. */
+  private sendBatch(subject: string, items: Uint8Array[]): void {
+    const max = this.o.bus.maxPayloadBytes - 16;
+    let from = 0;
+    let bytes = 0;
+    for (let i = 0; i < items.length; i++) {
+      const b = items[i]!.length + ROUTE_BATCH_ITEM_OVERHEAD_BYTES;
+      if (i > from && bytes + b > max) {
+        this.o.bus.publish(subject, encodeRouteBatch(items, from, i));
+        from = i;
+        bytes = 0;
+      }
+      bytes += b;
+    }
+    this.o.bus.publish(subject, encodeRouteBatch(items, from, items.length));
   }
 
   /**
@@ -89,6 +136,11 @@ export class RouterChoice {
     const b = decodeRouterBeat(m.data);
     this.o.subjects.routePublishTo(b.routerId);
     const known = this.seen.has(b.routerId);
+    // Batches only over NATS, where a message costs a parse on both sides and in nats-server.
+    if (b.batches && this.o.bus.kind === 'nats' && !b.stopping && !this.batching.has(b.routerId)) {
+      this.batching.add(b.routerId);
+      if (known) this.change(() => undefined, 'router takes batches', b.routerId);
+    }
     if (b.stopping) {
       if (known) this.change(() => this.seen.delete(b.routerId), 'router stopping', b.routerId);
       return;
@@ -100,6 +152,7 @@ export class RouterChoice {
   private sweep(): void {
     const oldest = this.now() - SILENT_PERIODS * this.o.heartbeatMs;
     for (const [id, at] of this.seen) if (at < oldest) this.change(() => this.seen.delete(id), 'router silent', id);
+    for (const id of this.batching) if (!this.seen.has(id)) this.batching.delete(id);
   }
 
   private forgetSubject(subject: string): void {
@@ -114,8 +167,18 @@ export class RouterChoice {
     const ids = this.routers();
     const subjectOf = new Map(ids.map((id) => [id, this.o.subjects.routePublishTo(id)]));
     const table: string[] = ids.length === 0 ? [] : new Array<string>(this.o.shards);
-    if (ids.length > 0) for (let s = 0; s < this.o.shards; s++) table[s] = subjectOf.get(rendezvousOwner(ids, s)!)!;
+    const batchTable: Array<string | undefined> = ids.length === 0 ? [] : new Array<string | undefined>(this.o.shards);
+    if (ids.length > 0) {
+      for (let s = 0; s < this.o.shards; s++) {
+        const id = rendezvousOwner(ids, s)!;
+        table[s] = subjectOf.get(id)!;
+        batchTable[s] = this.batching.has(id) ? this.o.subjects.routeBatchTo(id) : undefined;
+      }
+    }
+    // What is pending for a router that moves leaves first, in the order it was sent.
+    this.flush();
     this.table = table;
+    this.batchTable = batchTable;
     this.o.log.info('routers changed', { why, router: routerId, routers: ids.length });
   }
 }

@@ -22,6 +22,8 @@ export interface SubjectSpace {
   readonly routePublish: string;
   /** Gateway/session -> one router: PUBLISH to route, each publisher sticking to one router (ordering). */
   routePublishTo(routerId: string): string;
+  /** Gateway -> one router: a turn's QoS 0 publishes in one batch (envelope/route-batch.ts). */
+  routeBatchTo(routerId: string): string;
   /** Router -> everyone who routes: "I am alive" (or stopping) every router.heartbeatMs. */
   readonly routerHeartbeat: string;
   /** Anyone -> every router: "announce yourself now" (a process that just started). */
@@ -106,6 +108,10 @@ export function subjectSpace(prefix = 'mqtt'): SubjectSpace {
     routePublishTo: cachedById((routerId) => {
       if (!SAFE.test(routerId)) throw new Error(`router id must match ${SAFE}: ${routerId}`);
       return `${prefix}.route.v1.pub.${routerId}`;
+    }),
+    routeBatchTo: cachedById((routerId) => {
+      if (!SAFE.test(routerId)) throw new Error(`router id must match ${SAFE}: ${routerId}`);
+      return `${prefix}.route.v1.batch.${routerId}`;
     }),
     routerHeartbeat: `${prefix}.route.v1.hb`,
     routerProbe: `${prefix}.route.v1.probe`,

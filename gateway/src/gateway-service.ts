@@ -604,7 +604,7 @@ export class GatewayService implements GatewayPorts {
     const data = new BusValue(routePublishCodec, { mountpoint: st.mountpoint, message, id });
     // Every message of a connection goes to the router of its session's shard: in order [MQTT-4.6.0-6].
     if (!ack) {
-      this.deps.bus.publish(this.routers.subjectFor(st.shard), data);
+      this.routers.publish(st.shard, data);
       return undefined;
     }
     const timeoutMs = this.config['nats.requestTimeoutMs'];
@@ -686,7 +686,12 @@ export class GatewayService implements GatewayPorts {
   /** Session output for one connection; a bug while writing it closes that connection only. */
   private onOut(it: GatewayOutItem): void {
     const c = this.conns.get(it.connId);
-    if (!c) return;
+    if (!c) {
+      // A copy for a connection that closed or moved (a router's QoS 0 direct path learns of it
+      // from the owner a moment later): at most once allows dropping it [MQTT-4.3.1].
+      if (it.kind === GwOut.Publish && it.qos === 0) this.count('qos0_dropped_connection_gone');
+      return;
+    }
     try {
       this.writeOut(c, it);
     } catch (err) {
@@ -700,7 +705,11 @@ export class GatewayService implements GatewayPorts {
       if (st.pendingOut.length < PENDING_OUT_MAX) st.pendingOut.push(it);
       return;
     }
-    if (st.phase !== 'connected' || it.epoch !== st.epoch) return; // stale epoch: an older connection's output
+    if (st.phase !== 'connected' || it.epoch !== st.epoch) {
+      // Stale epoch: an older connection's output (a QoS 0 copy sent direct is dropped and counted).
+      if (it.kind === GwOut.Publish && it.qos === 0) this.count('qos0_dropped_connection_gone');
+      return;
+    }
     switch (it.kind) {
       case GwOut.Control:
         this.writeControl(c, encodeControl(st.proto, it));

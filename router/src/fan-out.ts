@@ -4,12 +4,20 @@ import { MatchedTargets } from './matched-targets.js';
 
 /**
  * Matches one message and groups its copies by shard: one per session for its non-shared
- * subscriptions, one per `$share` group (see MatchedTargets). Runs on any router.
+ * subscriptions, one per `$share` group (see MatchedTargets), except the copies `direct` took
+ * (the QoS 0 direct path). Runs on any router.
  */
-export function fanOut(index: SubscriptionIndex, shards: number, mountpoint: string, m: Message, eligible?: (key: string) => boolean): Map<number, DeliveryTarget[]> {
+export function fanOut(
+  index: SubscriptionIndex,
+  shards: number,
+  mountpoint: string,
+  m: Message,
+  eligible?: (key: string) => boolean,
+  direct?: (t: DeliveryTarget) => boolean,
+): Map<number, DeliveryTarget[]> {
   const targets = new MatchedTargets(m.origin);
   index.match(mountpoint, m.topic, (e: SubEntry, group) => targets.add(e, group), eligible);
-  return targets.byShard(shards);
+  return targets.byShard(shards, direct);
 }
 
 /**

@@ -41,8 +41,12 @@ export class MatchedTargets {
     if (e.subId && !prev.subIds.includes(e.subId)) prev.subIds.push(e.subId);
   }
 
-  /** Every copy, grouped by the shard owning its session (one Deliver per shard). */
-  byShard(shards: number): Map<number, DeliveryTarget[]> {
+  /**
+   * Every copy, grouped by the shard owning its session (one Deliver per shard). `direct`
+   * (the router's QoS 0 direct path) is offered each non-shared copy first and returns true for
+   * one it took: that copy is left out.
+   */
+  byShard(shards: number, direct?: (t: DeliveryTarget) => boolean): Map<number, DeliveryTarget[]> {
     const out = new Map<number, DeliveryTarget[]>();
     const put = (t: DeliveryTarget) => {
       const shard = shardOf(t.key, shards);
@@ -50,7 +54,7 @@ export class MatchedTargets {
       if (list) list.push(t);
       else out.set(shard, [t]);
     };
-    for (const t of this.plain.values()) put(t);
+    for (const t of this.plain.values()) if (direct === undefined || !direct(t)) put(t);
     for (const t of this.shared) put(t);
     return out;
   }

@@ -37,6 +37,8 @@ import {
   BACKOFF,
   retryDelayMs,
   OwnerDirect,
+  GatewayOutPerTurn,
+  decodeRouteBatch,
 } from '../../common/src/index.js';
 
 const QOS_LABEL = ['0', '1', '2'] as const;
@@ -50,6 +52,7 @@ import { RetainedKv } from './persistence/retained-kv.js';
 import { retainedCost, RetainedQuota, type RetainedLimit } from './retained-quota.js';
 import { createRetainedStore, type RetainedStore } from './index/retained-store.js';
 import { SubscriptionIndex } from './index/subscription-index.js';
+import { directCopy, type DirectDrop, SessionLocations } from './qos0-direct.js';
 
 export interface RouterDeps {
   bus: Bus;
@@ -99,6 +102,16 @@ export class RouterService {
   private readonly owners: OwnerDirect;
   /** Messages routed to nobody (shardmq_router_messages_dropped_no_subscribers_total), read at scrape time. */
   private droppedNoSubscribers = 0;
+  /** QoS 0 direct path (qos0-direct.ts, docs/sharding.md): where online sessions are connected. */
+  private readonly locations = new SessionLocations();
+  private readonly directEnabled: boolean;
+  /** QoS 0 copies for online subscribers, one message per gateway per turn. */
+  private readonly gwOut: GatewayOutPerTurn;
+  /** Copies sent direct (read at scrape time), and dropped by a delivery rule. */
+  private directSent = 0;
+  /** Copies the direct path took (sent or dropped by a rule): the message had subscribers. */
+  private directTaken = 0;
+  private readonly directDropped: (reason: DirectDrop) => void;
 
   private constructor(
     private readonly config: Config,
@@ -121,6 +134,16 @@ export class RouterService {
       batches.inc();
       batchItems.inc(n);
     });
+    this.directEnabled = config['router.qos0Direct'];
+    const gwBatches = metrics.counter('router_gateway_batches_total', 'Messages of QoS 0 copies sent straight to gateways (QoS 0 direct path), one per gateway per event-loop turn.');
+    this.gwOut = new GatewayOutPerTurn(deps.bus, deps.subjects, () => gwBatches.inc());
+    counterFromTotal(metrics.counter('router_direct_deliveries_total', 'QoS 0 copies sent straight to the subscriber gateway instead of through the shard owner.'), () => this.directSent);
+    this.directDropped = labelledCounter(
+      metrics.counter('router_direct_dropped_total', 'QoS 0 copies the direct path dropped by a delivery rule (expired: Message Expiry passed; too_large: above the client Maximum Packet Size).', [
+        'reason',
+      ]),
+    );
+    metrics.gauge('router_located_sessions', 'Connected sessions whose gateway this router knows (QoS 0 direct path).', [], (g) => g.set(this.locations.size));
     counterFromTotal(metrics.counter('router_messages_dropped_no_subscribers_total', 'Messages no subscription matched, not retained either: nobody receives them.'), () => this.droppedNoSubscribers);
     metrics.gauge('router_subscriptions', 'Subscriptions in this router index.', [], (g) => g.set(this.index.size));
     metrics.gauge('router_retained_messages', 'Retained messages held by this router.', [], (g) => g.set(this.retained.size));
@@ -155,6 +178,7 @@ export class RouterService {
     // session's request then fails or another router answers).
     this.publishSubs.push(bus.subscribe(subjects.routePublish, (m) => this.onPublish(m), { queue: subjects.routerQueue, errorReply: Buffer.from([ROUTE_FAILED]) }));
     this.publishSubs.push(bus.subscribe(subjects.routePublishTo(this.id), (m) => this.onPublish(m), { errorReply: Buffer.from([ROUTE_FAILED]) }));
+    this.publishSubs.push(bus.subscribe(subjects.routeBatchTo(this.id), (m) => decodeRouteBatch(m.data, (p) => this.routePublish(p, undefined))));
     if (this.config['api.publishEnabled']) {
       this.publishSubs.push(bus.subscribe(subjects.apiPublish, (m) => this.onBackendPublish(m), { queue: subjects.apiQueue, errorReply: encodeReply({ ok: false, error: 'internal error' }) }));
     }
@@ -240,12 +264,13 @@ export class RouterService {
     // Then leave: what NATS already sent us is still routed, and every publish in flight answered.
     await Promise.all(this.publishSubs.splice(0).map((s) => s.drain()));
     while (this.inflight > 0) await new Promise<void>((r) => this.idle.push(r));
+    this.gwOut.flush();
     for (const s of this.subs.splice(0)) s.unsubscribe();
     this.retainedKv?.stop();
   }
 
   private beat(stopping: boolean): void {
-    this.deps.bus.publish(this.deps.subjects.routerHeartbeat, encodeRouterBeat({ routerId: this.id, stopping }));
+    this.deps.bus.publish(this.deps.subjects.routerHeartbeat, encodeRouterBeat({ routerId: this.id, stopping, batches: true }));
   }
 
   private onPublish(msg: BusMsg): void {
@@ -305,16 +330,20 @@ export class RouterService {
       );
       if (kept) stored = stored ? Promise.all([stored, kept]).then(([a, b]) => Math.max(a, b)) : kept;
     }
+    const sentBefore = this.directSent;
+    const takenBefore = this.directTaken;
     const byShard =
       p.group === undefined
-        ? fanOut(this.index, this.config.shards, p.mountpoint, m, this.online)
+        ? fanOut(this.index, this.config.shards, p.mountpoint, m, this.online, this.directEnabled && this.locations.size > 0 ? (t) => this.sendDirect(t, m) : undefined)
         : fanOutToGroup(this.index, this.config.shards, p.mountpoint, m, p.group, p.exclude ?? '', this.online);
+    const direct = this.directSent - sentBefore;
+    if (direct > 0) this.m.deliveries(QOS_LABEL[m.qos], direct);
     if (m.qos === 0 || !answer || byShard.size === 0) {
       for (const [shard, targets] of byShard) {
         this.m.deliveries(QOS_LABEL[m.qos], targets.length);
         this.owners.publish(shard, new BusValue(sessionInCodec, { kind: SessIn.Deliver, targets, message: m }));
       }
-      const code = byShard.size === 0 ? ROUTE_NO_MATCH : ROUTE_OK;
+      const code = byShard.size === 0 && this.directTaken === takenBefore ? ROUTE_NO_MATCH : ROUTE_OK;
       // A message nobody receives, counted once: on its first routing (a `$share` re-route that
       // finds no other member still delivered to the message's other subscribers), and not when
       // the retained store keeps it for later subscribers.
@@ -326,6 +355,25 @@ export class RouterService {
     }
     const outcome = this.deliverAcked(p.id, m, byShard, stored);
     this.answerLater((p.id === undefined ? outcome : this.routeDedup.track(p.id, outcome)).then(answer));
+  }
+
+  /**
+   * The QoS 0 direct path: a copy with delivered QoS 0 for a connected session goes in this
+   * turn's message to its gateway (the gateway drops, and counts, a copy whose connection is
+   * gone or has another epoch: at most once [MQTT-4.3.1]). Returns true when it took the copy
+   * (sent, or dropped by a delivery rule as the owner would). Runs on a router.
+   */
+  private sendDirect(t: DeliveryTarget, m: Message): boolean {
+    const at = this.locations.get(t.key);
+    const copy = directCopy(t, m, at, this.now());
+    if (copy === undefined) return false;
+    this.directTaken++;
+    if (typeof copy === 'string') this.directDropped(copy);
+    else {
+      this.directSent++;
+      this.gwOut.add(at!.gateway, copy);
+    }
+    return true;
   }
 
   /** Counts a publish answered asynchronously, so stop() waits for its answer. */
@@ -417,8 +465,10 @@ export class RouterService {
       else {
         this.index.removeKey(c.key);
         this.offline.delete(c.key);
+        this.locations.forget(c.key);
       }
     }
+    if (b.located !== undefined && this.directEnabled) for (const l of b.located) this.locations.apply(l);
     if (!msg.reply) return;
     const answer: RetainedAnswer = { items: [] };
     const now = this.now();

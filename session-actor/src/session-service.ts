@@ -7,14 +7,12 @@ import {
   type BusSubscription,
   natsConnection,
   type Config,
-  encodeGatewayOutChunks,
-  gatewayOutCodec,
   BusValue,
   bodyValue,
   sessionInCodec,
   routePublishCodec,
   subChangesCodec,
-  type GatewayOutItem,
+  GatewayOutPerTurn,
   decodeHeartbeat,
   type Message,
   decodeRetainedAnswer,
@@ -24,6 +22,7 @@ import {
   ROUTE_SLOW,
   type SubChange,
   type SubChangeBatch,
+  type SessionLocation,
   decodeSessionIn,
   encodeConnectReply,
   SessIn,
@@ -141,8 +140,8 @@ export class SessionService implements ShardHandler {
   private readonly served = new Map<number, Served>();
   private readonly subs: BusSubscription[] = [];
   private readonly timers: SessionTimers;
-  private readonly pendingOut = new Map<string, GatewayOutItem[]>();
-  private flushScheduled = false;
+  /** One message per gateway per turn (hot path). */
+  private readonly gwOut: GatewayOutPerTurn;
   private readonly now: () => number;
   private readonly gateways: GatewayLiveness;
   /**
@@ -178,6 +177,7 @@ export class SessionService implements ShardHandler {
     this.ack = this.durableBus ? ownerStatus(ROUTE_OK, this.ownerToken) : Buffer.from([ROUTE_OK]);
     this.ackSlow = this.durableBus ? ownerStatus(ROUTE_SLOW, this.ownerToken) : Buffer.from([ROUTE_SLOW]);
     this.admin = adminSubjects(config['nats.subjectPrefix']);
+    this.gwOut = new GatewayOutPerTurn(deps.bus, deps.subjects);
     this.now = deps.now ?? Date.now;
     this.nodeId =
       deps.nodeId ??
@@ -304,16 +304,17 @@ export class SessionService implements ShardHandler {
     const served: Served = { st, writes: this.shardWrites(shard, st) };
     this.served.set(shard, served);
     const changes: SubChange[] = [];
+    const located: SessionLocation[] = [];
     for (const s of sessions) {
       // A new owner re-arms the Will and expiry deadlines (absolute, so no time is lost).
       if (!s.conn) {
         if (s.willDueAt !== undefined) this.setTimer(shard, s.key, 'will', s.willDueAt);
         if (s.expiresAt !== undefined) this.setTimer(shard, s.key, 'expiry', s.expiresAt);
       } else this.gateways.knowOf(s.conn.gateway); // silent from now on: declared gone (Will path)
-      indexStateOf(s, changes);
+      indexStateOf(s, changes, located);
     }
     // Routers that started while nobody served this shard learn its subscriptions now.
-    this.publishSubs(changes);
+    this.publishSubs(changes, located);
     // A request whose envelope does not decode, or whose turn throws, is answered TURN_FAILED.
     served.inbox = this.deps.bus.subscribe(this.deps.subjects.sessionIn(shard), (m) => this.onEnvelope(shard, m), { errorReply: TURN_FAILED });
     served.admin = this.deps.bus.subscribe(this.admin.session(shard), (m) => this.onAdmin(shard, m));
@@ -620,18 +621,7 @@ export class SessionService implements ShardHandler {
   private runOne(shard: number, ef: Effect): void {
     switch (ef.t) {
       case 'gw': {
-        let list = this.pendingOut.get(ef.gateway);
-        if (!list) {
-          list = [];
-          this.pendingOut.set(ef.gateway, list);
-        }
-        list.push(ef.item);
-        if (!this.flushScheduled) {
-          // After the turn's I/O callbacks (setImmediate, not a microtask): the writes of many
-          // shards that complete in one socket read leave in one message per gateway.
-          this.flushScheduled = true;
-          setImmediate(() => this.flushOut());
-        }
+        this.gwOut.add(ef.gateway, ef.item);
         break;
       }
       case 'route':
@@ -653,19 +643,9 @@ export class SessionService implements ShardHandler {
     }
   }
 
-  /** One bus message per gateway per turn: batches deliveries (hot path). */
+  /** Sends this turn's gateway output now. */
   private flushOut(): void {
-    this.flushScheduled = false;
-    const max = this.deps.bus.maxPayloadBytes;
-    const inProcess = this.deps.bus.kind === 'memory';
-    for (const [gw, items] of this.pendingOut) {
-      // One process: the item array itself (bus-value.ts), nothing to split; the map forgets it
-      // below and nobody here touches it again.
-      if (inProcess) this.deps.bus.publish(this.deps.subjects.gatewayOut(gw), new BusValue(gatewayOutCodec, items));
-      // A turn's output for one gateway can pass the bus's message size (many large PUBLISHes).
-      else for (const chunk of encodeGatewayOutChunks(items, max)) this.deps.bus.publish(this.deps.subjects.gatewayOut(gw), chunk);
-    }
-    this.pendingOut.clear();
+    this.gwOut.flush();
   }
 
   private opStarted(shard: number): void {
@@ -759,9 +739,13 @@ export class SessionService implements ShardHandler {
     });
   }
 
-  private publishSubs(changes: SubChange[]): void {
+  /** Subscriptions, then connections (a router applies a location only to a known key's copies). */
+  private publishSubs(changes: SubChange[], located: SessionLocation[]): void {
     for (let i = 0; i < changes.length; i += 1000) {
       this.deps.bus.publish(this.deps.subjects.routeSubscription, new BusValue(subChangesCodec, { changes: changes.slice(i, i + 1000), retainedFor: [] }));
+    }
+    for (let i = 0; i < located.length; i += 1000) {
+      this.deps.bus.publish(this.deps.subjects.routeSubscription, new BusValue(subChangesCodec, { changes: [], retainedFor: [], located: located.slice(i, i + 1000) }));
     }
   }
 
@@ -772,10 +756,11 @@ export class SessionService implements ShardHandler {
    */
   private resyncRouters(m: BusMsg): void {
     const changes: SubChange[] = [];
+    const located: SessionLocation[] = [];
     for (const sv of this.served.values()) {
-      for (const s of sv.st.sessions.values()) indexStateOf(s, changes);
+      for (const s of sv.st.sessions.values()) indexStateOf(s, changes, located);
     }
-    this.publishSubs(changes);
+    this.publishSubs(changes, located);
     if (m.reply) m.respond(encodeResyncAnswer([...this.served.keys()]));
   }
 

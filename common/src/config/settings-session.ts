@@ -48,6 +48,10 @@ export const sessionSettings = {
     max: 1099511627776,
     doc: 'Topic and payload bytes of all retained messages kept per router. A retained PUBLISH that would pass it is refused whole like one beyond router.maxRetainedMessages, counted as limit="maxRetainedBytes".',
   }),
+  'router.qos0Direct': bool({
+    default: true,
+    doc: 'Routers send QoS 0 copies for connected sessions (non-shared subscriptions) straight to the subscriber gateway instead of through the shard owner (one bus hop less; docs/sharding.md, "QoS 0 direct"). Off: every copy goes through the owner.',
+  }),
   'router.indexWaitMs': int({
     default: 10000,
     min: 0,

@@ -16,16 +16,16 @@ export interface Heartbeat {
 export interface RouterBeat {
   routerId: string;
   stopping: boolean;
+  /**
+   * The router takes QoS 0 route publishes in per-turn batches on `routeBatchTo(routerId)`
+   * (appended in envelope 1.x; absent: it does not, send them one by one).
+   */
+  batches?: boolean;
 }
 
 /** Both heartbeats share one layout: the sender's id, then the stopping flag. */
 function encodeBeat(id: string, stopping: boolean): Buffer {
   return envelopeWriter().str(id).bool(stopping).finish();
-}
-
-function decodeBeat(data: Uint8Array): [string, boolean] {
-  const r = envelopeReader(data);
-  return [r.str(), r.bool()];
 }
 
 export function encodeHeartbeat(h: Heartbeat): Buffer {
@@ -43,10 +43,13 @@ export function decodeHeartbeat(data: Uint8Array): Heartbeat {
 }
 
 export function encodeRouterBeat(b: RouterBeat): Buffer {
-  return encodeBeat(b.routerId, b.stopping);
+  if (!b.batches) return encodeBeat(b.routerId, b.stopping);
+  return envelopeWriter().str(b.routerId).bool(b.stopping).bool(true).finish();
 }
 
 export function decodeRouterBeat(data: Uint8Array): RouterBeat {
-  const [routerId, stopping] = decodeBeat(data);
-  return { routerId, stopping };
+  const r = envelopeReader(data);
+  const b: RouterBeat = { routerId: r.str(), stopping: r.bool() };
+  if (!r.done && r.bool()) b.batches = true;
+  return b;
 }

@@ -92,6 +92,25 @@ export interface SubChange {
 export interface SubChangeBatch {
   changes: SubChange[];
   retainedFor: Array<{ mountpoint: string; filter: string }>;
+  /**
+   * Where sessions are connected now, for the routers' QoS 0 direct path (docs/sharding.md,
+   * "QoS 0 direct"). A trailing optional field (absent: none): a router that predates it
+   * ignores it and delivers everything through the owners.
+   */
+  located?: SessionLocation[];
+}
+
+/**
+ * One session's connection as its owner knows it: the gateway, connection and epoch that
+ * gateway checks, and the client's Maximum Packet Size (0: none). `gateway` '' means the session
+ * has no connection (deliveries go through the owner, which queues or drops them).
+ */
+export interface SessionLocation {
+  key: string;
+  gateway: string;
+  connId: number;
+  epoch: number;
+  maxPacketBytes: number;
 }
 
 export function encodeSubChanges(b: SubChangeBatch): Buffer {
@@ -106,12 +125,18 @@ export function encodeSubChanges(b: SubChangeBatch): Buffer {
   }
   w.u16(b.retainedFor.length);
   for (const f of b.retainedFor) w.str(f.mountpoint).str(f.filter);
+  if (b.located !== undefined && b.located.length > 0) {
+    w.u32(b.located.length);
+    for (const l of b.located) w.str(l.key).str(l.gateway).u32(l.connId).u32(l.epoch).u32(l.maxPacketBytes);
+  }
   return w.finish();
 }
 
 const SUB_OPS: readonly SubOp[] = [SubOp.Add, SubOp.Remove, SubOp.RemoveKey, SubOp.Online, SubOp.Offline];
 /** op, four empty strings, options, subscription id. */
 const MIN_SUB_CHANGE_BYTES = 1 + 4 * 2 + 1 + 4;
+/** Two empty strings, connection id, epoch, maximum packet size. */
+const MIN_LOCATION_BYTES = 2 * 2 + 3 * 4;
 
 export function decodeSubChanges(data: Uint8Array): SubChangeBatch {
   const r = envelopeReader(data);
@@ -132,7 +157,11 @@ export function decodeSubChanges(data: Uint8Array): SubChangeBatch {
   const m = r.count16(4);
   const retainedFor: SubChangeBatch['retainedFor'] = [];
   for (let i = 0; i < m; i++) retainedFor.push({ mountpoint: r.str(), filter: r.str() });
-  return { changes, retainedFor };
+  if (r.done) return { changes, retainedFor };
+  const k = r.count32(MIN_LOCATION_BYTES);
+  const located: SessionLocation[] = [];
+  for (let i = 0; i < k; i++) located.push({ key: r.str(), gateway: r.str(), connId: r.u32(), epoch: r.u32(), maxPacketBytes: r.u32() });
+  return { changes, retainedFor, located };
 }
 
 /**

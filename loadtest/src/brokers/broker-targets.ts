@@ -59,6 +59,9 @@ export function findExecutable(name: string): string | undefined {
   return undefined;
 }
 
+/** BENCH_CPU_PROF_DIR: profile every tier process of the cluster target (`node --cpu-prof`, written at exit). */
+const PROFILE_ARGS = process.env['BENCH_CPU_PROF_DIR'] ? ['--cpu-prof', '--cpu-prof-dir', process.env['BENCH_CPU_PROF_DIR']] : [];
+
 export function shardmqEntry(repoRoot: string): string {
   return join(repoRoot, 'dist', 'bin', 'shardmq.js');
 }
@@ -219,7 +222,7 @@ export async function startShardmqNats(ctx: TargetContext, topology: Partial<Clu
     const tier = (role: string, name: string, extra: Record<string, string> = {}): ManagedProcess => {
       const httpPort = httpPorts[metrics.length]!;
       metrics.push({ process: name, url: metricsUrl(httpPort) });
-      return group.spawn(name, process.execPath, [shardmqEntry(ctx.repoRoot), 'start'], {
+      return group.spawn(name, process.execPath, [...PROFILE_ARGS, shardmqEntry(ctx.repoRoot), 'start'], {
         cwd: ctx.repoRoot,
         env: shardmqEnv({ SHARDMQ_NATS_URL: natsUrl, SHARDMQ_ROLES: role, ...ctx.env, ...t.env, ...extra, SHARDMQ_HTTP_PORT: String(httpPort) }),
         ...logFile(name),

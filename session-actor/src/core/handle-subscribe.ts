@@ -1,7 +1,7 @@
 import { parseSharedFilter, SubOp, type SubChange, type SubChangeBatch, type Message, type SubscribeEnv, ControlType } from '../../../common/src/index.js';
 import type { Continuation, Effect, RetainedWant } from './effects.js';
 import { setSub, type SessionSub } from './session.js';
-import { subChange } from './sub-changes.js';
+import { locationOf, subChange } from './sub-changes.js';
 import { deliver, emitControl } from './outbound.js';
 import { touchFilter, type ShardState } from './shard-state.js';
 import { emitEvent } from './client-event.js';
@@ -62,6 +62,9 @@ export function handleSubscribe(st: ShardState, e: SubscribeEnv, now: number, ou
     return;
   }
   s.everSubscribed = true;
+  // The first SUBSCRIBE of a new session is where the routers learn its connection (a present
+  // session announced it at CONNECT); repeating it costs a few bytes per SUBSCRIBE.
+  if (s.conn) batch.located = [locationOf(s)];
   out.push({ t: 'subs', batch, then });
 }
 

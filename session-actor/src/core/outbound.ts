@@ -1,4 +1,4 @@
-import { ControlType, GwOut, messageBytes, type Message, type QoS } from '../../../common/src/index.js';
+import { ControlType, GwOut, messageBytes, messageExpired, surelyTooLarge, type Message, type QoS } from '../../../common/src/index.js';
 import type { Effect } from './effects.js';
 import type { Delivery, Inflight, Session } from './session.js';
 import type { ShardState } from './shard-state.js';
@@ -44,14 +44,12 @@ export function emitControl(s: Session, type: ControlType, packetId: number, cod
 }
 
 /**
- * [MQTT-3.1.2-25] (5.0) a PUBLISH larger than the client's Maximum Packet Size is discarded as if
- * sent. The gateway checks the exact bytes it would write (topic alias, properties and all) and
- * tells us with PublishDropped; this is only the certain case, decided before the message
- * travels: a PUBLISH holds at least its payload, a 2-byte fixed header and the 2-byte length of
- * its topic (empty when a topic alias stands for it) [MQTT-3.3.2-1].
+ * [MQTT-3.1.2-25] (5.0) the certain case of a PUBLISH too large for the client, decided here
+ * (common/src/delivery-rules.ts); the gateway checks the exact bytes and tells us with
+ * PublishDropped.
  */
 function tooLarge(s: Session, m: Message): boolean {
-  return s.maxPacketBytes > 0 && m.payload.length + 4 > s.maxPacketBytes;
+  return surelyTooLarge(s.maxPacketBytes, m);
 }
 
 function sendNew(s: Session, d: Delivery, out: Effect[], early = false): void {
@@ -70,8 +68,7 @@ function sendNew(s: Session, d: Delivery, out: Effect[], early = false): void {
 }
 
 function expired(m: Message, now: number): boolean {
-  const e = m.props?.expiresAt;
-  return e !== undefined && e <= now;
+  return messageExpired(m, now);
 }
 
 function windowFree(st: ShardState, s: Session): boolean {

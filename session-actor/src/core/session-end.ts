@@ -1,4 +1,4 @@
-import { hasSharedSubs, keyChange } from './sub-changes.js';
+import { hasSharedSubs, keyChange, locationOf } from './sub-changes.js';
 import { GwOut, SubOp, type DisconnectReason, type SessionEndReason } from '../../../common/src/index.js';
 import type { Effect } from './effects.js';
 import { discardDeliveries, returnSharedDeliveries } from './outbound.js';
@@ -92,15 +92,18 @@ export function connectionClosed(st: ShardState, s: Session, now: number, out: E
 }
 
 /**
- * Tells the routers whether a session with shared subscriptions is reachable, so `$share`
+ * Tells the routers whether a session with subscriptions is reachable and where: `$share`
  * groups prefer connected members [MQTT-4.8.2] (an offline member still gets messages when no
- * member is connected: they wait in its queue).
+ * member is connected: they wait in its queue), and QoS 0 copies of its non-shared
+ * subscriptions go straight to its connection's gateway while it has one (docs/sharding.md,
+ * "QoS 0 direct"); without one they go through this owner again, which queues or drops them.
  */
 export function announcePresence(s: Session, online: boolean, out: Effect[]): void {
-  if (!hasSharedSubs(s)) return;
+  const shared = hasSharedSubs(s);
+  if (!shared && s.subs.size === 0) return;
   out.push({
     t: 'subs',
-    batch: { changes: [keyChange(online ? SubOp.Online : SubOp.Offline, s)], retainedFor: [] },
+    batch: { changes: shared ? [keyChange(online ? SubOp.Online : SubOp.Offline, s)] : [], retainedFor: [], located: [locationOf(s)] },
   });
 }
 

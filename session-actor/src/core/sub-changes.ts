@@ -1,4 +1,4 @@
-import { SubOp, type SubChange } from '../../../common/src/index.js';
+import { SubOp, type SessionLocation, type SubChange } from '../../../common/src/index.js';
 import type { Session, SessionSub } from './session.js';
 
 /**
@@ -28,11 +28,25 @@ export function keyChange(op: SubOp.RemoveKey | SubOp.Online | SubOp.Offline, s:
 }
 
 /**
- * Everything a router's index needs about one session (a new owner loading it, a router
- * resync): its subscriptions, and Offline when it holds `$share` subscriptions without a
- * connection (Online is the routers' default).
+ * Where the session is connected, for the routers' QoS 0 direct path (docs/sharding.md,
+ * "QoS 0 direct"): its gateway, connection and epoch, and the client's Maximum Packet Size; an
+ * empty gateway when it has no connection. Sent whenever that changes for a session with
+ * subscriptions, and with its first SUBSCRIBE on a connection.
  */
-export function indexStateOf(s: Session, out: SubChange[]): void {
+export function locationOf(s: Session): SessionLocation {
+  const c = s.conn;
+  if (!c) return { key: s.key, gateway: '', connId: 0, epoch: 0, maxPacketBytes: 0 };
+  return { key: s.key, gateway: c.gateway, connId: c.connId, epoch: s.epoch, maxPacketBytes: s.maxPacketBytes };
+}
+
+/**
+ * Everything a router's index needs about one session (a new owner loading it, a router
+ * resync): its subscriptions, Offline when it holds `$share` subscriptions without a
+ * connection (Online is the routers' default), and its connection when it has one (a router
+ * without it sends the session's copies through the owner).
+ */
+export function indexStateOf(s: Session, out: SubChange[], located: SessionLocation[]): void {
   for (const sub of s.subs.values()) out.push(subChange(SubOp.Add, s, sub));
   if (!s.conn && s.subs.size > 0 && hasSharedSubs(s)) out.push(keyChange(SubOp.Offline, s));
+  if (s.conn && s.subs.size > 0) located.push(locationOf(s));
 }
