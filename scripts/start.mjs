@@ -8,7 +8,7 @@
 import { spawnSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { nodeForProject } from './node24.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -42,6 +42,8 @@ try {
 if (node !== process.execPath) say(`node ${process.version} is older than 22: running shardmq with ${node}`);
 const args = ['start', ...process.argv.slice(2)];
 say(`starting: shardmq ${args.join(' ')} (Ctrl-C stops it gracefully)`);
-const child = spawn(node, [join(root, 'dist/bin/shardmq.js'), ...args], { stdio: 'inherit' });
+// The heap-sizing flags every shardmq process runs with (common/src/node-runtime-flags.ts, built above).
+const { nodeRuntimeFlags } = await import(pathToFileURL(join(root, 'dist/common/src/node-runtime-flags.js')).href);
+const child = spawn(node, [...nodeRuntimeFlags, join(root, 'dist/bin/shardmq.js'), ...args], { stdio: 'inherit' });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -116,6 +116,7 @@ export { errorFields, LogEveryNth } from './log-every-nth.js';
 export { createLogger, type Logger, silentLogger } from './log.js';
 export { beforeScrape, counterFromTotal, labelledCounter, Metrics } from './metrics.js';
 export { installProcessFaultPolicy } from './process-faults.js';
+export { nodeRuntimeFlags } from './node-runtime-flags.js';
 export { rendezvousOwner } from './rendezvous.js';
 export { BACKOFF, RETRY, retryDelayMs, retrying, SESSION_LOG_READ_RETRIES, sleepBeforeRetry } from './retry-policy.js';
 export { RingQueue } from './ring-queue.js';

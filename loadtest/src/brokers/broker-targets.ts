@@ -10,6 +10,7 @@
  */
 import { accessSync, constants, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { nodeRuntimeFlags } from '../../../common/src/index.js';
 import { connectClient, closeAll } from '../mqtt-clients.js';
 import { freePort, loopback, waitForTcp } from './net-probe.js';
 import { ProcessGroup, type ManagedProcess } from './process-group.js';
@@ -152,7 +153,7 @@ export async function startShardmqSingle(ctx: TargetContext): Promise<RunningBro
   const group = new ProcessGroup('shardmq-single');
   let front: ManagedProcess | undefined;
   await guarded(group, async () => {
-    front = group.spawn('shardmq', process.execPath, [shardmqEntry(ctx.repoRoot), 'start'], {
+    front = group.spawn('shardmq', process.execPath, [...nodeRuntimeFlags, shardmqEntry(ctx.repoRoot), 'start'], {
       cwd: ctx.repoRoot,
       env: shardmqEnv({ ...ctx.env, SHARDMQ_MQTT_PORT: String(port), SHARDMQ_MQTT_HOST: loopback, SHARDMQ_HTTP_PORT: String(httpPort) }),
     });
@@ -222,7 +223,7 @@ export async function startShardmqNats(ctx: TargetContext, topology: Partial<Clu
     const tier = (role: string, name: string, extra: Record<string, string> = {}): ManagedProcess => {
       const httpPort = httpPorts[metrics.length]!;
       metrics.push({ process: name, url: metricsUrl(httpPort) });
-      return group.spawn(name, process.execPath, [...PROFILE_ARGS, shardmqEntry(ctx.repoRoot), 'start'], {
+      return group.spawn(name, process.execPath, [...nodeRuntimeFlags, ...PROFILE_ARGS, shardmqEntry(ctx.repoRoot), 'start'], {
         cwd: ctx.repoRoot,
         env: shardmqEnv({ SHARDMQ_NATS_URL: natsUrl, SHARDMQ_ROLES: role, ...ctx.env, ...t.env, ...extra, SHARDMQ_HTTP_PORT: String(httpPort) }),
         ...logFile(name),
