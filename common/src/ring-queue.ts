@@ -4,14 +4,19 @@
  * Used for every per-session and per-connection queue.
  */
 export class RingQueue<T> {
-  private items: Array<T | undefined>;
+  /**
+   * Empty (the shared NO_ITEMS) until the first push: most queues of an idle connection or session
+   * never hold anything, and 16 slots cost ~170 bytes each on a 64-bit Node.
+   */
+  private items: Array<T | undefined> = NO_ITEMS;
   private head = 0;
   private count = 0;
+  private readonly firstCapacity: number;
 
   constructor(initialCapacity = 16) {
     let cap = 4;
     while (cap < initialCapacity) cap *= 2;
-    this.items = new Array<T | undefined>(cap);
+    this.firstCapacity = cap;
   }
 
   get length(): number {
@@ -43,7 +48,7 @@ export class RingQueue<T> {
   }
 
   clear(): void {
-    this.items = new Array<T | undefined>(16);
+    this.items = NO_ITEMS;
     this.head = 0;
     this.count = 0;
   }
@@ -53,9 +58,13 @@ export class RingQueue<T> {
   }
 
   private grow(): void {
-    const next = new Array<T | undefined>(this.items.length * 2);
+    // NO_ITEMS is never written to: a push into it (count === length === 0) comes here first.
+    const next = new Array<T | undefined>(this.items.length === 0 ? this.firstCapacity : this.items.length * 2);
     for (let i = 0; i < this.count; i++) next[i] = this.items[(this.head + i) & (this.items.length - 1)];
     this.items = next;
     this.head = 0;
   }
 }
+
+/** The items of every empty, never-pushed queue: length 0, never written (grow() replaces it first). */
+const NO_ITEMS: never[] = new Array<never>(0);
