@@ -32,7 +32,7 @@ describe('node runtime flags in every launcher', () => {
   it('npm start and the benchmark take them from the shared list', () => {
     assert.match(read('scripts/start.mjs'), /spawn\(node, \[\.\.\.nodeRuntimeFlags, /);
     const targets = read('loadtest/src/brokers/broker-targets.ts');
-    assert.equal(targets.match(/process\.execPath, \[\.\.\.nodeRuntimeFlags, shardmqEntry/g)?.length, 2);
+    assert.equal(targets.match(/process\.execPath, \[\.\.\.nodeRuntimeFlags, (\.\.\.PROFILE_ARGS, )?shardmqEntry/g)?.length, 2);
   });
 
   it('node accepts them and they cap the young generation', () => {
