@@ -118,7 +118,7 @@ export { beforeScrape, counterFromTotal, labelledCounter, Metrics } from './metr
 export { installProcessFaultPolicy } from './process-faults.js';
 export { nodeRuntimeFlags } from './node-runtime-flags.js';
 export { rendezvousOwner } from './rendezvous.js';
-export { BACKOFF, RETRY, retryDelayMs, retrying, SESSION_LOG_READ_RETRIES, sleepBeforeRetry } from './retry-policy.js';
+export { BACKOFF, RETRY, type RetryPolicy, retryDelayMs, retrying, SESSION_LOG_READ_RETRIES, sleepBeforeRetry } from './retry-policy.js';
 export { RingQueue } from './ring-queue.js';
 export { RouterChoice } from './router-choice.js';
 export { sessionKey, shardOf } from './shard.js';

@@ -40,6 +40,7 @@ import {
   type ClientTraceAck,
 } from '../../common/src/index.js';
 import { AuthInFlightLimit } from './auth-in-flight-limit.js';
+import { OrderedRouteRetry } from './ordered-route-retry.js';
 import { admission, connectionCap, openFileLimit, type Refusal } from './connection-admission.js';
 import { Connection } from './connection.js';
 import { drainConnections } from './graceful-drain.js';
@@ -120,6 +121,8 @@ export class GatewayService implements GatewayPorts {
   private readonly publishBuckets = new WeakMap<Connection, TokenBucket>();
   private readonly connectBucket?: TokenBucket;
   private readonly authLimit: AuthInFlightLimit;
+  /** QoS 1/2 route requests of a connection, retried in publish order (ordered-route-retry.ts). */
+  private readonly routeRetry = new OrderedRouteRetry<number>(RETRY.publishToRouter);
   /** The last QoS 0 PUBLISH encoded, written as is to every connection that gets the same bytes. */
   private readonly sharedPublish = new SharedPublishBytes();
   /** Set while a stopping gateway waits for its shutdown broadcast to be written. */
@@ -608,10 +611,13 @@ export class GatewayService implements GatewayPorts {
       return undefined;
     }
     const timeoutMs = this.config['nats.requestTimeoutMs'];
-    return retrying(() => this.routers.request(st.shard, data, timeoutMs), RETRY.publishToRouter).then(
-      (r) => decodeStatusSafe(r.data),
-      () => ROUTE_FAILED,
-    );
+    // Retried without overtaking: a retry and what the connection publishes after it go in order.
+    return this.routeRetry
+      .run(st.id, () => this.routers.request(st.shard, data, timeoutMs))
+      .then(
+        (r) => decodeStatusSafe(r.data),
+        () => ROUTE_FAILED,
+      );
   }
 
   slowDown(st: ConnState): Promise<void> {
