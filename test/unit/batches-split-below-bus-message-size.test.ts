@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createMemoryBus, type Bus } from '../../common/src/bus/index.js';
+import { createMemoryBus } from '../../common/src/bus/index.js';
 import { OwnerDirect } from '../../common/src/bus/owner-direct.js';
 import { decodeGatewayOut, encodeGatewayOutChunks, GwOut, type GatewayOutItem } from '../../common/src/envelope/gateway-out.js';
 import { decodeOwnerBatch, encodeOwnerBatchAnswer } from '../../common/src/envelope/owner-batch.js';
 import { subjectSpace } from '../../common/src/subjects.js';
+import { natsLike } from '../support/nats-like-bus.js';
 import { msg } from '../support/session-core-harness.js';
 
 // Batches built per event-loop turn (an owner's output for one gateway, a router's or gateway's
@@ -34,15 +35,7 @@ test('an owner turn for one gateway is split into messages under the limit, item
 
 test('owner-direct batches respect the bus message size', async () => {
   const mem = createMemoryBus();
-  const bus: Bus = {
-    kind: 'nats',
-    maxPayloadBytes: 64 * 1024,
-    publish: (s, d, o) => mem.publish(s, d, o),
-    subscribe: (s, h, o) => mem.subscribe(s, h, o),
-    request: (s, d, o) => mem.request(s, d, o),
-    flush: () => mem.flush(),
-    close: () => mem.close(),
-  };
+  const bus = natsLike(mem, 64 * 1024);
   const subjects = subjectSpace();
   const sizes: number[] = [];
   const owner = bus.subscribe(subjects.ownerIn('o1'), (m) => {

@@ -14,6 +14,7 @@ import { Metrics } from '../../common/src/metrics.js';
 import { shardOf } from '../../common/src/shard.js';
 import { subjectSpace } from '../../common/src/subjects.js';
 import { SessionService } from '../../session-actor/src/session-service.js';
+import { natsLike } from '../support/nats-like-bus.js';
 import { msg } from '../support/session-core-harness.js';
 
 // Owner-direct batches: a router's or gateway's envelopes for the shards of one owner process go
@@ -21,19 +22,6 @@ import { msg } from '../support/session-core-harness.js';
 // shard it does not serve empty, and the sender sends that item again on the shard subject.
 
 const subjects = subjectSpace();
-
-/** The in-memory bus, seen as a NATS bus: owners then name themselves in their answers. */
-function natsLike(mem: Bus): Bus {
-  return {
-    kind: 'nats',
-    maxPayloadBytes: 64 * 1024,
-    publish: (s, d, o) => mem.publish(s, d, o),
-    subscribe: (s, h, o) => mem.subscribe(s, h, o),
-    request: (s, d, o) => mem.request(s, d, o),
-    flush: () => mem.flush(),
-    close: () => mem.close(),
-  };
-}
 
 test('owner batch envelopes round-trip, and an answer with the wrong count is refused', () => {
   const items = [
@@ -71,7 +59,7 @@ const out: GatewayOutItem[] = [];
 before(async () => {
   config = loadConfig({ env: { SHARDMQ_SHARDS: '8', SHARDMQ_CLUSTER_PERSISTENCE: 'false' }, argv: [] });
   mem = createMemoryBus();
-  bus = natsLike(mem);
+  bus = natsLike(mem, 64 * 1024);
   svc = SessionService.create(config, { bus, subjects, metrics: new Metrics(false), log: createLogger('error', {}) });
   await svc.start();
   bus.subscribe(subjects.gatewayOut('gw1'), (m) => decodeGatewayOut(m.data, (it) => out.push(it)));

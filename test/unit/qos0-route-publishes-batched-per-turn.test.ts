@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createMemoryBus, type Bus } from '../../common/src/bus/index.js';
+import { createMemoryBus } from '../../common/src/bus/index.js';
 import { decodeRouterBeat, encodeRouterBeat } from '../../common/src/envelope/heartbeat.js';
 import { decodeRouteBatch, encodeRouteBatch } from '../../common/src/envelope/route-batch.js';
 import { decodeRoutePublish, encodeRoutePublish } from '../../common/src/envelope/router.js';
 import { silentLogger } from '../../common/src/log.js';
 import { RouterChoice } from '../../common/src/router-choice.js';
 import { subjectSpace } from '../../common/src/subjects.js';
+import { natsLike } from '../support/nats-like-bus.js';
 
 /**
  * QoS 0 route publishes go to a router that announces batches in one bus message per router
@@ -17,17 +18,6 @@ import { subjectSpace } from '../../common/src/subjects.js';
 
 const SHARDS = 64;
 const subjects = subjectSpace();
-
-/** The in-memory bus, reporting itself as NATS (where batches are used). */
-function natsLike(bus: Bus): Bus {
-  return new Proxy(bus, {
-    get(target, key) {
-      if (key === 'kind') return 'nats';
-      const v = Reflect.get(target, key, target) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
-}
 
 async function until(cond: () => boolean, what: string): Promise<void> {
   for (const deadline = Date.now() + 20_000; !cond(); ) {
