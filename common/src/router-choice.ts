@@ -3,9 +3,12 @@ import { type BusBody, bodyBytes } from './bus/bus-value.js';
 import { decodeRouterBeat } from './envelope/heartbeat.js';
 import { encodeRouteBatch, ROUTE_BATCH_ITEM_OVERHEAD_BYTES } from './envelope/route-batch.js';
 import { PerTurnLists } from './bus/per-turn-lists.js';
+import { sizeRanges } from './bus/size-ranges.js';
 import type { Logger } from './log.js';
 import { rendezvousOwner } from './rendezvous.js';
 import type { SubjectSpace } from './subjects.js';
+
+const routeItemBytes = (item: Uint8Array): number => item.length + ROUTE_BATCH_ITEM_OVERHEAD_BYTES;
 
 /** A router silent for this many heartbeat periods is taken for dead. */
 const SILENT_PERIODS = 3;
@@ -95,19 +98,7 @@ export class RouterChoice {
 
   /** One router's batch, split at the bus's message size. */
   private sendBatch(subject: string, items: Uint8Array[]): void {
-    const max = this.o.bus.maxPayloadBytes - 16;
-    let from = 0;
-    let bytes = 0;
-    for (let i = 0; i < items.length; i++) {
-      const b = items[i]!.length + ROUTE_BATCH_ITEM_OVERHEAD_BYTES;
-      if (i > from && bytes + b > max) {
-        this.o.bus.publish(subject, encodeRouteBatch(items, from, i));
-        from = i;
-        bytes = 0;
-      }
-      bytes += b;
-    }
-    this.o.bus.publish(subject, encodeRouteBatch(items, from, items.length));
+    for (const [from, to] of sizeRanges(items, routeItemBytes, this.o.bus.maxPayloadBytes - 16)) this.o.bus.publish(subject, encodeRouteBatch(items, from, to));
   }
 
   /**

@@ -4,6 +4,7 @@ import { createMemoryBus } from '../../common/src/bus/index.js';
 import { OwnerDirect } from '../../common/src/bus/owner-direct.js';
 import { decodeGatewayOut, encodeGatewayOutChunks, GwOut, type GatewayOutItem } from '../../common/src/envelope/gateway-out.js';
 import { decodeOwnerBatch, encodeOwnerBatchAnswer } from '../../common/src/envelope/owner-batch.js';
+import { sizeRanges } from '../../common/src/bus/size-ranges.js';
 import { subjectSpace } from '../../common/src/subjects.js';
 import { natsLike } from '../support/nats-like-bus.js';
 import { msg } from '../support/session-core-harness.js';
@@ -53,4 +54,29 @@ test('owner-direct batches respect the bus message size', async () => {
     owner.unsubscribe();
     await mem.close();
   }
+});
+
+test('size ranges: consecutive, in order, within the byte and item bounds; an oversized item alone', () => {
+  const sizes = [10, 10, 10, 95, 10, 10, 10, 10];
+  assert.deepEqual(
+    sizeRanges(sizes, (n) => n, 30),
+    [
+      [0, 3],
+      [3, 4],
+      [4, 7],
+      [7, 8],
+    ],
+  );
+  assert.deepEqual(
+    sizeRanges(sizes, (n) => n, 1000, 3),
+    [
+      [0, 3],
+      [3, 6],
+      [6, 8],
+    ],
+  );
+  assert.deepEqual(
+    sizeRanges([], (n: number) => n, 30),
+    [],
+  );
 });

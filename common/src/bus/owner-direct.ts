@@ -2,10 +2,12 @@ import type { SubjectSpace } from '../subjects.js';
 import { decodeOwnerBatchAnswer, encodeOwnerBatch, MAX_OWNER_BATCH_ITEMS, ownerTokenOf, type OwnerBatchItem } from '../envelope/owner-batch.js';
 import { NoRespondersError, type Bus } from './bus.js';
 import { bodyBytes, type BusBody } from './bus-value.js';
+import { sizeRanges } from './size-ranges.js';
 
 /** Bytes an item adds around its envelope (shard u16, length u32), and a batch's own header. */
 const ITEM_OVERHEAD_BYTES = 6;
 const BATCH_OVERHEAD_BYTES = 16;
+const itemBytes = (it: OwnerBatchItem): number => it.data.length + ITEM_OVERHEAD_BYTES;
 
 interface Waiter {
   shard: number;
@@ -112,21 +114,7 @@ export class OwnerDirect {
 
   /** [from, to) ranges of at most MAX_OWNER_BATCH_ITEMS items and the bus's message size each. */
   private chunks(items: readonly OwnerBatchItem[]): Array<[number, number]> {
-    const max = this.bus.maxPayloadBytes - BATCH_OVERHEAD_BYTES;
-    const out: Array<[number, number]> = [];
-    let from = 0;
-    let bytes = 0;
-    for (let i = 0; i < items.length; i++) {
-      const b = items[i]!.data.length + ITEM_OVERHEAD_BYTES;
-      if (i > from && (i - from >= MAX_OWNER_BATCH_ITEMS || bytes + b > max)) {
-        out.push([from, i]);
-        from = i;
-        bytes = 0;
-      }
-      bytes += b;
-    }
-    if (from < items.length) out.push([from, items.length]);
-    return out;
+    return sizeRanges(items, itemBytes, this.bus.maxPayloadBytes - BATCH_OVERHEAD_BYTES, MAX_OWNER_BATCH_ITEMS);
   }
 
   private send(token: string, items: OwnerBatchItem[], waiters: Waiter[]): void {
