@@ -36,6 +36,7 @@ export {
 export { type Bus, type BusMsg, type BusSubscription, NoRespondersError, RequestTimeoutError } from './bus/bus.js';
 export { type BusBody, type BusCodec, BusValue, handedOver, bodyValue } from './bus/bus-value.js';
 export { subjectKind, unknownVersionCounter } from './bus/handler-guard.js';
+export { onBusReconnected } from './bus/bus-reconnected.js';
 export { createBus } from './bus/index.js';
 export { natsConnection, toNatsHeaders } from './bus/nats-bus.js';
 export { NatsRequestMux } from './bus/nats-request-mux.js';

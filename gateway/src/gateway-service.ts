@@ -17,6 +17,7 @@ import {
   routePublishCodec,
   ROUTE_FAILED,
   OwnerDirect,
+  onBusReconnected,
   decodeConnectReply,
   encodeSessionIn,
   sessionInCodec,
@@ -130,7 +131,6 @@ export class GatewayService implements GatewayPorts {
   private readonly clientLog: ClientEventLog;
   /** Bus reconnections after an interruption, announced in heartbeats (heartbeat.ts). */
   private busReconnects = 0;
-  private busInterrupted = false;
   /** Envelopes to shard owners go per owner process, batched per turn, once it is known (owner-direct.ts). */
   private readonly owners: OwnerDirect;
   private readonly traces: ClientTraces;
@@ -234,13 +234,9 @@ export class GatewayService implements GatewayPorts {
     const hb = () => bus.publish(subjects.gatewayHeartbeat, encodeHeartbeat({ gatewayId: this.gatewayId, stopping: false, busReconnects: this.busReconnects }));
     // Back on the bus after an interruption: say so at once, so owners resend what they sent us
     // meanwhile (it may have died with the NATS node we were on).
-    bus.onStatus?.((status) => {
-      if (status === 'disconnected' || status === 'reconnecting') this.busInterrupted = true;
-      else if (status === 'connected' && this.busInterrupted) {
-        this.busInterrupted = false;
-        this.busReconnects++;
-        hb();
-      }
+    onBusReconnected(bus, () => {
+      this.busReconnects++;
+      hb();
     });
     hb();
     this.timers.push(setInterval(hb, this.config['gateway.heartbeatMs']));

@@ -13,6 +13,7 @@ import {
   routePublishCodec,
   subChangesCodec,
   GatewayOutPerTurn,
+  onBusReconnected,
   decodeHeartbeat,
   type Message,
   decodeRetainedAnswer,
@@ -262,13 +263,8 @@ export class SessionService implements ShardHandler {
     this.subs.push(bus.subscribe(subjects.routeResync, (m) => this.resyncRouters(m)));
     this.subs.push(bus.subscribe(subjects.gatewayHeartbeat, (m) => this.onHeartbeat(m)));
     // Our own bus connection came back: what we sent gateways during the gap may be lost.
-    let interrupted = false;
-    bus.onStatus?.((status) => {
-      if (status === 'disconnected' || status === 'reconnecting') interrupted = true;
-      else if (status === 'connected' && interrupted && this.store.durable) {
-        interrupted = false;
-        this.resumeConnected(undefined, undefined, 'resent_after_bus_gap');
-      }
+    onBusReconnected(bus, () => {
+      if (this.store.durable) this.resumeConnected(undefined, undefined, 'resent_after_bus_gap');
     });
     if (this.durableBus) this.subs.push(bus.subscribe(subjects.ownerIn(this.ownerToken), (m) => this.onOwnerBatch(m)));
     this.gateways.start();
