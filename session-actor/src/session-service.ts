@@ -65,6 +65,7 @@ import { closeAfterFailedTurn, TURN_FAILED } from './failed-turn.js';
 import { RecentDeliveries } from './runner/deliver-dedup.js';
 import { GatewayLiveness } from './runner/gateway-liveness.js';
 import { SessionTimers } from './runner/session-timers.js';
+import { ReplyAfterContinuation } from './runner/reply-after-continuation.js';
 import { WriteBeforeAcknowledge } from './runner/write-before-acknowledge.js';
 import { adminKick } from './core/admin-kick.js';
 import { sessionInfo } from './core/session-info.js';
@@ -152,6 +153,7 @@ export class SessionService implements ShardHandler {
    * a retry must be delivered, not deduplicated (that acknowledged a message nobody held).
    */
   private readonly recentDeliveries = new RecentDeliveries<Served>(RECENT_DELIVERIES);
+  private readonly replyAfter = new ReplyAfterContinuation();
   private readonly counters;
   private readonly limits: SessionLimits;
   private ownership: ShardOwnership;
@@ -378,6 +380,7 @@ export class SessionService implements ShardHandler {
       this.clearTimer(s.key, 'expiry');
     }
     sv.writes.dispose();
+    this.replyAfter.drop(shard);
     this.store.forget(shard);
   }
 
@@ -450,6 +453,8 @@ export class SessionService implements ShardHandler {
         return;
       }
     }
+    // A gateway's resend of a SUBSCRIBE, UNSUBSCRIBE or QoS 2 PUBLISH still being routed: answered with it.
+    if (reply && this.replyAfter.join(shard, e, () => reply(this.ack))) return;
     const out: Effect[] = [];
     const st = sv.st;
     let connectReply;
@@ -500,7 +505,8 @@ export class SessionService implements ShardHandler {
       respond();
       respond = undefined;
     }
-    this.commit(shard, dirty, out, respond, lazy);
+    // A SUBACK, UNSUBACK or PUBREC comes from a continuation: the answer waits for it.
+    this.commit(shard, dirty, out, this.replyAfter.hold(shard, e, out, respond), lazy);
   }
 
   /**
@@ -669,16 +675,19 @@ export class SessionService implements ShardHandler {
       })
       .then((status) => {
         if (then?.kind !== 'pubrec') return;
+        // Shard gone (dropped or fenced): no answer, so the gateway sends the PUBLISH again to the next owner.
         const sv = this.opDone(shard);
         if (!sv) return;
+        const respond = this.replyAfter.take(then);
         const out: Effect[] = [];
         try {
           onPublish2Routed(sv.st, then, status, out);
         } catch (err) {
+          respond?.();
           this.turnFailed(shard, 'pubrec_continuation', then.key, err);
           return;
         }
-        this.commit(shard, [then.key], out);
+        this.commit(shard, [then.key], out, respond);
       });
   }
 
@@ -698,8 +707,10 @@ export class SessionService implements ShardHandler {
 
   private subsDone(shard: number, then: Continuation | undefined, ok: boolean, data: Uint8Array | undefined): void {
     if (!then) return;
+    // Shard gone (dropped or fenced): no answer, so the gateway sends the packet again to the next owner.
     const sv = this.opDone(shard);
     if (!sv) return;
+    const respond = this.replyAfter.take(then);
     const out: Effect[] = [];
     try {
       if (then.kind === 'suback') {
@@ -708,10 +719,11 @@ export class SessionService implements ShardHandler {
         onSubscribeRouted(sv.st, then, ok, retained, this.now(), out);
       } else if (then.kind === 'unsuback') onUnsubscribeRouted(sv.st, then, ok, this.now(), out);
     } catch (err) {
+      respond?.();
       this.turnFailed(shard, `${then.kind}_continuation`, then.key, err);
       return;
     }
-    this.commit(shard, [then.key], out);
+    this.commit(shard, [then.key], out, respond);
   }
 
   private clearTimer(key: string, kind: TimerKind): void {
