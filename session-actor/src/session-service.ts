@@ -650,21 +650,28 @@ export class SessionService implements ShardHandler {
     this.gwOut.flush();
   }
 
-  private opStarted(shard: number): void {
-    this.served.get(shard)?.writes.opStarted();
+  /** Counts a router request of a turn of `shard` as outstanding; returns the serving it belongs to. */
+  private opStarted(shard: number): Served | undefined {
+    const sv = this.served.get(shard);
+    sv?.writes.opStarted();
+    return sv;
   }
 
-  private opDone(shard: number): Served | undefined {
-    const sv = this.served.get(shard);
-    sv?.writes.opDone();
-    return sv;
+  /**
+   * The request is done: counted off the serving it started under, which is returned only while
+   * it still serves the shard (not if the shard was dropped, or dropped and loaded again since:
+   * a continuation of the old state must not run on the new one).
+   */
+  private opDone(shard: number, started: Served | undefined): Served | undefined {
+    started?.writes.opDone();
+    return started !== undefined && this.served.get(shard) === started ? started : undefined;
   }
 
   private route(shard: number, mountpoint: string, message: Message, then?: Continuation, group?: string, exclude?: string): void {
     const { log } = this.deps;
     const data = new BusValue(routePublishCodec, { mountpoint, message, group, exclude });
     const timeoutMs = this.config['nats.requestTimeoutMs'];
-    if (then) this.opStarted(shard);
+    const started = then ? this.opStarted(shard) : undefined;
     // Wills and QoS 2 messages must reach a router: retry while none answers. The router of
     // the session's shard, as the gateway picks it: one publisher's messages stay in order.
     retrying(() => this.routers.request(shard, data, timeoutMs), RETRY.ownerPublishToRouter)
@@ -676,7 +683,7 @@ export class SessionService implements ShardHandler {
       .then((status) => {
         if (then?.kind !== 'pubrec') return;
         // Shard gone (dropped or fenced): no answer, so the gateway sends the PUBLISH again to the next owner.
-        const sv = this.opDone(shard);
+        const sv = this.opDone(shard, started);
         if (!sv) return;
         const respond = this.replyAfter.take(then);
         const out: Effect[] = [];
@@ -695,20 +702,20 @@ export class SessionService implements ShardHandler {
     const { bus, subjects, log } = this.deps;
     const data = new BusValue(subChangesCodec, batch);
     const timeoutMs = this.config['nats.requestTimeoutMs'];
-    if (then) this.opStarted(shard);
+    const started = then ? this.opStarted(shard) : undefined;
     retrying(() => bus.request(subjects.routeSubscription, data, { timeoutMs }), RETRY.subscriptionsToRouter).then(
-      (r) => this.subsDone(shard, then, true, r.data),
+      (r) => this.subsDone(shard, started, then, true, r.data),
       (err: Error) => {
         log.warn('subscription change not acknowledged by any router', { err });
-        this.subsDone(shard, then, false, undefined);
+        this.subsDone(shard, started, then, false, undefined);
       },
     );
   }
 
-  private subsDone(shard: number, then: Continuation | undefined, ok: boolean, data: Uint8Array | undefined): void {
+  private subsDone(shard: number, started: Served | undefined, then: Continuation | undefined, ok: boolean, data: Uint8Array | undefined): void {
     if (!then) return;
     // Shard gone (dropped or fenced): no answer, so the gateway sends the packet again to the next owner.
-    const sv = this.opDone(shard);
+    const sv = this.opDone(shard, started);
     if (!sv) return;
     const respond = this.replyAfter.take(then);
     const out: Effect[] = [];
