@@ -2,7 +2,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { Session } from '../../session-actor/src/core/session.js';
-import { readShardLog } from '../../session-actor/src/persistence/log-session-store.js';
+import { readShardLog } from '../../session-actor/src/persistence/read-shard-logs.js';
 import { openSessionLog } from '../../session-actor/src/persistence/session-log-stream.js';
 import { sessionKey, shardOf } from '../../common/src/shard.js';
 import { startBroker, type Broker } from './broker.js';

@@ -1,4 +1,4 @@
-import type { LogEntry, SessionLog } from '../../session-actor/src/persistence/session-log-stream.js';
+import type { LogEntry, ScannedEntry, SessionLog } from '../../session-actor/src/persistence/session-log-stream.js';
 
 /**
  * A SessionLog in memory with JetStream's semantics for what the store uses: one sequence
@@ -15,6 +15,21 @@ export class MemorySessionLog implements SessionLog {
   /** Appends stored whose acknowledgement is then lost (a timeout), while > 0. */
   loseAckNext = 0;
 
+  /** Scans (stream-wide passes) started, and the entries they handed over. */
+  scans = 0;
+  scannedEntries = 0;
+  /** Direct gets answered (last and next). */
+  directGets = 0;
+  /**
+   * The server answering scans is this many entries behind (a replica catching up): a scan
+   * ends there, as a consumer caught up with its server does; it catches up by one entry per scan.
+   */
+  scanBehind = 0;
+  /** A scan hands over at most this many entries, then stalls (ends short). */
+  scanStallAfter = Infinity;
+  /** Sequences scans never deliver (an entry the serving server lacks for good). */
+  readonly scanHides = new Set<number>();
+
   constructor(private readonly payload = 1024 * 1024) {}
 
   subject(shard: number): string {
@@ -22,15 +37,17 @@ export class MemorySessionLog implements SessionLog {
   }
 
   async last(subject: string): Promise<LogEntry | null> {
+    this.directGets++;
     const l = this.entries.get(subject);
     return l && l.length > 0 ? l[l.length - 1]! : null;
   }
 
-  private async lastSeq(subject: string): Promise<number> {
-    return (await this.last(subject))?.seq ?? 0;
+  private lastSeq(subject: string): number {
+    return this.entries.get(subject)?.at(-1)?.seq ?? 0;
   }
 
   async next(subject: string, seq: number): Promise<LogEntry | null> {
+    this.directGets++;
     return this.entries.get(subject)?.find((e) => e.seq >= seq) ?? null;
   }
 
@@ -40,7 +57,7 @@ export class MemorySessionLog implements SessionLog {
       throw new Error('connection lost (simulated)');
     }
     if (data.length > this.payload) throw new Error('maximum payload exceeded');
-    const last = await this.lastSeq(subject);
+    const last = this.lastSeq(subject);
     if (last !== expectedLast) throw new Error(`wrong last sequence: ${last}`);
     let l = this.entries.get(subject);
     if (!l) this.entries.set(subject, (l = []));
@@ -52,6 +69,25 @@ export class MemorySessionLog implements SessionLog {
       throw new Error('TIMEOUT (simulated: stored, acknowledgement lost)');
     }
     return this.seq;
+  }
+
+  async scan(from: number, until: number, each: (e: ScannedEntry) => void): Promise<number> {
+    this.scans++;
+    const all: ScannedEntry[] = [];
+    for (const [subject, l] of this.entries) for (const e of l) if (e.seq >= from && !this.scanHides.has(e.seq)) all.push({ ...e, shard: Number(subject.slice('t.slog.'.length)) });
+    all.sort((a, b) => a.seq - b.seq);
+    const held = all.slice(0, Math.max(0, all.length - this.scanBehind));
+    if (this.scanBehind > 0) this.scanBehind--;
+    let reached = from - 1;
+    let handed = 0;
+    for (const e of held) {
+      if (handed++ >= this.scanStallAfter) break;
+      each(e);
+      this.scannedEntries++;
+      reached = e.seq;
+      if (e.seq >= until) break;
+    }
+    return reached;
   }
 
   async purgeBelow(subject: string, seq: number): Promise<void> {

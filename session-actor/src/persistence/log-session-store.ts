@@ -1,8 +1,9 @@
-import { Writer, messageBytes, type Message, type Logger, type Metrics, BACKOFF, SESSION_LOG_READ_RETRIES, sleepBeforeRetry, shardOf } from '../../../common/src/index.js';
+import { Writer, messageBytes, type Message, type Logger, type Metrics, shardOf } from '../../../common/src/index.js';
 import type { Session } from '../core/session.js';
 import { isCasConflict } from './kv-buckets.js';
 import { ShardLogChanges } from './session-log-changes.js';
-import { Batch, ShardReplay } from './session-log-records.js';
+import { HEADER_BYTES, readShardLogs, type ShardRead } from './read-shard-logs.js';
+import { Batch } from './session-log-records.js';
 import { FencedError, type SessionStore } from './session-store.js';
 import type { SessionLog } from './session-log-stream.js';
 
@@ -17,11 +18,6 @@ const MIN_GARBAGE_BYTES = 64 * 1024;
 const MAX_LOG_ENTRIES = 16;
 /** Room left in a log entry for the JetStream headers (fencing) and the batch flag. */
 const HEADER_ROOM = 4096;
-/**
- * Entry header: u8 batch flags, then the sequence (u48) of the first entry of the shard's last
- * complete snapshot (0: none), so a load starts there without reading what precedes it.
- */
-const HEADER_BYTES = 7;
 /**
  * Pause between two purges of this process: a purge by subject costs the stream tens of ms
  * (measured 79 ms on a 100,000-message stream, nats-server 2.9), and loads skip what it
@@ -71,15 +67,17 @@ interface ShardLog {
  * with `Nats-Expected-Last-Subject-Sequence` set to the last sequence this owner read or
  * wrote, so a paused ex-owner's append fails once the new owner wrote (fencing). When the log
  * holds about twice the live state, a write appends a snapshot instead and purges the
- * subject below it. A shard loads by walking its subject with direct gets (no consumer).
+ * subject below it. A shard loads by walking its subject with direct gets, or, when many shards
+ * load together (a takeover), all of them in one ordered consumer pass (read-shard-logs.ts).
  * Runs on the shard owner only.
  */
 export class LogSessionStore implements SessionStore {
   readonly durable = true;
   private readonly logs = new Map<number, ShardLog>();
   private readonly m;
-  private loading = 0;
-  private readonly waiting: Array<() => void> = [];
+  /** Loads asked for and not yet read: the next read takes them all at once (each shard once). */
+  private queued: Array<{ shard: number; resolve: (r: ShardRead) => void; reject: (err: Error) => void }> = [];
+  private reading = false;
   /** subject -> purge below this sequence; one purge at a time, PURGE_SPACING_MS apart. */
   private readonly purges = new Map<string, number>();
   private purging = false;
@@ -89,7 +87,7 @@ export class LogSessionStore implements SessionStore {
     private readonly shards: number,
     private readonly logger: Logger,
     metrics: Metrics,
-    /** Shards read at once (a takeover claims hundreds together). */
+    /** Shards whose logs are read at once by direct gets (a takeover claims hundreds together). */
     private readonly loadConcurrency = 128,
     private readonly purgeSpacingMs = PURGE_SPACING_MS,
   ) {
@@ -102,16 +100,7 @@ export class LogSessionStore implements SessionStore {
   }
 
   async load(shard: number): Promise<Session[]> {
-    while (this.loading >= this.loadConcurrency) await new Promise<void>((r) => this.waiting.push(r));
-    this.loading++;
-    let read: Awaited<ReturnType<typeof readShardLog>>;
-    try {
-      read = await readShardLog(this.log, shard);
-    } finally {
-      this.loading--;
-      this.waiting.shift()?.();
-    }
-    const { replay, last, snapSeq, bytes, entries } = read;
+    const { replay, last, snapSeq, bytes, entries } = await this.read(shard);
     this.m.entriesRead.inc(entries);
     const r = replay.finish();
     for (const [key, s] of r.sessions) {
@@ -155,6 +144,46 @@ export class LogSessionStore implements SessionStore {
         // Everything before the snapshot is moot (loads start at it): reclaim it, unhurried.
         this.purgeLater(this.log.subject(shard), firstSeq);
       }
+    }
+  }
+
+  /**
+   * A shard's log, read together with every other shard asked for meanwhile: a takeover claims
+   * hundreds of shards in one round (their claims answer within tens of ms), and one read of
+   * many shards is a single pass over the stream (read-shard-logs.ts). A read starts as soon as
+   * none runs; what is asked during it waits for the next one. Runs on the claiming shard owner.
+   */
+  private read(shard: number): Promise<ShardRead> {
+    return new Promise<ShardRead>((resolve, reject) => {
+      this.queued.push({ shard, resolve, reject });
+      if (!this.reading) {
+        this.reading = true;
+        setImmediate(() => void this.readQueued());
+      }
+    });
+  }
+
+  private async readQueued(): Promise<void> {
+    try {
+      while (this.queued.length > 0) {
+        // A shard asked for twice (never by the ownership, which loads a shard once at a time)
+        // is read again by the next read: each load replays its own read.
+        const batch = new Map<number, (typeof this.queued)[number]>();
+        const later: typeof this.queued = [];
+        for (const q of this.queued) {
+          if (batch.has(q.shard)) later.push(q);
+          else batch.set(q.shard, q);
+        }
+        this.queued = later;
+        const reads = await readShardLogs(this.log, [...batch.keys()], this.loadConcurrency).catch((err: Error) => err);
+        for (const [shard, w] of batch) {
+          const r = reads instanceof Error ? reads : (reads.get(shard) ?? new Error(`session log of shard ${shard} not read`));
+          if (r instanceof Error) w.reject(r);
+          else w.resolve(r);
+        }
+      }
+    } finally {
+      this.reading = false;
     }
   }
 
@@ -266,37 +295,6 @@ export class LogSessionStore implements SessionStore {
       throw new FencedError(shard, err);
     }
   }
-}
-
-/**
- * Reads a shard's whole log (up to the last sequence the stream leader reports) into a
- * replay. Direct gets, one entry after the other: no consumer. Session actors and test support.
- */
-export async function readShardLog(log: SessionLog, shard: number): Promise<{ replay: ShardReplay; last: number; snapSeq: number; bytes: number; entries: number }> {
-  const subject = log.subject(shard);
-  const lastEntry = await log.last(subject);
-  const last = lastEntry?.seq ?? 0;
-  // Start at the last complete snapshot the newest entry names (nothing before it matters).
-  const snapSeq = lastEntry && lastEntry.data.length >= HEADER_BYTES ? Buffer.from(lastEntry.data.buffer, lastEntry.data.byteOffset, lastEntry.data.byteLength).readUIntBE(1, 6) : 0;
-  const replay = new ShardReplay();
-  let seq = Math.max(0, snapSeq - 1);
-  let bytes = 0;
-  let entries = 0;
-  let misses = 0;
-  while (seq < last) {
-    const e = await log.next(subject, seq + 1);
-    if (!e || e.seq > last) {
-      // A replica serving direct gets may be behind the leader that told us `last`.
-      if (++misses > SESSION_LOG_READ_RETRIES) throw new Error(`session log of shard ${shard} ends at ${e?.seq ?? seq}, expected ${last}`);
-      await sleepBeforeRetry(BACKOFF.sessionLogRead, misses);
-      continue;
-    }
-    replay.entry(e.data, HEADER_BYTES);
-    seq = e.seq;
-    bytes += e.data.length;
-    entries++;
-  }
-  return { replay, last, snapSeq, bytes, entries };
 }
 
 /** Bytes a snapshot of the sessions would take, roughly (each message once). */

@@ -1,6 +1,6 @@
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { NatsRequestMux, type Config } from '../../../common/src/index.js';
-import { jetstreamManager, StorageType, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 
 /** One entry of a shard's log as read back. */
 export interface LogEntry {
@@ -8,10 +8,16 @@ export interface LogEntry {
   data: Uint8Array;
 }
 
+/** An entry of some shard's log, as a stream-wide pass delivers it. */
+export interface ScannedEntry extends LogEntry {
+  /** Shard of the entry's subject (-1: a subject that names none). */
+  shard: number;
+}
+
 /**
  * The JetStream operations the session log needs (one stream, one subject per shard).
  * Only nats-server 2.9 features: per-subject compare-and-set on publish, direct get by
- * subject, purge by subject below a sequence. Session actors and test support.
+ * subject, purge by subject below a sequence, ordered consumers. Session actors and test support.
  */
 export interface SessionLog {
   subject(shard: number): string;
@@ -21,6 +27,13 @@ export interface SessionLog {
   next(subject: string, seq: number): Promise<LogEntry | null>;
   /** Appends if the subject's last sequence is still expectedLast; resolves the new sequence. */
   append(subject: string, data: Uint8Array, expectedLast: number): Promise<number>;
+  /**
+   * Hands `each` every shard's entries from sequence `from` on, in stream order, and stops after
+   * the first entry at or past `until`. Ends early (short) when the reader caught up with what
+   * the server serving it holds, or stalls. Resolves the sequence of the last entry handed over
+   * (`from - 1`: none); the caller resumes after it.
+   */
+  scan(from: number, until: number, each: (e: ScannedEntry) => void): Promise<number>;
   /** Removes the subject's entries below seq. */
   purgeBelow(subject: string, seq: number): Promise<void>;
   /** Largest entry the server accepts (bytes). */
@@ -48,7 +61,7 @@ export async function openSessionLog(nc: NatsConnection, c: Pick<Config, 'cluste
   } catch {
     await jsm.streams.add(config);
   }
-  return new NatsSessionLog(nc, new NatsRequestMux(nc), jsm, name, prefix, c['nats.requestTimeoutMs']);
+  return new NatsSessionLog(nc, new NatsRequestMux(nc), jsm, jetstream(nc), name, prefix, c['nats.requestTimeoutMs']);
 }
 
 class NatsSessionLog implements SessionLog {
@@ -56,6 +69,7 @@ class NatsSessionLog implements SessionLog {
     private readonly nc: NatsConnection,
     private readonly requests: NatsRequestMux,
     private readonly jsm: JetStreamManager,
+    private readonly js: JetStreamClient,
     private readonly stream: string,
     private readonly prefix: string,
     private readonly timeoutMs: number,
@@ -92,6 +106,59 @@ class NatsSessionLog implements SessionLog {
     h.set('Nats-Expected-Last-Subject-Sequence', String(expectedLast));
     const m = await this.requests.request(subject, data, this.timeoutMs, h);
     return pubAckSeq(m.data);
+  }
+
+  /**
+   * An ordered push consumer (ephemeral, one replica, no acks, flow-controlled; nats.js
+   * recreates it where a delivery went missing) over the whole stream: nats-server 2.9 takes one
+   * filter subject per consumer, and the subjects of the shards loaded are spread over the
+   * stream anyway. Deleted when done (else the server keeps it for its inactivity threshold).
+   * Runs on a shard owner loading many shards (read-shard-logs.ts).
+   */
+  async scan(from: number, until: number, each: (e: ScannedEntry) => void): Promise<number> {
+    const consumer = await this.js.consumers.getPushConsumer(this.stream, { opt_start_seq: from });
+    const slog = `${this.prefix}.slog.`;
+    let reached = from - 1;
+    let failure: Error | undefined;
+    let done = false;
+    let finish!: () => void;
+    const finished = new Promise<void>((r) => (finish = r));
+    let stall: NodeJS.Timeout | undefined;
+    const end = () => {
+      done = true;
+      finish();
+    };
+    const arm = () => {
+      clearTimeout(stall);
+      stall = setTimeout(end, this.timeoutMs);
+    };
+    arm();
+    const msgs = await consumer.consume({
+      callback: (m) => {
+        if (done) return;
+        arm();
+        const shard = m.subject.startsWith(slog) ? Number(m.subject.slice(slog.length)) : NaN;
+        try {
+          each({ shard: Number.isInteger(shard) ? shard : -1, seq: m.seq, data: m.data });
+        } catch (err) {
+          failure = err as Error;
+          end();
+          return;
+        }
+        reached = m.seq;
+        // Caught up with what this server holds (pending 0) before `until`: short, the caller retries.
+        if (m.seq >= until || m.info.pending === 0) end();
+      },
+    });
+    try {
+      await finished;
+    } finally {
+      clearTimeout(stall);
+      await msgs.close().catch(() => {});
+      void consumer.delete().catch(() => {});
+    }
+    if (failure) throw failure;
+    return reached;
   }
 
   async purgeBelow(subject: string, seq: number): Promise<void> {
