@@ -175,7 +175,10 @@ export class LogSessionStore implements SessionStore {
           else batch.set(q.shard, q);
         }
         this.queued = later;
+        const t0 = performance.now();
         const reads = await readShardLogs(this.log, [...batch.keys()], this.loadConcurrency).catch((err: Error) => err);
+        // Most of a takeover's time after the claims: logged so a failover can be split up.
+        if (batch.size > 1) this.logger.info('session logs read', { shards: batch.size, ms: Math.round(performance.now() - t0) });
         for (const [shard, w] of batch) {
           const r = reads instanceof Error ? reads : (reads.get(shard) ?? new Error(`session log of shard ${shard} not read`));
           if (r instanceof Error) w.reject(r);
