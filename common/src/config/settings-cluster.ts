@@ -44,5 +44,10 @@ export const clusterSettings = {
     max: 600000,
     doc: 'How long a router keeps retrying a QoS 1/2 delivery while a shard has no owner (failover), before failing the publish.',
   }),
-  'cluster.loadConcurrency': int({ default: 128, min: 1, max: 4096, doc: 'Shards whose session logs a session actor reads at once when it takes shards over.' }),
+  'cluster.loadConcurrency': int({
+    default: 128,
+    min: 1,
+    max: 4096,
+    doc: 'Direct gets a session actor has in flight at once when it loads shards: the last entry of each shard it takes over, and the entries of the shards read one entry at a time (a load of a few shards; see docs/sharding.md, Load).',
+  }),
 } as const;

@@ -116,7 +116,7 @@ class NatsSessionLog implements SessionLog {
    * Runs on a shard owner loading many shards (read-shard-logs.ts).
    */
   async scan(from: number, until: number, each: (e: ScannedEntry) => void): Promise<number> {
-    const consumer = await this.js.consumers.getPushConsumer(this.stream, { opt_start_seq: from });
+    const consumer = await this.js.consumers.getPushConsumer(this.stream, { filter_subjects: `${this.prefix}.slog.>`, opt_start_seq: from });
     const slog = `${this.prefix}.slog.`;
     let reached = from - 1;
     let failure: Error | undefined;
