@@ -94,7 +94,7 @@ describe(`session actor failover with ${SESSIONS} persistent sessions`, () => {
       .split('\n')
       .filter((l) => l.includes('"msg":"session logs read"') && Date.parse(/"t":"([^"]+)"/.exec(l)?.[1] ?? '') >= killedAt);
     for (const l of reads)
-      console.log(`# survivor: ${/"shards":\d+,"ms":\d+/.exec(l)?.[0] ?? l} (session logs read at once, ending ${Date.parse(/"t":"([^"]+)"/.exec(l)?.[1] ?? '') - killedAt} ms after the kill)`);
+      console.log(`# survivor: ${/"shards":\d+,"ms":\d+[^}]*/.exec(l)?.[0] ?? l} (session logs read at once, ending ${Date.parse(/"t":"([^"]+)"/.exec(l)?.[1] ?? '') - killedAt} ms after the kill)`);
     console.log(
       `# ${SESSIONS} persistent sessions (${QUEUED} queued messages each), ${SHARDS} shards over 2 session actors: kill -9 of one (${victim.size} shards, ${onVictim.length} sessions); the survivor served all of them again ${servedMs} ms after the kill (lease TTL and renewal at their defaults); survivor loaded ${sessionsLoaded} sessions in all, reading ${entriesRead} log entries for the takeover`,
     );

@@ -2,7 +2,7 @@ import { Writer, messageBytes, type Message, type Logger, type Metrics, shardOf 
 import type { Session } from '../core/session.js';
 import { isCasConflict } from './kv-buckets.js';
 import { ShardLogChanges } from './session-log-changes.js';
-import { HEADER_BYTES, readShardLogs, type ShardRead } from './read-shard-logs.js';
+import { HEADER_BYTES, type ReadStats, readShardLogs, type ShardRead } from './read-shard-logs.js';
 import { Batch } from './session-log-records.js';
 import { FencedError, type SessionStore } from './session-store.js';
 import type { SessionLog } from './session-log-stream.js';
@@ -176,9 +176,10 @@ export class LogSessionStore implements SessionStore {
         }
         this.queued = later;
         const t0 = performance.now();
-        const reads = await readShardLogs(this.log, [...batch.keys()], this.loadConcurrency).catch((err: Error) => err);
+        const stats: ReadStats = {};
+        const reads = await readShardLogs(this.log, [...batch.keys()], this.loadConcurrency, stats).catch((err: Error) => err);
         // Most of a takeover's time after the claims: logged so a failover can be split up.
-        if (batch.size > 1) this.logger.info('session logs read', { shards: batch.size, ms: Math.round(performance.now() - t0) });
+        if (batch.size > 1) this.logger.info('session logs read', { shards: batch.size, ms: Math.round(performance.now() - t0), ...stats });
         for (const [shard, w] of batch) {
           const r = reads instanceof Error ? reads : (reads.get(shard) ?? new Error(`session log of shard ${shard} not read`));
           if (r instanceof Error) w.reject(r);

@@ -94,7 +94,8 @@ interface PassShard {
  * Resolves, per shard, its read or the error that kept it from loading. Runs on the claiming
  * shard owner (LogSessionStore.load batches the loads of a claim round into one call).
  */
-export async function readShardLogs(log: SessionLog, shards: readonly number[], concurrency: number): Promise<Map<number, ShardRead | Error>> {
+export async function readShardLogs(log: SessionLog, shards: readonly number[], concurrency: number, stats?: ReadStats): Promise<Map<number, ShardRead | Error>> {
+  const t0 = performance.now();
   const out = new Map<number, ShardRead | Error>();
   const lasts = new Map<number, LogEntry | null>();
   const starts = new Map<number, number>();
@@ -112,15 +113,33 @@ export async function readShardLogs(log: SessionLog, shards: readonly number[], 
     }
   });
   const pass = passShards(starts, lasts);
+  const t1 = performance.now();
   const inPass = new Set(pass.map((p) => p.shard));
   const direct = shards.filter((s) => !out.has(s) && !inPass.has(s));
   await Promise.all([
-    pass.length > 0 ? readPass(log, pass, out) : undefined,
+    pass.length > 0 ? readPass(log, pass, out, stats) : undefined,
     eachLimited(direct, concurrency, async (shard) => {
       out.set(shard, await readShardLog(log, shard, lasts.get(shard)).catch((err: Error) => err));
     }),
   ]);
+  if (stats) {
+    stats.lastsMs = Math.round(t1 - t0);
+    stats.restMs = Math.round(performance.now() - t1);
+    stats.passShards = pass.length;
+  }
   return out;
+}
+
+/** Where a read of many shards spent its time (the owner logs it: failovers are split with it). */
+export interface ReadStats {
+  /** Reading every shard's last entry (and first, when it has no snapshot). */
+  lastsMs?: number;
+  /** The pass and the direct reads beside it. */
+  restMs?: number;
+  passShards?: number;
+  /** Entries the pass delivered (of every shard in its window) and the scans it took. */
+  scanned?: number;
+  scans?: number;
 }
 
 /**
@@ -149,7 +168,7 @@ function passShards(starts: ReadonlyMap<number, number>, lasts: ReadonlyMap<numb
  * stalled) is resumed after the last entry it delivered, with the session log read backoff.
  * Each shard must then have replayed exactly up to its last (fencing), or it fails alone.
  */
-async function readPass(log: SessionLog, pass: readonly PassShard[], out: Map<number, ShardRead | Error>): Promise<void> {
+async function readPass(log: SessionLog, pass: readonly PassShard[], out: Map<number, ShardRead | Error>, stats?: ReadStats): Promise<void> {
   const byShard = new Map(pass.map((p) => [p.shard, p]));
   let from = Infinity;
   let end = 0;
@@ -161,7 +180,9 @@ async function readPass(log: SessionLog, pass: readonly PassShard[], out: Map<nu
   let reached = from - 1;
   try {
     while (reached < end) {
+      if (stats) stats.scans = (stats.scans ?? 0) + 1;
       const at = await log.scan(reached + 1, end, (e) => {
+        if (stats) stats.scanned = (stats.scanned ?? 0) + 1;
         const p = byShard.get(e.shard);
         if (!p || e.seq < p.from || e.seq > p.read.last || e.seq <= p.reached) return;
         p.read.replay.entry(e.data, HEADER_BYTES);
