@@ -133,9 +133,21 @@ class NatsSessionLog implements SessionLog {
       stall = setTimeout(end, this.timeoutMs);
     };
     arm();
+    let name = '';
+    let dseq = 0;
     const msgs = await consumer.consume({
       callback: (m) => {
         if (done) return;
+        // Every delivery must follow the previous one of the same consumer: nats.js recreates an
+        // ordered consumer after a gap, and a delivery of the consumer it replaced may still
+        // arrive. The scan then ends short (not handing it over); the caller resumes after the
+        // last entry handed over, with a consumer of its own.
+        if (dseq === 0) name = m.info.consumer;
+        if (m.info.consumer !== name || m.info.deliverySequence !== dseq + 1) {
+          end();
+          return;
+        }
+        dseq++;
         arm();
         const shard = m.subject.startsWith(slog) ? Number(m.subject.slice(slog.length)) : NaN;
         try {
