@@ -245,7 +245,7 @@ export class SessionService implements ShardHandler {
       const c = this.config;
       const nc = natsConnection(bus);
       const buckets = await openSessionBuckets(nc, c);
-      this.store = new LogSessionStore(await openSessionLog(nc, c), c.shards, log, this.deps.metrics, c['cluster.loadConcurrency']);
+      this.store = new LogSessionStore(await openSessionLog(nc, c), c.shards, log, this.deps.metrics, c['cluster.loadConcurrency'], undefined, c['cluster.loadPassMinShards']);
       const ttl = c['cluster.leaseTtlMs'];
       this.ownership = new LeaseOwnership(buckets.leases, buckets.members, {
         nodeId: this.nodeId,

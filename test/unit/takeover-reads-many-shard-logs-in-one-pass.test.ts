@@ -170,3 +170,12 @@ test('one shard loaded alone (a handoff) is read with direct gets, no pass', asy
   assert.equal(log.scans, 0);
   assert.deepEqual(canon(loaded.get(3)!), canon(ofShard(h, 3).values()));
 });
+
+test('with the pass turned off (cluster.loadPassMinShards 0) shards loaded together are read with direct gets, exactly', async () => {
+  const log = new MemorySessionLog();
+  const { h } = await ownerWrites(log, 10);
+  const store = new LogSessionStore(log, SHARDS, silentLogger, new Metrics(false), 8, 0, 0);
+  const loaded = await Promise.all(all.map((s) => store.load(s)));
+  assert.equal(log.scans, 0);
+  for (const shard of all) assert.deepEqual(canon(loaded[shard]!), canon(ofShard(h, shard).values()), `shard ${shard}`);
+});

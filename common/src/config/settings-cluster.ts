@@ -50,4 +50,10 @@ export const clusterSettings = {
     max: 4096,
     doc: 'Direct gets a session actor has in flight at once when it loads shards: the last entry of each shard it takes over, and the entries of the shards read one entry at a time (a load of a few shards; see docs/sharding.md, Load).',
   }),
+  'cluster.loadPassMinShards': int({
+    default: 4,
+    min: 0,
+    max: 65536,
+    doc: 'Fewest shards loaded together (a takeover) that a session actor reads in one ordered-consumer pass over the session log stream instead of one direct get per entry; 0 turns the pass off (every load by direct gets, as before the pass existed). See docs/sharding.md, Load.',
+  }),
 } as const;

@@ -2,7 +2,7 @@ import { Writer, messageBytes, type Message, type Logger, type Metrics, shardOf 
 import type { Session } from '../core/session.js';
 import { isCasConflict } from './kv-buckets.js';
 import { ShardLogChanges } from './session-log-changes.js';
-import { HEADER_BYTES, type ReadStats, readShardLogs, type ShardRead } from './read-shard-logs.js';
+import { HEADER_BYTES, MIN_PASS_SHARDS, type ReadStats, readShardLogs, type ShardRead } from './read-shard-logs.js';
 import { Batch } from './session-log-records.js';
 import { FencedError, type SessionStore } from './session-store.js';
 import type { SessionLog } from './session-log-stream.js';
@@ -90,6 +90,8 @@ export class LogSessionStore implements SessionStore {
     /** Shards whose logs are read at once by direct gets (a takeover claims hundreds together). */
     private readonly loadConcurrency = 128,
     private readonly purgeSpacingMs = PURGE_SPACING_MS,
+    /** `cluster.loadPassMinShards`: fewest shards loaded together that are read in one pass (0: never). */
+    private readonly passMinShards = MIN_PASS_SHARDS,
   ) {
     this.m = {
       bytes: metrics.counter('session_persisted_bytes_total', 'Bytes appended to the session log (records and snapshots).'),
@@ -177,7 +179,7 @@ export class LogSessionStore implements SessionStore {
         this.queued = later;
         const t0 = performance.now();
         const stats: ReadStats = {};
-        const reads = await readShardLogs(this.log, [...batch.keys()], this.loadConcurrency, stats).catch((err: Error) => err);
+        const reads = await readShardLogs(this.log, [...batch.keys()], this.loadConcurrency, stats, this.passMinShards).catch((err: Error) => err);
         // Most of a takeover's time after the claims: logged so a failover can be split up.
         if (batch.size > 1) this.logger.info('session logs read', { shards: batch.size, ms: Math.round(performance.now() - t0), ...stats });
         for (const [shard, w] of batch) {

@@ -19,11 +19,11 @@ export const HEADER_BYTES = 7;
  */
 const PASS_SEQUENCES_PER_SHARD = 256;
 /**
- * Fewer shards than this are read with direct gets: a pass costs two stream API requests (create
- * and delete the consumer; nats-server 2.9 answers those one at a time), a handoff of one shard
- * reads its few entries in a few round trips.
+ * Default of `cluster.loadPassMinShards`: fewer shards than this are read with direct gets. A pass
+ * costs two stream API requests (create and delete the consumer; nats-server 2.9 answers those one
+ * at a time), a handoff of one shard reads its few entries in a few round trips.
  */
-const MIN_PASS_SHARDS = 4;
+export const MIN_PASS_SHARDS = 4;
 
 /** A shard's log as read: its replay, and what the owner continues from. */
 export interface ShardRead {
@@ -94,7 +94,14 @@ interface PassShard {
  * Resolves, per shard, its read or the error that kept it from loading. Runs on the claiming
  * shard owner (LogSessionStore.load batches the loads of a claim round into one call).
  */
-export async function readShardLogs(log: SessionLog, shards: readonly number[], concurrency: number, stats?: ReadStats): Promise<Map<number, ShardRead | Error>> {
+export async function readShardLogs(
+  log: SessionLog,
+  shards: readonly number[],
+  concurrency: number,
+  stats?: ReadStats,
+  /** Fewest shards worth a pass (0: never a pass, every shard by direct gets). */
+  passMinShards = MIN_PASS_SHARDS,
+): Promise<Map<number, ShardRead | Error>> {
   const t0 = performance.now();
   const out = new Map<number, ShardRead | Error>();
   const lasts = new Map<number, LogEntry | null>();
@@ -112,7 +119,7 @@ export async function readShardLogs(log: SessionLog, shards: readonly number[], 
       out.set(shard, err as Error);
     }
   });
-  const pass = passShards(starts, lasts);
+  const pass = passMinShards > 0 ? passShards(starts, lasts, passMinShards) : [];
   const t1 = performance.now();
   const inPass = new Set(pass.map((p) => p.shard));
   const direct = shards.filter((s) => !out.has(s) && !inPass.has(s));
@@ -144,9 +151,9 @@ export interface ReadStats {
 
 /**
  * The shards read by the pass: by start, newest first, as many as keep the window (largest last
- * - start + 1) within PASS_SEQUENCES_PER_SHARD per shard; none when fewer than MIN_PASS_SHARDS.
+ * - start + 1) within PASS_SEQUENCES_PER_SHARD per shard; none when fewer than minShards.
  */
-function passShards(starts: ReadonlyMap<number, number>, lasts: ReadonlyMap<number, LogEntry | null>): PassShard[] {
+function passShards(starts: ReadonlyMap<number, number>, lasts: ReadonlyMap<number, LogEntry | null>, minShards: number): PassShard[] {
   const byStart = [...starts].sort((a, b) => b[1] - a[1]);
   let end = 0;
   let take = 0;
@@ -155,7 +162,7 @@ function passShards(starts: ReadonlyMap<number, number>, lasts: ReadonlyMap<numb
     end = Math.max(end, lasts.get(shard)!.seq);
     if (end - from + 1 <= PASS_SEQUENCES_PER_SHARD * (k + 1)) take = k + 1;
   }
-  if (take < MIN_PASS_SHARDS) return [];
+  if (take < minShards) return [];
   return byStart.slice(0, take).map(([shard, from]) => {
     const last = lasts.get(shard)!;
     return { shard, from, reached: 0, read: { replay: new ShardReplay(), last: last.seq, snapSeq: snapSeqOf(last), bytes: 0, entries: 0 } };
