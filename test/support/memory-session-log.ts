@@ -7,7 +7,8 @@ import type { LogEntry, ScannedEntry, SessionLog } from '../../session-actor/src
  */
 export class MemorySessionLog implements SessionLog {
   private seq = 0;
-  readonly entries = new Map<string, LogEntry[]>();
+  /** Per subject, its entries; `prev` is the expected last sequence the append carried. */
+  readonly entries = new Map<string, Array<LogEntry & { prev: number }>>();
   appendedBytes = 0;
   appends = 0;
   /** Appends that fail (as a lost connection would) while > 0; decremented per failure. */
@@ -61,7 +62,7 @@ export class MemorySessionLog implements SessionLog {
     if (last !== expectedLast) throw new Error(`wrong last sequence: ${last}`);
     let l = this.entries.get(subject);
     if (!l) this.entries.set(subject, (l = []));
-    l.push({ seq: ++this.seq, data: Buffer.from(data) });
+    l.push({ seq: ++this.seq, data: Buffer.from(data), prev: expectedLast });
     this.appendedBytes += data.length;
     this.appends++;
     if (this.loseAckNext > 0) {

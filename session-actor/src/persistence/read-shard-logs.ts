@@ -1,5 +1,5 @@
 import { BACKOFF, SESSION_LOG_READ_RETRIES, sleepBeforeRetry } from '../../../common/src/index.js';
-import { ShardReplay } from './session-log-records.js';
+import { Batch, ShardReplay } from './session-log-records.js';
 import type { LogEntry, SessionLog } from './session-log-stream.js';
 
 /**
@@ -81,6 +81,13 @@ interface PassShard {
   read: ShardRead;
   /** Sequence of the last entry replayed (its `last` once complete). */
   reached: number;
+  /**
+   * The pass missed an entry of this shard (one came whose predecessor was not the entry replayed
+   * before it): its read is thrown away and made again with direct gets.
+   */
+  broken: boolean;
+  /** Replaying from a snapshot the pass jumped to: the read counts only if that snapshot completes. */
+  snapshotOpen: boolean;
 }
 
 /**
@@ -123,11 +130,18 @@ export async function readShardLogs(
   const t1 = performance.now();
   const inPass = new Set(pass.map((p) => p.shard));
   const direct = shards.filter((s) => !out.has(s) && !inPass.has(s));
-  await Promise.all([
-    pass.length > 0 ? readPass(log, pass, out, stats) : undefined,
-    eachLimited(direct, concurrency, async (shard) => {
+  const readDirect = (list: readonly number[]) =>
+    eachLimited(list, concurrency, async (shard) => {
       out.set(shard, await readShardLog(log, shard, lasts.get(shard)).catch((err: Error) => err));
-    }),
+    });
+  await Promise.all([
+    pass.length > 0
+      ? readPass(log, pass, out, stats).then((again) => {
+          if (stats) stats.reread = again.length;
+          return readDirect(again);
+        })
+      : undefined,
+    readDirect(direct),
   ]);
   if (stats) {
     stats.lastsMs = Math.round(t1 - t0);
@@ -147,6 +161,8 @@ export interface ReadStats {
   /** Entries the pass delivered (of every shard in its window) and the scans it took. */
   scanned?: number;
   scans?: number;
+  /** Shards of the pass read again with direct gets because the pass missed some of their entries. */
+  reread?: number;
 }
 
 /**
@@ -165,7 +181,7 @@ function passShards(starts: ReadonlyMap<number, number>, lasts: ReadonlyMap<numb
   if (take < minShards) return [];
   return byStart.slice(0, take).map(([shard, from]) => {
     const last = lasts.get(shard)!;
-    return { shard, from, reached: 0, read: { replay: new ShardReplay(), last: last.seq, snapSeq: snapSeqOf(last), bytes: 0, entries: 0 } };
+    return { shard, from, reached: 0, broken: false, snapshotOpen: false, read: { replay: new ShardReplay(), last: last.seq, snapSeq: snapSeqOf(last), bytes: 0, entries: 0 } };
   });
 }
 
@@ -173,9 +189,18 @@ function passShards(starts: ReadonlyMap<number, number>, lasts: ReadonlyMap<numb
  * The pass itself: `log.scan` from the smallest start up to the largest last. A scan that ends
  * short (the server answering it is behind the leader that gave the lasts, or the consumer
  * stalled) is resumed after the last entry it delivered, with the session log read backoff.
- * Each shard must then have replayed exactly up to its last (fencing), or it fails alone.
+ *
+ * A shard's read counts only if the pass provably handed over every entry of it from its start
+ * to its last: the first must be its start, and each later one must name the one before it as
+ * its predecessor (the expected-last-sequence its append carried, stored with it). Measured on
+ * nats-server 2.9 with leases moving back and forth: some passes began hundreds of sequences
+ * after the start they were created with, and the shards whose first entries fell in that gap
+ * replayed without them, losing the sessions those entries held (docs/sharding.md). A jump to
+ * the first entry of a snapshot is allowed when that snapshot completes (it replaces everything
+ * before it). Shards not read whole are returned, to be read again with direct gets; a pass
+ * that fails returns them all. Runs on the claiming shard owner.
  */
-async function readPass(log: SessionLog, pass: readonly PassShard[], out: Map<number, ShardRead | Error>, stats?: ReadStats): Promise<void> {
+async function readPass(log: SessionLog, pass: readonly PassShard[], out: Map<number, ShardRead | Error>, stats?: ReadStats): Promise<number[]> {
   const byShard = new Map(pass.map((p) => [p.shard, p]));
   let from = Infinity;
   let end = 0;
@@ -191,7 +216,18 @@ async function readPass(log: SessionLog, pass: readonly PassShard[], out: Map<nu
       const at = await log.scan(reached + 1, end, (e) => {
         if (stats) stats.scanned = (stats.scanned ?? 0) + 1;
         const p = byShard.get(e.shard);
-        if (!p || e.seq < p.from || e.seq > p.read.last || e.seq <= p.reached) return;
+        if (!p || p.broken || e.seq < p.from || e.seq > p.read.last || e.seq <= p.reached) return;
+        const flags = e.data.length > 0 ? e.data[0]! : 0;
+        const snapshotStart = (flags & (Batch.First | Batch.Snapshot)) === (Batch.First | Batch.Snapshot);
+        const follows = p.reached === 0 ? e.seq === p.from : e.prev === p.reached;
+        if (!follows) {
+          if (!snapshotStart) {
+            p.broken = true;
+            return;
+          }
+          p.snapshotOpen = true;
+        }
+        if ((flags & (Batch.Last | Batch.Snapshot)) === (Batch.Last | Batch.Snapshot)) p.snapshotOpen = false;
         p.read.replay.entry(e.data, HEADER_BYTES);
         p.reached = e.seq;
         p.read.bytes += e.data.length;
@@ -203,13 +239,15 @@ async function readPass(log: SessionLog, pass: readonly PassShard[], out: Map<nu
       if (++misses > SESSION_LOG_READ_RETRIES) throw new Error(`session log pass ends at ${reached}, expected ${end}`);
       await sleepBeforeRetry(BACKOFF.sessionLogRead, misses);
     }
-  } catch (err) {
-    for (const p of pass) out.set(p.shard, err as Error);
-    return;
+  } catch {
+    return pass.map((p) => p.shard);
   }
+  const again: number[] = [];
   for (const p of pass) {
-    out.set(p.shard, p.reached === p.read.last ? p.read : new Error(`session log of shard ${p.shard} read up to ${p.reached}, expected ${p.read.last}`));
+    if (p.broken || p.snapshotOpen || p.reached !== p.read.last) again.push(p.shard);
+    else out.set(p.shard, p.read);
   }
+  return again;
 }
 
 /** Runs fn over items, at most n at a time. */

@@ -2,6 +2,9 @@ import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-
 import { NatsRequestMux, type Config } from '../../../common/src/index.js';
 import { jetstream, jetstreamManager, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 
+/** Fencing header of every append; stored with the entry, it names the entry before it. */
+const EXPECTED_LAST = 'Nats-Expected-Last-Subject-Sequence';
+
 /** One entry of a shard's log as read back. */
 export interface LogEntry {
   seq: number;
@@ -12,6 +15,12 @@ export interface LogEntry {
 export interface ScannedEntry extends LogEntry {
   /** Shard of the entry's subject (-1: a subject that names none). */
   shard: number;
+  /**
+   * The sequence its subject ended at when it was appended (its Nats-Expected-Last-Subject-Sequence,
+   * stored with it; -1: none): the entry before it in its shard's log, so a reader can tell that
+   * it saw every entry of a shard.
+   */
+  prev: number;
 }
 
 /**
@@ -103,7 +112,7 @@ class NatsSessionLog implements SessionLog {
    */
   async append(subject: string, data: Uint8Array, expectedLast: number): Promise<number> {
     const h = natsHeaders();
-    h.set('Nats-Expected-Last-Subject-Sequence', String(expectedLast));
+    h.set(EXPECTED_LAST, String(expectedLast));
     const m = await this.requests.request(subject, data, this.timeoutMs, h);
     return pubAckSeq(m.data);
   }
@@ -151,7 +160,8 @@ class NatsSessionLog implements SessionLog {
         arm();
         const shard = m.subject.startsWith(slog) ? Number(m.subject.slice(slog.length)) : NaN;
         try {
-          each({ shard: Number.isInteger(shard) ? shard : -1, seq: m.seq, data: m.data });
+          const prev = Number(m.headers?.get(EXPECTED_LAST) || -1);
+          each({ shard: Number.isInteger(shard) ? shard : -1, seq: m.seq, data: m.data, prev: Number.isInteger(prev) ? prev : -1 });
         } catch (err) {
           failure = err as Error;
           end();
