@@ -116,7 +116,6 @@ class Bucket {
   isEmpty(): boolean {
     return this.plain.items.length === 0 && (this.groups === undefined || this.groups.size === 0);
   }
-
 }
 
 /** What a walk of the index hands every bucket matching the topic to. */
