@@ -27,7 +27,7 @@ export class MatchedTargets {
   /** Adds one match of the index: `group` is the share name for a `$share` member. */
   add(e: SubEntry, group: string | undefined): void {
     if (group !== undefined) {
-      this.shared.push({ key: e.key, qos: e.qos, retainAsPublished: e.retainAsPublished, subIds: e.subId ? [e.subId] : [], group });
+      this.shared.push(sharedCopy(e, group));
       return;
     }
     if (e.noLocal && e.key === this.origin) return;
@@ -39,6 +39,11 @@ export class MatchedTargets {
     if (e.qos > prev.qos) prev.qos = e.qos;
     if (e.retainAsPublished) prev.retainAsPublished = true;
     if (e.subId && !prev.subIds.includes(e.subId)) prev.subIds.push(e.subId);
+  }
+
+  /** The merged non-shared copies, one per session, in the order their sessions were first matched. */
+  plainCopies(): DeliveryTarget[] {
+    return [...this.plain.values()];
   }
 
   /**
@@ -58,4 +63,39 @@ export class MatchedTargets {
     for (const t of this.shared) put(t);
     return out;
   }
+}
+
+/** The copy for the member a `$share` group picked: its own identifier only [MQTT-3.3.4-5]. */
+export function sharedCopy(e: SubEntry, group: string): DeliveryTarget {
+  return { key: e.key, qos: e.qos, retainAsPublished: e.retainAsPublished, subIds: e.subId ? [e.subId] : [], group };
+}
+
+/**
+ * The non-shared copies of one topic's matches, merged per session once (MatchedTargets) and
+ * kept with the cached matches (TopicMatches.memo), with each copy's shard: routing a message
+ * to a cached topic then allocates no copy. The copies are shared by every message to that
+ * topic, so nobody modifies them (the rule of bus-value.ts: what was sent is read only).
+ */
+export interface MergedCopies {
+  /** The shard count `shardOf` was computed for. */
+  readonly shards: number;
+  readonly targets: readonly DeliveryTarget[];
+  readonly shardOf: readonly number[];
+  /**
+   * Sessions with a No Local subscription among the matches (undefined: none). A message one of
+   * them published is merged again without its own No Local matches [MQTT-3.8.3-3].
+   */
+  readonly noLocal: ReadonlySet<string> | undefined;
+}
+
+export function mergeCopies(plain: readonly SubEntry[], shards: number): MergedCopies {
+  const merged = new MatchedTargets(undefined);
+  let noLocal: Set<string> | undefined;
+  for (let i = 0; i < plain.length; i++) {
+    const e = plain[i]!;
+    merged.add(e, undefined);
+    if (e.noLocal) (noLocal ??= new Set()).add(e.key);
+  }
+  const targets = merged.plainCopies();
+  return { shards, targets, shardOf: targets.map((t) => shardOf(t.key, shards)), noLocal };
 }

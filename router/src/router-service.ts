@@ -45,6 +45,7 @@ const QOS_LABEL = ['0', '1', '2'] as const;
 /** How long a stopping router keeps taking publishes after announcing its stop. */
 const STOP_GRACE_MS = 300;
 import { fanOut, fanOutToGroup } from './fan-out.js';
+import type { MergedCopies } from './matched-targets.js';
 import { RouteDedup } from './route-dedup.js';
 import { backendPublishOf, backendPublishReply, encodeReply } from './backend-publish.js';
 import { MessageExport } from './message-export.js';
@@ -79,7 +80,7 @@ export class RouterService {
   private deliverSeq = 0;
   /** Route ids of QoS 1/2 publishes routed lately (a few seconds of traffic at high rates). */
   private readonly routeDedup = new RouteDedup(100_000);
-  private readonly index = new SubscriptionIndex();
+  private readonly index: SubscriptionIndex<MergedCopies>;
   private readonly retained: RetainedStore<Message> = createRetainedStore<Message>();
   private readonly retainedQuota: RetainedQuota;
   private readonly subs: BusSubscription[] = [];
@@ -130,6 +131,7 @@ export class RouterService {
     };
     const batches = metrics.counter('router_owner_batches_total', 'Owner-direct batches of Deliver copies sent to session actors (owner-direct.ts).');
     const batchItems = metrics.counter('router_owner_batch_items_total', 'Deliver copies sent in owner-direct batches.');
+    this.index = new SubscriptionIndex(config['router.matchCacheTopics'], () => this.m.limit.inc({ limit: 'matchCacheTopics' }));
     this.owners = new OwnerDirect(deps.bus, deps.subjects, (n) => {
       batches.inc();
       batchItems.inc(n);
@@ -334,7 +336,7 @@ export class RouterService {
     const takenBefore = this.directTaken;
     const byShard =
       p.group === undefined
-        ? fanOut(this.index, this.config.shards, p.mountpoint, m, this.online, this.directEnabled && this.locations.size > 0 ? (t) => this.sendDirect(t, m) : undefined)
+        ? fanOut(this.index, this.config.shards, p.mountpoint, m, this.online, this.directEnabled && this.locations.size > 0 ? this.sendDirect : undefined)
         : fanOutToGroup(this.index, this.config.shards, p.mountpoint, m, p.group, p.exclude ?? '', this.online);
     const direct = this.directSent - sentBefore;
     if (direct > 0) this.m.deliveries(QOS_LABEL[m.qos], direct);
@@ -363,7 +365,7 @@ export class RouterService {
    * gone or has another epoch: at most once [MQTT-4.3.1]). Returns true when it took the copy
    * (sent, or dropped by a delivery rule as the owner would). Runs on a router.
    */
-  private sendDirect(t: DeliveryTarget, m: Message): boolean {
+  private readonly sendDirect = (t: DeliveryTarget, m: Message): boolean => {
     const at = this.locations.get(t.key);
     const copy = directCopy(t, m, at, this.now());
     if (copy === undefined) return false;
@@ -374,7 +376,7 @@ export class RouterService {
       this.gwOut.add(at!.gateway, copy);
     }
     return true;
-  }
+  };
 
   /** Counts a publish answered asynchronously, so stop() waits for its answer. */
   private answerLater(answered: Promise<void>): void {
@@ -391,7 +393,7 @@ export class RouterService {
    * request timeout so the gateway rarely re-sends a publish we are still routing (and when
    * it does, route-dedup.ts answers the retry). Runs on a router.
    */
-  private deliverAcked(routeId: string | undefined, m: Message, byShard: Map<number, DeliveryTarget[]>, stored: Promise<number> | undefined): Promise<number> {
+  private deliverAcked(routeId: string | undefined, m: Message, byShard: ReadonlyMap<number, DeliveryTarget[]>, stored: Promise<number> | undefined): Promise<number> {
     const timeoutMs = this.config['nats.requestTimeoutMs'];
     const deadline = Date.now() + Math.max(500, Math.min(this.config['cluster.deliverRetryMs'], timeoutMs - 500));
     const waits: Promise<number>[] = stored ? [stored] : [];

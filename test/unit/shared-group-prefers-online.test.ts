@@ -3,9 +3,10 @@ import { test } from 'node:test';
 import type { Message } from '../../common/src/envelope/message.js';
 import { fanOut } from '../../router/src/fan-out.js';
 import { SubscriptionIndex } from '../../router/src/index/subscription-index.js';
+import type { MergedCopies } from '../../router/src/matched-targets.js';
 
 test('fan-out sends a $share group message to a connected member when one is offline, and still to someone when all are', () => {
-  const index = new SubscriptionIndex();
+  const index = new SubscriptionIndex<MergedCopies>();
   for (const key of ['a', 'b']) index.add('', 'jobs', { key, qos: 1, noLocal: false, retainAsPublished: false }, 'g');
   const m: Message = { topic: 'jobs', payload: Buffer.from('x'), qos: 1, retain: false, origin: 'p' };
   const offline = new Set(['a']);
@@ -21,7 +22,7 @@ test('fan-out sends a $share group message to a connected member when one is off
 
 test('fanOutToGroup picks one other member of that group only, never the excluded one or plain subscribers', async () => {
   const { fanOutToGroup } = await import('../../router/src/fan-out.js');
-  const index = new SubscriptionIndex();
+  const index = new SubscriptionIndex<MergedCopies>();
   for (const key of ['a', 'b']) index.add('', 'jobs', { key, qos: 1, noLocal: false, retainAsPublished: false }, 'g');
   index.add('', 'jobs', { key: 'plain', qos: 1, noLocal: false, retainAsPublished: false });
   index.add('', 'jobs', { key: 'other', qos: 1, noLocal: false, retainAsPublished: false }, 'h');

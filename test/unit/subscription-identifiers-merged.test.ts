@@ -4,7 +4,7 @@ import type { DeliveryTarget } from '../../common/src/envelope/session-in.js';
 import type { Message } from '../../common/src/envelope/message.js';
 import { fanOut } from '../../router/src/fan-out.js';
 import { SubscriptionIndex, type SubEntry } from '../../router/src/index/subscription-index.js';
-import { MatchedTargets } from '../../router/src/matched-targets.js';
+import { MatchedTargets, type MergedCopies } from '../../router/src/matched-targets.js';
 
 /** The router's merge of one session's matching subscriptions into copies [MQTT-3.3.4-2..5] (5.0). */
 
@@ -45,7 +45,7 @@ test('No Local drops only the non-shared match of the publishing session', () =>
 });
 
 test('fanOut through the index: exact + `<same>/#`, two wildcards, shared + non-shared', () => {
-  const index = new SubscriptionIndex();
+  const index = new SubscriptionIndex<MergedCopies>();
   index.add('', 'a/b', entry('s', 1, 2));
   index.add('', 'a/b/#', entry('s', 1, 3));
   index.add('', 'w/+/x', entry('w', 1, 4));

@@ -52,6 +52,12 @@ export const sessionSettings = {
     default: true,
     doc: 'Routers send QoS 0 copies for connected sessions (non-shared subscriptions) straight to the subscriber gateway instead of through the shard owner (one bus hop less; docs/sharding.md, "QoS 0 direct"). Off: every copy goes through the owner.',
   }),
+  'router.matchCacheTopics': int({
+    default: 10000,
+    min: 0,
+    max: 10000000,
+    doc: 'Topics per mountpoint whose subscription matches (and merged copies) a router keeps, so a topic published again costs one lookup instead of a walk of the subscription index; every subscription change of the mountpoint drops them. A full cache starts over, counted in shardmq_router_limit_hits_total{limit="matchCacheTopics"}. 0: no cache.',
+  }),
   'router.indexWaitMs': int({
     default: 10000,
     min: 0,

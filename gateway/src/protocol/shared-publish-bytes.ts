@@ -29,11 +29,27 @@ export class SharedPublishBytes {
     if (v5 && (m.props !== undefined || it.subIds.length > 0 || c.clientAliasMax > 0)) return undefined;
     const flags = (it.dup ? 1 : 0) | (it.retain ? 2 : 0) | (v5 ? 4 : 0);
     const held = this.payload;
-    if (this.bytes !== undefined && flags === this.flags && m.topic === this.topic && held !== undefined && (m.payload === held || m.payload.equals(held))) return this.bytes;
+    if (this.bytes !== undefined && flags === this.flags && m.topic === this.topic && held !== undefined && samePayload(m.payload, held)) return this.bytes;
     this.bytes = encodePlainPublish(m.topic, m.payload, 0, 0, it.dup, it.retain, v5);
     this.topic = m.topic;
     this.payload = m.payload;
     this.flags = flags;
     return this.bytes;
   }
+}
+
+/** Above this, payloads are compared natively (Buffer.equals); below, a loop is cheaper than the call. */
+const NATIVE_COMPARE_BYTES = 256;
+
+/**
+ * Equal bytes. Messages of a fan-in are all different, and usually of one length: a short loop
+ * stops at their first difference (a sequence number near the start) without Buffer.equals' native call.
+ */
+function samePayload(a: Buffer, b: Buffer): boolean {
+  if (a === b) return true;
+  const n = a.length;
+  if (n !== b.length) return false;
+  if (n > NATIVE_COMPARE_BYTES) return a.equals(b);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -9,6 +9,15 @@
  * A reverse index (session key -> subscriptions) makes removeKey proportional to that key's
  * subscriptions.
  *
+ * What a topic matches is cached per mountpoint (TopicMatches: the entries and `$share` groups, a
+ * member still picked per message), up to `maxCachedTopics` topics, and dropped whenever that
+ * mountpoint's subscriptions change: the same topics are published again and again, and a cached
+ * topic costs one Map lookup instead of splitting it into levels and walking the trie. Topics
+ * that are rarely published again (every device its own topic, more devices than the cache
+ * holds) would only cost (a lookup that misses, hashing the whole topic, and keeping its
+ * matches): while fewer than half the lookups of the last CACHE_WINDOW hit, only one message in
+ * CACHE_SAMPLE looks in the cache, and one miss in CACHE_SAMPLE of those is kept.
+ *
  * Who may call: the router's single event loop. Filters must already be valid (validateTopicFilter);
  * shared subscriptions are added with the inner filter and the share name as `group`.
  * The `visit` callback of match must not modify the index (buckets are iterated in place); collect
@@ -59,7 +68,7 @@ class EntryList {
   }
 }
 
-class SharedGroup {
+export class SharedGroup {
   readonly members = new EntryList();
   /** Next member to try; taken modulo the member count since removals shrink the list. */
   cursor = 0;
@@ -98,7 +107,7 @@ class Bucket {
   readonly groupList: SharedGroup[] = [];
   /** `node` is the trie node holding this bucket (undefined for exact filters). */
   constructor(
-    readonly mount: MountIndex,
+    readonly mount: MountIndex<unknown>,
     readonly filter: string,
     readonly node: TrieNode | undefined,
     readonly isHash: boolean,
@@ -107,15 +116,41 @@ class Bucket {
   isEmpty(): boolean {
     return this.plain.items.length === 0 && (this.groups === undefined || this.groups.size === 0);
   }
+}
 
-  visit(visit: (e: SubEntry, group: string | undefined) => void, eligible: ((key: string) => boolean) | undefined): void {
-    const items = this.plain.items;
-    for (let i = 0; i < items.length; i++) visit(items[i], undefined);
-    const groups = this.groupList;
+/** What a walk of the index hands every bucket matching the topic to. */
+interface BucketSink {
+  bucket(b: Bucket): void;
+}
+
+/** Visits each matching bucket's entries at once, one member per group (match without the cache). */
+class VisitingSink implements BucketSink {
+  constructor(
+    private readonly visit: Visit,
+    private readonly eligible: Eligible,
+  ) {}
+
+  bucket(b: Bucket): void {
+    const items = b.plain.items;
+    for (let i = 0; i < items.length; i++) this.visit(items[i], undefined);
+    const groups = b.groupList;
     for (let i = 0; i < groups.length; i++) {
       const g = groups[i];
-      visit(g.pick(eligible), g.name);
+      this.visit(g.pick(this.eligible), g.name);
     }
+  }
+}
+
+/** Collects the matching entries and groups, for the cache. */
+class CollectingSink implements BucketSink {
+  readonly plain: SubEntry[] = [];
+  readonly groups: SharedGroup[] = [];
+
+  bucket(b: Bucket): void {
+    const items = b.plain.items;
+    for (let i = 0; i < items.length; i++) this.plain.push(items[i]);
+    const groups = b.groupList;
+    for (let i = 0; i < groups.length; i++) this.groups.push(groups[i]);
   }
 }
 
@@ -137,9 +172,37 @@ class TrieNode {
   }
 }
 
-class MountIndex {
+/**
+ * Everything one topic matches in one mountpoint: its non-shared entries (a session with
+ * overlapping filters once per matching entry) and its `$share` groups. Read only; valid until
+ * the mountpoint's subscriptions change (the index then stops handing it out). `memo` is for
+ * what a caller derives from these matches once (the router's merged copies, fan-out.ts); it
+ * goes with them.
+ */
+export class TopicMatches<M> {
+  memo: M | undefined = undefined;
+  constructor(
+    readonly plain: readonly SubEntry[],
+    readonly groups: readonly SharedGroup[],
+  ) {}
+
+  /** Visits every non-shared entry, then one member of each group (SharedGroup.pick). */
+  visit(visit: Visit, eligible: Eligible): void {
+    const plain = this.plain;
+    for (let i = 0; i < plain.length; i++) visit(plain[i], undefined);
+    const groups = this.groups;
+    for (let i = 0; i < groups.length; i++) {
+      const g = groups[i];
+      visit(g.pick(eligible), g.name);
+    }
+  }
+}
+
+class MountIndex<M> {
   readonly exact = new Map<string, Bucket>();
   readonly root = new TrieNode(undefined, '', false);
+  /** Topic -> what it matches (see TopicMatches); cleared on every change of this mountpoint. */
+  readonly cache = new Map<string, TopicMatches<M>>();
   constructor(readonly mountpoint: string) {}
 
   isEmpty(): boolean {
@@ -162,13 +225,33 @@ function refId(mountpoint: string, filter: string, group: string | undefined): s
 type Visit = (e: SubEntry, group: string | undefined) => void;
 type Eligible = ((key: string) => boolean) | undefined;
 
-export class SubscriptionIndex {
-  private readonly mounts = new Map<string, MountIndex>();
+/** Lookups per judgement of the cache's hit rate (see the header). */
+const CACHE_WINDOW = 1024;
+/** While the hit rate is low, one message in this many looks in the cache. */
+const CACHE_SAMPLE = 16;
+
+export class SubscriptionIndex<M = unknown> {
+  private readonly mounts = new Map<string, MountIndex<M>>();
   private readonly byKey = new Map<string, Map<string, SubRef>>();
   private count = 0;
-  /** Reused level buffer for match; a re-entrant match (from inside visit) gets its own. */
+  /** Reused level buffer for a walk; a re-entrant match (from inside visit) gets its own. */
   private readonly scratch: string[] = [];
-  private matching = false;
+  private walking = false;
+  /** Cache lookups and misses in the current window, and whether most lookups hit (see the header). */
+  private lookups = 0;
+  private misses = 0;
+  private warm = true;
+  /** Messages that did not look while the cache was cold. */
+  private passedBy = 0;
+
+  /**
+   * `maxCachedTopics`: topics whose matches are kept per mountpoint (0: none); a full cache
+   * starts over, and `onCacheFull` is told.
+   */
+  constructor(
+    private readonly maxCachedTopics = 4096,
+    private readonly onCacheFull: () => void = () => {},
+  ) {}
 
   get size(): number {
     return this.count;
@@ -181,6 +264,8 @@ export class SubscriptionIndex {
       mount = new MountIndex(mountpoint);
       this.mounts.set(mountpoint, mount);
     }
+    // Even a replaced entry (another QoS or identifier) changes what a cached topic holds.
+    mount.cache.clear();
     const bucket = this.bucketFor(mount, filter, true)!;
     let added: boolean;
     if (group === undefined) {
@@ -240,27 +325,70 @@ export class SubscriptionIndex {
    * `topic` must be a valid topic name. `visit` must not modify the index.
    */
   match(mountpoint: string, topic: string, visit: Visit, eligible?: (key: string) => boolean): void {
+    const cached = this.cachedMatches(mountpoint, topic);
+    if (cached !== undefined) cached.visit(visit, eligible);
+    else this.matchUncached(mountpoint, topic, visit, eligible);
+  }
+
+  /**
+   * What `topic` matches in `mountpoint` (see match for the rules) when the cache holds it or
+   * takes it now; undefined when it does not (then matchUncached visits the same matches). The
+   * result is read only, and is handed out until the mountpoint's subscriptions change.
+   */
+  cachedMatches(mountpoint: string, topic: string): TopicMatches<M> | undefined {
     const mount = this.mounts.get(mountpoint);
-    if (mount === undefined) return;
+    if (mount === undefined || this.maxCachedTopics === 0) return undefined;
+    // Cold (most lookups missed): one message in CACHE_SAMPLE looks, and one miss in CACHE_SAMPLE
+    // is kept, so topics that never come back cost next to nothing and a set of hot topics still
+    // gets in.
+    if (!this.warm && ++this.passedBy % CACHE_SAMPLE !== 0) return undefined;
+    if (++this.lookups === CACHE_WINDOW) {
+      this.warm = this.misses * 2 <= CACHE_WINDOW;
+      this.lookups = 0;
+      this.misses = 0;
+    }
+    const cached = mount.cache.get(topic);
+    if (cached !== undefined) return cached;
+    if (++this.misses % CACHE_SAMPLE !== 0 && !this.warm) return undefined;
+    // Only what is kept is allocated here: objects made per message elsewhere stay short-lived
+    // (V8 moves allocation sites whose objects survive into the old generation up front).
+    const sink = new CollectingSink();
+    this.walk(mount, topic, sink);
+    const found = new TopicMatches<M>(sink.plain, sink.groups);
+    if (mount.cache.size >= this.maxCachedTopics) {
+      mount.cache.clear();
+      this.onCacheFull();
+    }
+    mount.cache.set(topic, found);
+    return found;
+  }
+
+  /** match without the cache. */
+  matchUncached(mountpoint: string, topic: string, visit: Visit, eligible?: (key: string) => boolean): void {
+    const mount = this.mounts.get(mountpoint);
+    if (mount !== undefined) this.walk(mount, topic, new VisitingSink(visit, eligible));
+  }
+
+  /** Hands every bucket of `mount` matching `topic` to `sink`: the exact filter, then the trie. */
+  private walk(mount: MountIndex<M>, topic: string, sink: BucketSink): void {
     const exact = mount.exact.get(topic);
-    if (exact !== undefined) exact.visit(visit, eligible);
+    if (exact !== undefined) sink.bucket(exact);
     const root = mount.root;
     if (root.isEmpty()) return;
-
-    const reentrant = this.matching;
+    const reentrant = this.walking;
     const levels = reentrant ? [] : this.scratch;
     const n = splitLevels(topic, levels);
-    this.matching = true;
+    this.walking = true;
     try {
       if (topic.charCodeAt(0) === 0x24 /* $ */) {
         // [MQTT-4.7.2-1]: skip the root's `+` and `#`; only literal first levels may match.
         const child = root.children?.get(levels[0]);
-        if (child !== undefined) walk(child, levels, n, 1, visit, eligible);
+        if (child !== undefined) walk(child, levels, n, 1, sink);
       } else {
-        walk(root, levels, n, 0, visit, eligible);
+        walk(root, levels, n, 0, sink);
       }
     } finally {
-      this.matching = reentrant;
+      this.walking = reentrant;
       // Drop references to topic substrings so the scratch buffer does not pin them (keeping its
       // capacity: shrinking would reallocate on the next publish).
       if (!reentrant) for (let i = 0; i < n; i++) levels[i] = '';
@@ -283,7 +411,7 @@ export class SubscriptionIndex {
   }
 
   /** Finds (or with create, makes) the bucket of a filter. */
-  private bucketFor(mount: MountIndex, filter: string, create: boolean): Bucket | undefined {
+  private bucketFor(mount: MountIndex<M>, filter: string, create: boolean): Bucket | undefined {
     if (!filter.includes('+') && !filter.includes('#')) {
       let b = mount.exact.get(filter);
       if (b === undefined && create) {
@@ -342,6 +470,7 @@ export class SubscriptionIndex {
       if (bucket.groups!.size === 0) bucket.groups = undefined;
     }
     this.count--;
+    bucket.mount.cache.clear();
     if (bucket.isEmpty()) this.dropBucket(bucket);
     return true;
   }
@@ -386,16 +515,16 @@ function splitLevels(topic: string, out: string[]): number {
 }
 
 /** Depth-first trie walk: `node` stands for the first `depth` levels of the topic. */
-function walk(node: TrieNode, levels: string[], n: number, depth: number, visit: Visit, eligible: Eligible): void {
+function walk(node: TrieNode, levels: string[], n: number, depth: number, sink: BucketSink): void {
   // `<prefix>/#` matches every topic with at least `depth` levels, including the parent level itself.
-  if (node.hash !== undefined) node.hash.visit(visit, eligible);
+  if (node.hash !== undefined) sink.bucket(node.hash);
   if (depth === n) {
-    if (node.bucket !== undefined) node.bucket.visit(visit, eligible);
+    if (node.bucket !== undefined) sink.bucket(node.bucket);
     return;
   }
   if (node.children !== undefined) {
     const child = node.children.get(levels[depth]);
-    if (child !== undefined) walk(child, levels, n, depth + 1, visit, eligible);
+    if (child !== undefined) walk(child, levels, n, depth + 1, sink);
   }
-  if (node.plus !== undefined) walk(node.plus, levels, n, depth + 1, visit, eligible);
+  if (node.plus !== undefined) walk(node.plus, levels, n, depth + 1, sink);
 }
