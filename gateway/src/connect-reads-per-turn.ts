@@ -1,12 +1,14 @@
 /**
- * At most `perTurn` connections that have not completed CONNECT get their input handled per
- * event-loop turn; the others are paused with the chunk they sent and handled in the following
- * turns, in arrival order. Why: in a reconnect storm one poll phase hands the gateway up to a
- * thousand sockets that each carry a CONNECT, and handling one is the parse, the validation and
- * the authentication request (in one process also the cached answer, the session attach and the
- * CONNACK, all without waiting for I/O), so one turn did all of them and every timer, bus
- * message and client of the process waited for it (event-loop delays of 0.3 to 1.4 s).
- * Connected clients are never held here; their input is read as before.
+ * Connections that have not completed CONNECT get their input handled for at most `budgetMs` of
+ * each event-loop turn (and at least one per turn, so a storm always moves); the input of the
+ * others is held, their sockets paused, and handed back in the following turns, in arrival order.
+ * Why: in a reconnect storm one poll phase hands the gateway up to a thousand sockets that each carry
+ * a CONNECT, and handling one is the parse, the validation and the authentication request (in one
+ * process also the cached answer, the session attach and the CONNACK, all without waiting for I/O),
+ * so one turn did all of them and every timer, bus message and client of the process waited for it
+ * (event-loop delays of 0.3 to 1.4 s). A budget in time rather than in CONNECTs lets a fast machine,
+ * or a gateway whose CONNECTs cost little, take more per turn, so the bound paces the loop and does
+ * not cap the storm's rate. Connected clients are never held here; their input is read as before.
  *
  * A held connection is not timed out by mqtt.connectTimeoutMs (its CONNECT, or the start of
  * it, has arrived; the wait is ours). Each hold is counted (`onHold`).
@@ -19,7 +21,9 @@ export interface HeldReader {
 }
 
 export class ConnectReadsPerTurn {
+  /** Connections handled in this turn, and when the first of them started (`now()` ms). */
   private used = 0;
+  private turnStart = 0;
   private scheduled = false;
   private queue: { r: HeldReader; chunk: Buffer }[] = [];
   private head = 0;
@@ -27,9 +31,19 @@ export class ConnectReadsPerTurn {
   private readonly held = new Map<HeldReader, number>();
 
   constructor(
-    private readonly perTurn: number,
+    private readonly budgetMs: number,
     private readonly onHold: () => void,
+    private readonly now: () => number = performance.now.bind(performance),
   ) {}
+
+  /** Whether this turn may handle one more (the first of a turn always may). */
+  private room(): boolean {
+    if (this.used === 0) {
+      this.turnStart = this.now();
+      return true;
+    }
+    return this.now() - this.turnStart < this.budgetMs;
+  }
 
   /** Whether `r`'s input is held here (its CONNECT waits for a turn with room). */
   holds(r: HeldReader): boolean {
@@ -42,7 +56,7 @@ export class ConnectReadsPerTurn {
    */
   admit(r: HeldReader, chunk: Buffer): boolean {
     // Anything already waiting goes first (arrival order), whatever room this turn has left.
-    if (this.used < this.perTurn && this.head === this.queue.length && !this.held.has(r)) {
+    if (this.head === this.queue.length && !this.held.has(r) && this.room()) {
       this.used++;
       this.schedule();
       return true;
@@ -65,7 +79,7 @@ export class ConnectReadsPerTurn {
     this.scheduled = false;
     this.used = 0;
     const q = this.queue;
-    while (this.head < q.length && this.used < this.perTurn) {
+    while (this.head < q.length && this.room()) {
       const { r, chunk } = q[this.head]!;
       q[this.head++] = undefined as unknown as { r: HeldReader; chunk: Buffer };
       const n = this.held.get(r)!;
