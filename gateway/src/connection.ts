@@ -70,7 +70,7 @@ export class Connection implements HeldReader {
     onBad: OnBad,
     onFault: OnFault,
     private readonly traffic: GatewayTraffic = UNCOUNTED,
-    /** The gateway's bound on CONNECTs handled per event-loop turn (shared); undefined: none. */
+    /** The gateway's bound on the time a turn spends on connections without CONNECT (shared, mqtt.connectWorkPerTurnMs); undefined: none. */
     private readonly connectReads?: ConnectReadsPerTurn,
   ) {
     this.state = createConnState(id, `${socket.remoteAddress}:${socket.remotePort}`, mountpoint, now);
