@@ -58,7 +58,7 @@ for (const mode of MODES) {
         held += await metricOf(broker, name, 'shardmq_gateway_events_total', 'what="connect_held_for_turn"');
         assert.equal(await metricOf(broker, name, 'shardmq_gateway_events_total', 'what="connect_timeout"'), 0, `${name} timed none out`);
       }
-      assert.ok(held > 0, 'CONNECTs beyond a turn\'s mqtt.connectWorkPerTurnMs were held for a later turn (connect_held_for_turn counted)');
+      assert.ok(held > 0, "CONNECTs beyond a turn's mqtt.connectWorkPerTurnMs were held for a later turn (connect_held_for_turn counted)");
     });
   });
 }

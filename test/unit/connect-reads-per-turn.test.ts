@@ -13,7 +13,11 @@ function setup(budgetMs: number, costMs: number) {
   let t = 0;
   let holds = 0;
   const log: string[] = [];
-  const turns = new ConnectReadsPerTurn(budgetMs, () => holds++, () => t);
+  const turns = new ConnectReadsPerTurn(
+    budgetMs,
+    () => holds++,
+    () => t,
+  );
   const reader = (name: string): HeldReader => ({
     readHeld: (chunk: Buffer) => {
       log.push(`${name}:${chunk.toString()}`);
