@@ -47,7 +47,7 @@ const usage = `usage: npm run bench -- [options]
   --start-timeout-s N   broker readiness timeout (default 30)
   --json                also print the raw results as JSON on stdout
   --no-build            skip 'npx tsc -b'
-environment: BENCH_CPU_PROF_DIR=DIR  run every shardmq process of the cluster target with
+environment: BENCH_CPU_PROF_DIR=DIR  run the one-process broker and every shardmq process of the cluster with
                       'node --cpu-prof' writing its profile into DIR (at its exit)`;
 
 function fail(msg) {

@@ -6,6 +6,7 @@ import { parsePlainPublish, wholePacketEnd } from './protocol/parse-plain-publis
 import { createConnState, type ConnState } from './protocol/conn-state.js';
 import type { ConnTracer } from './client-trace.js';
 import { type GatewayTraffic, UNCOUNTED } from './gateway-traffic.js';
+import type { ConnectReadsPerTurn, HeldReader } from './connect-reads-per-turn.js';
 
 /** Signature of the per-packet handler (shared by every connection of a gateway). */
 export type OnPacket = (c: Connection, p: mqtt.Packet) => void;
@@ -26,7 +27,7 @@ type OwnedSocket = Socket & { [kConnection]?: Connection };
  * raw bytes of an unfinished packet are kept per connection. No listener is a closure over
  * the connection: the shared ones find it on the socket.
  */
-export class Connection {
+export class Connection implements HeldReader {
   readonly state: ConnState;
   private readonly guard: FrameGuard;
   private readonly onPacket: OnPacket;
@@ -69,6 +70,8 @@ export class Connection {
     onBad: OnBad,
     onFault: OnFault,
     private readonly traffic: GatewayTraffic = UNCOUNTED,
+    /** The gateway's bound on the time a turn spends on connections without CONNECT (shared, mqtt.connectWorkPerTurnMs); undefined: none. */
+    private readonly connectReads?: ConnectReadsPerTurn,
   ) {
     this.state = createConnState(id, `${socket.remoteAddress}:${socket.remotePort}`, mountpoint, now);
     this.guard = new FrameGuard(maxPacketBytes);
@@ -114,6 +117,22 @@ export class Connection {
   received(chunk: Buffer): void {
     this.traffic.bytesIn += chunk.length;
     if (this.refused || this.state.phase === 'closed') return;
+    if (this.state.phase === 'new' && this.connectReads !== undefined && !this.connectReads.admit(this, chunk)) {
+      // No room this turn for another CONNECT: read nothing more until the held chunk is handled.
+      this.socket.pause();
+      return;
+    }
+    this.handle(chunk);
+  }
+
+  /** A chunk held by connectReads, handled in a turn with room; reading resumes after it. */
+  readHeld(chunk: Buffer): void {
+    if (this.refused || this.state.phase === 'closed') return;
+    this.handle(chunk);
+    if (!this.connectReads!.holds(this)) this.resumeIfFree();
+  }
+
+  private handle(chunk: Buffer): void {
     // Fault isolation: anything thrown while handling this read (framing, parsing, every
     // handler reached synchronously from it) closes this connection only.
     try {

@@ -42,6 +42,7 @@ import {
 } from '../../common/src/index.js';
 import { AuthInFlightLimit } from './auth-in-flight-limit.js';
 import { OrderedRouteRetry } from './ordered-route-retry.js';
+import { ConnectReadsPerTurn } from './connect-reads-per-turn.js';
 import { admission, connectionCap, openFileLimit, type Refusal } from './connection-admission.js';
 import { Connection } from './connection.js';
 import { drainConnections } from './graceful-drain.js';
@@ -122,6 +123,7 @@ export class GatewayService implements GatewayPorts {
   private readonly publishBuckets = new WeakMap<Connection, TokenBucket>();
   private readonly connectBucket?: TokenBucket;
   private readonly authLimit: AuthInFlightLimit;
+  private readonly connectReads: ConnectReadsPerTurn;
   /** QoS 1/2 route requests of a connection, retried in publish order (ordered-route-retry.ts). */
   private readonly routeRetry = new OrderedRouteRetry<number>(RETRY.publishToRouter);
   /** The last QoS 0 PUBLISH encoded, written as is to every connection that gets the same bytes. */
@@ -160,6 +162,7 @@ export class GatewayService implements GatewayPorts {
     this.routers = new RouterChoice({ bus: deps.bus, subjects: deps.subjects, shards: config.shards, heartbeatMs: config['router.heartbeatMs'], log: deps.log });
     this.auth = deps.auth ?? createAuthClient(deps.bus, deps.subjects, config['nats.requestTimeoutMs']);
     this.authLimit = new AuthInFlightLimit(config['mqtt.maxAuthInFlight'], () => this.count('auth_in_flight_limit'));
+    this.connectReads = new ConnectReadsPerTurn(config['mqtt.connectWorkPerTurnMs'], () => this.count('connect_held_for_turn'));
     if (config['auth.http.aclUrl'] !== undefined) {
       // Per-message authorization (docs/auth.md): only on a connection's cache miss.
       this.authorizeTopics = (st, asks) => Promise.all(asks.map((a) => this.auth.authorize({ mountpoint: st.mountpoint, clientId: st.clientId, username: st.username, ...a })));
@@ -389,6 +392,7 @@ export class GatewayService implements GatewayPorts {
       this.onBadInput,
       this.onConnFault,
       this.traffic,
+      this.connectReads,
     );
     c.listener = listener;
     const identity = listener === 'tls' ? this.config['mqtt.tlsCertIdentityAsUsername'] : listener === 'wss' ? this.config['mqtt.wssCertIdentityAsUsername'] : 'off';
@@ -500,7 +504,7 @@ export class GatewayService implements GatewayPorts {
     // auth service, possibly behind mqtt.maxAuthInFlight, then its session owner), and each of those
     // waits ends by itself (request timeouts); timing it out would refuse a client for our own load.
     if (st.phase === 'new') {
-      if (now - st.openedAt > connectTimeout) {
+      if (now - st.openedAt > connectTimeout && !this.connectReads.holds(c)) {
         this.count('connect_timeout');
         this.close(st, undefined, LostReason.ProtocolError);
       }

@@ -31,6 +31,12 @@ export const mqttSettings = {
     max: 100000,
     doc: 'CONNECT authentications one gateway has waiting for the auth service at once; further CONNECTs wait at the gateway, in arrival order (counted as auth_in_flight_limit), so a reconnect storm is answered as fast as the auth service verifies instead of timing out there as server unavailable.',
   }),
+  'mqtt.connectWorkPerTurnMs': int({
+    default: 20,
+    min: 0,
+    max: 10000,
+    doc: 'How long one event-loop turn of a gateway may spend handling the input of connections without a completed CONNECT (at least one per turn); the input of the others waits, unread, for the next turns in arrival order (counted as connect_held_for_turn, and not timed out by mqtt.connectTimeoutMs meanwhile), so a reconnect storm cannot hold the event loop for one long turn.',
+  }),
   'mqtt.maxKeepaliveS': int({ default: 65535, min: 1, max: 65535, doc: 'Largest keepalive granted (MQTT 5 Server Keep Alive when the client asks for more).' }),
   'mqtt.maxClientIdLength': int({ default: 128, min: 23, max: 65535, doc: 'Longest client identifier accepted.' }),
   'mqtt.maxTopicLevels': int({ default: 32, min: 1, max: 1024, doc: 'Most levels in a topic name or filter.' }),

@@ -69,14 +69,16 @@ export async function runReconnectStormBench(o: ReconnectStormBenchOptions): Pro
     const t0 = performance.now();
     await insertDevices(db.url, devices);
     o.log(`reconnect-storm: rows inserted in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    const hashing: HashingLimit = { method: o.passwordMethod, cost: bcryptCost, perCorePerS: await hashesPerSecondPerCore(o.passwordMethod, db.url), cores: cpus().length };
-    o.log(`reconnect-storm: ${hashing.perCorePerS.toFixed(0)} cost-${bcryptCost} verifications/s per core (${o.passwordMethod}) x ${hashing.cores} cores`);
     for (const target of runnable) {
       const missing = unavailableReason(target, o.repoRoot);
       if (missing !== undefined) {
         out.push({ target, ok: false, skipped: true, reason: missing });
         continue;
       }
+      // Measured again for each target, right before its broker starts: on a shared machine the
+      // rate moved by 2x from one minute to the next, and the previous target's run takes minutes.
+      const hashing: HashingLimit = { method: o.passwordMethod, cost: bcryptCost, perCorePerS: await hashesPerSecondPerCore(o.passwordMethod, db.url), cores: cpus().length };
+      o.log(`reconnect-storm: ${hashing.perCorePerS.toFixed(0)} cost-${bcryptCost} verifications/s per core (${o.passwordMethod}) x ${hashing.cores} cores`);
       const n = target === 'shardmq-nats' ? o.devicesCluster : o.devicesSingle;
       out.push(await oneTarget(o, target, n, db.url, hashing));
     }

@@ -60,7 +60,7 @@ export function findExecutable(name: string): string | undefined {
   return undefined;
 }
 
-/** BENCH_CPU_PROF_DIR: profile every tier process of the cluster target (`node --cpu-prof`, written at exit). */
+/** BENCH_CPU_PROF_DIR: profile the one-process broker and every tier process of the cluster target (`node --cpu-prof`, written at exit). */
 const PROFILE_ARGS = process.env['BENCH_CPU_PROF_DIR'] ? ['--cpu-prof', '--cpu-prof-dir', process.env['BENCH_CPU_PROF_DIR']] : [];
 
 export function shardmqEntry(repoRoot: string): string {
@@ -153,7 +153,7 @@ export async function startShardmqSingle(ctx: TargetContext): Promise<RunningBro
   const group = new ProcessGroup('shardmq-single');
   let front: ManagedProcess | undefined;
   await guarded(group, async () => {
-    front = group.spawn('shardmq', process.execPath, [...nodeRuntimeFlags, shardmqEntry(ctx.repoRoot), 'start'], {
+    front = group.spawn('shardmq', process.execPath, [...nodeRuntimeFlags, ...PROFILE_ARGS, shardmqEntry(ctx.repoRoot), 'start'], {
       cwd: ctx.repoRoot,
       env: shardmqEnv({ ...ctx.env, SHARDMQ_MQTT_PORT: String(port), SHARDMQ_MQTT_HOST: loopback, SHARDMQ_HTTP_PORT: String(httpPort) }),
     });
