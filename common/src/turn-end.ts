@@ -10,24 +10,24 @@
  * load a turn takes milliseconds (its poll phase reads every socket with data), and those turns
  * were most of a QoS 1 message's time in the broker (docs/operations.md, "QoS 1 latency").
  *
- * Here one `setImmediate` runs the tasks queued for the turn end in the order queued, then lets the
- * microtasks they queued run (the memory bus delivers in a microtask), then runs the tasks those
- * queued, and so on; `last` tasks (the NATS socket flush) run when no other task is left, so the
- * turn's messages leave in one write. Rounds are bounded: work that keeps making work (handlers
- * ping-ponging) goes on in the next turn, after I/O. A task must not throw; one that does is
- * rethrown as an uncaught exception after its round (as from its own setImmediate before), and
- * the round's other tasks still run. Runs in any process.
+ * Here one `setImmediate` runs the tasks queued for the turn end in the order queued, each followed
+ * by the microtasks it queued (as after a setImmediate callback: the memory bus delivers in a
+ * microtask), and the tasks those queue run in the same check phase; `last` tasks (the NATS
+ * socket flush) run when no other task is left, so the turn's messages leave in one write. The
+ * tasks of one turn are bounded: work that keeps making work (handlers ping-ponging) goes on in
+ * the next turn, after I/O. A task that throws is an uncaught exception, as it was in its own
+ * setImmediate, and the tasks after it still run. Runs in any process.
  */
-const MAX_ROUNDS = 16;
+/** Tasks run in one turn before the rest waits for the next turn (after its I/O). */
+const MAX_TASKS_PER_TURN = 8192;
 
 type Task = () => void;
 
-let tasks: Task[] = [];
-let spareTasks: Task[] = [];
-let lastTasks: Task[] = [];
-let spareLast: Task[] = [];
+const tasks: Array<Task | undefined> = [];
+let head = 0;
+const lastTasks: Task[] = [];
 let scheduled = false;
-let rounds = 0;
+let ran = 0;
 
 /** Runs `task` at the end of this turn, in the order queued (in the next turn when this one's end is past). */
 export function atTurnEnd(task: Task): void {
@@ -43,44 +43,34 @@ export function atTurnEndLast(task: Task): void {
 
 function schedule(): void {
   scheduled = true;
-  rounds = 0;
-  setImmediate(round);
+  ran = 0;
+  setImmediate(step);
 }
 
-function round(): void {
-  let batch: Task[];
-  if (tasks.length > 0) {
-    // Swapped, so what this round queues goes to the next round.
-    batch = tasks;
-    tasks = spareTasks;
-    spareTasks = batch;
-  } else if (lastTasks.length > 0) {
-    batch = lastTasks;
-    lastTasks = spareLast;
-    spareLast = batch;
+/** Runs one task, then (in a microtask, after the ones it queued) the next. */
+function step(): void {
+  let task: Task | undefined;
+  if (head < tasks.length) {
+    task = tasks[head];
+    tasks[head++] = undefined;
   } else {
-    scheduled = false;
-    return;
-  }
-  let failure: { err: unknown } | undefined;
-  for (let i = 0; i < batch.length; i++) {
-    try {
-      batch[i]!();
-    } catch (err) {
-      failure ??= { err };
+    tasks.length = 0;
+    head = 0;
+    task = lastTasks.shift();
+    if (task === undefined) {
+      scheduled = false;
+      return;
     }
   }
-  batch.length = 0;
-  if (failure !== undefined) {
-    const { err } = failure;
-    queueMicrotask(() => {
-      throw err;
-    });
-  }
-  // Queued after the microtasks of this round, so they run first.
-  if (++rounds < MAX_ROUNDS) queueMicrotask(round);
-  else {
-    rounds = 0;
-    setImmediate(round);
+  try {
+    task!();
+  } finally {
+    // Queued after the microtasks the task queued, so they run first; a throw still goes on
+    // (as an uncaught exception) once the next step is queued.
+    if (++ran < MAX_TASKS_PER_TURN) queueMicrotask(step);
+    else {
+      ran = 0;
+      setImmediate(step);
+    }
   }
 }
