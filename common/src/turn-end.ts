@@ -1,14 +1,13 @@
 /**
  * The end of the event-loop turn: the work that batches what one turn produced (per-turn bus
- * messages, a connection's socket writes, a shard's session write, the NATS socket flush) runs
- * here, after every I/O callback of the turn, and all of it in the same check phase.
+ * messages, a shard's session write, the NATS socket flush) runs here, after every I/O callback
+ * of the turn, and all of it in the same check phase.
  *
  * Each batcher used to take its own `setImmediate`. One queued while the check phase runs waits
  * for the next loop iteration, so a chain of batchers (a router's owner-direct batch, then the NATS
- * flush of its request; a shard's session write, then the NATS flush of its append; in one process
- * the owner's gateway output, then the subscriber's socket write) cost a turn per link. Under
- * load a turn takes milliseconds (its poll phase reads every socket with data), and those turns
- * were most of a QoS 1 message's time in the broker (docs/operations.md, "QoS 1 latency").
+ * flush of its request; a shard's session write, then the NATS flush of its append; an owner's
+ * gateway output, then the NATS flush) cost a turn per link: 55-75 % of those sends waited for the
+ * next turn, and under load a turn takes milliseconds (docs/operations.md, "QoS 1 latency").
  *
  * Here one `setImmediate` runs the tasks queued for the turn end in the order queued, each followed
  * by the microtasks it queued (as after a setImmediate callback: the memory bus delivers in a

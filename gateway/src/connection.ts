@@ -1,6 +1,5 @@
 import type { Socket } from 'node:net';
 import mqtt from 'mqtt-packet';
-import { atTurnEnd } from '../../common/src/index.js';
 import { FrameGuard } from './frame-guard.js';
 import { parsePlainPuback } from './protocol/parse-plain-puback.js';
 import { parsePlainPublish, wholePacketEnd } from './protocol/parse-plain-publish.js';
@@ -205,7 +204,7 @@ export class Connection {
     this.outBytes += bytes.length;
     if (!this.queued) {
       this.queued = true;
-      if (dirty.length === 0) atTurnEnd(flushAll);
+      if (dirty.length === 0) setImmediate(flushAll);
       dirty.push(this);
     }
   }
