@@ -29,18 +29,18 @@ test('a task queued by a turn-end task runs in the same turn, before what waits 
 test('the microtasks of a task run before the next task, and what they queue runs in the same turn', async () => {
   const order: string[] = [];
   atTurnEnd(() => {
-    order.push('gateway output sent');
+    order.push('route batch sent');
     setImmediate(() => order.push('next turn'));
-    // As the memory bus does: the receiver runs in a microtask and queues its socket write.
+    // As the memory bus does: the receiver runs in a microtask and queues its own per-turn batch.
     queueMicrotask(() => {
       order.push('delivered');
-      atTurnEnd(() => order.push('socket write'));
+      atTurnEnd(() => order.push('gateway output'));
     });
   });
   atTurnEnd(() => order.push('second batch'));
   await twoTurns();
   await twoTurns();
-  assert.deepEqual(order, ['gateway output sent', 'delivered', 'second batch', 'socket write', 'next turn']);
+  assert.deepEqual(order, ['route batch sent', 'delivered', 'second batch', 'gateway output', 'next turn']);
 });
 
 test('last tasks run once no other task is left, also ones queued after them', async () => {
