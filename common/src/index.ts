@@ -42,6 +42,7 @@ export { natsConnection, toNatsHeaders } from './bus/nats-bus.js';
 export { NatsRequestMux } from './bus/nats-request-mux.js';
 export { OwnerDirect } from './bus/owner-direct.js';
 export { GatewayOutPerTurn } from './bus/gateway-out-per-turn.js';
+export { atTurnEnd } from './turn-end.js';
 export { deliveredQos, deliveredRetain, messageExpired, surelyTooLarge } from './delivery-rules.js';
 export { cidrMatcher } from './cidr.js';
 export { ChainConfigError, chainOrder, configuredBackends } from './config/auth-chain-order.js';

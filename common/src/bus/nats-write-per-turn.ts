@@ -1,4 +1,5 @@
 import type { NatsConnection } from '@nats-io/transport-node';
+import { atTurnEndLast } from '../turn-end.js';
 
 /** The part of nats.js's (3.x) ProtocolHandler this relies on; checked at run time. */
 interface ProtocolInternals {
@@ -15,8 +16,9 @@ const text = new TextEncoder();
  * checkpoint. nats.js queues a flush as a microtask when its outbound buffer goes from empty to
  * not empty, so every awaited continuation that publishes (a JetStream append of one shard, the
  * answer to one request) ends in its own write(2): profiled under durable fan-out, socket writes
- * were 20-35 % of every tier's CPU. Here the flush runs in setImmediate, after all the turn's I/O
- * callbacks and their continuations; a buffer past nats.js's own limit (32 KiB) is still written
+ * were 20-35 % of every tier's CPU. Here the flush runs at the turn's end after every other
+ * turn-end task (turn-end.ts: the per-turn batches, a shard's write), so what the turn's I/O
+ * callbacks, their continuations and those batches sent leaves in one write; a buffer past nats.js's own limit (32 KiB) is still written
  * at once. Returns false, changing nothing, when the client is not the nats.js this was written
  * against (its internals differ): the connection then keeps nats.js's own flushing.
  * Runs in any process, once per connection, right after connect.
@@ -39,7 +41,7 @@ export function writeOncePerTurn(nc: NatsConnection): boolean {
     if (out.size() >= (p as ProtocolInternals).pendingLimit) flushPending();
     else if (!scheduled) {
       scheduled = true;
-      setImmediate(flush);
+      atTurnEndLast(flush);
     }
   };
   return true;

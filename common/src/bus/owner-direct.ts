@@ -3,6 +3,7 @@ import { decodeOwnerBatchAnswer, encodeOwnerBatch, MAX_OWNER_BATCH_ITEMS, ownerT
 import { NoRespondersError, type Bus } from './bus.js';
 import { bodyBytes, type BusBody } from './bus-value.js';
 import { sizeRanges } from './size-ranges.js';
+import { atTurnEnd } from '../turn-end.js';
 
 /** Bytes an item adds around its envelope (shard u16, length u32), and a batch's own header. */
 const ITEM_OVERHEAD_BYTES = 6;
@@ -41,6 +42,7 @@ export class OwnerDirect {
   private readonly requests = new Map<string, Pending>();
   private readonly casts = new Map<string, Pending>();
   private scheduled = false;
+  private readonly flushNow = () => this.flush();
 
   constructor(
     private readonly bus: Bus,
@@ -84,7 +86,7 @@ export class OwnerDirect {
     if (!p) map.set(token, (p = { items: [], waiters: [] }));
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => this.flush());
+      atTurnEnd(this.flushNow);
     }
     return p;
   }

@@ -1,12 +1,15 @@
+import { atTurnEnd } from '../turn-end.js';
+
 /**
  * Items collected per key (a gateway, a router subject) during one event-loop turn and handed
- * to `send` once per key in `setImmediate`, after the turn's I/O callbacks (not a microtask, so
- * the work of every socket read of the turn shares one bus message). Items keep the order added.
+ * to `send` once per key at the turn's end (turn-end.ts), after the turn's I/O callbacks (not a
+ * microtask, so the work of every socket read of the turn shares one bus message). Items keep the order added.
  * Used on hot paths by whoever batches per turn (gateway-out-per-turn.ts, router-choice.ts).
  */
 export class PerTurnLists<T> {
   private lists = new Map<string, T[]>();
   private scheduled = false;
+  private readonly flushNow = () => this.flush();
 
   constructor(private readonly send: (key: string, items: T[]) => void) {}
 
@@ -16,7 +19,7 @@ export class PerTurnLists<T> {
     list.push(item);
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => this.flush());
+      atTurnEnd(this.flushNow);
     }
   }
 

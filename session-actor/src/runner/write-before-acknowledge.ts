@@ -1,4 +1,4 @@
-import { BACKOFF, sleepBeforeRetry } from '../../../common/src/index.js';
+import { atTurnEnd, BACKOFF, sleepBeforeRetry } from '../../../common/src/index.js';
 import type { Effect } from '../core/effects.js';
 import { FencedError } from '../persistence/session-store.js';
 
@@ -139,7 +139,7 @@ export class WriteBeforeAcknowledge {
 
   private schedule(): void {
     this.scheduled = true;
-    setImmediate(() => void this.flush());
+    atTurnEnd(() => void this.flush());
   }
 
   private wake(): void {
