@@ -17,6 +17,8 @@ const SESSIONS = Number(process.env.CHURN_SESSIONS ?? 1500);
 const SHARDS = Number(process.env.CHURN_SHARDS ?? 256);
 const QUEUED = 2;
 const CONCURRENCY = 32;
+/** Pauses (each of one session actor, past its lease) while sessions are made: both actors at least twice. */
+const MIN_PAUSES = 4;
 const env = { SHARDMQ_SHARDS: String(SHARDS), SHARDMQ_CLUSTER_LEASE_TTL_MS: '3000', SHARDMQ_CLUSTER_LEASE_RENEW_MS: '1000' };
 
 const sessionOpts = (id: string): IClientOptions => ({ protocolVersion: 5, clientId: id, clean: false, properties: { sessionExpiryInterval: 3600 }, reconnectPeriod: 0, connectTimeout: 90_000 });
@@ -57,30 +59,37 @@ describe('persistent sessions while shard leases move back and forth', () => {
         await sleep(3000);
       }
     })();
-    const ids = Array.from({ length: SESSIONS }, (_, i) => `lc-${i}`);
     const made: string[] = [];
     const failed: string[] = [];
     const noSuback: string[] = [];
-    let n = 0;
-    await each(ids, CONCURRENCY, async (id) => {
-      try {
-        const c = await mqtt.connectAsync(broker.url(n++ % 2), sessionOpts(id));
-        let timer: NodeJS.Timeout | undefined;
-        const acked = await Promise.race([c.subscribeAsync({ 'lc/all': { qos: 1 } }).then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), 60_000)))]).finally(() =>
-          clearTimeout(timer),
-        );
-        if (!acked) noSuback.push(id);
-        await c.endAsync(true);
-        if (acked) made.push(id);
-      } catch (err) {
-        failed.push(`${id}: ${(err as Error).message}`);
-      }
-    });
+    // At least SESSIONS sessions, and more until the churn has paused each actor at least twice.
+    let next = 0;
+    const more = () => next < SESSIONS || pauses < MIN_PAUSES;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (more()) {
+          const i = next++;
+          const id = `lc-${i}`;
+          try {
+            const c = await mqtt.connectAsync(broker.url(i % 2), sessionOpts(id));
+            let timer: NodeJS.Timeout | undefined;
+            const acked = await Promise.race([c.subscribeAsync({ 'lc/all': { qos: 1 } }).then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), 60_000)))]).finally(() =>
+              clearTimeout(timer),
+            );
+            if (!acked) noSuback.push(id);
+            await c.endAsync(true);
+            if (acked) made.push(id);
+          } catch (err) {
+            failed.push(`${id}: ${(err as Error).message}`);
+          }
+        }
+      }),
+    );
     creating = false;
     await churn;
     console.log(`# ${made.length} sessions made (${failed.length} failed: ${failed.slice(0, 3).join('; ')}), ${pauses} pauses`);
     assert.deepEqual(noSuback, [], 'every SUBSCRIBE got its SUBACK on its connection');
-    assert.ok(pauses >= 2 && made.length > SESSIONS / 2, 'sessions were made while leases moved');
+    assert.ok(pauses >= MIN_PAUSES && made.length > SESSIONS / 2, 'sessions were made while leases moved');
     await waitUntilShardsSpread(state, ['session-1', 'session-2'], SHARDS, 60_000);
     const pub = await mqtt.connectAsync(broker.url(0), { protocolVersion: 5, clientId: 'lc-pub', connectTimeout: 60_000 });
     for (let i = 0; i < QUEUED; i++) await pub.publishAsync('lc/all', `q${i}`, { qos: 1 });
