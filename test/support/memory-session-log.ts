@@ -30,6 +30,8 @@ export class MemorySessionLog implements SessionLog {
   scanStallAfter = Infinity;
   /** Sequences scans never deliver (an entry the serving server lacks for good). */
   readonly scanHides = new Set<number>();
+  /** The next scan begins this many entries after the start it was given (a pass that began late); once. */
+  scanStartsLateOnce = 0;
 
   constructor(private readonly payload = 1024 * 1024) {}
 
@@ -77,7 +79,9 @@ export class MemorySessionLog implements SessionLog {
     const all: ScannedEntry[] = [];
     for (const [subject, l] of this.entries) for (const e of l) if (e.seq >= from && !this.scanHides.has(e.seq)) all.push({ ...e, shard: Number(subject.slice('t.slog.'.length)) });
     all.sort((a, b) => a.seq - b.seq);
-    const held = all.slice(0, Math.max(0, all.length - this.scanBehind));
+    const late = this.scanStartsLateOnce;
+    this.scanStartsLateOnce = 0;
+    const held = all.slice(late, Math.max(late, all.length - this.scanBehind));
     if (this.scanBehind > 0) this.scanBehind--;
     let reached = from - 1;
     let handed = 0;

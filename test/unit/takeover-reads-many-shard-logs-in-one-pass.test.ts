@@ -142,9 +142,22 @@ for (const [what, hide] of [
     const reads = await readShardLogs(log, all, 8, stats);
     assert.equal(stats.passShards, SHARDS, 'every shard was in the pass');
     assert.equal(stats.reread, 1, 'one shard read again');
+    assert.equal(stats.direct, 1, 'with direct gets');
     assertReadsExact(reads, h, all);
   });
 }
+
+test('a pass that began late, missing the first entries of many shards, is made again for those shards; nothing is read entry by entry', async () => {
+  const log = new MemorySessionLog();
+  const { h } = await ownerWrites(log, 10);
+  log.scanStartsLateOnce = 3 * SHARDS;
+  const stats: ReadStats = {};
+  const reads = await readShardLogs(log, all, 8, stats);
+  assert.ok((stats.reread ?? 0) >= 4, `${stats.reread} shards read again`);
+  assert.equal(stats.direct, 0);
+  assert.equal(log.scans, 2);
+  assertReadsExact(reads, h, all);
+});
 
 test('a shard idle since a snapshot far back in the stream is read with direct gets beside the pass', async () => {
   const log = new MemorySessionLog();

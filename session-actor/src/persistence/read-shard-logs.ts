@@ -136,9 +136,16 @@ export async function readShardLogs(
     });
   await Promise.all([
     pass.length > 0
-      ? readPass(log, pass, out, stats).then((again) => {
+      ? readPass(log, pass, out, stats).then(async (again) => {
           if (stats) stats.reread = again.length;
-          return readDirect(again);
+          // A pass that missed entries of many shards (one that began late) is tried once more
+          // for those shards alone; what that misses too is read with direct gets.
+          const missed = new Set(again);
+          const retry = again.length >= passMinShards ? passShards(new Map([...starts].filter(([s]) => missed.has(s))), lasts, passMinShards) : [];
+          const retried = new Set(retry.map((p) => p.shard));
+          const left = retry.length > 0 ? await readPass(log, retry, out, stats) : [];
+          if (stats) stats.direct = left.length + again.filter((s) => !retried.has(s)).length;
+          return readDirect([...left, ...again.filter((s) => !retried.has(s))]);
         })
       : undefined,
     readDirect(direct),
@@ -161,8 +168,10 @@ export interface ReadStats {
   /** Entries the pass delivered (of every shard in its window) and the scans it took. */
   scanned?: number;
   scans?: number;
-  /** Shards of the pass read again with direct gets because the pass missed some of their entries. */
+  /** Shards of the pass read again because the pass missed some of their entries (a second pass first). */
   reread?: number;
+  /** Of those, shards read with direct gets (the second pass missed them too, or they were too few for one). */
+  direct?: number;
 }
 
 /**
