@@ -1,5 +1,6 @@
 import { type ClientAcl, type GatewayOutItem, type ProtocolVersion, RingQueue } from '../../../common/src/index.js';
 import type { Packet } from 'mqtt-packet';
+import { fromTicks, toTicks } from './coarse-time.js';
 
 /** An inbound QoS 1 PUBLISH waiting for its PUBACK, kept in arrival order [MQTT-4.6.0-2]. */
 export interface PendingAck {
@@ -26,7 +27,9 @@ export class ConnState {
   key = '';
   shard = 0;
   epoch = 0;
-  lastRxAt: number;
+  /** When the last packet arrived and when the connection opened, in coarse-time.ts ticks (small integers, no heap number each). */
+  private rxTick: number;
+  private readonly openedTick: number;
   /** Keepalive in ms; 0 disables the check [MQTT-3.1.2-10]. */
   keepaliveMs = 0;
   /** Shared between connections with the same rules (acl-intern.ts): never mutated. */
@@ -57,9 +60,23 @@ export class ConnState {
     readonly id: number,
     readonly peer: string,
     readonly mountpoint: string,
-    readonly openedAt: number,
+    openedAt: number,
   ) {
-    this.lastRxAt = openedAt;
+    this.openedTick = this.rxTick = toTicks(openedAt);
+  }
+
+  /** When the connection opened (ms since the epoch, rounded up to 125 ms): the connect timeout counts from it. */
+  get openedAt(): number {
+    return fromTicks(this.openedTick);
+  }
+
+  /** When the last packet arrived (ms since the epoch, rounded up to 125 ms): the keepalive counts from it. */
+  get lastRxAt(): number {
+    return fromTicks(this.rxTick);
+  }
+
+  set lastRxAt(ms: number) {
+    this.rxTick = toTicks(ms);
   }
 
   private get r(): RareState {
