@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { createConnState } from '../../gateway/src/protocol/conn-state.js';
 import { fromTicks, toTicks } from '../../gateway/src/protocol/coarse-time.js';
 
-// Keepalive [MQTT-3.1.2-24] and the connect timeout count from stored times: a stored time may
+// Keepalive ([MQTT-3.1.2-24] in 3.1.1, [MQTT-3.1.2-22] in 5.0) and the connect timeout count from stored times: a stored time may
 // only be later than the real one (the deadline moves out by < 125 ms), never earlier.
 test('a time stored in ticks reads back at most 125 ms later, never earlier, and stays a small integer', () => {
   const now = Date.now();
