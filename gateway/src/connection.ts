@@ -13,6 +13,26 @@ export type OnPacket = (c: Connection, p: mqtt.Packet) => void;
 export type OnBad = (c: Connection, why: 'too-large' | 'malformed', err?: Error) => void;
 export type OnFault = (c: Connection, err: unknown) => void;
 
+/**
+ * What every connection of one listener shares (one object per listener, so an idle connection
+ * holds one pointer to it instead of a field for each): the listener's name, settings, the
+ * gateway's traffic counters and its packet, bad-input and fault handlers.
+ */
+export interface ConnectionContext {
+  /** The listener that accepted the connections (tcp, tls, ws, wss). */
+  readonly listener: string;
+  readonly mountpoint: string;
+  readonly maxPacketBytes: number;
+  /** Outbound bytes buffered in a socket before reading from it stops (backpressure). */
+  readonly highWaterBytes: number;
+  readonly traffic: GatewayTraffic;
+  readonly onPacket: OnPacket;
+  readonly onBad: OnBad;
+  readonly onFault: OnFault;
+  /** The gateway's bound on the time a turn spends on connections without CONNECT (mqtt.connectWorkPerTurnMs); undefined: none. */
+  readonly connectReads?: ConnectReadsPerTurn;
+}
+
 /** The Connection a socket belongs to, so one shared 'data' listener serves every socket. */
 const kConnection = Symbol('shardmq.connection');
 type OwnedSocket = Socket & { [kConnection]?: Connection };
@@ -25,14 +45,12 @@ type OwnedSocket = Socket & { [kConnection]?: Connection };
  * no parser: the frame guard finds packet boundaries, whole packets are decoded by one
  * mqtt-packet parser shared by every connection of the process (decoderFor), and only the
  * raw bytes of an unfinished packet are kept per connection. No listener is a closure over
- * the connection: the shared ones find it on the socket.
+ * the connection: the shared ones find it on the socket. What all connections of a listener share
+ * is one ConnectionContext, not fields of each connection.
  */
 export class Connection implements HeldReader {
   readonly state: ConnState;
-  private readonly guard: FrameGuard;
-  private readonly onPacket: OnPacket;
-  private readonly onBad: OnBad;
-  private readonly onFault: OnFault;
+  private readonly guard = new FrameGuard();
   /** What mqtt-packet needs to know of this connection's CONNECT (protocol version, bridge mode). */
   private settings: ParserSettings = NO_CONNECT;
   /** Bytes of an unfinished packet (from its first byte on), until the chunk that completes it. */
@@ -50,8 +68,6 @@ export class Connection implements HeldReader {
   private refused = false;
   /** Set once the owner has been told (or need not be told) the connection is gone. */
   sessionNotified = false;
-  /** The listener that accepted it (tcp, tls, ws, wss). */
-  listener = 'tcp';
   /** When CONNACK was sent (ms since the epoch); undefined before. */
   connectedAt?: number;
   /** Why the gateway closed it (the disconnect log line); undefined when the client or the network did. */
@@ -62,24 +78,18 @@ export class Connection implements HeldReader {
   constructor(
     readonly socket: Socket,
     id: number,
-    mountpoint: string,
     now: number,
-    maxPacketBytes: number,
-    private readonly highWaterBytes: number,
-    onPacket: OnPacket,
-    onBad: OnBad,
-    onFault: OnFault,
-    private readonly traffic: GatewayTraffic = UNCOUNTED,
-    /** The gateway's bound on the time a turn spends on connections without CONNECT (shared, mqtt.connectWorkPerTurnMs); undefined: none. */
-    private readonly connectReads?: ConnectReadsPerTurn,
+    private readonly ctx: ConnectionContext,
   ) {
-    this.state = createConnState(id, `${socket.remoteAddress}:${socket.remotePort}`, mountpoint, now);
-    this.guard = new FrameGuard(maxPacketBytes);
-    this.onPacket = onPacket;
-    this.onBad = onBad;
-    this.onFault = onFault;
+    this.state = createConnState(id, `${socket.remoteAddress}:${socket.remotePort}`, ctx.mountpoint, now);
+    dropPeerCache(socket);
     (socket as OwnedSocket)[kConnection] = this;
     socket.on('data', onSocketData);
+  }
+
+  /** The listener that accepted it (tcp, tls, ws, wss). */
+  get listener(): string {
+    return this.ctx.listener;
   }
 
   /** For the shared parser (decoderFor). */
@@ -95,7 +105,7 @@ export class Connection implements HeldReader {
   /** After bad input nothing more of this connection's input is used (the rest of the chunk included). */
   private bad(why: 'too-large' | 'malformed', err?: Error): void {
     this.refused = true;
-    this.onBad(this, why, err);
+    this.ctx.onBad(this, why, err);
   }
 
   /** Runs on the shared parser's 'packet' event while it decodes for this connection. */
@@ -105,7 +115,7 @@ export class Connection implements HeldReader {
       this.bad('malformed', new Error(`${p.cmd}: fields do not fill the Remaining Length ${p.length} (read ${read})`));
       return;
     }
-    this.onPacket(this, p);
+    this.ctx.onPacket(this, p);
   }
 
   /** Runs on the shared parser's 'error' event while it decodes for this connection. */
@@ -115,9 +125,9 @@ export class Connection implements HeldReader {
 
   /** One read from the socket. */
   received(chunk: Buffer): void {
-    this.traffic.bytesIn += chunk.length;
+    this.ctx.traffic.bytesIn += chunk.length;
     if (this.refused || this.state.phase === 'closed') return;
-    if (this.state.phase === 'new' && this.connectReads !== undefined && !this.connectReads.admit(this, chunk)) {
+    if (this.state.phase === 'new' && this.ctx.connectReads !== undefined && !this.ctx.connectReads.admit(this, chunk)) {
       // No room this turn for another CONNECT: read nothing more until the held chunk is handled.
       this.socket.pause();
       return;
@@ -129,14 +139,14 @@ export class Connection implements HeldReader {
   readHeld(chunk: Buffer): void {
     if (this.refused || this.state.phase === 'closed') return;
     this.handle(chunk);
-    if (!this.connectReads!.holds(this)) this.resumeIfFree();
+    if (!this.ctx.connectReads!.holds(this)) this.resumeIfFree();
   }
 
   private handle(chunk: Buffer): void {
     // Fault isolation: anything thrown while handling this read (framing, parsing, every
     // handler reached synchronously from it) closes this connection only.
     try {
-      const verdict = this.guard.scan(chunk);
+      const verdict = this.guard.scan(chunk, this.ctx.maxPacketBytes);
       if (verdict !== 'ok') {
         this.bad(verdict);
         return;
@@ -144,7 +154,7 @@ export class Connection implements HeldReader {
       this.parse(chunk);
     } catch (err) {
       this.refused = true;
-      this.onFault(this, err);
+      this.ctx.onFault(this, err);
     }
   }
 
@@ -182,7 +192,7 @@ export class Connection implements HeldReader {
       const p = parsePlainPublish(chunk, pos, end, v5) ?? parsePlainPuback(chunk, pos, end, v5);
       if (p === undefined) break;
       pos = end;
-      this.onPacket(this, p);
+      this.ctx.onPacket(this, p);
       if (this.refused) return;
     }
     if (pos < n) this.decode([pos === 0 ? chunk : chunk.subarray(pos)], g.midPacket ? chunk.subarray(g.lastEnd < 0 ? 0 : g.lastEnd) : undefined);
@@ -218,7 +228,7 @@ export class Connection implements HeldReader {
     const s = this.socket;
     if (s.destroyed || !s.writable) return;
     if (this.tracer !== undefined) this.tracer.bytesOut(bytes);
-    this.traffic.packetOut(bytes[0]!);
+    this.ctx.traffic.packetOut(bytes[0]!);
     (this.out ??= []).push(bytes);
     this.outBytes += bytes.length;
     if (!this.queued) {
@@ -230,7 +240,7 @@ export class Connection implements HeldReader {
 
   /** True when the socket is far behind: QoS 0 deliveries are dropped rather than buffered without bound. */
   overloaded(): boolean {
-    return this.socket.writableLength + this.outBytes > 4 * this.highWaterBytes;
+    return this.socket.writableLength + this.outBytes > 4 * this.ctx.highWaterBytes;
   }
 
   /** Sends what write() queued now (before end(), and once per turn from flushAll). */
@@ -244,7 +254,7 @@ export class Connection implements HeldReader {
     if (n === 0) return;
     const s = this.socket;
     if (s.destroyed || !s.writable) return;
-    this.traffic.bytesOut += bytes;
+    this.ctx.traffic.bytesOut += bytes;
     if (n === 1) s.write(out[0]!);
     else if (bytes <= MAX_CONCAT_BYTES) s.write(Buffer.concat(out, bytes));
     else {
@@ -254,7 +264,7 @@ export class Connection implements HeldReader {
       s.uncork();
     }
     // Backpressure: stop reading from a client we cannot write to fast enough.
-    if (!this.paused && s.writableLength > this.highWaterBytes) {
+    if (!this.paused && s.writableLength > this.ctx.highWaterBytes) {
       this.paused = true;
       s.pause();
       s.once('drain', () => {
@@ -352,6 +362,24 @@ function decoderFor(c: Connection): Decoder {
   d.conn = c;
   (d.parser as unknown as ParserInternals).settings = c.parserSettings;
   return d;
+}
+
+/** A context for connections that need no counting (tests, tools): UNCOUNTED traffic, the given handlers and limits. */
+export function connectionContext(c: Partial<ConnectionContext> & Pick<ConnectionContext, 'onPacket' | 'onBad' | 'onFault'>): ConnectionContext {
+  return { listener: 'tcp', mountpoint: '', maxPacketBytes: 1 << 20, highWaterBytes: 1 << 20, traffic: UNCOUNTED, ...c };
+}
+
+/**
+ * net.Socket caches its peer address on first read of remoteAddress (`_peername`: an object and
+ * the address string, about 90 bytes that every idle connection would keep). The connection has
+ * copied the peer into its state, so the cache is dropped; a later read of remoteAddress asks
+ * the handle again. Only an own, already set cache is touched (sockets whose peer came from a
+ * PROXY header or a WebSocket request define remoteAddress themselves and have none).
+ * test/unit/connection-drops-peer-address-cache.test.ts fails if Node stops caching it there.
+ */
+function dropPeerCache(socket: Socket): void {
+  const s = socket as Socket & { _peername?: object };
+  if (Object.hasOwn(s, '_peername') && s._peername !== undefined) s._peername = undefined;
 }
 
 function onSocketData(this: OwnedSocket, chunk: Buffer): void {

@@ -15,18 +15,17 @@ export class FrameGuard {
   /** After scan: offset just past the last packet that ended in the chunk, or -1 when none did. */
   lastEnd = -1;
 
-  constructor(private readonly maxPacketBytes: number) {}
-
   /** After scan: the chunk ended inside a packet (its fixed header or body). */
   get midPacket(): boolean {
     return this.remaining > 0 || this.headerPos > 0;
   }
 
   /**
-   * Scans a chunk. Returns 'ok', 'too-large' (a packet announces more than maxPacketBytes),
+   * Scans a chunk. Returns 'ok', 'too-large' (a packet announces more than maxPacketBytes: passed
+   * in rather than kept, as every connection of a listener has the same),
    * or 'malformed' (a Remaining Length longer than 4 bytes [MQTT-1.5.5]).
    */
-  scan(chunk: Uint8Array): 'ok' | 'too-large' | 'malformed' {
+  scan(chunk: Uint8Array, maxPacketBytes: number): 'ok' | 'too-large' | 'malformed' {
     let i = 0;
     const n = chunk.length;
     this.lastEnd = -1;
@@ -52,7 +51,7 @@ export class FrameGuard {
         continue;
       }
       const total = 1 + this.headerPos + this.length;
-      if (total > this.maxPacketBytes) return 'too-large';
+      if (total > maxPacketBytes) return 'too-large';
       this.remaining = this.length;
       this.headerPos = 0;
       if (this.length === 0) this.lastEnd = i;

@@ -44,7 +44,7 @@ import { AuthInFlightLimit } from './auth-in-flight-limit.js';
 import { OrderedRouteRetry } from './ordered-route-retry.js';
 import { ConnectReadsPerTurn } from './connect-reads-per-turn.js';
 import { admission, connectionCap, openFileLimit, type Refusal } from './connection-admission.js';
-import { Connection } from './connection.js';
+import { Connection, type ConnectionContext } from './connection.js';
 import { drainConnections } from './graceful-drain.js';
 import { ownedMessage } from './owned-message.js';
 import { BroadcastWait, broadcastTargets, shutdownBroadcastOf } from './shutdown-broadcast.js';
@@ -108,6 +108,8 @@ export class GatewayService implements GatewayPorts {
   private readonly m;
   /** Bytes and packets in and out, counted where they pass (gateway-traffic.ts). */
   private readonly traffic = new GatewayTraffic();
+  /** What the connections of each listener share (connection.ts), made on its first connection. */
+  private readonly connContexts = new Map<string, ConnectionContext>();
   private listening = false;
   private stopping = false;
   /** The stop deadline passed: stop() closes what is left at once. */
@@ -381,20 +383,7 @@ export class GatewayService implements GatewayPorts {
     this.m.connects.inc();
     const id = this.nextConnId;
     this.nextConnId = this.nextConnId >= 0xfffffffe ? 1 : this.nextConnId + 1;
-    const c = new Connection(
-      socket,
-      id,
-      this.config['mqtt.mountpoint'],
-      readFrom,
-      this.config['mqtt.maxPacketBytes'],
-      this.config['mqtt.socketHighWaterBytes'],
-      this.onPacket,
-      this.onBadInput,
-      this.onConnFault,
-      this.traffic,
-      this.connectReads,
-    );
-    c.listener = listener;
+    const c = new Connection(socket, id, readFrom, this.connContext(listener));
     const identity = listener === 'tls' ? this.config['mqtt.tlsCertIdentityAsUsername'] : listener === 'wss' ? this.config['mqtt.wssCertIdentityAsUsername'] : 'off';
     if (identity !== 'off') {
       const cert = verifiedPeerCertificate(socket);
@@ -404,6 +393,25 @@ export class GatewayService implements GatewayPorts {
     this.preConnect.add(id);
     socket.on('error', ignoreSocketError);
     socket.on('close', this.onSocketClose);
+  }
+
+  private connContext(listener: string): ConnectionContext {
+    let ctx = this.connContexts.get(listener);
+    if (ctx === undefined) {
+      ctx = {
+        listener,
+        mountpoint: this.config['mqtt.mountpoint'],
+        maxPacketBytes: this.config['mqtt.maxPacketBytes'],
+        highWaterBytes: this.config['mqtt.socketHighWaterBytes'],
+        traffic: this.traffic,
+        onPacket: this.onPacket,
+        onBad: this.onBadInput,
+        onFault: this.onConnFault,
+        connectReads: this.connectReads,
+      };
+      this.connContexts.set(listener, ctx);
+    }
+    return ctx;
   }
 
   // Handlers shared by every connection (no closure per connection: memory per idle connection).

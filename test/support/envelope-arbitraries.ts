@@ -33,7 +33,7 @@ import {
   type SubscriptionRequest,
 } from '../../common/src/envelope/session-in.js';
 import type { Heartbeat } from '../../common/src/envelope/heartbeat.js';
-import { createSession, type Delivery, type Inflight, type Session, type SessionSub } from '../../session-actor/src/core/session.js';
+import { createSession, type Delivery, type Inflight, inboundQos2ToAdd, inflightToAdd, type Session, type SessionSub, subsToAdd } from '../../session-actor/src/core/session.js';
 
 /**
  * fast-check arbitraries for every bus envelope and for a stored Session: values exactly as
@@ -229,20 +229,20 @@ export const session: fc.Arbitrary<Session> = fc
     if (r.willDueAt !== undefined) s.willDueAt = r.willDueAt;
     if (r.expiresAt !== undefined) s.expiresAt = r.expiresAt;
     if (r.everSubscribed) s.everSubscribed = true;
-    for (const [asSent, sub] of r.subs) s.subs.set(asSent, sub);
+    for (const [asSent, sub] of r.subs) subsToAdd(s).set(asSent, sub);
     for (const [packetId, d, rel, held] of r.inflight) {
       const f: Inflight = { ...d, packetId, state: rel ? 'rel' : 'pub' };
       if (held) {
         f.held = true;
         s.heldCount++;
       }
-      s.inflight.set(packetId, f);
+      inflightToAdd(s).set(packetId, f);
     }
     for (const d of r.queue) {
       s.queue.push(d);
       s.queuedBytes += messageBytes(d.message);
     }
-    for (const id of r.qos2) s.inboundQos2.set(id, 'received');
+    for (const id of r.qos2) inboundQos2ToAdd(s).set(id, 'received');
     return s;
   });
 

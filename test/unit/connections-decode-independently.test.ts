@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { test } from 'node:test';
 import mqtt, { type Packet } from 'mqtt-packet';
-import { Connection } from '../../gateway/src/connection.js';
+import { Connection, connectionContext } from '../../gateway/src/connection.js';
 import { FakeSocket } from '../support/fake-socket.js';
 
 /**
@@ -23,16 +23,15 @@ function open(onPacket?: (p: Packet) => void): Probe {
   new Connection(
     sock as unknown as Socket,
     1,
-    '',
     0,
-    1 << 20,
-    1 << 20,
-    (_c, p) => {
-      probe.packets.push(p);
-      onPacket?.(p);
-    },
-    (_c, why, err) => probe.errors.push(err?.message ?? why),
-    (_c, err) => probe.errors.push(`fault: ${String(err)}`),
+    connectionContext({
+      onPacket: (_c, p) => {
+        probe.packets.push(p);
+        onPacket?.(p);
+      },
+      onBad: (_c, why, err) => probe.errors.push(err?.message ?? why),
+      onFault: (_c, err) => probe.errors.push(`fault: ${String(err)}`),
+    }),
   );
   return probe;
 }

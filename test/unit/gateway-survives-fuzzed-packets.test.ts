@@ -6,7 +6,7 @@ import { encodeAuthRequest, type AuthReply, type AuthRequest } from '../../commo
 import type { Message } from '../../common/src/envelope/message.js';
 import { encodeRoutePublish } from '../../common/src/envelope/router.js';
 import { encodeSessionIn, type ConnectEnv, type ConnectReply, type SessionInEnv } from '../../common/src/envelope/session-in.js';
-import { Connection } from '../../gateway/src/connection.js';
+import { Connection, connectionContext } from '../../gateway/src/connection.js';
 import type { ConnState } from '../../gateway/src/protocol/conn-state.js';
 import { handlePacket } from '../../gateway/src/protocol/handle-packet.js';
 import type { PacketFault } from '../../gateway/src/protocol/packet-fault.js';
@@ -83,13 +83,13 @@ test(`fuzzed packets never throw in the gateway (${CASES} cases, seed ${SEED})`,
     const conn = new Connection(
       sock as unknown as Socket,
       1,
-      '',
       0,
-      262144,
-      1 << 20,
-      (c, p) => handlePacket(c.state, p, ports),
-      (c) => ports.close(c.state),
-      (c, err) => ports.fault(c.state, err),
+      connectionContext({
+        maxPacketBytes: 262144,
+        onPacket: (c, p) => handlePacket(c.state, p, ports),
+        onBad: (c) => ports.close(c.state),
+        onFault: (c, err) => ports.fault(c.state, err),
+      }),
     );
     const stream = Buffer.concat([fc.connect, ...fc.packets]);
     let off = 0;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { test } from 'node:test';
 import mqtt, { type IConnectPacket, type IDisconnectPacket, type IPublishPacket, type ISubscribePacket, type IUnsubscribePacket, type Packet } from 'mqtt-packet';
-import { Connection } from '../../gateway/src/connection.js';
+import { Connection, connectionContext } from '../../gateway/src/connection.js';
 import { ackFault } from '../../gateway/src/protocol/ack-fault.js';
 import { connectFault } from '../../gateway/src/protocol/on-connect.js';
 import { disconnectFault } from '../../gateway/src/protocol/on-disconnect.js';
@@ -107,13 +107,12 @@ function feed(chunks: Buffer[]): { packets: Packet[]; errors: string[] } {
   new Connection(
     sock as unknown as Socket,
     1,
-    '',
     0,
-    1 << 20,
-    1 << 20,
-    (_c, p) => packets.push(p),
-    (_c, why, err) => errors.push(err?.message ?? why),
-    (_c, err) => errors.push(`fault: ${String(err)}`),
+    connectionContext({
+      onPacket: (_c, p) => packets.push(p),
+      onBad: (_c, why, err) => errors.push(err?.message ?? why),
+      onFault: (_c, err) => errors.push(`fault: ${String(err)}`),
+    }),
   );
   for (const c of chunks) sock.emit('data', c);
   return { packets, errors };
@@ -200,15 +199,14 @@ test('an exception thrown by a packet handler is reported as a fault of that con
   new Connection(
     sock as unknown as Socket,
     1,
-    '',
     0,
-    1 << 20,
-    1 << 20,
-    () => {
-      throw new RangeError('bug');
-    },
-    () => {},
-    (_c, err) => faults.push(err),
+    connectionContext({
+      onPacket: () => {
+        throw new RangeError('bug');
+      },
+      onBad: () => {},
+      onFault: (_c, err) => faults.push(err),
+    }),
   );
   sock.emit('data', gen({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'c', clean: true, keepalive: 0 }, 4));
   assert.equal(faults.length, 1);

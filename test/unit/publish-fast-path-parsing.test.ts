@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { test } from 'node:test';
 import mqtt from 'mqtt-packet';
-import { Connection, fieldsFillPacket } from '../../gateway/src/connection.js';
+import { Connection, connectionContext, fieldsFillPacket } from '../../gateway/src/connection.js';
 import { parsePlainPuback } from '../../gateway/src/protocol/parse-plain-puback.js';
 import { parsePlainPublish, wholePacketEnd } from '../../gateway/src/protocol/parse-plain-publish.js';
 import { FakeSocket } from '../support/fake-socket.js';
@@ -46,22 +46,21 @@ function viaConnection(chunks: Buffer[]): { packets: unknown[]; errors: string[]
   new Connection(
     sock as unknown as Socket,
     1,
-    '',
     0,
-    1 << 20,
-    1 << 20,
-    (_c, p) => {
-      // mqtt-packet emits instances of its Packet class; the fast path emits plain objects.
-      if (Object.getPrototypeOf(p) === Object.prototype) fastPathPackets++;
-      packets.push(plain(p));
-    },
-    (_c, why, err) => {
-      closed = true;
-      errors.push(err?.message ?? why);
-    },
-    (_c, err) => {
-      throw err; // a bug in the parsing path must fail this test, not be swallowed
-    },
+    connectionContext({
+      onPacket: (_c, p) => {
+        // mqtt-packet emits instances of its Packet class; the fast path emits plain objects.
+        if (Object.getPrototypeOf(p) === Object.prototype) fastPathPackets++;
+        packets.push(plain(p));
+      },
+      onBad: (_c, why, err) => {
+        closed = true;
+        errors.push(err?.message ?? why);
+      },
+      onFault: (_c, err) => {
+        throw err; // a bug in the parsing path must fail this test, not be swallowed
+      },
+    }),
   );
   for (const c of chunks) {
     if (closed) break;
@@ -169,13 +168,12 @@ test('writes of one turn leave as one buffer, in order; uncorkNow sends at once'
   const c = new Connection(
     sock as unknown as Socket,
     1,
-    '',
     0,
-    1 << 20,
-    1 << 20,
-    () => {},
-    () => {},
-    () => {},
+    connectionContext({
+      onPacket: () => {},
+      onBad: () => {},
+      onFault: () => {},
+    }),
   );
   c.write(Buffer.from('ab'));
   c.write(Buffer.from('cd'));

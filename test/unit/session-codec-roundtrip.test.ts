@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeSession, encodeSession } from '../../session-actor/src/core/session-codec.js';
-import { createSession, type Session } from '../../session-actor/src/core/session.js';
+import { createSession, inboundQos2ToAdd, inflightToAdd, type Session, subsToAdd } from '../../session-actor/src/core/session.js';
 import { rendezvousOwner } from '../../common/src/rendezvous.js';
 
 function sample(): Session {
@@ -15,9 +15,9 @@ function sample(): Session {
   s.will = { delayS: 30, message: { topic: 'will/t', payload: Buffer.from('bye'), qos: 1, retain: true, origin: '' } };
   s.willDueAt = 1_700_000_000_123;
   s.expiresAt = 1_700_000_360_000;
-  s.subs.set('$share/g/a/+', { filter: 'a/+', group: 'g', qos: 1, noLocal: false, retainAsPublished: true, retainHandling: 2, subId: 5 });
-  s.subs.set('b/#', { filter: 'b/#', qos: 2, noLocal: true, retainAsPublished: false, retainHandling: 0, subId: 0 });
-  s.inflight.set(7, {
+  subsToAdd(s).set('$share/g/a/+', { filter: 'a/+', group: 'g', qos: 1, noLocal: false, retainAsPublished: true, retainHandling: 2, subId: 5 });
+  subsToAdd(s).set('b/#', { filter: 'b/#', qos: 2, noLocal: true, retainAsPublished: false, retainHandling: 0, subId: 0 });
+  inflightToAdd(s).set(7, {
     packetId: 7,
     state: 'pub',
     qos: 1,
@@ -32,12 +32,12 @@ function sample(): Session {
       props: { contentType: 'bin', expiresAt: 1_700_000_999_000, userProperties: { k: ['v1', 'v2'] } },
     },
   });
-  s.inflight.set(8, { packetId: 8, state: 'rel', held: true, qos: 2, retain: false, subIds: [], message: { topic: 'b/y', payload: Buffer.alloc(0), qos: 2, retain: false, origin: '' } });
+  inflightToAdd(s).set(8, { packetId: 8, state: 'rel', held: true, qos: 2, retain: false, subIds: [], message: { topic: 'b/y', payload: Buffer.alloc(0), qos: 2, retain: false, origin: '' } });
   s.heldCount = 1;
   s.queue.push({ qos: 1, retain: true, subIds: [], group: 'grp', message: { topic: 'b/z', payload: Buffer.from('queued'), qos: 1, retain: true, origin: '' } });
   s.queuedBytes = 9; // payload + topic bytes, as the core counts them
-  s.inboundQos2.set(11, 'received');
-  s.inboundQos2.set(12, 'pending');
+  inboundQos2ToAdd(s).set(11, 'received');
+  inboundQos2ToAdd(s).set(12, 'pending');
   return s;
 }
 

@@ -1,5 +1,6 @@
 import { type ClientAcl, type GatewayOutItem, type ProtocolVersion, RingQueue } from '../../../common/src/index.js';
 import type { Packet } from 'mqtt-packet';
+import { fromTicks, toTicks } from './coarse-time.js';
 
 /** An inbound QoS 1 PUBLISH waiting for its PUBACK, kept in arrival order [MQTT-4.6.0-2]. */
 export interface PendingAck {
@@ -26,7 +27,9 @@ export class ConnState {
   key = '';
   shard = 0;
   epoch = 0;
-  lastRxAt: number;
+  /** When the last packet arrived and when the connection opened, in coarse-time.ts ticks (small integers, no heap number each). */
+  private rxTick: number;
+  private readonly openedTick: number;
   /** Keepalive in ms; 0 disables the check [MQTT-3.1.2-10]. */
   keepaliveMs = 0;
   /** Shared between connections with the same rules (acl-intern.ts): never mutated. */
@@ -50,66 +53,113 @@ export class ConnState {
   certUsername?: string;
   /** True while a per-message authorization answer is awaited: input waits in pendingIn. */
   holding = false;
-  /** Per-message authorization answers by topicKey (topic-authorization.ts), created on first use. */
-  topicVerdicts?: Map<string, { allow: boolean; until: number }>;
-  private _aliasesIn?: Map<number, string>;
-  private _aliasesOut?: Map<string, number>;
-  private _acks?: RingQueue<PendingAck>;
-  private _qos2In?: Set<number>;
-  private _pendingIn?: Packet[];
-  private _pendingOut?: GatewayOutItem[];
+  /** The collections created on first use, behind one field (see RareState). */
+  private rare?: RareState;
 
   constructor(
     readonly id: number,
     readonly peer: string,
     readonly mountpoint: string,
-    readonly openedAt: number,
+    openedAt: number,
   ) {
-    this.lastRxAt = openedAt;
+    this.openedTick = this.rxTick = toTicks(openedAt);
+  }
+
+  /** When the connection opened (ms since the epoch, rounded up to 125 ms): the connect timeout counts from it. */
+  get openedAt(): number {
+    return fromTicks(this.openedTick);
+  }
+
+  /** When the last packet arrived (ms since the epoch, rounded up to 125 ms): the keepalive counts from it. */
+  get lastRxAt(): number {
+    return fromTicks(this.rxTick);
+  }
+
+  set lastRxAt(ms: number) {
+    this.rxTick = toTicks(ms);
+  }
+
+  private get r(): RareState {
+    return (this.rare ??= new RareState());
+  }
+
+  /** Per-message authorization answers by topicKey (topic-authorization.ts); undefined until the first one. */
+  get topicVerdicts(): Map<string, TopicVerdict> | undefined {
+    return this.rare?.topicVerdicts;
+  }
+
+  /** The per-message authorization cache, created on first use. */
+  get topicVerdictCache(): Map<string, TopicVerdict> {
+    return (this.r.topicVerdicts ??= new Map());
   }
 
   /** Inbound topic aliases (MQTT 5), per connection [MQTT-3.3.2-10]. */
   get aliasesIn(): Map<number, string> {
-    return (this._aliasesIn ??= new Map());
+    return (this.r.aliasesIn ??= new Map());
   }
 
   /** Outbound topic aliases we assigned, up to the client's Topic Alias Maximum. */
   get aliasesOut(): Map<string, number> {
-    return (this._aliasesOut ??= new Map());
+    return (this.r.aliasesOut ??= new Map());
   }
 
   /** Inbound QoS 1 publishes waiting for their PUBACK, in arrival order [MQTT-4.6.0-2]. */
   get acks(): RingQueue<PendingAck> {
-    return (this._acks ??= new RingQueue(4));
+    return (this.r.acks ??= new RingQueue(4));
   }
 
   /** Inbound QoS 2 packet ids between PUBLISH and PUBREL (counts against Receive Maximum). */
   get qos2In(): Set<number> {
-    return (this._qos2In ??= new Set());
+    return (this.r.qos2In ??= new Set());
   }
 
   /** Packets that arrived after CONNECT, before CONNACK (clients may send them at once). */
   get pendingIn(): Packet[] {
-    return (this._pendingIn ??= []);
+    return (this.r.pendingIn ??= []);
   }
 
   /** Session output that arrived before CONNACK was written. */
   get pendingOut(): GatewayOutItem[] {
-    return (this._pendingOut ??= []);
+    return (this.r.pendingOut ??= []);
   }
 
   /** Inbound publishes not yet acknowledged to the client (QoS 1 and 2), without creating the collections. */
   get inFlightIn(): number {
-    return (this._acks?.length ?? 0) + (this._qos2In?.size ?? 0);
+    const r = this.rare;
+    return r === undefined ? 0 : (r.acks?.length ?? 0) + (r.qos2In?.size ?? 0);
   }
 
   /** Takes what waited for CONNACK (session output, early packets) and forgets it. */
   takeEarly(): { out: GatewayOutItem[] | undefined; early: Packet[] | undefined } {
-    const r = { out: this._pendingOut, early: this._pendingIn };
-    this._pendingOut = undefined;
-    this._pendingIn = undefined;
-    return r;
+    const r = this.rare;
+    if (r === undefined) return { out: undefined, early: undefined };
+    const taken = { out: r.pendingOut, early: r.pendingIn };
+    r.pendingOut = undefined;
+    r.pendingIn = undefined;
+    return taken;
   }
+}
+
+/** A cached per-message authorization answer (topic-authorization.ts). */
+export interface TopicVerdict {
+  allow: boolean;
+  until: number;
+}
+
+/**
+ * What only some connections use (topic aliases, QoS 1/2 inbound state, packets and output around
+ * CONNACK, per-message authorization answers), each created on first use. Kept together so an idle
+ * connection pays one field for all of them (8 bytes, not 56); the object itself is created by the
+ * first collection a connection needs.
+ */
+class RareState {
+  topicVerdicts?: Map<string, TopicVerdict>;
+  aliasesIn?: Map<number, string>;
+  aliasesOut?: Map<string, number>;
+  acks?: RingQueue<PendingAck>;
+  qos2In?: Set<number>;
+  pendingIn?: Packet[];
+  pendingOut?: GatewayOutItem[];
 }
 
 export function createConnState(id: number, peer: string, mountpoint: string, now: number): ConnState {

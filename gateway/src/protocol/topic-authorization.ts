@@ -56,7 +56,7 @@ export function holdForVerdicts(c: ConnState, ports: GatewayPorts, asks: readonl
     .then((verdicts) => {
       const now = ports.now();
       const decided = new Map<string, boolean>();
-      const cache = (c.topicVerdicts ??= new Map());
+      const cache = c.topicVerdictCache;
       asks.forEach((a, i) => {
         const v = verdicts[i]!;
         const key = topicKey(a);

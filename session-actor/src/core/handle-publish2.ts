@@ -1,6 +1,7 @@
 import { ControlType, type Publish2Env } from '../../../common/src/index.js';
 import type { Continuation, Effect } from './effects.js';
 import { emitControl } from './outbound.js';
+import { inboundQos2ToAdd } from './session.js';
 import { closeConnection } from './session-end.js';
 import type { ShardState } from './shard-state.js';
 
@@ -21,7 +22,7 @@ export function handlePublish2(st: ShardState, e: Publish2Env, _now: number, out
     return;
   }
   if (state === 'pending') return; // PUBREC goes out once the first copy is routed
-  s.inboundQos2.set(e.packetId, 'pending');
+  inboundQos2ToAdd(s).set(e.packetId, 'pending');
   const then: Continuation = { kind: 'pubrec', key: s.key, incarnation: s.incarnation, epoch: e.epoch, packetId: e.packetId };
   out.push({ t: 'route', mountpoint: s.mountpoint, message: e.message, then });
 }
@@ -44,7 +45,7 @@ export function onPublish2Routed(st: ShardState, c: Extract<Continuation, { kind
     else closeConnection(s, RC_UNSPECIFIED, out);
     return;
   }
-  s.inboundQos2.set(c.packetId, 'received');
+  inboundQos2ToAdd(s).set(c.packetId, 'received');
   // The packet id is session state: answer on whichever connection the session has now
   // (a client that reconnected resent the PUBLISH while this copy was being routed).
   if (!s.conn) return;

@@ -1,6 +1,6 @@
 import { ControlType, GwOut, messageBytes, messageExpired, surelyTooLarge, type Message, type QoS } from '../../../common/src/index.js';
 import type { Effect } from './effects.js';
-import type { Delivery, Inflight, Session } from './session.js';
+import { type Delivery, type Inflight, type Session, inflightToAdd } from './session.js';
 import type { ShardState } from './shard-state.js';
 
 /**
@@ -63,7 +63,7 @@ function sendNew(s: Session, d: Delivery, out: Effect[], early = false): void {
   }
   const packetId = nextPacketId(s);
   const f: Inflight = { ...d, packetId, state: 'pub' };
-  s.inflight.set(packetId, f);
+  inflightToAdd(s).set(packetId, f);
   emitPublish(s, f, packetId, false, out, early);
 }
 

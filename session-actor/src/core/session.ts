@@ -83,6 +83,39 @@ export interface Session {
 
 export const NEVER_EXPIRES = 0xffffffff;
 
+/**
+ * The empty collection a new session starts with for its subscriptions, in-flight deliveries and
+ * inbound QoS 2 ids. Most sessions (idle devices) never add to some of them, and an empty Map costs
+ * 184 bytes, so all sessions share this one until they add an entry. Shared, it must stay empty:
+ * set() throws (reading, delete and clear on it are harmless); the *ToAdd functions below give a
+ * session its own Map first. Runs on the session owner.
+ */
+class SharedEmptyMap<K, V> extends Map<K, V> {
+  override set(): this {
+    throw new Error('the shared empty session Map was written to: use subsToAdd / inflightToAdd / inboundQos2ToAdd');
+  }
+}
+const EMPTY = new SharedEmptyMap<never, never>();
+
+function empty<K, V>(): Map<K, V> {
+  return EMPTY as Map<K, V>;
+}
+
+/** The session's subscriptions, as a Map of its own that may be added to. */
+export function subsToAdd(s: Session): Map<string, SessionSub> {
+  return s.subs === EMPTY ? (s.subs = new Map()) : s.subs;
+}
+
+/** The session's in-flight deliveries, as a Map of its own that may be added to. */
+export function inflightToAdd(s: Session): Map<number, Inflight> {
+  return s.inflight === EMPTY ? (s.inflight = new Map()) : s.inflight;
+}
+
+/** The session's inbound QoS 2 ids, as a Map of its own that may be added to. */
+export function inboundQos2ToAdd(s: Session): Map<number, 'pending' | 'received'> {
+  return s.inboundQos2 === EMPTY ? (s.inboundQos2 = new Map()) : s.inboundQos2;
+}
+
 export function createSession(key: string, mountpoint: string, clientId: string, proto: ProtocolVersion, incarnation: number): Session {
   return {
     key,
@@ -92,14 +125,14 @@ export function createSession(key: string, mountpoint: string, clientId: string,
     proto,
     epoch: 0,
     expiryS: 0,
-    subs: new Map(),
+    subs: empty(),
     subsVersion: 0,
-    inflight: new Map(),
+    inflight: empty(),
     heldCount: 0,
     queue: new RingQueue(),
     queuedBytes: 0,
     nextPacketId: 1,
-    inboundQos2: new Map(),
+    inboundQos2: empty(),
     receiveMaximum: 65535,
     maxPacketBytes: 0,
   };
@@ -107,7 +140,7 @@ export function createSession(key: string, mountpoint: string, clientId: string,
 
 /** Sets (or with sub = undefined removes) one subscription; the only way core code changes `subs`. */
 export function setSub(s: Session, raw: string, sub: SessionSub | undefined): void {
-  if (sub) s.subs.set(raw, sub);
+  if (sub) subsToAdd(s).set(raw, sub);
   else s.subs.delete(raw);
   s.subsVersion++;
 }

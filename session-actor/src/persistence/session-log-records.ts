@@ -1,5 +1,5 @@
 import { EnvelopeError, Reader, type Writer, messageBytes, readMessage, writeMessage, type Message, type QoS, type ProtocolVersion } from '../../../common/src/index.js';
-import { createSession, type Delivery, type Inflight, type Session, type SessionSub } from '../core/session.js';
+import { createSession, inboundQos2ToAdd, inflightToAdd, subsToAdd, type Delivery, type Inflight, type Session, type SessionSub } from '../core/session.js';
 
 /**
  * Records of a shard's session log (docs/sharding.md, "Session log"). Each record is one
@@ -173,7 +173,8 @@ export class ShardReplay {
           const subId = r.u32();
           const sub: SessionSub = { filter, qos: (o & 3) as QoS, noLocal: (o & 4) !== 0, retainAsPublished: (o & 8) !== 0, retainHandling: ((o >> 4) & 3) as 0 | 1 | 2, subId };
           if (group !== '') sub.group = group;
-          this.session(key)?.subs.set(asSent, sub);
+          const into = this.session(key);
+          if (into) subsToAdd(into).set(asSent, sub);
           break;
         }
         case Rec.SubDel: {
@@ -210,7 +211,7 @@ export class ShardReplay {
             f.held = true;
             s.heldCount++;
           }
-          s.inflight.set(packetId, f);
+          inflightToAdd(s).set(packetId, f);
           break;
         }
         case Rec.InflightDel: {
@@ -279,6 +280,6 @@ export class ShardReplay {
     if (flags & F_EVER_SUBSCRIBED) s.everSubscribed = true;
     s.inboundQos2.clear();
     const n = r.u16();
-    for (let i = 0; i < n; i++) s.inboundQos2.set(r.u16(), 'received');
+    for (let i = 0; i < n; i++) inboundQos2ToAdd(s).set(r.u16(), 'received');
   }
 }
