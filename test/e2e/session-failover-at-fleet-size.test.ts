@@ -4,7 +4,8 @@ import mqtt, { type IClientOptions } from 'mqtt';
 import type { Broker } from '../support/broker.js';
 import { counterValue, httpPortOf, scrape } from '../support/broker-metrics.js';
 import { type ClusterState, shardOfClient, startTwoOwnerCluster } from '../support/cluster-state.js';
-import { ClientPool, collect, sleep, waitFor } from '../support/mqtt-clients.js';
+import { ClientPool, sleep } from '../support/mqtt-clients.js';
+import { eachLimited, sessionsThatDidNotComeBack } from '../support/sessions-come-back.js';
 
 /**
  * Failover at fleet size, default lease settings: persistent sessions (a subscription and a few
@@ -25,15 +26,6 @@ const CONCURRENCY = 64;
 const sessionOpts = (id: string): IClientOptions => ({ protocolVersion: 5, clientId: id, clean: false, properties: { sessionExpiryInterval: 3600 }, reconnectPeriod: 0, connectTimeout: 60_000 });
 
 /** Runs fn over items, `n` at a time. */
-async function each<T>(items: readonly T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: n }, async () => {
-      while (next < items.length) await fn(items[next++]!);
-    }),
-  );
-}
-
 describe(`session actor failover with ${SESSIONS} persistent sessions`, () => {
   let broker: Broker;
   let state: ClusterState;
@@ -52,7 +44,7 @@ describe(`session actor failover with ${SESSIONS} persistent sessions`, () => {
   test('the survivor serves every session of the killed actor again, with its queued messages', { timeout: 600_000 }, async () => {
     const ids = Array.from({ length: SESSIONS }, (_, i) => `ff-${i}`);
     let created = 0;
-    await each(ids, CONCURRENCY, async (id) => {
+    await eachLimited(ids, CONCURRENCY, async (id) => {
       const c = await mqtt.connectAsync(broker.url(created % 2), sessionOpts(id));
       await c.subscribeAsync({ 'ff/all': { qos: 1 }, [`ff/dev/${id}`]: { qos: 1 } });
       await c.endAsync();
@@ -101,23 +93,7 @@ describe(`session actor failover with ${SESSIONS} persistent sessions`, () => {
 
     // Their state survived: Session Present 1 and the queued messages, in order.
     const sample = onVictim.filter((_, i) => i % Math.max(1, Math.floor(onVictim.length / CHECKED)) === 0).slice(0, CHECKED);
-    const problems: string[] = [];
-    await each(sample, 16, async (id) => {
-      const c = mqtt.connect(broker.url(1), sessionOpts(id));
-      const got = collect(c);
-      try {
-        const connack = await new Promise<{ sessionPresent: boolean }>((resolve, reject) => {
-          c.once('connect', resolve);
-          c.once('error', reject);
-        });
-        if (!connack.sessionPresent) problems.push(`${id}: Session Present 0`);
-        await waitFor(() => got.length >= QUEUED, `${id}: ${QUEUED} queued messages`, 30_000).catch(() => {});
-        const texts = got.map((r) => r.payload.toString());
-        if (texts.slice(0, QUEUED).join(',') !== Array.from({ length: QUEUED }, (_, i) => `q${i}`).join(',')) problems.push(`${id}: got ${texts.join(',')}`);
-      } finally {
-        await c.endAsync();
-      }
-    });
+    const problems = await sessionsThatDidNotComeBack(broker.url(1), sample, sessionOpts, QUEUED);
     assert.deepEqual(problems.slice(0, 10), [], `${problems.length} of ${sample.length} sessions of the killed actor came back wrong`);
     assert.equal(problems.length, 0);
   });

@@ -3,7 +3,8 @@ import { after, before, describe, test } from 'node:test';
 import mqtt, { type IClientOptions } from 'mqtt';
 import type { Broker } from '../support/broker.js';
 import { type ClusterState, startTwoOwnerCluster, waitUntilShardsSpread } from '../support/cluster-state.js';
-import { collect, sleep, waitFor } from '../support/mqtt-clients.js';
+import { sleep } from '../support/mqtt-clients.js';
+import { sessionsThatDidNotComeBack } from '../support/sessions-come-back.js';
 
 /**
  * Leases moving back and forth while sessions are created: each session actor in turn is paused
@@ -22,15 +23,6 @@ const MIN_PAUSES = 4;
 const env = { SHARDMQ_SHARDS: String(SHARDS), SHARDMQ_CLUSTER_LEASE_TTL_MS: '3000', SHARDMQ_CLUSTER_LEASE_RENEW_MS: '1000' };
 
 const sessionOpts = (id: string): IClientOptions => ({ protocolVersion: 5, clientId: id, clean: false, properties: { sessionExpiryInterval: 3600 }, reconnectPeriod: 0, connectTimeout: 90_000 });
-
-async function each<T>(items: readonly T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: n }, async () => {
-      while (next < items.length) await fn(items[next++]!);
-    }),
-  );
-}
 
 describe('persistent sessions while shard leases move back and forth', () => {
   let broker: Broker;
@@ -97,23 +89,7 @@ describe('persistent sessions while shard leases move back and forth', () => {
 
     const stored: string[] = [];
     for (const id of made) if (!(await state.session(id, SHARDS))) stored.push(id);
-    const problems: string[] = [];
-    await each(made, 16, async (id) => {
-      const c = mqtt.connect(broker.url(1), sessionOpts(id));
-      const got = collect(c);
-      try {
-        const connack = await new Promise<{ sessionPresent: boolean }>((resolve, reject) => {
-          c.once('connect', resolve);
-          c.once('error', reject);
-        });
-        if (!connack.sessionPresent) problems.push(`${id}: Session Present 0`);
-        await waitFor(() => got.length >= QUEUED, `${id}: ${QUEUED} queued messages`, 30_000).catch(() => {});
-        const texts = got.map((r) => r.payload.toString());
-        if (texts.slice(0, QUEUED).join(',') !== Array.from({ length: QUEUED }, (_, i) => `q${i}`).join(',')) problems.push(`${id}: got ${texts.join(',')}`);
-      } finally {
-        await c.endAsync();
-      }
-    });
+    const problems = await sessionsThatDidNotComeBack(broker.url(1), made, sessionOpts, QUEUED);
     assert.deepEqual(
       { notStored: stored.slice(0, 10), problems: problems.slice(0, 10) },
       { notStored: [], problems: [] },

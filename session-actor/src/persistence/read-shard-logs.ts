@@ -143,9 +143,10 @@ export async function readShardLogs(
           const missed = new Set(again);
           const retry = again.length >= passMinShards ? passShards(new Map([...starts].filter(([s]) => missed.has(s))), lasts, passMinShards) : [];
           const retried = new Set(retry.map((p) => p.shard));
-          const left = retry.length > 0 ? await readPass(log, retry, out, stats) : [];
-          if (stats) stats.direct = left.length + again.filter((s) => !retried.has(s)).length;
-          return readDirect([...left, ...again.filter((s) => !retried.has(s))]);
+          const direct = again.filter((s) => !retried.has(s));
+          if (retry.length > 0) direct.push(...(await readPass(log, retry, out, stats)));
+          if (stats) stats.direct = direct.length;
+          return readDirect(direct);
         })
       : undefined,
     readDirect(direct),
