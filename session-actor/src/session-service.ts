@@ -62,7 +62,7 @@ import { LogSessionStore } from './persistence/log-session-store.js';
 import { openSessionLog } from './persistence/session-log-stream.js';
 import { MemorySessionStore, type SessionStore } from './persistence/session-store.js';
 import { closeAfterFailedTurn, TURN_FAILED } from './failed-turn.js';
-import { RecentDeliveries } from './runner/deliver-dedup.js';
+import { RecentDeliveries, STORED_DELIVERS_KEEP_MS, storedDeliverIds } from './runner/deliver-dedup.js';
 import { GatewayLiveness } from './runner/gateway-liveness.js';
 import { SessionTimers } from './runner/session-timers.js';
 import { ReplyAfterContinuation } from './runner/reply-after-continuation.js';
@@ -126,6 +126,11 @@ interface Served {
   /** Admin API requests about this shard's sessions (admin-subjects.ts). */
   admin?: BusSubscription;
   writes: WriteBeforeAcknowledge;
+  /**
+   * Ids of the Delivers whose copies the loaded state holds (Delivery.from), for a while after
+   * a load: a router's retry of one of them is a duplicate (runner/deliver-dedup.ts).
+   */
+  storedDelivers?: Set<string>;
 }
 
 /**
@@ -300,6 +305,11 @@ export class SessionService implements ShardHandler {
     const st = createShardState(this.limits, randomInt(1, 0xffffffff));
     for (const s of sessions) st.sessions.set(s.key, s);
     const served: Served = { st, writes: this.shardWrites(shard, st) };
+    const stored = storedDeliverIds(sessions);
+    if (stored.size > 0) {
+      served.storedDelivers = stored;
+      setTimeout(() => delete served.storedDelivers, STORED_DELIVERS_KEEP_MS).unref();
+    }
     this.served.set(shard, served);
     const changes: SubChange[] = [];
     const located: SessionLocation[] = [];
@@ -445,9 +455,10 @@ export class SessionService implements ShardHandler {
     if (!sv) return;
     this.counters.events(KIND_NAMES[e.kind] ?? 'unknown');
     if (e.kind === SessIn.Deliver && e.id !== undefined) {
-      if (this.recentDeliveries.seen(e.id, sv)) {
-        // A router retry of a copy we already took (our answer was late): deliver nothing
-        // again (no duplicate without DUP); answer once what is pending is written.
+      if (sv.storedDelivers?.has(e.id) || this.recentDeliveries.seen(e.id, sv)) {
+        // A router retry of a copy we already took (our answer was late), or one the loaded
+        // state holds (the previous owner wrote it, then died before answering): deliver
+        // nothing again (no duplicate without DUP); answer once what is pending is written.
         this.counters.outcomes('deliver_retry_deduplicated');
         this.commit(shard, [], [], reply ? () => reply(this.ack) : undefined);
         return;

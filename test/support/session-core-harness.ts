@@ -234,9 +234,9 @@ export class SessionCoreHarness {
   }
 
   /** The router delivers `message` to sessions of this shard. */
-  deliver(message: Message, targets: Array<string | DeliveryTarget>, subQos: QoS = 2): Effect[] {
+  deliver(message: Message, targets: Array<string | DeliveryTarget>, subQos: QoS = 2, id?: string): Effect[] {
     const t = targets.map((x) => (typeof x === 'string' ? { key: x, qos: subQos, retainAsPublished: false, subIds: [] } : x));
-    return this.in({ kind: SessIn.Deliver, targets: t, message }).out;
+    return this.in({ kind: SessIn.Deliver, targets: t, message, ...(id === undefined ? {} : { id }) }).out;
   }
 
   /** The gateway did not send this PUBLISH: too large for the client's Maximum Packet Size. */

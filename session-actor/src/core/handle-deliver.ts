@@ -14,6 +14,6 @@ export function handleDeliver(st: ShardState, e: DeliverEnv, now: number, out: E
   for (const t of e.targets) {
     const s = st.sessions.get(t.key);
     if (!s) continue; // the session ended after the router matched it
-    deliver(st, s, m, deliveredQos(t.qos, m.qos), deliveredRetain(t.retainAsPublished, m.retain), t.subIds, now, out, t.group);
+    deliver(st, s, m, deliveredQos(t.qos, m.qos), deliveredRetain(t.retainAsPublished, m.retain), t.subIds, now, out, t.group, e.id);
   }
 }

@@ -79,7 +79,7 @@ function windowFree(st: ShardState, s: Session): boolean {
  * Hands one message to a session: straight to the client when online and the window has
  * room, else to the bounded queue. Order per session is kept: nothing overtakes the queue.
  */
-export function deliver(st: ShardState, s: Session, message: Message, qos: QoS, retain: boolean, subIds: number[], now: number, out: Effect[], group?: string): void {
+export function deliver(st: ShardState, s: Session, message: Message, qos: QoS, retain: boolean, subIds: number[], now: number, out: Effect[], group?: string, from?: string): void {
   if (expired(message, now)) {
     out.push({ t: 'count', what: 'expired_dropped' });
     return;
@@ -92,6 +92,7 @@ export function deliver(st: ShardState, s: Session, message: Message, qos: QoS, 
   }
   const d: Delivery = { message, qos, retain, subIds };
   if (group !== undefined) d.group = group;
+  if (from !== undefined) d.from = from;
   if (s.conn && s.queue.length === 0) {
     if (qos === 0 || windowFree(st, s)) {
       sendNew(s, d, out);

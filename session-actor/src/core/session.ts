@@ -20,6 +20,11 @@ export interface Delivery {
   subIds: number[];
   /** The `$share` group it came through, if any. */
   group?: string;
+  /**
+   * The id of the router's Deliver that brought it (QoS 1/2 copies). Kept in the session log,
+   * so the next owner of the shard knows a router's retry of that Deliver for a duplicate.
+   */
+  from?: string;
 }
 
 export interface Inflight extends Delivery {

@@ -133,7 +133,7 @@ export class ShardLogChanges {
   }
 
   private setInflight(w: Writer, key: string, f: Inflight, o: Written): void {
-    const ref = this.ref(w, f.message);
+    const ref = this.ref(w, f.message, f.from);
     w.u8(Rec.InflightSet)
       .str(key)
       .u16(f.packetId)
@@ -155,19 +155,23 @@ export class ShardLogChanges {
   }
 
   private enqueue(w: Writer, key: string, d: Delivery, o: Written): void {
-    const ref = this.ref(w, d.message);
+    const ref = this.ref(w, d.message, d.from);
     w.u8(Rec.Enqueue).str(key);
     writeDeliveryRef(w, ref, d);
     o.queue.push(d);
   }
 
-  /** The message's ref, writing the message first if the log does not hold it yet. */
-  private ref(w: Writer, m: Message): number {
+  /**
+   * The message's ref, writing the message first if the log does not hold it yet, with the id
+   * of the Deliver that brought it (one per message and shard: the router's ids are per route
+   * and shard).
+   */
+  private ref(w: Writer, m: Message, from: string | undefined): number {
     let ref = this.refs.get(m);
     if (ref === undefined) {
       ref = this.nextRef++;
       this.refs.set(m, ref);
-      writeMsg(w, ref, m);
+      writeMsg(w, ref, m, from);
     }
     return ref;
   }

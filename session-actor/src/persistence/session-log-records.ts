@@ -28,6 +28,11 @@ export const Rec = {
   InflightSet: 8,
   /** key, packet id. */
   InflightDel: 9,
+  /**
+   * ref (u32), Deliver id, message: a message stored once for the shard, brought by the
+   * router's Deliver of that id (Delivery.from). A reader that predates it fails the load.
+   */
+  MsgFrom: 10,
 } as const;
 
 /** Batch header flags (first byte of every log entry). */
@@ -87,8 +92,9 @@ export function writeDeliveryRef(w: Writer, ref: number, d: Delivery): void {
   if (d.group !== undefined) w.str(d.group);
 }
 
-export function writeMsg(w: Writer, ref: number, m: Message): void {
-  w.u8(Rec.Msg).u32(ref);
+export function writeMsg(w: Writer, ref: number, m: Message, from: string | undefined): void {
+  if (from === undefined) w.u8(Rec.Msg).u32(ref);
+  else w.u8(Rec.MsgFrom).u32(ref).str(from);
   writeMessage(w, m);
 }
 
@@ -109,6 +115,8 @@ export interface ReplayedShard {
 export class ShardReplay {
   private sessions = new Map<string, Session>();
   private msgs = new Map<number, Message>();
+  /** The Deliver id each message ref was written with (MsgFrom), set on its deliveries. */
+  private froms = new Map<number, string>();
   private maxRef = 0;
   private open: Uint8Array[] = [];
   private openFlags = 0;
@@ -129,6 +137,7 @@ export class ShardReplay {
     if (this.openFlags & Batch.Snapshot) {
       this.sessions = new Map();
       this.msgs = new Map();
+      this.froms = new Map();
     }
     this.apply(body);
   }
@@ -149,8 +158,10 @@ export class ShardReplay {
     const r = new Reader(body);
     while (!r.done) {
       const type = r.u8();
-      if (type === Rec.Msg) {
+      if (type === Rec.Msg || type === Rec.MsgFrom) {
         const ref = r.u32();
+        if (type === Rec.MsgFrom) this.froms.set(ref, r.str());
+        else this.froms.delete(ref);
         const m = readMessage(r);
         m.payload = Buffer.from(m.payload); // the entry's buffer is not kept
         this.msgs.set(ref, m);
@@ -244,6 +255,8 @@ export class ShardReplay {
     if (!message) return undefined; // cannot happen in a well-formed log: MSG precedes its refs
     const d: Delivery = { qos: (f & 3) as QoS, retain: (f & 4) !== 0, subIds, message };
     if (group !== undefined) d.group = group;
+    const from = this.froms.get(ref);
+    if (from !== undefined) d.from = from;
     return d;
   }
 
