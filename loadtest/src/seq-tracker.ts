@@ -1,6 +1,9 @@
 /**
  * Per-publisher sequence accounting for a receiver: detects gaps (loss), duplicates and late arrivals
- * without storing per-message state. Fixed memory: one number per publisher.
+ * without storing per-message state, except for the last range given up on per publisher (forget):
+ * a message of it (or of the last gap) that arrives after all is taken back from `lost` (it was late, not lost; a cluster
+ * that takes more than the stall timeout to deliver its first message used to show its whole first
+ * window as lost). Memory: one number per publisher, plus that range while one is open.
  * Who may call: the single receiver that owns the tracker.
  */
 export type SeqVerdict = 'next' | 'gap' | 'old';
@@ -8,10 +11,13 @@ export type SeqVerdict = 'next' | 'gap' | 'old';
 export class SeqTracker {
   /** Next expected sequence per publisher (= highest seen + 1, or advanced by forget()). */
   private readonly expected: Float64Array;
-  /** Messages skipped over by a gap, or given up on by forget(). */
+  /** Messages skipped over by a gap, or given up on by forget(), that have not arrived since. */
   lost = 0;
   /** Arrivals with a sequence below the expected one: duplicates (QoS 1 resend) or late after a gap. */
   old = 0;
+
+  /** Per publisher, the last range given up on: its first sequence and which of it arrived since. */
+  private readonly forgotten = new Map<number, { from: number; arrived: Uint8Array }>();
 
   constructor(readonly publishers: number) {
     this.expected = new Float64Array(publishers);
@@ -27,9 +33,16 @@ export class SeqTracker {
     if (seq > exp) {
       this.lost += seq - exp;
       this.expected[publisher] = seq + 1;
+      this.forgotten.set(publisher, { from: exp, arrived: new Uint8Array(seq - exp) });
       return 'gap';
     }
     this.old++;
+    const f = this.forgotten.get(publisher);
+    const i = f === undefined ? -1 : seq - f.from;
+    if (f !== undefined && i >= 0 && i < f.arrived.length && f.arrived[i] === 0) {
+      f.arrived[i] = 1;
+      this.lost--;
+    }
     return 'old';
   }
 
@@ -44,6 +57,7 @@ export class SeqTracker {
     if (sent > exp) {
       this.lost += sent - exp;
       this.expected[publisher] = sent;
+      this.forgotten.set(publisher, { from: exp, arrived: new Uint8Array(sent - exp) });
     }
   }
 }

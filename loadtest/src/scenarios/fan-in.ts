@@ -6,7 +6,8 @@
  * subscriber has received from it. Flooding without a window only measures how fast the kernel's
  * socket buffers fill; with a window the number reflects what the broker delivers.
  * A publisher that gets nothing back for `stallTimeoutMs` writes its outstanding messages off as lost
- * (QoS 0 allows a broker to drop) and continues, so one lost message cannot stop the run.
+ * (QoS 0 allows a broker to drop) and continues, so one lost message cannot stop the run; one that
+ * arrives after all counts as late (`old`), not lost.
  *
  * Who may call: anyone with a broker URL; the run owns its clients and closes them before returning.
  */
@@ -56,7 +57,7 @@ export interface FanInResult {
   /** Messages received by the subscriber during the measured interval. */
   received: number;
   msgsPerS: number;
-  /** Messages skipped or written off after a stall, over the whole run. */
+  /** Messages skipped or written off after a stall that never arrived, over the whole run. */
   lost: number;
   /** Duplicates or late arrivals over the whole run. */
   old: number;

@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { MODES, startBroker, type Broker } from '../support/broker.js';
+import { ClientPool, collect, sleep, subscribe, waitFor } from '../support/mqtt-clients.js';
+
+/**
+ * QoS 0 messages published right after CONNACK by 100 publishers reach a wildcard subscriber
+ * that already had its SUBACK, none lost and none twice: the gateway's first route requests, the
+ * router's first matches and, in the cluster, the QoS 0 direct path before it saw any traffic.
+ * (The cluster fan-in bench once showed its publishers' first windows as lost: they were late.)
+ */
+
+const PUBLISHERS = 100;
+const EACH = 20;
+
+for (const mode of MODES) {
+  describe(`QoS 0 from publishers that just connected (${mode})`, () => {
+    let broker: Broker;
+    const pool = new ClientPool();
+    before(async () => {
+      broker = await startBroker(mode);
+    });
+    after(async () => {
+      await pool.closeAll();
+      await broker?.stop();
+    });
+
+    test('every message published right after CONNACK reaches a subscriber that already had its SUBACK', async () => {
+      const sub = await pool.connect(broker.url(0), { protocolVersion: 4, clientId: `${mode}-fresh-sub` });
+      const got = collect(sub);
+      await subscribe(sub, 'fresh/+/data', { qos: 0 });
+      const pubs = await Promise.all(Array.from({ length: PUBLISHERS }, (_, i) => pool.connect(broker.url(0), { protocolVersion: 4, clientId: `${mode}-fresh-p${i}` })));
+      pubs.forEach((p, i) => {
+        for (let n = 0; n < EACH; n++) p.publish(`fresh/p${i}/data`, `${i}:${n}`, { qos: 0 });
+      });
+      // Whatever came by then is compared below, so a shortfall names the topics it hit.
+      await waitFor(() => got.length >= PUBLISHERS * EACH, `${PUBLISHERS * EACH} messages`, 20_000).catch(() => {});
+      await sleep(200); // room for a copy too many
+      const per = new Map<string, number>();
+      for (const g of got) per.set(g.topic, (per.get(g.topic) ?? 0) + 1);
+      assert.equal(got.length, PUBLISHERS * EACH, `per topic: ${JSON.stringify([...per].slice(0, 5))}`);
+    });
+  });
+}
