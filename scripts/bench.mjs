@@ -9,9 +9,9 @@
 //                          [--pairs 10] [--rate 2000] [--durable-subscribers 20]
 //                          [--durable-rates 250,500,1000,2000,4000] [--durable-duration-s 5]
 //                          [--storm-devices 20000] [--storm-devices-single 5000] [--storm-password-method crypt]
-//                          [--start-timeout-s 30] [--json] [--no-build]
+//                          [--start-timeout-s 30] [--json] [--out FILE] [--no-build]
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -46,6 +46,7 @@ const usage = `usage: npm run bench -- [options]
   --storm-connack-timeout-s N  reconnect-storm: how long a device waits for its CONNACK (default 300)
   --start-timeout-s N   broker readiness timeout (default 30)
   --json                also print the raw results as JSON on stdout
+  --out FILE            where the raw results go as JSON (default bench-results/bench-<UTC time>.json)
   --no-build            skip 'npx tsc -b'
 environment: BENCH_CPU_PROF_DIR=DIR  run the one-process broker and every shardmq process of the cluster with
                       'node --cpu-prof' writing its profile into DIR (at its exit)`;
@@ -105,6 +106,7 @@ try {
       'storm-connack-timeout-s': { type: 'string', default: '300' },
       'start-timeout-s': { type: 'string', default: '30' },
       json: { type: 'boolean', default: false },
+      out: { type: 'string' },
       'no-build': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -273,6 +275,10 @@ out.push('Ratios are shardmq / mosquitto (msgs/s: higher is better; latency and 
 out.push('cpu = % of one core during the measured interval (broker: all its processes incl. nats-server; gen: this load generator).');
 out.push('A generator near 100% cpu is the bottleneck: that row is a lower bound for the broker. mosquitto runs with set_tcp_nodelay true.');
 out.push(`total time ${((Date.now() - started) / 1000).toFixed(0)} s`);
+const outFile = args.out ?? join(repoRoot, 'bench-results', `bench-${new Date(started).toISOString().replace(/[:.]/g, '-')}.json`);
+mkdirSync(dirname(outFile), { recursive: true });
+writeFileSync(outFile, `${JSON.stringify(report, null, 1)}\n`);
+out.push(`raw results: ${outFile}`);
 process.stdout.write(`${out.join('\n')}\n`);
 if (args.json) process.stdout.write(`${JSON.stringify(report)}\n`);
 const anyFailed = [...report.fanin, ...report.latency, ...report.durable, ...report['idle-memory'], ...report.fanout, ...report['reconnect-storm']].some((o) => !o.ok && !o.skipped);
