@@ -15,10 +15,15 @@ export class AuthInFlightLimit {
   /** Index of the next waiter in `waiting` (a queue without O(n) shifts). */
   private head = 0;
 
-  /** `onWait`: called once per authentication that has to wait for a slot (the limit was hit). */
+  /**
+   * `onWait`: called once per authentication that has to wait for a slot (the limit was hit).
+   * `pace`: how a freed slot's hand-over to the next waiter runs (the gateway's per-turn bound on
+   * CONNECT work, connect-reads-per-turn.ts); by default at once.
+   */
   constructor(
     private readonly limit: number,
     private readonly onWait: () => void,
+    private readonly pace: (handOver: () => void) => void = (handOver) => handOver(),
   ) {}
 
   /** Authentications waiting for a slot. */
@@ -51,7 +56,7 @@ export class AuthInFlightLimit {
         this.waiting.splice(0, this.head);
         this.head = 0;
       }
-      next();
+      this.pace(next);
     } else this.active--;
   }
 }

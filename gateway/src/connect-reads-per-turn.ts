@@ -13,6 +13,13 @@
  * A held connection is not timed out by mqtt.connectTimeoutMs (its CONNECT, or the start of
  * it, has arrived; the wait is ours). Each hold is counted (`onHold`).
  *
+ * The same budget paces other CONNECT work that would otherwise chain within one turn (`run`):
+ * the authentication a freed mqtt.maxAuthInFlight slot hands to the next waiting CONNECT. In one
+ * process a cached authentication is answered on the memory bus without waiting for I/O, so each
+ * answer freed a slot whose next authentication was answered in the same microtask run: one turn
+ * authenticated, attached and acknowledged every waiting CONNECT (a 300 ms turn for 5,000 devices,
+ * profiled), whatever the bound on reads.
+ *
  * Who may call: the gateway's event loop (one instance per gateway, shared by its connections).
  */
 export interface HeldReader {
@@ -20,12 +27,16 @@ export interface HeldReader {
   readHeld(chunk: Buffer): void;
 }
 
+type Waiting = { r: HeldReader; chunk: Buffer; work: undefined } | { r: undefined; chunk: undefined; work: () => void };
+const DONE: Waiting = { r: undefined, chunk: undefined, work: () => undefined };
+
 export class ConnectReadsPerTurn {
   /** Connections handled in this turn, and when the first of them started (`now()` ms). */
   private used = 0;
   private turnStart = 0;
   private scheduled = false;
-  private queue: { r: HeldReader; chunk: Buffer }[] = [];
+  /** Held input (`r` and `chunk`) and deferred work (`work`), in arrival order. */
+  private queue: Waiting[] = [];
   private head = 0;
   /** Chunks held per connection (a paused stream emits nothing more, so one; counted to stay in order regardless). */
   private readonly held = new Map<HeldReader, number>();
@@ -62,10 +73,25 @@ export class ConnectReadsPerTurn {
       return true;
     }
     this.onHold();
-    this.queue.push({ r, chunk });
+    this.queue.push({ r, chunk, work: undefined });
     this.held.set(r, (this.held.get(r) ?? 0) + 1);
     this.schedule();
     return false;
+  }
+
+  /**
+   * Runs `work` now when this turn has room and nothing waits, else in a later turn after what
+   * waits (not counted as a hold: its CONNECT was read already).
+   */
+  run(work: () => void): void {
+    if (this.head === this.queue.length && this.room()) {
+      this.used++;
+      this.schedule();
+      work();
+      return;
+    }
+    this.queue.push({ r: undefined, chunk: undefined, work });
+    this.schedule();
   }
 
   private schedule(): void {
@@ -80,13 +106,17 @@ export class ConnectReadsPerTurn {
     this.used = 0;
     const q = this.queue;
     while (this.head < q.length && this.room()) {
-      const { r, chunk } = q[this.head]!;
-      q[this.head++] = undefined as unknown as { r: HeldReader; chunk: Buffer };
-      const n = this.held.get(r)!;
-      if (n > 1) this.held.set(r, n - 1);
-      else this.held.delete(r);
+      const { r, chunk, work } = q[this.head]!;
+      q[this.head++] = DONE;
       this.used++;
-      r.readHeld(chunk);
+      if (work !== undefined) {
+        work();
+        continue;
+      }
+      const n = this.held.get(r!)!;
+      if (n > 1) this.held.set(r!, n - 1);
+      else this.held.delete(r!);
+      r!.readHeld(chunk!);
     }
     if (this.head === q.length) {
       this.queue = [];

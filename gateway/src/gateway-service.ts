@@ -163,8 +163,13 @@ export class GatewayService implements GatewayPorts {
     if (connectRate > 0) this.connectBucket = new TokenBucket(connectRate, connectRate, Date.now());
     this.routers = new RouterChoice({ bus: deps.bus, subjects: deps.subjects, shards: config.shards, heartbeatMs: config['router.heartbeatMs'], log: deps.log });
     this.auth = deps.auth ?? createAuthClient(deps.bus, deps.subjects, config['nats.requestTimeoutMs']);
-    this.authLimit = new AuthInFlightLimit(config['mqtt.maxAuthInFlight'], () => this.count('auth_in_flight_limit'));
     this.connectReads = new ConnectReadsPerTurn(config['mqtt.connectWorkPerTurnMs'], () => this.count('connect_held_for_turn'));
+    const reads = this.connectReads;
+    this.authLimit = new AuthInFlightLimit(
+      config['mqtt.maxAuthInFlight'],
+      () => this.count('auth_in_flight_limit'),
+      (handOver) => reads.run(handOver),
+    );
     if (config['auth.http.aclUrl'] !== undefined) {
       // Per-message authorization (docs/auth.md): only on a connection's cache miss.
       this.authorizeTopics = (st, asks) => Promise.all(asks.map((a) => this.auth.authorize({ mountpoint: st.mountpoint, clientId: st.clientId, username: st.username, ...a })));

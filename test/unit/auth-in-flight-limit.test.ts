@@ -87,4 +87,40 @@ describe('AuthInFlightLimit', () => {
     await assert.rejects(a, /boom/);
     assert.equal(await b, 'b');
   });
+
+  test('a freed slot is handed to the next waiter through `pace` (the per-turn bound), not at once', async () => {
+    const paced: Array<() => void> = [];
+    const limit = new AuthInFlightLimit(
+      1,
+      () => undefined,
+      (handOver) => paced.push(handOver),
+    );
+    const first = deferred<string>();
+    const started: string[] = [];
+    const a = limit.run(
+      () => {
+        started.push('a');
+        return first.promise;
+      },
+      () => true,
+      'gone',
+    );
+    const b = limit.run(
+      () => {
+        started.push('b');
+        return Promise.resolve('b');
+      },
+      () => true,
+      'gone',
+    );
+    first.resolve('a');
+    assert.equal(await a, 'a');
+    await flush();
+    assert.deepEqual(started, ['a']);
+    assert.equal(paced.length, 1);
+    paced.shift()!();
+    assert.equal(await b, 'b');
+    assert.deepEqual(started, ['a', 'b']);
+    assert.equal(limit.queued, 0);
+  });
 });

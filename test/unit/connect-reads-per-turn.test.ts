@@ -90,4 +90,28 @@ describe('ConnectReadsPerTurn', () => {
     assert.deepEqual(log, ['a:x', 'b:1', 'b:2']);
     assert.equal(turns.holds(b), false);
   });
+
+  test('deferred work (run) shares the budget: it runs now while the turn has room, else in a later turn after what waits, in order', async () => {
+    let t = 0;
+    const turns = new ConnectReadsPerTurn(
+      10,
+      () => undefined,
+      () => t,
+    );
+    const log: string[] = [];
+    const work = (name: string) => () => {
+      log.push(name);
+      t += 4;
+    };
+    const held: HeldReader = { readHeld: (c: Buffer) => log.push(`held:${c.toString()}`) };
+    turns.run(work('w0')); // at 0 ms
+    turns.run(work('w1')); // at 4 ms
+    turns.run(work('w2')); // at 8 ms
+    turns.run(work('w3')); // at 12 ms: no room left this turn
+    assert.equal(turns.admit(held, Buffer.from('c')), false); // behind w3
+    turns.run(work('w4'));
+    assert.deepEqual(log, ['w0', 'w1', 'w2']);
+    await nextTurn(); // w3 at 12, w4 at 16 (readHeld costs nothing here): all of it fits
+    assert.deepEqual(log, ['w0', 'w1', 'w2', 'w3', 'held:c', 'w4']);
+  });
 });
