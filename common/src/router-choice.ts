@@ -106,14 +106,14 @@ export class RouterChoice {
    * stopped or died) is dropped at once, before its heartbeats would have gone silent, so the
    * caller's retry goes to the next router.
    */
-  async request(shard: number, data: BusBody, timeoutMs: number): Promise<BusMsg> {
+  request(shard: number, data: BusBody, timeoutMs: number): Promise<BusMsg> {
+    // Not an async function: this runs per QoS 1/2 message, and an await costs a generator and
+    // promises more than the one `catch` here (docs/operations.md, "QoS 1 latency").
     const subject = this.subjectFor(shard);
-    try {
-      return await this.o.bus.request(subject, data, { timeoutMs });
-    } catch (err) {
+    return this.o.bus.request(subject, data, { timeoutMs }).catch((err: unknown) => {
       if (err instanceof NoRespondersError) this.forgetSubject(subject);
       throw err;
-    }
+    });
   }
 
   /** Router ids currently in use (tests, logs). */

@@ -396,27 +396,36 @@ export class RouterService {
   private deliverAcked(routeId: string | undefined, m: Message, byShard: ReadonlyMap<number, DeliveryTarget[]>, stored: Promise<number> | undefined): Promise<number> {
     const timeoutMs = this.config['nats.requestTimeoutMs'];
     const deadline = Date.now() + Math.max(500, Math.min(this.config['cluster.deliverRetryMs'], timeoutMs - 500));
-    const waits: Promise<number>[] = stored ? [stored] : [];
-    for (const [shard, targets] of byShard) {
-      this.m.deliveries(QOS_LABEL[m.qos], targets.length);
-      // The copy's id derives from the route id when there is one: a retry of the same publish
-      // that reached another router makes the same ids, and the owner takes the copy once.
-      const id = routeId !== undefined ? `${routeId}.${shard}` : `${this.id.slice(0, 6)}${(++this.deliverSeq).toString(36)}`;
-      // Encoded at most once (over NATS), whatever the retries.
-      const data = new BusValue(sessionInCodec, { kind: SessIn.Deliver, targets, message: m, id });
-      waits.push(
-        requestUntil((t) => this.owners.request(shard, data, t), deadline, Math.max(1000, Math.floor(timeoutMs / 3))).then(
-          (answer) => decodeStatusSafe(answer),
-          () => ROUTE_FAILED,
-        ),
-      );
+    const attemptMs = Math.max(1000, Math.floor(timeoutMs / 3));
+    // The usual case, one shard and nothing stored: its answer is the outcome, without the
+    // array and Promise.all the general case allocates per message.
+    if (stored === undefined && byShard.size === 1) {
+      for (const [shard, targets] of byShard) return this.deliverToOwner(routeId, m, shard, targets, deadline, attemptMs).then((code) => this.counted(outcomeOf(code)));
     }
+    const waits: Promise<number>[] = stored ? [stored] : [];
+    for (const [shard, targets] of byShard) waits.push(this.deliverToOwner(routeId, m, shard, targets, deadline, attemptMs));
     return Promise.all(waits).then((codes) => {
-      const failed = codes.some((c) => c >= 0x80);
-      if (failed) this.m.failures.inc();
-      // A shard that queued past a session's bounds asks the publisher to slow down.
-      return failed ? ROUTE_FAILED : codes.includes(ROUTE_SLOW) ? ROUTE_SLOW : ROUTE_OK;
+      let outcome = ROUTE_OK;
+      for (const c of codes) outcome = Math.max(outcome, outcomeOf(c));
+      return this.counted(outcome);
     });
+  }
+
+  /** One shard's Deliver, retried until the deadline; its status, or ROUTE_FAILED. */
+  private deliverToOwner(routeId: string | undefined, m: Message, shard: number, targets: DeliveryTarget[], deadline: number, attemptMs: number): Promise<number> {
+    this.m.deliveries(QOS_LABEL[m.qos], targets.length);
+    // The copy's id derives from the route id when there is one: a retry of the same publish
+    // that reached another router makes the same ids, and the owner takes the copy once.
+    const id = routeId !== undefined ? `${routeId}.${shard}` : `${this.id.slice(0, 6)}${(++this.deliverSeq).toString(36)}`;
+    // Encoded at most once (over NATS), whatever the retries.
+    const data = new BusValue(sessionInCodec, { kind: SessIn.Deliver, targets, message: m, id });
+    return requestUntil((t) => this.owners.request(shard, data, t), deadline, attemptMs).then(decodeStatusSafe, routeFailed);
+  }
+
+  /** A publish's outcome, a failed one counted once. */
+  private counted(outcome: number): number {
+    if (outcome === ROUTE_FAILED) this.m.failures.inc();
+    return outcome;
   }
 
   /** Retained store change [MQTT-3.3.1-5..7]: an empty payload clears the topic. */
@@ -496,20 +505,41 @@ function statusBytes(status: number): Buffer {
 const RESYNC_ROUND_MS = 500;
 
 /**
+ * What one shard's status makes of the publish (the worst over its shards wins, in this order):
+ * any failure fails it; a shard that queued past a session's bounds asks the publisher to slow down.
+ */
+function outcomeOf(code: number): number {
+  return code >= 0x80 ? ROUTE_FAILED : code === ROUTE_SLOW ? ROUTE_SLOW : ROUTE_OK;
+}
+
+const routeFailed = (): number => ROUTE_FAILED;
+
+/**
  * A request retried with backoff while nobody answers (a shard between owners), each
  * attempt bounded by attemptMs and by what is left until the deadline. Router only.
  */
-async function requestUntil(attempt: (timeoutMs: number) => Promise<Uint8Array>, deadline: number, attemptMs: number): Promise<Uint8Array> {
+function requestUntil(attempt: (timeoutMs: number) => Promise<Uint8Array>, deadline: number, attemptMs: number): Promise<Uint8Array> {
+  // The first attempt outside an async function: almost every Deliver is answered at once, and
+  // the async loop below costs a generator and its promises per message.
+  return attempt(attemptBound(deadline, attemptMs)).catch((err: unknown) => retryUntil(attempt, deadline, attemptMs, err));
+}
+
+async function retryUntil(attempt: (timeoutMs: number) => Promise<Uint8Array>, deadline: number, attemptMs: number, firstErr: unknown): Promise<Uint8Array> {
+  let err = firstErr;
   for (let retry = 1; ; retry++) {
-    const left = deadline - Date.now();
+    const retriable = err instanceof NoRespondersError || err instanceof RequestTimeoutError;
+    const delay = retryDelayMs(BACKOFF.deliverToOwner, retry);
+    if (!retriable || Date.now() + delay >= deadline) throw err;
+    await new Promise((r) => setTimeout(r, delay));
     try {
-      // An owner killed with our request in hand never answers: bound each attempt.
-      return await attempt(Math.max(100, Math.min(left, attemptMs)));
-    } catch (err) {
-      const retriable = err instanceof NoRespondersError || err instanceof RequestTimeoutError;
-      const delay = retryDelayMs(BACKOFF.deliverToOwner, retry);
-      if (!retriable || Date.now() + delay >= deadline) throw err;
-      await new Promise((r) => setTimeout(r, delay));
+      return await attempt(attemptBound(deadline, attemptMs));
+    } catch (e) {
+      err = e;
     }
   }
+}
+
+/** An owner killed with our request in hand never answers: bound each attempt. */
+function attemptBound(deadline: number, attemptMs: number): number {
+  return Math.max(100, Math.min(deadline - Date.now(), attemptMs));
 }

@@ -91,11 +91,13 @@ export class OwnerDirect {
     return p;
   }
 
-  private async viaShard(shard: number, data: BusBody, timeoutMs: number): Promise<Uint8Array> {
-    const m = await this.bus.request(this.subjects.sessionIn(shard), data, { timeoutMs });
-    const token = ownerTokenOf(m.data);
-    if (token !== undefined) this.owners.set(shard, token);
-    return m.data;
+  private viaShard(shard: number, data: BusBody, timeoutMs: number): Promise<Uint8Array> {
+    // Not an async function: in one process every Deliver comes this way (docs/operations.md, "QoS 1 latency").
+    return this.bus.request(this.subjects.sessionIn(shard), data, { timeoutMs }).then((m) => {
+      const token = ownerTokenOf(m.data);
+      if (token !== undefined) this.owners.set(shard, token);
+      return m.data;
+    });
   }
 
   private flush(): void {
