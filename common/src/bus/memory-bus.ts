@@ -196,6 +196,8 @@ class DeliveryRing {
 interface PendingRequest {
   readonly subject: string;
   readonly timer: NodeJS.Timeout;
+  /** When it was sent (RequestLatency.start). */
+  readonly start: number;
   readonly resolve: (m: BusMsg) => void;
   readonly reject: (e: Error) => void;
 }
@@ -317,31 +319,36 @@ class MemoryBus implements Bus {
     return listened;
   }
 
+  /** Timed as the NATS bus's requests are, without a promise per request for it (RequestLatency.start). */
   request(subject: string, data: BusBody, opts: RequestOptions): Promise<BusMsg> {
-    return this.latency.timed(this.send(subject, data, opts));
-  }
-
-  private send(subject: string, data: BusBody, opts: RequestOptions): Promise<BusMsg> {
-    if (this.closed) return Promise.reject(new Error('bus closed'));
+    if (this.closed) return this.failed(new Error('bus closed'));
     let route: Route;
     try {
       route = this.route(subject, true);
     } catch (err) {
-      return Promise.reject(err);
+      return this.failed(err);
     }
     if (route.plain.length === 0 && route.groups.length === 0) {
-      return Promise.reject(new NoRespondersError(subject));
+      return this.failed(new NoRespondersError(subject));
     }
     const inbox = this.inboxPrefix + (this.nextInbox++).toString(36);
     const timeoutMs = opts.timeoutMs;
+    const start = this.latency.start();
     return new Promise<BusMsg>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(inbox);
-        reject(new RequestTimeoutError(subject, timeoutMs));
+        const err = new RequestTimeoutError(subject, timeoutMs);
+        this.latency.failed(err);
+        reject(err);
       }, timeoutMs);
-      this.pending.set(inbox, { subject, timer, resolve, reject });
+      this.pending.set(inbox, { subject, timer, start, resolve, reject });
       this.publish(subject, data, opts.headers ? { reply: inbox, headers: opts.headers } : { reply: inbox });
     });
+  }
+
+  private failed(err: unknown): Promise<never> {
+    this.latency.failed(err);
+    return Promise.reject(err);
   }
 
   flush(): Promise<void> {
@@ -377,7 +384,9 @@ class MemoryBus implements Bus {
     this.subscriptionsChanged();
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);
-      p.reject(new Error(`bus closed before a reply to ${p.subject} arrived`));
+      const err = new Error(`bus closed before a reply to ${p.subject} arrived`);
+      this.latency.failed(err);
+      p.reject(err);
     }
     this.pending.clear();
   }
@@ -389,6 +398,7 @@ class MemoryBus implements Bus {
       // First reply wins; later ones go nowhere (NATS request() unsubscribes after one).
       this.pending.delete(subject);
       clearTimeout(p.timer);
+      this.latency.answered(p.start);
       msg = new MemMsg(this, subject, data, reply, headers);
       const target = new MemSub(this, subject, undefined, p.resolve, undefined);
       this.ring.push(target, msg);

@@ -23,18 +23,33 @@ export class RequestLatency {
 
   /** `request` settles as the bus request does; timed from now. */
   timed(request: Promise<BusMsg>): Promise<BusMsg> {
-    const seconds = this.seconds;
-    if (seconds === undefined) return request;
+    if (this.seconds === undefined) return request;
     const start = performance.now();
     return request.then(
       (m) => {
-        seconds.observe((performance.now() - start) / 1000);
+        this.answered(start);
         return m;
       },
       (err: unknown) => {
-        this.failures(err instanceof RequestTimeoutError ? 'timeout' : err instanceof NoRespondersError ? 'no_responders' : 'other');
+        this.failed(err);
         throw err;
       },
     );
+  }
+
+  /**
+   * For a bus that sees its requests settle itself (the memory bus): the start time to keep
+   * with a request, then `answered` or `failed`, without a promise per request.
+   */
+  start(): number {
+    return this.seconds === undefined ? 0 : performance.now();
+  }
+
+  answered(start: number): void {
+    this.seconds?.observe((performance.now() - start) / 1000);
+  }
+
+  failed(err: unknown): void {
+    this.failures(err instanceof RequestTimeoutError ? 'timeout' : err instanceof NoRespondersError ? 'no_responders' : 'other');
   }
 }
