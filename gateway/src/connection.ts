@@ -7,6 +7,7 @@ import { createConnState, type ConnState } from './protocol/conn-state.js';
 import type { ConnTracer } from './client-trace.js';
 import { type GatewayTraffic, UNCOUNTED } from './gateway-traffic.js';
 import type { ConnectReadsPerTurn, HeldReader } from './connect-reads-per-turn.js';
+import type { TurnOutput } from './protocol/turn-output.js';
 
 /** Signature of the per-packet handler (shared by every connection of a gateway). */
 export type OnPacket = (c: Connection, p: mqtt.Packet) => void;
@@ -48,17 +49,21 @@ type OwnedSocket = Socket & { [kConnection]?: Connection };
  * the connection: the shared ones find it on the socket. What all connections of a listener share
  * is one ConnectionContext, not fields of each connection.
  */
-export class Connection implements HeldReader {
+export class Connection implements HeldReader, TurnOutput {
   readonly state: ConnState;
   private readonly guard = new FrameGuard();
   /** What mqtt-packet needs to know of this connection's CONNECT (protocol version, bridge mode). */
   private settings: ParserSettings = NO_CONNECT;
   /** Bytes of an unfinished packet (from its first byte on), until the chunk that completes it. */
   private partial: Buffer[] | undefined;
-  /** Bytes written this event-loop turn, sent as one buffer by uncorkNow (see write); created on first write. */
-  private out: Buffer[] | undefined;
-  private outBytes = 0;
-  private queued = false;
+  /**
+   * What this event-loop turn queued, sent by uncorkNow (see write): by outMode, nothing, the one
+   * packet queued (by reference), this turn's buffer (ours, outLen bytes used) or, past
+   * MAX_CONCAT_BYTES, the list of buffers.
+   */
+  private out: Buffer | Buffer[] | undefined;
+  private outLen = 0;
+  private outMode = OutMode.None;
   /** Reading stopped because the client does not read what we write (see uncorkNow). */
   private paused = false;
   /** Reading stopped until this time: a publisher slowed down (holdInput). */
@@ -220,48 +225,136 @@ export class Connection implements HeldReader {
     if (tail !== undefined && !this.refused) this.partial = [tail];
   }
   /**
-   * Queues bytes. Everything written in one event-loop turn (every socket read of one poll
+   * Queues a packet. Everything written in one event-loop turn (every socket read of one poll
    * phase, and the bus deliveries they cause) leaves in one socket write in the check phase:
-   * one syscall per busy subscriber per turn instead of one per publisher read.
+   * one syscall per busy subscriber per turn instead of one per publisher read. The first packet
+   * of a turn is kept as given (a fan-out's shared Buffer is written as is); the next ones are
+   * copied into the turn's buffer (turn-output.ts).
    */
   write(bytes: Buffer): void {
     const s = this.socket;
     if (s.destroyed || !s.writable) return;
-    if (this.tracer !== undefined) this.tracer.bytesOut(bytes);
-    this.ctx.traffic.packetOut(bytes[0]!);
-    (this.out ??= []).push(bytes);
-    this.outBytes += bytes.length;
-    if (!this.queued) {
-      this.queued = true;
+    const n = bytes.length;
+    if (this.outMode === OutMode.None) {
+      this.out = bytes;
+      this.outLen = n;
+      this.queue(OutMode.Ref);
+    } else {
+      const buf = this.room(n);
+      if (buf !== undefined) {
+        buf.set(bytes, this.outLen);
+        this.grew(n);
+      } else {
+        this.listed().push(bytes);
+        this.outLen += n;
+      }
+    }
+    this.sent(bytes, 0, n);
+  }
+
+  get queuedBytes(): number {
+    return this.outLen;
+  }
+
+  get outEnd(): number {
+    return this.outLen;
+  }
+
+  /**
+   * The turn's buffer is a region of the shared slab (turnSlab): while it is the slab's last
+   * region it grows in place (a fan-in's subscriber: no copy however many packets come); else
+   * the bytes queued so far move once to a new region at the slab's end.
+   */
+  room(n: number): Buffer | undefined {
+    const s = this.socket;
+    if (s.destroyed || !s.writable) return undefined;
+    const mode = this.outMode;
+    const len = this.outLen;
+    if (mode === OutMode.Own) {
+      const out = this.out as Buffer;
+      if (len + n <= out.length && out.buffer === turnSlab.buffer && out.byteOffset + len === turnSlab.byteOffset + turnSlabUsed) return out;
+    }
+    if (mode === OutMode.List || len + n > MAX_CONCAT_BYTES) return undefined;
+    if (turnSlabUsed + len + n > turnSlab.length) {
+      turnSlab = Buffer.allocUnsafe(Math.max(TURN_SLAB_BYTES, len + n));
+      turnSlabUsed = 0;
+    }
+    const region = turnSlab.subarray(turnSlabUsed);
+    if (mode !== OutMode.None) {
+      const queued = this.out as Buffer;
+      region.set(queued.length === len ? queued : queued.subarray(0, len));
+    }
+    turnSlabUsed += len;
+    this.out = region;
+    this.queue(OutMode.Own);
+    return region;
+  }
+
+  committed(n: number): void {
+    const at = this.outLen;
+    this.grew(n);
+    this.sent(this.out as Buffer, at, n);
+  }
+
+  /** `n` bytes were written at the end of the turn's region (the slab's end). */
+  private grew(n: number): void {
+    this.outLen += n;
+    turnSlabUsed += n;
+  }
+
+  /** Counts a packet out (and traces it). */
+  private sent(buf: Buffer, at: number, n: number): void {
+    if (this.tracer !== undefined) this.tracer.bytesOut(buf.subarray(at, at + n));
+    this.ctx.traffic.packetOut(buf[at]!);
+  }
+
+  private queue(mode: OutMode): void {
+    if (this.outMode === OutMode.None) {
       if (dirty.length === 0) setImmediate(flushAll);
       dirty.push(this);
     }
+    this.outMode = mode;
+  }
+
+  /** The turn's output past MAX_CONCAT_BYTES: a list of buffers from here on (large payloads are not worth a copy). */
+  private listed(): Buffer[] {
+    if (this.outMode === OutMode.List) return this.out as Buffer[];
+    const first = this.out as Buffer;
+    const list = [this.outMode === OutMode.Own && first.length !== this.outLen ? first.subarray(0, this.outLen) : first];
+    this.out = list;
+    this.outMode = OutMode.List;
+    return list;
   }
 
   /** True when the socket is far behind: QoS 0 deliveries are dropped rather than buffered without bound. */
   overloaded(): boolean {
-    return this.socket.writableLength + this.outBytes > 4 * this.ctx.highWaterBytes;
+    return this.socket.writableLength + this.outLen > 4 * this.ctx.highWaterBytes;
   }
 
   /** Sends what write() queued now (before end(), and once per turn from flushAll). */
   uncorkNow(): void {
+    const mode = this.outMode;
     const out = this.out;
-    if (out === undefined) return;
-    const n = out.length;
-    const bytes = this.outBytes;
+    const bytes = this.outLen;
     this.out = undefined;
-    this.outBytes = 0;
-    if (n === 0) return;
+    this.outLen = 0;
+    this.outMode = OutMode.None;
+    if (mode === OutMode.None || out === undefined) return;
     const s = this.socket;
     if (s.destroyed || !s.writable) return;
     this.ctx.traffic.bytesOut += bytes;
-    if (n === 1) s.write(out[0]!);
-    else if (bytes <= MAX_CONCAT_BYTES) s.write(Buffer.concat(out, bytes));
-    else {
-      // Large payloads: not worth a copy; cork so they still leave in one writev.
+    if (mode === OutMode.List) {
+      // Large payloads: cork so they still leave in one writev.
+      const list = out as Buffer[];
       s.cork();
-      for (let i = 0; i < n; i++) s.write(out[i]!);
+      for (let i = 0; i < list.length; i++) s.write(list[i]!);
       s.uncork();
+    } else if (mode === OutMode.Ref) s.write(out as Buffer);
+    else {
+      const region = (out as Buffer).subarray(0, bytes);
+      // A socket with a backlog keeps what it is given until it drains: a copy, so that a slow
+      // client does not keep a whole slab alive for its few bytes.
+      s.write(s.writableLength === 0 ? region : Buffer.from(region));
     }
     // Backpressure: stop reading from a client we cannot write to fast enough.
     if (!this.paused && s.writableLength > this.ctx.highWaterBytes) {
@@ -299,7 +392,6 @@ export class Connection implements HeldReader {
 
   /** Called by flushAll only. */
   flushQueued(): void {
-    this.queued = false;
     this.uncorkNow();
   }
 }
@@ -400,6 +492,25 @@ export function fieldsFillPacket(p: mqtt.Packet, read: number): boolean {
 
 /** Above this, a turn's output is handed to the socket buffer by buffer instead of copied into one. */
 const MAX_CONCAT_BYTES = 256 * 1024;
+/**
+ * Turn buffers (Connection.room) are regions of one shared slab, carved one after the other; a
+ * slab is never written again where it was carved (regions handed to sockets and the shared
+ * PUBLISH bytes of a fan-out view it), and is dropped for a new one when full.
+ */
+const TURN_SLAB_BYTES = 64 * 1024;
+let turnSlab = Buffer.allocUnsafe(TURN_SLAB_BYTES);
+let turnSlabUsed = 0;
+
+/** What a connection's `out` holds (see Connection.out). */
+const enum OutMode {
+  None,
+  /** The one packet queued, as given (not ours to write into). */
+  Ref,
+  /** This turn's region of the turn slab (from its start to the slab's end), ours. */
+  Own,
+  /** A list of buffers (past MAX_CONCAT_BYTES). */
+  List,
+}
 
 /** Connections with queued bytes, flushed together once per event-loop turn. */
 let dirty: Connection[] = [];

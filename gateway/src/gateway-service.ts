@@ -128,7 +128,7 @@ export class GatewayService implements GatewayPorts {
   private readonly connectReads: ConnectReadsPerTurn;
   /** QoS 1/2 route requests of a connection, retried in publish order (ordered-route-retry.ts). */
   private readonly routeRetry = new OrderedRouteRetry<number>(RETRY.publishToRouter);
-  /** The last QoS 0 PUBLISH encoded, written as is to every connection that gets the same bytes. */
+  /** Writes QoS 0 PUBLISHes without anything per connection, each message encoded once (shared-publish-bytes.ts). */
   private readonly sharedPublish = new SharedPublishBytes();
   /** Set while a stopping gateway waits for its shutdown broadcast to be written. */
   private broadcastWait?: BroadcastWait;
@@ -741,13 +741,16 @@ export class GatewayService implements GatewayPorts {
           this.count('qos0_dropped_slow_consumer');
           return;
         }
-        const shared = this.sharedPublish.get(st, it);
-        const bytes = shared === undefined ? encodePublishWithin(st, it, Date.now()) : fitsClient(st, shared) ? shared : undefined;
         // Written or discarded, the shutdown broadcast is done with this connection.
         this.broadcastWait?.written(c.state.id, it.epoch, it.message.topic, it.message.origin);
-        if (bytes !== undefined) {
-          c.write(bytes);
-          return;
+        const shared = this.sharedPublish.write(st, it, c);
+        if (shared === true) return;
+        if (shared === undefined) {
+          const bytes = encodePublishWithin(st, it, Date.now());
+          if (bytes !== undefined) {
+            c.write(bytes);
+            return;
+          }
         }
         // [MQTT-3.1.2-25] (5.0) discarded, and completed as if sent: the owner frees its packet id.
         this.count('publish_too_large_dropped');

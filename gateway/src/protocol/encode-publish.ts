@@ -66,17 +66,32 @@ export function encodePublish(c: ConnState, it: PublishItem, now: number, newAli
  */
 export function encodePlainPublish(topic: string, payload: Buffer, qos: number, packetId: number, dup: boolean, retain: boolean, v5: boolean): Buffer {
   const topicBytes = Buffer.byteLength(topic);
+  const buf = Buffer.allocUnsafe(plainPublishBytes(topicBytes, payload.length, qos, v5));
+  writePlainPublish(buf, 0, topic, topicBytes, payload, qos, packetId, dup, retain, v5);
+  return buf;
+}
+
+/** Size of a PUBLISH without properties whose topic takes `topicBytes` bytes in UTF-8. */
+export function plainPublishBytes(topicBytes: number, payloadBytes: number, qos: number, v5: boolean): number {
+  return packetBytes(2 + topicBytes + (qos > 0 ? 2 : 0) + (v5 ? 1 : 0) + payloadBytes);
+}
+
+/**
+ * Writes what encodePlainPublish returns into `buf` at `at` (room for plainPublishBytes checked by
+ * the caller), so a connection's packets of one turn are encoded straight into its output buffer
+ * (connection.ts). `topicBytes` is Buffer.byteLength(topic). Returns where the packet ends.
+ */
+export function writePlainPublish(buf: Buffer, at: number, topic: string, topicBytes: number, payload: Buffer, qos: number, packetId: number, dup: boolean, retain: boolean, v5: boolean): number {
   const remaining = 2 + topicBytes + (qos > 0 ? 2 : 0) + (v5 ? 1 : 0) + payload.length;
-  const buf = Buffer.allocUnsafe(packetBytes(remaining));
-  let pos = writeFixedHeader(buf, 0x30 | (dup ? 8 : 0) | (qos << 1) | (retain ? 1 : 0), remaining);
-  buf.writeUInt16BE(topicBytes, pos);
-  pos += 2;
-  pos += buf.write(topic, pos, 'utf8');
+  let pos = writeFixedHeader(buf, 0x30 | (dup ? 8 : 0) | (qos << 1) | (retain ? 1 : 0), remaining, at);
+  buf[pos++] = topicBytes >> 8;
+  buf[pos++] = topicBytes & 0xff;
+  pos += buf.write(topic, pos);
   if (qos > 0) {
-    buf.writeUInt16BE(packetId, pos);
-    pos += 2;
+    buf[pos++] = packetId >> 8;
+    buf[pos++] = packetId & 0xff;
   }
   if (v5) buf[pos++] = 0;
-  payload.copy(buf, pos);
-  return buf;
+  buf.set(payload, pos);
+  return pos + payload.length;
 }

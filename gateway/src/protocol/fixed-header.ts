@@ -8,10 +8,10 @@ export function packetBytes(remaining: number): number {
   return 1 + (remaining < 128 ? 1 : remaining < 16384 ? 2 : remaining < 2097152 ? 3 : 4) + remaining;
 }
 
-/** Writes the fixed header at the start of `buf`; returns where the variable header starts. */
-export function writeFixedHeader(buf: Buffer, first: number, remaining: number): number {
-  buf[0] = first;
-  let pos = 1;
+/** Writes the fixed header at `at` (default: the start of `buf`); returns where the variable header starts. */
+export function writeFixedHeader(buf: Buffer, first: number, remaining: number, at = 0): number {
+  buf[at] = first;
+  let pos = at + 1;
   let x = remaining;
   do {
     let b = x % 128;
