@@ -429,7 +429,7 @@ export class GatewayService implements GatewayPorts {
     if (conn.tracer !== undefined) conn.tracer.packetIn(p);
     // A draining connection only finishes what it started: a publish or (un)subscribe
     // read now is left unanswered, and the client sends it again to the next gateway.
-    if (this.draining.has(conn) && (p.cmd === 'publish' || p.cmd === 'subscribe' || p.cmd === 'unsubscribe')) return;
+    if (this.stopping && this.draining.has(conn) && (p.cmd === 'publish' || p.cmd === 'subscribe' || p.cmd === 'unsubscribe')) return;
     if (p.cmd === 'publish' && this.publishRate > 0) this.throttlePublisher(conn, now);
     handlePacket(conn.state, p, this);
   };

@@ -30,6 +30,21 @@ export function flushAcks(c: ConnState, ports: GatewayPorts): void {
   }
 }
 
+/**
+ * The last topic name found valid and the level limit it was checked with: a publisher sends one
+ * topic again and again (a read holds runs of them), and a string equal to it is valid too.
+ */
+let lastValidTopic = '';
+let lastValidLevels = -1;
+
+function validTopicName(topic: string, maxLevels: number): boolean {
+  if (topic === lastValidTopic && maxLevels === lastValidLevels) return true;
+  if (validateTopicName(topic, maxLevels) !== undefined) return false;
+  lastValidTopic = topic;
+  lastValidLevels = maxLevels;
+  return true;
+}
+
 function inboundUnacked(c: ConnState): number {
   return c.inFlightIn;
 }
@@ -89,7 +104,7 @@ export function onPublish(c: ConnState, p: IPublishPacket, ports: GatewayPorts, 
     } else c.aliasesIn.set(alias, topic);
   }
   // [MQTT-3.3.2-2] no wildcards in a topic name; [MQTT-4.7.3-1] not empty; UTF-8 rules [MQTT-1.5.4].
-  if (validateTopicName(topic, lim.maxTopicLevels) !== undefined) {
+  if (!validTopicName(topic, lim.maxTopicLevels)) {
     ports.count('topic_name_invalid');
     ports.close(c, RC.TOPIC_NAME_INVALID, LostReason.ProtocolError);
     return;

@@ -21,6 +21,8 @@ import type { TurnOutput } from './turn-output.js';
  */
 export class SharedPublishBytes {
   private topic = '';
+  /** Buffer.byteLength(topic). */
+  private topicBytes = 0;
   private payload: Buffer | undefined;
   /** dup | retain << 1 | v5 << 2 of the bytes held, -1 when none. */
   private flags = -1;
@@ -54,11 +56,13 @@ export class SharedPublishBytes {
       }
       return true;
     }
-    const topicBytes = Buffer.byteLength(m.topic);
+    // A fan-in's messages come in runs from one publisher: its topic's length is known then.
+    const topicBytes = m.topic === this.topic ? this.topicBytes : Buffer.byteLength(m.topic);
     const n = plainPublishBytes(topicBytes, m.payload.length, 0, v5);
     if (max !== 0 && n > max) return false;
     const buf = out.queuedBytes === 0 ? undefined : out.room(n);
     this.topic = m.topic;
+    this.topicBytes = topicBytes;
     this.payload = m.payload;
     this.flags = flags;
     this.heldLen = n;
