@@ -8,6 +8,7 @@ import type { ConnTracer } from './client-trace.js';
 import { type GatewayTraffic, UNCOUNTED } from './gateway-traffic.js';
 import type { ConnectReadsPerTurn, HeldReader } from './connect-reads-per-turn.js';
 import type { TurnOutput } from './protocol/turn-output.js';
+import { byteView } from './protocol/byte-view.js';
 
 /** Signature of the per-packet handler (shared by every connection of a gateway). */
 export type OnPacket = (c: Connection, p: mqtt.Packet) => void;
@@ -57,13 +58,13 @@ export class Connection implements HeldReader, TurnOutput {
   /** Bytes of an unfinished packet (from its first byte on), until the chunk that completes it. */
   private partial: Buffer[] | undefined;
   /**
-   * What this event-loop turn queued, sent by uncorkNow (see write): by outMode, nothing, the one
-   * packet queued (by reference), this turn's buffer (ours, outLen bytes used) or, past
-   * MAX_CONCAT_BYTES, the list of buffers.
+   * What this event-loop turn queued, sent by uncorkNow (see write): nothing, the one packet
+   * queued (as given), the turn slab this turn's region is in, or (past MAX_CONCAT_BYTES) a list.
    */
   private out: Buffer | Buffer[] | undefined;
   private outLen = 0;
-  private outMode = OutMode.None;
+  /** Where this turn's region starts in the slab `out` (0 or more), or NOTHING, AS_GIVEN, LISTED. */
+  private outAt = NOTHING;
   /** Reading stopped because the client does not read what we write (see uncorkNow). */
   private paused = false;
   /** Reading stopped until this time: a publisher slowed down (holdInput). */
@@ -235,14 +236,14 @@ export class Connection implements HeldReader, TurnOutput {
     const s = this.socket;
     if (s.destroyed || !s.writable) return;
     const n = bytes.length;
-    if (this.outMode === OutMode.None) {
+    if (this.outAt === NOTHING) {
       this.out = bytes;
       this.outLen = n;
-      this.queue(OutMode.Ref);
+      this.queue(AS_GIVEN);
     } else {
       const buf = this.room(n);
       if (buf !== undefined) {
-        buf.set(bytes, this.outLen);
+        buf.set(bytes, this.outEnd);
         this.grew(n);
       } else {
         this.listed().push(bytes);
@@ -257,41 +258,38 @@ export class Connection implements HeldReader, TurnOutput {
   }
 
   get outEnd(): number {
-    return this.outLen;
+    return this.outAt + this.outLen;
   }
 
   /**
    * The turn's buffer is a region of the shared slab (turnSlab): while it is the slab's last
    * region it grows in place (a fan-in's subscriber: no copy however many packets come); else
-   * the bytes queued so far move once to a new region at the slab's end.
+   * the bytes queued so far move once to a new region at the slab's end. Returns the slab.
    */
   room(n: number): Buffer | undefined {
     const s = this.socket;
     if (s.destroyed || !s.writable) return undefined;
-    const mode = this.outMode;
+    const at = this.outAt;
     const len = this.outLen;
-    if (mode === OutMode.Own) {
-      const out = this.out as Buffer;
-      if (len + n <= out.length && out.buffer === turnSlab.buffer && out.byteOffset + len === turnSlab.byteOffset + turnSlabUsed) return out;
-    }
-    if (mode === OutMode.List || len + n > MAX_CONCAT_BYTES) return undefined;
+    if (at >= 0 && this.out === turnSlab && at + len === turnSlabUsed && turnSlabUsed + n <= turnSlab.length) return turnSlab;
+    if (at === LISTED || len + n > MAX_CONCAT_BYTES) return undefined;
     if (turnSlabUsed + len + n > turnSlab.length) {
-      turnSlab = Buffer.allocUnsafe(Math.max(TURN_SLAB_BYTES, len + n));
+      // Room to double in the new slab: a region that had to move grows in place from then on.
+      turnSlab = Buffer.allocUnsafe(Math.max(TURN_SLAB_BYTES, 2 * (len + n)));
       turnSlabUsed = 0;
     }
-    const region = turnSlab.subarray(turnSlabUsed);
-    if (mode !== OutMode.None) {
+    if (at !== NOTHING) {
       const queued = this.out as Buffer;
-      region.set(queued.length === len ? queued : queued.subarray(0, len));
+      turnSlab.set(at === AS_GIVEN ? queued : byteView(queued, at, len), turnSlabUsed);
     }
+    this.out = turnSlab;
+    this.queue(turnSlabUsed);
     turnSlabUsed += len;
-    this.out = region;
-    this.queue(OutMode.Own);
-    return region;
+    return turnSlab;
   }
 
   committed(n: number): void {
-    const at = this.outLen;
+    const at = this.outEnd;
     this.grew(n);
     this.sent(this.out as Buffer, at, n);
   }
@@ -308,22 +306,22 @@ export class Connection implements HeldReader, TurnOutput {
     this.ctx.traffic.packetOut(buf[at]!);
   }
 
-  private queue(mode: OutMode): void {
-    if (this.outMode === OutMode.None) {
+  private queue(at: number): void {
+    if (this.outAt === NOTHING) {
       if (dirty.length === 0) setImmediate(flushAll);
       dirty.push(this);
     }
-    this.outMode = mode;
+    this.outAt = at;
   }
 
   /** The turn's output past MAX_CONCAT_BYTES: a list of buffers from here on (large payloads are not worth a copy). */
   private listed(): Buffer[] {
-    if (this.outMode === OutMode.List) return this.out as Buffer[];
+    const at = this.outAt;
+    if (at === LISTED) return this.out as Buffer[];
     const first = this.out as Buffer;
-    const list = [this.outMode === OutMode.Own && first.length !== this.outLen ? first.subarray(0, this.outLen) : first];
-    this.out = list;
-    this.outMode = OutMode.List;
-    return list;
+    this.out = [at === AS_GIVEN ? first : byteView(first, at, this.outLen)];
+    this.outAt = LISTED;
+    return this.out;
   }
 
   /** True when the socket is far behind: QoS 0 deliveries are dropped rather than buffered without bound. */
@@ -333,25 +331,25 @@ export class Connection implements HeldReader, TurnOutput {
 
   /** Sends what write() queued now (before end(), and once per turn from flushAll). */
   uncorkNow(): void {
-    const mode = this.outMode;
+    const at = this.outAt;
     const out = this.out;
     const bytes = this.outLen;
     this.out = undefined;
     this.outLen = 0;
-    this.outMode = OutMode.None;
-    if (mode === OutMode.None || out === undefined) return;
+    this.outAt = NOTHING;
+    if (at === NOTHING || out === undefined) return;
     const s = this.socket;
     if (s.destroyed || !s.writable) return;
     this.ctx.traffic.bytesOut += bytes;
-    if (mode === OutMode.List) {
+    if (at === LISTED) {
       // Large payloads: cork so they still leave in one writev.
       const list = out as Buffer[];
       s.cork();
       for (let i = 0; i < list.length; i++) s.write(list[i]!);
       s.uncork();
-    } else if (mode === OutMode.Ref) s.write(out as Buffer);
+    } else if (at === AS_GIVEN) s.write(out as Buffer);
     else {
-      const region = (out as Buffer).subarray(0, bytes);
+      const region = byteView(out as Buffer, at, bytes);
       // A socket with a backlog keeps what it is given until it drains: a copy, so that a slow
       // client does not keep a whole slab alive for its few bytes.
       s.write(s.writableLength === 0 ? region : Buffer.from(region));
@@ -501,16 +499,12 @@ const TURN_SLAB_BYTES = 64 * 1024;
 let turnSlab = Buffer.allocUnsafe(TURN_SLAB_BYTES);
 let turnSlabUsed = 0;
 
-/** What a connection's `out` holds (see Connection.out). */
-const enum OutMode {
-  None,
-  /** The one packet queued, as given (not ours to write into). */
-  Ref,
-  /** This turn's region of the turn slab (from its start to the slab's end), ours. */
-  Own,
-  /** A list of buffers (past MAX_CONCAT_BYTES). */
-  List,
-}
+/** Connection.outAt when nothing is queued this turn. */
+const NOTHING = -1;
+/** Connection.outAt when `out` is the one packet queued, as given (not ours to write into). */
+const AS_GIVEN = -2;
+/** Connection.outAt when `out` is a list of buffers (past MAX_CONCAT_BYTES). */
+const LISTED = -3;
 
 /** Connections with queued bytes, flushed together once per event-loop turn. */
 let dirty: Connection[] = [];

@@ -2,6 +2,7 @@ import type { PublishItem } from '../../../common/src/index.js';
 import type { ConnState } from './conn-state.js';
 import { plainPublishBytes, writePlainPublish } from './encode-publish.js';
 import type { TurnOutput } from './turn-output.js';
+import { byteView } from './byte-view.js';
 
 /**
  * Writes QoS 0 deliveries with nothing per connection in the packet (no packet id, no
@@ -86,7 +87,7 @@ export class SharedPublishBytes {
   private whole(): Buffer {
     const b = this.held!;
     if (this.heldAt === 0 && this.heldLen === b.length) return b;
-    const view = b.subarray(this.heldAt, this.heldAt + this.heldLen);
+    const view = byteView(b, this.heldAt, this.heldLen);
     this.held = view;
     this.heldAt = 0;
     return view;
