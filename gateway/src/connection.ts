@@ -59,11 +59,11 @@ export class Connection implements HeldReader, TurnOutput {
   private partial: Buffer[] | undefined;
   /**
    * What this event-loop turn queued, sent by uncorkNow (see write): nothing, the one packet
-   * queued (as given), the turn slab this turn's region is in, or (past MAX_CONCAT_BYTES) a list.
+   * queued (as given), this turn's region of the turn slab (ours: outLen bytes used of it) or,
+   * past MAX_CONCAT_BYTES, a list of buffers; outAt says which.
    */
   private out: Buffer | Buffer[] | undefined;
   private outLen = 0;
-  /** Where this turn's region starts in the slab `out` (0 or more), or NOTHING, AS_GIVEN, LISTED. */
   private outAt = NOTHING;
   /** Reading stopped because the client does not read what we write (see uncorkNow). */
   private paused = false;
@@ -243,8 +243,8 @@ export class Connection implements HeldReader, TurnOutput {
     } else {
       const buf = this.room(n);
       if (buf !== undefined) {
-        buf.set(bytes, this.outEnd);
-        this.grew(n);
+        buf.set(bytes, this.outLen);
+        this.outLen += n;
       } else {
         this.listed().push(bytes);
         this.outLen += n;
@@ -258,46 +258,54 @@ export class Connection implements HeldReader, TurnOutput {
   }
 
   get outEnd(): number {
-    return this.outAt + this.outLen;
+    return this.outLen;
   }
 
   /**
-   * The turn's buffer is a region of the shared slab (turnSlab): while it is the slab's last
-   * region it grows in place (a fan-in's subscriber: no copy however many packets come); else
-   * the bytes queued so far move once to a new region at the slab's end. Returns the slab.
+   * The turn's buffer is a region reserved in the shared slab (turnSlab), twice the size it
+   * needs: a few more packets fit without a copy, and while it is the slab's last region it
+   * grows in place (a fan-in's subscriber: no copy however many packets come); else the bytes
+   * queued so far move once to a new region, twice the size again.
    */
   room(n: number): Buffer | undefined {
     const s = this.socket;
     if (s.destroyed || !s.writable) return undefined;
     const at = this.outAt;
     const len = this.outLen;
-    if (at >= 0 && this.out === turnSlab && at + len === turnSlabUsed && turnSlabUsed + n <= turnSlab.length) return turnSlab;
-    if (at === LISTED || len + n > MAX_CONCAT_BYTES) return undefined;
-    if (turnSlabUsed + len + n > turnSlab.length) {
-      // Room to double in the new slab: a region that had to move grows in place from then on.
-      turnSlab = Buffer.allocUnsafe(Math.max(TURN_SLAB_BYTES, 2 * (len + n)));
+    const need = len + n;
+    if (at === OWN) {
+      const region = this.out as Buffer;
+      if (need <= region.length) return region;
+      if (need <= MAX_CONCAT_BYTES && region.buffer === turnSlab.buffer && region.byteOffset + region.length === turnSlab.byteOffset + turnSlabUsed) {
+        const more = Math.min(2 * need, turnSlab.length - turnSlabUsed + region.length) - region.length;
+        if (region.length + more >= need) {
+          turnSlabUsed += more;
+          this.out = byteView(turnSlab, region.byteOffset - turnSlab.byteOffset, region.length + more);
+          return this.out;
+        }
+      }
+    }
+    if (at === LISTED || need > MAX_CONCAT_BYTES) return undefined;
+    const size = Math.min(MAX_CONCAT_BYTES, Math.max(2 * need, MIN_REGION_BYTES));
+    if (turnSlabUsed + size > turnSlab.length) {
+      turnSlab = Buffer.allocUnsafe(Math.max(TURN_SLAB_BYTES, 2 * size));
       turnSlabUsed = 0;
     }
+    const region = byteView(turnSlab, turnSlabUsed, size);
+    turnSlabUsed += size;
     if (at !== NOTHING) {
       const queued = this.out as Buffer;
-      turnSlab.set(at === AS_GIVEN ? queued : byteView(queued, at, len), turnSlabUsed);
+      region.set(queued.length === len ? queued : byteView(queued, 0, len));
     }
-    this.out = turnSlab;
-    this.queue(turnSlabUsed);
-    turnSlabUsed += len;
-    return turnSlab;
+    this.out = region;
+    this.queue(OWN);
+    return region;
   }
 
   committed(n: number): void {
-    const at = this.outEnd;
-    this.grew(n);
+    const at = this.outLen;
+    this.outLen = at + n;
     this.sent(this.out as Buffer, at, n);
-  }
-
-  /** `n` bytes were written at the end of the turn's region (the slab's end). */
-  private grew(n: number): void {
-    this.outLen += n;
-    turnSlabUsed += n;
   }
 
   /** Counts a packet out (and traces it). */
@@ -319,7 +327,7 @@ export class Connection implements HeldReader, TurnOutput {
     const at = this.outAt;
     if (at === LISTED) return this.out as Buffer[];
     const first = this.out as Buffer;
-    this.out = [at === AS_GIVEN ? first : byteView(first, at, this.outLen)];
+    this.out = [at === AS_GIVEN ? first : byteView(first, 0, this.outLen)];
     this.outAt = LISTED;
     return this.out;
   }
@@ -338,6 +346,11 @@ export class Connection implements HeldReader, TurnOutput {
     this.outLen = 0;
     this.outAt = NOTHING;
     if (at === NOTHING || out === undefined) return;
+    if (at === OWN) {
+      const region = out as Buffer;
+      // The slab's last region gives back what it did not use (never handed to anyone).
+      if (region.buffer === turnSlab.buffer && region.byteOffset + region.length === turnSlab.byteOffset + turnSlabUsed) turnSlabUsed -= region.length - bytes;
+    }
     const s = this.socket;
     if (s.destroyed || !s.writable) return;
     this.ctx.traffic.bytesOut += bytes;
@@ -349,7 +362,7 @@ export class Connection implements HeldReader, TurnOutput {
       s.uncork();
     } else if (at === AS_GIVEN) s.write(out as Buffer);
     else {
-      const region = byteView(out as Buffer, at, bytes);
+      const region = byteView(out as Buffer, 0, bytes);
       // A socket with a backlog keeps what it is given until it drains: a copy, so that a slow
       // client does not keep a whole slab alive for its few bytes.
       s.write(s.writableLength === 0 ? region : Buffer.from(region));
@@ -491,20 +504,25 @@ export function fieldsFillPacket(p: mqtt.Packet, read: number): boolean {
 /** Above this, a turn's output is handed to the socket buffer by buffer instead of copied into one. */
 const MAX_CONCAT_BYTES = 256 * 1024;
 /**
- * Turn buffers (Connection.room) are regions of one shared slab, carved one after the other; a
- * slab is never written again where it was carved (regions handed to sockets and the shared
- * PUBLISH bytes of a fan-out view it), and is dropped for a new one when full.
+ * Turn buffers (Connection.room) are regions of one shared slab, reserved one after the other;
+ * bytes queued in a region are never written again (regions handed to sockets and the shared
+ * PUBLISH bytes of a fan-out view them; what the slab's last region did not use is given back
+ * at its write), and a full slab is dropped for a new one.
  */
 const TURN_SLAB_BYTES = 64 * 1024;
+/** The smallest region: a few small packets. */
+const MIN_REGION_BYTES = 256;
 let turnSlab = Buffer.allocUnsafe(TURN_SLAB_BYTES);
 let turnSlabUsed = 0;
 
 /** Connection.outAt when nothing is queued this turn. */
-const NOTHING = -1;
+const NOTHING = 0;
 /** Connection.outAt when `out` is the one packet queued, as given (not ours to write into). */
-const AS_GIVEN = -2;
+const AS_GIVEN = 1;
+/** Connection.outAt when `out` is this turn's region of the turn slab, ours. */
+const OWN = 2;
 /** Connection.outAt when `out` is a list of buffers (past MAX_CONCAT_BYTES). */
-const LISTED = -3;
+const LISTED = 3;
 
 /** Connections with queued bytes, flushed together once per event-loop turn. */
 let dirty: Connection[] = [];
