@@ -58,9 +58,9 @@ export class Connection implements HeldReader, TurnOutput {
   /** Bytes of an unfinished packet (from its first byte on), until the chunk that completes it. */
   private partial: Buffer[] | undefined;
   /**
-   * What this event-loop turn queued, sent by uncorkNow (see write): nothing, the one packet
-   * queued (as given), this turn's region of the turn slab (ours: outLen bytes used of it) or,
-   * past MAX_CONCAT_BYTES, a list of buffers; outAt says which.
+   * What this event-loop turn queued, sent by uncorkNow (see write); outAt says which: nothing,
+   * the one packet queued (as given), the packets gathered (a list), or this turn's region of the
+   * turn slab (ours, outLen bytes used of it).
    */
   private out: Buffer | Buffer[] | undefined;
   private outLen = 0;
@@ -229,27 +229,32 @@ export class Connection implements HeldReader, TurnOutput {
    * Queues a packet. Everything written in one event-loop turn (every socket read of one poll
    * phase, and the bus deliveries they cause) leaves in one socket write in the check phase:
    * one syscall per busy subscriber per turn instead of one per publisher read. The first packet
-   * of a turn is kept as given (a fan-out's shared Buffer is written as is); the next ones are
-   * copied into the turn's buffer (turn-output.ts).
+   * of a turn is kept as given (a fan-out's shared Buffer is written as is), the next few are
+   * gathered and copied together at the write, and from GATHER_MAX packets on (a fan-in's
+   * subscriber) they go into a region of the turn slab, where they are also encoded (room).
    */
   write(bytes: Buffer): void {
     const s = this.socket;
     if (s.destroyed || !s.writable) return;
     const n = bytes.length;
-    if (this.outAt === NOTHING) {
+    const at = this.outAt;
+    if (at === NOTHING) {
       this.out = bytes;
-      this.outLen = n;
       this.queue(AS_GIVEN);
     } else {
-      const buf = this.room(n);
-      if (buf !== undefined) {
-        buf.set(bytes, this.outLen);
-        this.outLen += n;
-      } else {
-        this.listed().push(bytes);
-        this.outLen += n;
+      const buf = at === AS_GIVEN ? undefined : this.room(n);
+      if (buf !== undefined) buf.set(bytes, this.outLen);
+      else if (at === AS_GIVEN) {
+        this.out = [this.out as Buffer, bytes];
+        this.outAt = GATHERED;
+      } else if (at === GATHERED) (this.out as Buffer[]).push(bytes);
+      else {
+        // Past MAX_CONCAT_BYTES: the region and what follows go as a list (one corked write).
+        this.out = [byteView(this.out as Buffer, 0, this.outLen), bytes];
+        this.outAt = GATHERED;
       }
     }
+    this.outLen += n;
     this.sent(bytes, 0, n);
   }
 
@@ -262,43 +267,48 @@ export class Connection implements HeldReader, TurnOutput {
   }
 
   /**
-   * The turn's buffer is a region reserved in the shared slab (turnSlab), twice the size it
-   * needs: a few more packets fit without a copy, and while it is the slab's last region it
-   * grows in place (a fan-in's subscriber: no copy however many packets come); else the bytes
-   * queued so far move once to a new region, twice the size again.
+   * This turn's region, once the connection has GATHER_MAX packets queued: reserved in the
+   * shared slab (turnSlab) at twice what it needs; while it is the slab's last region it grows in
+   * place (a fan-in's subscriber: no copy however many packets come), else the bytes queued so
+   * far move once to a new region, twice the size again. Undefined before (the caller then writes
+   * a Buffer of its own) and past MAX_CONCAT_BYTES.
    */
   room(n: number): Buffer | undefined {
+    const at = this.outAt;
+    if (at !== OWN && (at !== GATHERED || (this.out as Buffer[]).length < GATHER_MAX)) return undefined;
     const s = this.socket;
     if (s.destroyed || !s.writable) return undefined;
-    const at = this.outAt;
     const len = this.outLen;
     const need = len + n;
+    if (need > MAX_CONCAT_BYTES) return undefined;
     if (at === OWN) {
       const region = this.out as Buffer;
       if (need <= region.length) return region;
-      if (need <= MAX_CONCAT_BYTES && region.buffer === turnSlab.buffer && region.byteOffset + region.length === turnSlab.byteOffset + turnSlabUsed) {
-        const more = Math.min(2 * need, turnSlab.length - turnSlabUsed + region.length) - region.length;
-        if (region.length + more >= need) {
-          turnSlabUsed += more;
-          this.out = byteView(turnSlab, region.byteOffset - turnSlab.byteOffset, region.length + more);
-          return this.out;
-        }
+      const start = region.byteOffset - turnSlab.byteOffset;
+      if (region.buffer === turnSlab.buffer && start + region.length === turnSlabUsed && start + 2 * need <= turnSlab.length) {
+        turnSlabUsed = start + 2 * need;
+        this.out = byteView(turnSlab, start, 2 * need);
+        return this.out;
       }
     }
-    if (at === LISTED || need > MAX_CONCAT_BYTES) return undefined;
-    const size = Math.min(MAX_CONCAT_BYTES, Math.max(2 * need, MIN_REGION_BYTES));
+    const size = Math.max(2 * need, MIN_REGION_BYTES);
     if (turnSlabUsed + size > turnSlab.length) {
       turnSlab = Buffer.allocUnsafe(Math.max(TURN_SLAB_BYTES, 2 * size));
       turnSlabUsed = 0;
     }
     const region = byteView(turnSlab, turnSlabUsed, size);
     turnSlabUsed += size;
-    if (at !== NOTHING) {
-      const queued = this.out as Buffer;
-      region.set(queued.length === len ? queued : byteView(queued, 0, len));
+    if (at === OWN) region.set(byteView(this.out as Buffer, 0, len));
+    else {
+      const list = this.out as Buffer[];
+      let pos = 0;
+      for (let i = 0; i < list.length; i++) {
+        region.set(list[i]!, pos);
+        pos += list[i]!.length;
+      }
     }
     this.out = region;
-    this.queue(OWN);
+    this.outAt = OWN;
     return region;
   }
 
@@ -322,16 +332,6 @@ export class Connection implements HeldReader, TurnOutput {
     this.outAt = at;
   }
 
-  /** The turn's output past MAX_CONCAT_BYTES: a list of buffers from here on (large payloads are not worth a copy). */
-  private listed(): Buffer[] {
-    const at = this.outAt;
-    if (at === LISTED) return this.out as Buffer[];
-    const first = this.out as Buffer;
-    this.out = [at === AS_GIVEN ? first : byteView(first, 0, this.outLen)];
-    this.outAt = LISTED;
-    return this.out;
-  }
-
   /** True when the socket is far behind: QoS 0 deliveries are dropped rather than buffered without bound. */
   overloaded(): boolean {
     return this.socket.writableLength + this.outLen > 4 * this.ctx.highWaterBytes;
@@ -349,19 +349,22 @@ export class Connection implements HeldReader, TurnOutput {
     if (at === OWN) {
       const region = out as Buffer;
       // The slab's last region gives back what it did not use (never handed to anyone).
-      if (region.buffer === turnSlab.buffer && region.byteOffset + region.length === turnSlab.byteOffset + turnSlabUsed) turnSlabUsed -= region.length - bytes;
+      if (region.buffer === turnSlab.buffer && region.byteOffset - turnSlab.byteOffset + region.length === turnSlabUsed) turnSlabUsed -= region.length - bytes;
     }
     const s = this.socket;
     if (s.destroyed || !s.writable) return;
     this.ctx.traffic.bytesOut += bytes;
-    if (at === LISTED) {
-      // Large payloads: cork so they still leave in one writev.
+    if (at === AS_GIVEN) s.write(out as Buffer);
+    else if (at === GATHERED) {
       const list = out as Buffer[];
-      s.cork();
-      for (let i = 0; i < list.length; i++) s.write(list[i]!);
-      s.uncork();
-    } else if (at === AS_GIVEN) s.write(out as Buffer);
-    else {
+      if (bytes <= MAX_CONCAT_BYTES) s.write(Buffer.concat(list, bytes));
+      else {
+        // Large payloads: not worth a copy; cork so they still leave in one writev.
+        s.cork();
+        for (let i = 0; i < list.length; i++) s.write(list[i]!);
+        s.uncork();
+      }
+    } else {
       const region = byteView(out as Buffer, 0, bytes);
       // A socket with a backlog keeps what it is given until it drains: a copy, so that a slow
       // client does not keep a whole slab alive for its few bytes.
@@ -510,19 +513,25 @@ const MAX_CONCAT_BYTES = 256 * 1024;
  * at its write), and a full slab is dropped for a new one.
  */
 const TURN_SLAB_BYTES = 64 * 1024;
-/** The smallest region: a few small packets. */
-const MIN_REGION_BYTES = 256;
+/** The smallest region. */
+const MIN_REGION_BYTES = 1024;
 let turnSlab = Buffer.allocUnsafe(TURN_SLAB_BYTES);
 let turnSlabUsed = 0;
 
 /** Connection.outAt when nothing is queued this turn. */
 const NOTHING = 0;
-/** Connection.outAt when `out` is the one packet queued, as given (not ours to write into). */
+/** Connection.outAt when `out` is the one packet queued, as given. */
 const AS_GIVEN = 1;
+/** Connection.outAt when `out` is the list of packets queued (concatenated at the write, up to MAX_CONCAT_BYTES). */
+const GATHERED = 2;
 /** Connection.outAt when `out` is this turn's region of the turn slab, ours. */
-const OWN = 2;
-/** Connection.outAt when `out` is a list of buffers (past MAX_CONCAT_BYTES). */
-const LISTED = 3;
+const OWN = 3;
+/**
+ * Packets gathered before a connection's turn moves to the slab: a fan-out's subscriber gets a
+ * few per turn (a region for each of a thousand would take more slab than the copies cost), a
+ * fan-in's subscriber hundreds.
+ */
+const GATHER_MAX = 8;
 
 /** Connections with queued bytes, flushed together once per event-loop turn. */
 let dirty: Connection[] = [];

@@ -6,8 +6,8 @@ import { FakeSocket } from '../support/fake-socket.js';
 
 /**
  * A connection's packets of one event-loop turn leave in one socket write (connection.ts,
- * turn-output.ts): the first one as the Buffer it came in, the next ones copied or encoded into
- * the turn's buffer, which grows; a buffer handed over is never written again.
+ * turn-output.ts): the first one as the Buffer it came in, the next few gathered, then copied or
+ * encoded into the turn's region of the slab, which grows; bytes handed over are never written again.
  */
 
 function open(): { c: Connection; sock: FakeSocket } {
@@ -29,6 +29,18 @@ test('one packet in a turn: written as it came, untouched', async () => {
   assert.equal(c.queuedBytes, 0);
 });
 
+test('a few packets in a turn are gathered: no region before the eighth', async () => {
+  const { c, sock } = open();
+  c.write(packet(1, 40));
+  assert.equal(c.room(10), undefined);
+  for (let i = 2; i <= 7; i++) c.write(packet(i, 40));
+  assert.equal(c.room(10), undefined);
+  c.write(packet(8, 40));
+  assert.ok(c.room(10) !== undefined);
+  await turnEnd();
+  assert.deepEqual(sock.written, [Buffer.concat(Array.from({ length: 8 }, (_, i) => packet(i + 1, 40)))]);
+});
+
 test('many packets in a turn, written and encoded in place, leave in one write in order; the first Buffer is not written into', async () => {
   const { c, sock } = open();
   const first = packet(1, 40);
@@ -36,10 +48,9 @@ test('many packets in a turn, written and encoded in place, leave in one write i
   const expected = [packet(1, 40)];
   for (let i = 2; i < 400; i++) {
     const size = 10 + (i % 90);
-    if (i % 2 === 0) {
-      c.write(packet(i, size));
-    } else {
-      const buf = c.room(size)!;
+    const buf = i % 2 === 0 ? undefined : c.room(size);
+    if (buf === undefined) c.write(packet(i, size));
+    else {
       buf.fill(i & 0xff, c.outEnd, c.outEnd + size);
       c.committed(size);
     }
@@ -53,7 +64,7 @@ test('many packets in a turn, written and encoded in place, leave in one write i
 
 test('bytes committed in a turn buffer stay as they were after it grows and after the next turns', async () => {
   const { c } = open();
-  c.write(packet(1, 10));
+  for (let i = 0; i < 10; i++) c.write(packet(1, 10));
   const buf = c.room(20)!;
   const at = c.outEnd;
   buf.fill(7, at, at + 20);
