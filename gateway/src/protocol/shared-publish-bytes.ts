@@ -14,11 +14,11 @@ import { byteView } from './byte-view.js';
  *
  * Remembers where the last message encoded is; a message equal in topic, payload and flags (the
  * same message delivered through several shard owners arrives as separate copies) reuses those
- * bytes: written as is to a connection with nothing else queued this turn, copied into the turn's
- * buffer of one that has. A message not held is encoded straight into the connection's turn
- * buffer when it has one (a fan-in: one subscriber gets every message), else into a Buffer of
- * its own. Either way the bytes are never modified after encoding (turn buffers are not reused:
- * turn-output.ts), so holding and sharing them is safe. Gateway only.
+ * bytes: queued as they are on a connection without a turn region, copied into the region of one
+ * that has one. A message not held is encoded straight into the connection's turn region when it
+ * has one (a fan-in: one subscriber gets every message), else into a Buffer of its own. Either
+ * way the bytes are never modified after encoding (bytes queued in a turn region are never
+ * written again: connection.ts), so holding and sharing them is safe. Gateway only.
  */
 export class SharedPublishBytes {
   private topic = '';

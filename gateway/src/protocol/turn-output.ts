@@ -2,9 +2,9 @@
  * What a connection's output of one event-loop turn looks like to the encoders (connection.ts
  * implements it; the protocol code never touches the socket). Everything queued in one turn
  * leaves in one socket write at the turn's end: the first packet is kept as the Buffer it came
- * in (a fan-out writes one shared Buffer to every subscriber), and from the second on the
- * packets of the turn are copied, or encoded straight, into one buffer of the connection's
- * own, so a busy connection costs one allocation per turn instead of one per packet and a concat.
+ * in (a fan-out writes one shared Buffer to every subscriber), the next few are gathered, and a
+ * connection that gets many (a fan-in's subscriber) has a region of a shared slab where they are
+ * copied, or encoded straight (room), so it costs no allocation per packet and no concat.
  * Gateway only.
  */
 export interface TurnOutput {
@@ -13,9 +13,9 @@ export interface TurnOutput {
   /** Queues a whole packet, by reference: `bytes` is never modified afterwards, by anyone. */
   write(bytes: Buffer): void;
   /**
-   * This turn's buffer with room for `n` more bytes at `outEnd`, or undefined when the output
-   * is not collected in one buffer (above its copy bound, or the socket is gone): then write() a
-   * Buffer. The caller writes one whole packet there and calls committed(n).
+   * This turn's region with room for `n` more bytes at `outEnd`, or undefined when the output is
+   * not collected in a region (too few packets yet, above its copy bound, or the socket is gone):
+   * then write() a Buffer. The caller writes one whole packet there and calls committed(n).
    */
   room(n: number): Buffer | undefined;
   /** Where the next packet goes in the buffer room() returned. */
