@@ -40,11 +40,7 @@ for (const mode of MODES) {
 
       const ids = [...Array.from({ length: LOST }, (_, i) => `gone-${i}`), ...Array.from({ length: CLEAN }, (_, i) => `clean-${i}`)];
       clients.push(
-        ...(await Promise.all(
-          ids.map((id, i) =>
-            RawClient.connected(broker.ports[i % gateways]!, id, 4, { will: { topic: `lost/${id}`, payload: Buffer.from('gone'), qos: 1, retain: false } }),
-          ),
-        )),
+        ...(await Promise.all(ids.map((id, i) => RawClient.connected(broker.ports[i % gateways]!, id, 4, { will: { topic: `lost/${id}`, payload: Buffer.from('gone'), qos: 1, retain: false } })))),
       );
 
       // All at once, so each gateway sees many closes in one poll phase.
