@@ -18,7 +18,10 @@
  * process a cached authentication is answered on the memory bus without waiting for I/O, so each
  * answer freed a slot whose next authentication was answered in the same microtask run: one turn
  * authenticated, attached and acknowledged every waiting CONNECT (a 300 ms turn for 5,000 devices,
- * profiled), whatever the bound on reads.
+ * profiled), whatever the bound on reads. It also paces the connection-lost notices of sockets
+ * the peers closed (gateway-service.ts): when thousands of clients go at once, one poll phase
+ * closes all their sockets, and each notice is the session's connection-lost handling (the Will
+ * published and routed: in one process on the memory bus, in the same turn).
  *
  * Who may call: the gateway's event loop (one instance per gateway, shared by its connections).
  */
@@ -80,18 +83,19 @@ export class ConnectReadsPerTurn {
   }
 
   /**
-   * Runs `work` now when this turn has room and nothing waits, else in a later turn after what
-   * waits (not counted as a hold: its CONNECT was read already).
+   * Runs `work` now when this turn has room and nothing waits (true), else in a later turn after
+   * what waits (false; not counted as a hold: the caller counts what it defers).
    */
-  run(work: () => void): void {
+  run(work: () => void): boolean {
     if (this.head === this.queue.length && this.room()) {
       this.used++;
       this.schedule();
       work();
-      return;
+      return true;
     }
     this.queue.push({ r: undefined, chunk: undefined, work });
     this.schedule();
+    return false;
   }
 
   private schedule(): void {

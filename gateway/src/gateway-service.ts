@@ -118,6 +118,8 @@ export class GatewayService implements GatewayPorts {
   private readonly draining = new WeakSet<Connection>();
   /** Envelopes to shard owners not yet answered (stop() lets them finish). */
   private sessionSends = 0;
+  /** Connection-lost notices waiting for a turn with room (connectReads); stop() waits for them too. */
+  private lostNoticesWaiting = 0;
   private readonly publishRate: number;
   /** Route ids: unique per gateway process (random prefix) and per request (counter). */
   private readonly routeIdPrefix = randomBytes(6).toString('base64url');
@@ -290,7 +292,7 @@ export class GatewayService implements GatewayPorts {
     // Let the DISCONNECTs and FINs leave (close() destroys a socket the peer keeps open after 1 s).
     await this.until(() => this.conns.size === 0, 1500);
     // Lost-connection notices still unanswered after this are covered by the stop announcement.
-    await this.until(() => this.sessionSends === 0, SESSION_NOTICE_WAIT_MS);
+    await this.until(() => this.sessionSends === 0 && this.lostNoticesWaiting === 0, SESSION_NOTICE_WAIT_MS);
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     try {
@@ -485,7 +487,7 @@ export class GatewayService implements GatewayPorts {
     this.conns.delete(c.state.id);
     this.broadcastWait?.closed(c.state.id);
     this.preConnect.delete(c.state.id);
-    if (c.state.phase !== 'closed') this.notifyLost(c, LostReason.SocketClosed);
+    if (c.state.phase !== 'closed') this.notifyLostPaced(c);
     c.state.phase = 'closed';
     this.clientLog.disconnected(c, Date.now());
   }
@@ -496,6 +498,30 @@ export class GatewayService implements GatewayPorts {
     c.sessionNotified = true;
     const st = c.state;
     if (st.phase === 'connected' && !st.cleanlyDisconnected) this.toSession(st, { kind: SessIn.ConnLost, key: st.key, epoch: st.epoch, reason });
+  }
+
+  /**
+   * notifyLost for a socket the peer closed, within the per-turn budget (connectReads): when
+   * thousands of clients go at once, one poll phase closes all their sockets, and each notice is
+   * the owner's connection-lost handling (in one process the Will published and routed in the same
+   * turn). Deferring cannot reorder: the notice is the connection's last envelope and everything
+   * it sent before went to the owner already; the Will waits a few turns at most [MQTT-3.1.2-8]
+   * (published when the connection is closed; 5.0 adds the Will Delay Interval, counted by the owner).
+   */
+  private notifyLostPaced(c: Connection): void {
+    const st = c.state;
+    if (c.sessionNotified || st.phase !== 'connected' || st.cleanlyDisconnected) return;
+    c.sessionNotified = true;
+    const env: SessionInEnv = { kind: SessIn.ConnLost, key: st.key, epoch: st.epoch, reason: LostReason.SocketClosed };
+    let deferred = false;
+    const send = (): void => {
+      if (deferred) this.lostNoticesWaiting--;
+      this.toSession(st, env);
+    };
+    if (this.connectReads.run(send)) return;
+    deferred = true;
+    this.lostNoticesWaiting++;
+    this.count('conn_lost_held_for_turn');
   }
 
   /** Keepalive (1.5x: [MQTT-3.1.2-24] in 3.1.1, [MQTT-3.1.2-22] in 5.0) and connect timeout, swept for all connections at once. */

@@ -104,12 +104,12 @@ describe('ConnectReadsPerTurn', () => {
       t += 4;
     };
     const held: HeldReader = { readHeld: (c: Buffer) => log.push(`held:${c.toString()}`) };
-    turns.run(work('w0')); // at 0 ms
-    turns.run(work('w1')); // at 4 ms
-    turns.run(work('w2')); // at 8 ms
-    turns.run(work('w3')); // at 12 ms: no room left this turn
+    assert.equal(turns.run(work('w0')), true); // at 0 ms: ran now
+    assert.equal(turns.run(work('w1')), true); // at 4 ms
+    assert.equal(turns.run(work('w2')), true); // at 8 ms
+    assert.equal(turns.run(work('w3')), false); // at 12 ms: no room left this turn, deferred
     assert.equal(turns.admit(held, Buffer.from('c')), false); // behind w3
-    turns.run(work('w4'));
+    assert.equal(turns.run(work('w4')), false);
     assert.deepEqual(log, ['w0', 'w1', 'w2']);
     await nextTurn(); // w3 at 12, w4 at 16 (readHeld costs nothing here): all of it fits
     assert.deepEqual(log, ['w0', 'w1', 'w2', 'w3', 'held:c', 'w4']);

@@ -35,7 +35,7 @@ export const mqttSettings = {
     default: 20,
     min: 0,
     max: 10000,
-    doc: 'How long one event-loop turn of a gateway may spend handling the input of connections without a completed CONNECT (at least one per turn); the input of the others waits, unread, for the next turns in arrival order (counted as connect_held_for_turn, and not timed out by mqtt.connectTimeoutMs meanwhile), so a reconnect storm cannot hold the event loop for one long turn. A freed mqtt.maxAuthInFlight slot is handed to the next waiting CONNECT within the same budget.',
+    doc: 'How long one event-loop turn of a gateway may spend handling the input of connections without a completed CONNECT (at least one per turn); the input of the others waits, unread, for the next turns in arrival order (counted as connect_held_for_turn, and not timed out by mqtt.connectTimeoutMs meanwhile), so a reconnect storm cannot hold the event loop for one long turn. A freed mqtt.maxAuthInFlight slot is handed to the next waiting CONNECT within the same budget, and the connection-lost notices of sockets their clients closed go to the session owners within it too (counted as conn_lost_held_for_turn when one waits for a later turn).',
   }),
   'mqtt.maxKeepaliveS': int({ default: 65535, min: 1, max: 65535, doc: 'Largest keepalive granted (MQTT 5 Server Keep Alive when the client asks for more).' }),
   'mqtt.maxClientIdLength': int({ default: 128, min: 23, max: 65535, doc: 'Longest client identifier accepted.' }),
