@@ -2,7 +2,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { BusValue, type BusBody } from './bus-value.js';
 import { HandlerGuard } from './handler-guard.js';
-import { PendingTable, parseToken, tokenText } from './pending-table.js';
+import { PendingTable, tokenGeneration, tokenSlot, tokenText } from './pending-table.js';
 import { RequestLatency } from './request-latency.js';
 import {
   NoRespondersError,
@@ -337,21 +337,15 @@ class MemoryBus implements Bus {
     const start = this.latency.start();
     return new Promise<BusMsg>((resolve, reject) => {
       const p: PendingRequest = { subject, timer: undefined, start, resolve, reject };
-      let token: number;
-      try {
-        token = this.pending.add(p);
-      } catch (err) {
-        this.latency.failed(err);
-        reject(err as Error);
-        return;
-      }
+      const slot = this.pending.add(p);
+      const generation = this.pending.generationOf(slot);
       p.timer = setTimeout(() => {
-        this.pending.take(token);
+        this.pending.take(slot, generation);
         const err = new RequestTimeoutError(subject, timeoutMs);
         this.latency.failed(err);
         reject(err);
       }, timeoutMs);
-      const inbox = this.inboxPrefix + tokenText(token);
+      const inbox = this.inboxPrefix + tokenText(slot, generation);
       this.publish(subject, data, opts.headers ? { reply: inbox, headers: opts.headers } : { reply: inbox });
     });
   }
@@ -401,12 +395,13 @@ class MemoryBus implements Bus {
   }
 
   private publishToInbox(subject: string, data: BusBody, reply: string | undefined, headers: BusHeaders | undefined): void {
-    const token = parseToken(subject, this.inboxPrefix.length);
-    const p = this.pending.get(token);
+    const slot = tokenSlot(subject, this.inboxPrefix.length);
+    const generation = tokenGeneration(subject, this.inboxPrefix.length);
+    const p = this.pending.get(slot, generation);
     let msg: MemMsg | undefined;
     if (p !== undefined) {
       // First reply wins; later ones go nowhere (NATS request() unsubscribes after one).
-      this.pending.take(token);
+      this.pending.take(slot, generation);
       clearTimeout(p.timer);
       this.latency.answered(p.start);
       msg = new MemMsg(this, subject, data, reply, headers);

@@ -1,9 +1,12 @@
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { RingQueue } from '../ring-queue.js';
 import { NoRespondersError, RequestTimeoutError } from './bus.js';
-import { PendingTable, parseToken, tokenText } from './pending-table.js';
+import { PendingTable, tokenGeneration, tokenSlot, tokenText } from './pending-table.js';
 
 interface Pending {
+  /** Where it is in the PendingTable (set when added). */
+  slot: number;
+  generation: number;
   subject: string;
   timeoutMs: number;
   deadline: number;
@@ -21,16 +24,16 @@ const SWEEP_MS = 50;
  * fifth of a tier's CPU at 10,000 requests/s. Here a request is a slot of a PendingTable (no Map
  * whose hash table is rebuilt as requests come and go: pending-table.ts); an error object is made
  * only for a request that fails. Requests with the same timeout expire in the order they were made,
- * so each timeout value keeps its own FIFO of tokens and a sweep touches only expired entries (and
- * tokens of requests already answered, dropped as they reach the head).
+ * so each timeout value keeps its own FIFO and a sweep touches only expired entries (and requests
+ * already answered, dropped as they reach the head).
  * Runs in any process with a NATS bus.
  */
 export class NatsRequestMux {
   private readonly inbox = createInbox();
   private readonly sub: Subscription;
   private readonly pending = new PendingTable<Pending>();
-  /** timeoutMs -> tokens in the order their requests were made (deadlines ascending). */
-  private readonly byTimeout = new Map<number, RingQueue<number>>();
+  /** timeoutMs -> requests in the order they were made (deadlines ascending). */
+  private readonly byTimeout = new Map<number, RingQueue<Pending>>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly nc: NatsConnection) {
@@ -38,7 +41,8 @@ export class NatsRequestMux {
     this.sub = nc.subscribe(`${this.inbox}.*`, {
       callback: (err, m) => {
         if (err) return;
-        const p = this.take(parseToken(m.subject, prefix));
+        const subject = m.subject;
+        const p = this.take(tokenSlot(subject, prefix), tokenGeneration(subject, prefix));
         if (!p) return; // answered after its timeout, or a second answer
         // The server's no-responders status: an empty message with status 503.
         if (m.data.length === 0 && m.headers?.code === 503) p.reject(new NoRespondersError(p.subject));
@@ -49,23 +53,18 @@ export class NatsRequestMux {
 
   request(subject: string, data: Uint8Array, timeoutMs: number, headers?: MsgHdrs): Promise<Msg> {
     return new Promise<Msg>((resolve, reject) => {
-      const p: Pending = { subject, timeoutMs, deadline: Date.now() + timeoutMs, resolve, reject };
-      let token: number;
-      try {
-        token = this.pending.add(p);
-      } catch (err) {
-        reject(err as Error);
-        return;
-      }
+      const p: Pending = { slot: 0, generation: 0, subject, timeoutMs, deadline: Date.now() + timeoutMs, resolve, reject };
+      p.slot = this.pending.add(p);
+      p.generation = this.pending.generationOf(p.slot);
       let fifo = this.byTimeout.get(timeoutMs);
-      if (!fifo) this.byTimeout.set(timeoutMs, (fifo = new RingQueue<number>()));
-      fifo.push(token);
+      if (!fifo) this.byTimeout.set(timeoutMs, (fifo = new RingQueue<Pending>()));
+      fifo.push(p);
       this.timer ??= setInterval(() => this.sweep(), SWEEP_MS).unref();
-      const reply = `${this.inbox}.${tokenText(token)}`;
+      const reply = `${this.inbox}.${tokenText(p.slot, p.generation)}`;
       try {
         this.nc.publish(subject, data, headers ? { reply, headers } : { reply });
       } catch (err) {
-        this.take(token);
+        this.take(p.slot, p.generation);
         reject(err as Error);
       }
     });
@@ -79,15 +78,19 @@ export class NatsRequestMux {
     if (!this.sub.isClosed()) this.sub.unsubscribe();
   }
 
-  private take(token: number): Pending | undefined {
-    const p = this.pending.take(token);
+  private take(slot: number, generation: number): Pending | undefined {
+    const p = this.pending.take(slot, generation);
     if (!p) return undefined;
-    // Answered requests usually leave the head of their FIFO in order: drop their tokens now, so a
-    // FIFO holds little more than the requests in flight.
+    // Answered requests usually leave the head of their FIFO in order: drop them now, so a FIFO
+    // holds little more than the requests in flight.
     const fifo = this.byTimeout.get(p.timeoutMs);
-    if (fifo) while (fifo.length > 0 && this.pending.get(fifo.peek()!) === undefined) fifo.shift();
+    if (fifo) while (fifo.length > 0 && !this.inFlight(fifo.peek()!)) fifo.shift();
     this.stopTimerWhenIdle();
     return p;
+  }
+
+  private inFlight(p: Pending): boolean {
+    return this.pending.get(p.slot, p.generation) === p;
   }
 
   private stopTimerWhenIdle(): void {
@@ -101,15 +104,14 @@ export class NatsRequestMux {
     const now = Date.now();
     for (const fifo of this.byTimeout.values()) {
       while (fifo.length > 0) {
-        const token = fifo.peek()!;
-        const p = this.pending.get(token);
-        if (p === undefined) {
+        const p = fifo.peek()!;
+        if (!this.inFlight(p)) {
           fifo.shift(); // answered already
           continue;
         }
         if (p.deadline > now) break;
         fifo.shift();
-        this.pending.take(token);
+        this.pending.take(p.slot, p.generation);
         p.reject(new RequestTimeoutError(p.subject, p.timeoutMs));
       }
     }

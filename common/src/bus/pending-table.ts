@@ -1,5 +1,5 @@
 /**
- * The requests of a bus awaiting their reply, by token, without a Map.
+ * The requests of a bus awaiting their reply, by slot and generation, without a Map.
  *
  * Why not a Map: a Map whose entries come and go (a request added, its reply removing it) rebuilds
  * its hash table every few hundred additions (deleted entries only leave holes until the table is
@@ -10,10 +10,9 @@
  * "Memory per connection"). Here a request is a slot in arrays that only ever grow to the largest
  * number of requests in flight at once; a freed slot is reused.
  *
- * A token names a slot and the generation of its occupant (`generation * MAX_SLOTS + slot`, a
- * safe integer), so a late or forged reply naming a reused slot finds nothing. Tokens are
- * non-negative integers; `tokenText` / `parseToken` write and read them in base 36, as they appear
- * in reply subjects.
+ * A request is named by its slot and the generation of its occupant (both small integers: V8 keeps
+ * them unboxed), so a late or forged reply naming a reused slot finds nothing. `tokenText` /
+ * `parseToken` write and read the pair as it appears in a reply subject.
  *
  * Who may call: one bus (single-threaded; not shared between buses).
  */
@@ -29,12 +28,11 @@ export class PendingTable<T> {
     return this.count;
   }
 
-  /** Stores `item`; returns its token. Throws when MAX_SLOTS requests are already in flight. */
+  /** Stores `item`; returns its slot (its generation is then `generationOf(slot)`). */
   add(item: T): number {
     let slot = this.free.pop();
     if (slot === undefined) {
       slot = this.items.length;
-      if (slot >= MAX_SLOTS) throw new Error(`more than ${MAX_SLOTS} bus requests in flight`);
       this.items.push(undefined);
       this.generations.push(0);
     }
@@ -43,21 +41,22 @@ export class PendingTable<T> {
     this.items[slot] = item;
     this.generations[slot] = this.generation;
     this.count++;
-    return this.generation * MAX_SLOTS + slot;
+    return slot;
   }
 
-  /** The item of `token` while it is in flight, else undefined. */
-  get(token: number): T | undefined {
-    if (token < 0) return undefined;
-    const slot = token % MAX_SLOTS;
-    return this.generations[slot] === (token - slot) / MAX_SLOTS ? this.items[slot] : undefined;
+  /** The generation of the request in `slot` (0 when the slot is free). */
+  generationOf(slot: number): number {
+    return this.generations[slot] ?? 0;
   }
 
-  /** Removes and returns the item of `token`; undefined when it is not (or no longer) in flight. */
-  take(token: number): T | undefined {
-    if (token < 0) return undefined;
-    const slot = token % MAX_SLOTS;
-    if (this.generations[slot] !== (token - slot) / MAX_SLOTS) return undefined;
+  /** The item of (slot, generation) while it is in flight, else undefined. */
+  get(slot: number, generation: number): T | undefined {
+    return generation > 0 && this.generations[slot] === generation ? this.items[slot] : undefined;
+  }
+
+  /** Removes and returns the item of (slot, generation); undefined when it is not (or no longer) in flight. */
+  take(slot: number, generation: number): T | undefined {
+    if (generation <= 0 || this.generations[slot] !== generation) return undefined;
     const item = this.items[slot];
     this.items[slot] = undefined;
     this.generations[slot] = 0;
@@ -81,34 +80,42 @@ export class PendingTable<T> {
   }
 }
 
-/** Requests in flight at once per bus, at most (2^20). */
-export const MAX_SLOTS = 1_048_576;
-/** Generations before they repeat: tokens stay below 2^51, safe integers. */
+/** Generations before they repeat (below 2^31: a small integer, unboxed). */
 const MAX_GENERATION = 2 ** 31 - 1;
 
-/** A token as it appears in a reply subject. */
-export function tokenText(token: number): string {
-  return token.toString(36);
+/** A request's name in a reply subject: slot and generation in base 36, joined by `_`. */
+export function tokenText(slot: number, generation: number): string {
+  return `${slot.toString(36)}_${generation.toString(36)}`;
 }
 
 /**
- * The token `text` holds as tokenText writes it (base 36, digits and lower-case letters, no leading
- * zero), or -1 for any other text, from `start` to the end of `text` (a reply subject after its
- * prefix; nothing is sliced). Exact, so a subject that is not a token's reply subject never answers
- * a request.
+ * The slot named by what tokenText wrote, from `start` to the end of `text` (a reply subject after
+ * its prefix; nothing is sliced), or -1 for any other text (digits and lower-case letters only, no
+ * leading zero, exactly one `_`). Exact, so a subject that is not a request's reply subject never
+ * answers one. tokenGeneration reads the generation the same way (two calls, no object per reply).
  */
-export function parseToken(text: string, start = 0): number {
-  const n = text.length;
-  if (start >= n || (text.charCodeAt(start) === 48 /* 0 */ && n - start > 1)) return -1;
-  let token = 0;
-  for (let i = start; i < n; i++) {
+export function tokenSlot(text: string, start: number): number {
+  const sep = text.indexOf('_', start);
+  if (sep < 0 || base36(text, sep + 1, text.length) < 0) return -1;
+  return base36(text, start, sep);
+}
+
+/** The generation named by a reply subject's token (see tokenSlot), or -1. */
+export function tokenGeneration(text: string, start: number): number {
+  const sep = text.indexOf('_', start);
+  if (sep < 0 || base36(text, start, sep) < 0) return -1;
+  return base36(text, sep + 1, text.length);
+}
+
+/** The base-36 number in text[from, to) as Number.toString(36) writes it, or -1. */
+function base36(text: string, from: number, to: number): number {
+  if (from >= to || to - from > 6 || (text.charCodeAt(from) === 48 /* 0 */ && to - from > 1)) return -1;
+  let n = 0;
+  for (let i = from; i < to; i++) {
     const c = text.charCodeAt(i);
-    let d: number;
-    if (c >= 48 && c <= 57) d = c - 48;
-    else if (c >= 97 && c <= 122) d = c - 87;
+    if (c >= 48 && c <= 57) n = n * 36 + (c - 48);
+    else if (c >= 97 && c <= 122) n = n * 36 + (c - 87);
     else return -1;
-    token = token * 36 + d;
-    if (token > Number.MAX_SAFE_INTEGER) return -1;
   }
-  return token;
+  return n <= MAX_GENERATION ? n : -1;
 }
