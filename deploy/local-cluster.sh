@@ -136,7 +136,7 @@ for i in "${!TIERS[@]}"; do
     SHARDMQ_NODE_ID="local-$t" \
     SHARDMQ_HTTP_HOST=127.0.0.1 SHARDMQ_HTTP_PORT="$http_port" \
     SHARDMQ_MQTT_HOST=127.0.0.1 SHARDMQ_MQTT_PORT="$mqtt_port" \
-    node --max-semi-space-size=16 "$CLI" start >"$WORK/logs/$t.log" 2>&1 &
+    node --max-semi-space-size=16 --min-semi-space-size=16 "$CLI" start >"$WORK/logs/$t.log" 2>&1 &
   PIDS[$t]=$!
 done
 

@@ -62,7 +62,14 @@ export class AuthService {
   private readonly keyer = new CredentialKeyer();
   private readonly inflight = new Map<string, Promise<AuthReply>>();
   private readonly malformedLog = new LogEveryNth();
-  private readonly inflightRequests = new Set<Promise<void>>();
+  /**
+   * Requests being answered, counted rather than kept in a Set: a Set that every request enters and
+   * leaves rebuilds its hash table every few hundred requests, garbage that a connect burst gets
+   * promoted to the old generation (docs/operations.md, "Memory per connection").
+   */
+  private answering = 0;
+  /** Resolves stop()'s wait once `answering` is back to 0. */
+  private answeredAll: (() => void) | undefined;
   private readonly m: {
     requests: Counter<'result'>;
     answers: Counter<'backend' | 'answer'>;
@@ -142,7 +149,7 @@ export class AuthService {
     const subs = [this.sub, this.authorizeSub];
     this.sub = this.authorizeSub = undefined;
     await Promise.all(subs.map((s) => s?.drain()));
-    await Promise.allSettled([...this.inflightRequests]);
+    if (this.answering > 0) await new Promise<void>((resolve) => (this.answeredAll = resolve));
     for (const b of this.backends) await b.stop();
     this.topics?.close();
   }
@@ -178,8 +185,13 @@ export class AuthService {
   }
 
   private track(task: Promise<void>): void {
-    this.inflightRequests.add(task);
-    void task.finally(() => this.inflightRequests.delete(task));
+    this.answering++;
+    void task.finally(() => {
+      if (--this.answering === 0 && this.answeredAll !== undefined) {
+        this.answeredAll();
+        this.answeredAll = undefined;
+      }
+    });
   }
 
   /** One per-message authorization (auth.http.aclUrl); a malformed request is refused, never dropped. */

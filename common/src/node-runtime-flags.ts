@@ -9,7 +9,17 @@
  * connection at 10,000 idle connections, more than the gateway's own objects. 16 MiB is the cap Node 20
  * used, so the scavenger does what it did there (docs/operations.md, "Memory per connection").
  *
+ * `--min-semi-space-size=16` (MiB): the same size from the start, so the young generation no longer
+ * grows (or, after a quiet full collection, shrinks and grows again) with the load. Without it, how
+ * big the young generation was when a connection burst began depended on the process's history,
+ * and its growth to the cap during the burst (up to 14 MB, 1.4 KB per connection at 10,000) was
+ * resident memory that looked like a cost per connection; it also made the early scavenges of a
+ * burst more frequent, promoting more of the handshakes' short-lived objects. What it costs: the
+ * young generation is 2 x 16 MiB from the start (resident as soon as the process has allocated that
+ * much, as any loaded process has) and is not given back after a quiet full collection
+ * (docs/operations.md, "Memory per connection").
+ *
  * Who uses it: the launchers (scripts/start.mjs, the benchmark's broker targets); deploy/Dockerfile
  * and deploy/local-cluster.sh spell the same flags out, and a unit test keeps them in step.
  */
-export const nodeRuntimeFlags: readonly string[] = ['--max-semi-space-size=16'];
+export const nodeRuntimeFlags: readonly string[] = ['--max-semi-space-size=16', '--min-semi-space-size=16'];

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type BusMsg, createMemoryBus } from '../../common/src/bus/index.js';
+import { tokenGeneration, tokenSlot, tokenText } from '../../common/src/bus/pending-table.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -42,8 +43,9 @@ test('replies reach the requester, and every subscription matching the reply sub
     await bus.request('svc.spy', enc.encode('?'), { timeoutMs: 10_000 });
     spy.unsubscribe();
     const prefix = reply.slice(0, reply.lastIndexOf('.') + 1);
-    const seq = Number.parseInt(reply.slice(prefix.length), 36);
-    const next = `${prefix}${(seq + 1).toString(36)}`;
+    // One request in flight at a time: the next one takes the slot this one freed, under the next
+    // generation (pending-table.ts).
+    const next = `${prefix}${tokenText(tokenSlot(reply, prefix.length), tokenGeneration(reply, prefix.length) + 1)}`;
     const exact: BusMsg[] = [];
     const exactSub = bus.subscribe(next, (m) => exact.push(m));
     assert.equal(await ask('gh'), 'hg');

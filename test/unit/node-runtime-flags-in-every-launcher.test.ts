@@ -35,11 +35,16 @@ describe('node runtime flags in every launcher', () => {
     assert.equal(targets.match(/process\.execPath, \[\.\.\.nodeRuntimeFlags, (\.\.\.PROFILE_ARGS, )?shardmqEntry/g)?.length, 2);
   });
 
-  it('node accepts them and they cap the young generation', () => {
+  it('node accepts them and they fix the size of the young generation', () => {
     const script = "const v8=require('node:v8');const k=[];for(let i=0;i<3e6;i++)k.push({i});console.log(v8.getHeapSpaceStatistics().find(x=>x.space_name==='new_space').space_size)";
     const r = spawnSync(process.execPath, [...nodeRuntimeFlags, '-e', script], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(r.status, 0, r.stderr);
     // Both semi-spaces together, after a burst of surviving objects that would grow them to the cap.
     assert.ok(Number(r.stdout.trim()) <= 2 * 16 * 1024 * 1024, `new space ${r.stdout.trim()} bytes`);
+    // And at start-up, before the process has allocated anything much: a semi-space is already at its
+    // full 16 MiB (without --min-semi-space-size it starts at 1 MiB and grows under load).
+    const idle = spawnSync(process.execPath, [...nodeRuntimeFlags, '-p', "require('node:v8').getHeapSpaceStatistics().find(x=>x.space_name==='new_space').space_size"], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(idle.status, 0, idle.stderr);
+    assert.equal(Number(idle.stdout.trim()), 16 * 1024 * 1024, `new space at start ${idle.stdout.trim()} bytes`);
   });
 });

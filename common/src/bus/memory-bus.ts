@@ -2,6 +2,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { BusValue, type BusBody } from './bus-value.js';
 import { HandlerGuard } from './handler-guard.js';
+import { PendingTable, tokenGeneration, tokenSlot, tokenText } from './pending-table.js';
 import { RequestLatency } from './request-latency.js';
 import {
   NoRespondersError,
@@ -195,7 +196,8 @@ class DeliveryRing {
 
 interface PendingRequest {
   readonly subject: string;
-  readonly timer: NodeJS.Timeout;
+  /** Set right after the request gets its token (the timeout must know the token). */
+  timer: NodeJS.Timeout | undefined;
   /** When it was sent (RequestLatency.start). */
   readonly start: number;
   readonly resolve: (m: BusMsg) => void;
@@ -229,8 +231,8 @@ class MemoryBus implements Bus {
 
   /** `_INBOX.<bus>.` — reply subjects of this bus's requests; never cached as routes. */
   private readonly inboxPrefix: string;
-  private nextInbox = 0;
-  private readonly pending = new Map<string, PendingRequest>();
+  /** Requests awaiting a reply; a reply subject is `inboxPrefix` + its token (pending-table.ts). */
+  private readonly pending = new PendingTable<PendingRequest>();
 
   private closing = false;
   private closed = false;
@@ -331,17 +333,19 @@ class MemoryBus implements Bus {
     if (route.plain.length === 0 && route.groups.length === 0) {
       return this.failed(new NoRespondersError(subject));
     }
-    const inbox = this.inboxPrefix + (this.nextInbox++).toString(36);
     const timeoutMs = opts.timeoutMs;
     const start = this.latency.start();
     return new Promise<BusMsg>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(inbox);
+      const p: PendingRequest = { subject, timer: undefined, start, resolve, reject };
+      const slot = this.pending.add(p);
+      const generation = this.pending.generationOf(slot);
+      p.timer = setTimeout(() => {
+        this.pending.take(slot, generation);
         const err = new RequestTimeoutError(subject, timeoutMs);
         this.latency.failed(err);
         reject(err);
       }, timeoutMs);
-      this.pending.set(inbox, { subject, timer, start, resolve, reject });
+      const inbox = this.inboxPrefix + tokenText(slot, generation);
       this.publish(subject, data, opts.headers ? { reply: inbox, headers: opts.headers } : { reply: inbox });
     });
   }
@@ -382,21 +386,22 @@ class MemoryBus implements Bus {
     this.exact.clear();
     this.wildcard = [];
     this.subscriptionsChanged();
-    for (const p of this.pending.values()) {
+    for (const p of this.pending.takeAll()) {
       clearTimeout(p.timer);
       const err = new Error(`bus closed before a reply to ${p.subject} arrived`);
       this.latency.failed(err);
       p.reject(err);
     }
-    this.pending.clear();
   }
 
   private publishToInbox(subject: string, data: BusBody, reply: string | undefined, headers: BusHeaders | undefined): void {
-    const p = this.pending.get(subject);
+    const slot = tokenSlot(subject, this.inboxPrefix.length);
+    const generation = tokenGeneration(subject, this.inboxPrefix.length);
+    const p = this.pending.get(slot, generation);
     let msg: MemMsg | undefined;
     if (p !== undefined) {
       // First reply wins; later ones go nowhere (NATS request() unsubscribes after one).
-      this.pending.delete(subject);
+      this.pending.take(slot, generation);
       clearTimeout(p.timer);
       this.latency.answered(p.start);
       msg = new MemMsg(this, subject, data, reply, headers);

@@ -1,7 +1,12 @@
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { RingQueue } from '../ring-queue.js';
 import { NoRespondersError, RequestTimeoutError } from './bus.js';
+import { PendingTable, tokenGeneration, tokenSlot, tokenText } from './pending-table.js';
 
 interface Pending {
+  /** Where it is in the PendingTable (set when added). */
+  slot: number;
+  generation: number;
   subject: string;
   timeoutMs: number;
   deadline: number;
@@ -16,18 +21,19 @@ const SWEEP_MS = 50;
  * Request/reply over one wildcard inbox subscription (`<inbox>.*`, one token per request), with
  * one timer for all timeouts. nats.js's own request() allocates per request a deferred, a timer
  * and, on every completion, a RequestError with a captured stack (its cancel path), which took a
- * fifth of a tier's CPU at 10,000 requests/s. Here a request is a map entry; an error object is
- * made only for a request that fails. Requests with the same timeout expire in the order they
- * were made, so each timeout value keeps its own FIFO and a sweep touches only expired entries.
+ * fifth of a tier's CPU at 10,000 requests/s. Here a request is a slot of a PendingTable (no Map
+ * whose hash table is rebuilt as requests come and go: pending-table.ts); an error object is made
+ * only for a request that fails. Requests with the same timeout expire in the order they were made,
+ * so each timeout value keeps its own FIFO and a sweep touches only expired entries (and requests
+ * already answered, dropped as they reach the head).
  * Runs in any process with a NATS bus.
  */
 export class NatsRequestMux {
   private readonly inbox = createInbox();
   private readonly sub: Subscription;
-  private readonly pending = new Map<string, Pending>();
-  /** timeoutMs -> tokens in the order their requests were made (deadlines ascending). */
-  private readonly byTimeout = new Map<number, Map<string, Pending>>();
-  private next = 0;
+  private readonly pending = new PendingTable<Pending>();
+  /** timeoutMs -> requests in the order they were made (deadlines ascending). */
+  private readonly byTimeout = new Map<number, RingQueue<Pending>>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly nc: NatsConnection) {
@@ -35,8 +41,8 @@ export class NatsRequestMux {
     this.sub = nc.subscribe(`${this.inbox}.*`, {
       callback: (err, m) => {
         if (err) return;
-        const token = m.subject.slice(prefix);
-        const p = this.take(token);
+        const subject = m.subject;
+        const p = this.take(tokenSlot(subject, prefix), tokenGeneration(subject, prefix));
         if (!p) return; // answered after its timeout, or a second answer
         // The server's no-responders status: an empty message with status 503.
         if (m.data.length === 0 && m.headers?.code === 503) p.reject(new NoRespondersError(p.subject));
@@ -46,18 +52,19 @@ export class NatsRequestMux {
   }
 
   request(subject: string, data: Uint8Array, timeoutMs: number, headers?: MsgHdrs): Promise<Msg> {
-    const token = (this.next++).toString(36);
     return new Promise<Msg>((resolve, reject) => {
-      const p: Pending = { subject, timeoutMs, deadline: Date.now() + timeoutMs, resolve, reject };
-      this.pending.set(token, p);
+      const p: Pending = { slot: 0, generation: 0, subject, timeoutMs, deadline: Date.now() + timeoutMs, resolve, reject };
+      p.slot = this.pending.add(p);
+      p.generation = this.pending.generationOf(p.slot);
       let fifo = this.byTimeout.get(timeoutMs);
-      if (!fifo) this.byTimeout.set(timeoutMs, (fifo = new Map()));
-      fifo.set(token, p);
+      if (!fifo) this.byTimeout.set(timeoutMs, (fifo = new RingQueue<Pending>()));
+      fifo.push(p);
       this.timer ??= setInterval(() => this.sweep(), SWEEP_MS).unref();
+      const reply = `${this.inbox}.${tokenText(p.slot, p.generation)}`;
       try {
-        this.nc.publish(subject, data, headers ? { reply: `${this.inbox}.${token}`, headers } : { reply: `${this.inbox}.${token}` });
+        this.nc.publish(subject, data, headers ? { reply, headers } : { reply });
       } catch (err) {
-        this.take(token);
+        this.take(p.slot, p.generation);
         reject(err as Error);
       }
     });
@@ -65,30 +72,49 @@ export class NatsRequestMux {
 
   /** Fails every outstanding request (the bus is closing). */
   close(why: Error): void {
-    for (const token of [...this.pending.keys()]) this.take(token)?.reject(why);
+    for (const p of this.pending.takeAll()) p.reject(why);
+    for (const fifo of this.byTimeout.values()) fifo.clear();
+    this.stopTimerWhenIdle();
     if (!this.sub.isClosed()) this.sub.unsubscribe();
   }
 
-  private take(token: string): Pending | undefined {
-    const p = this.pending.get(token);
+  private take(slot: number, generation: number): Pending | undefined {
+    const p = this.pending.take(slot, generation);
     if (!p) return undefined;
-    this.pending.delete(token);
-    this.byTimeout.get(p.timeoutMs)?.delete(token);
+    // Answered requests usually leave the head of their FIFO in order: drop them now, so a FIFO
+    // holds little more than the requests in flight.
+    const fifo = this.byTimeout.get(p.timeoutMs);
+    if (fifo) while (fifo.length > 0 && !this.inFlight(fifo.peek()!)) fifo.shift();
+    this.stopTimerWhenIdle();
+    return p;
+  }
+
+  private inFlight(p: Pending): boolean {
+    return this.pending.get(p.slot, p.generation) === p;
+  }
+
+  private stopTimerWhenIdle(): void {
     if (this.pending.size === 0 && this.timer) {
       clearInterval(this.timer);
       this.timer = undefined;
     }
-    return p;
   }
 
   private sweep(): void {
     const now = Date.now();
     for (const fifo of this.byTimeout.values()) {
-      for (const [token, p] of fifo) {
+      while (fifo.length > 0) {
+        const p = fifo.peek()!;
+        if (!this.inFlight(p)) {
+          fifo.shift(); // answered already
+          continue;
+        }
         if (p.deadline > now) break;
-        this.take(token);
+        fifo.shift();
+        this.pending.take(p.slot, p.generation);
         p.reject(new RequestTimeoutError(p.subject, p.timeoutMs));
       }
     }
+    this.stopTimerWhenIdle();
   }
 }

@@ -6,8 +6,9 @@
  * The clients are bare sockets (raw-mqtt.ts): an `mqtt` npm client weighs tens of KB in this
  * process, and 10,000 of them would make the generator, not the broker, the thing measured. While
  * idle they send PINGREQ every half keepalive, so a run longer than the keepalive is not cut short
- * by the broker [MQTT-3.1.2-24]. A few hundred connections are opened and closed first
- * (warmupConnections), so one-time costs of the first connects are not counted per connection.
+ * by the broker [MQTT-3.1.2-24]. A few hundred connections are opened and closed first, a few
+ * times (warmupConnections, warmupRounds), so one-time costs of the first connects (compiled code,
+ * the compiler's memory) are not counted per connection.
  *
  * Who may call: anyone with a broker URL and the pid of the broker's front process; the run owns its
  * sockets and closes them before returning. Linux only (reads /proc/<pid>/status).
@@ -34,6 +35,16 @@ export interface IdleMemoryOptions {
    * Kept small against `connections`: the heap they leave free is then small too.
    */
   warmupConnections: number;
+  /**
+   * How many times the warm-up connections are opened and closed. One round of 500 left V8's
+   * optimizing compiler to do its work during the measured burst: the handshake code reached the
+   * call counts that trigger it only there, and the memory its background threads allocated stayed
+   * in their C allocator arenas (0.75 KB "per connection" in one process, 0.1-0.4 KB at a cluster
+   * gateway; none after four rounds). Rounds add compile triggers without adding what one round
+   * can leave free: each round's closed connections are garbage that no full collection has
+   * collected when the baseline is taken (docs/operations.md, "Memory per connection").
+   */
+  warmupRounds: number;
   connectTimeoutMs: number;
 }
 
@@ -43,6 +54,7 @@ export const idleMemoryDefaults: Omit<IdleMemoryOptions, 'url' | 'pid'> = {
   concurrency: 200,
   settleS: 3,
   warmupConnections: 500,
+  warmupRounds: 4,
   connectTimeoutMs: 30_000,
 };
 
@@ -80,8 +92,8 @@ export async function runIdleMemory(input: Partial<IdleMemoryOptions> & { url: s
     sockets.push(...opened);
   };
   try {
-    if (o.warmupConnections > 0) {
-      await openAll(o.warmupConnections, `idle-${tag}-warm`);
+    for (let round = 0; round < o.warmupRounds && o.warmupConnections > 0; round++) {
+      await openAll(o.warmupConnections, `idle-${tag}-warm${round}`);
       for (const s of sockets.splice(0)) s.destroy();
     }
     await sleep(2000);
