@@ -43,7 +43,10 @@ describe('node runtime flags in every launcher', () => {
     assert.ok(Number(r.stdout.trim()) <= 2 * 16 * 1024 * 1024, `new space ${r.stdout.trim()} bytes`);
     // And at start-up, before the process has allocated anything much: a semi-space is already at its
     // full 16 MiB (without --min-semi-space-size it starts at 1 MiB and grows under load).
-    const idle = spawnSync(process.execPath, [...nodeRuntimeFlags, '-p', "require('node:v8').getHeapSpaceStatistics().find(x=>x.space_name==='new_space').space_size"], { encoding: 'utf8', timeout: 60_000 });
+    const idle = spawnSync(process.execPath, [...nodeRuntimeFlags, '-p', "require('node:v8').getHeapSpaceStatistics().find(x=>x.space_name==='new_space').space_size"], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     assert.equal(idle.status, 0, idle.stderr);
     assert.equal(Number(idle.stdout.trim()), 16 * 1024 * 1024, `new space at start ${idle.stdout.trim()} bytes`);
   });
