@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { MODES, startBroker, type Broker } from '../support/broker.js';
 import { ClientPool, collect, sleep, subscribe, waitFor } from '../support/mqtt-clients.js';
+import { RawClient } from '../support/raw-mqtt.js';
+import type { Packet } from 'mqtt-packet';
 
 /**
  * QoS 0 messages published right after CONNACK by 100 publishers reach a wildcard subscriber
@@ -20,7 +22,9 @@ for (const mode of MODES) {
     before(async () => {
       broker = await startBroker(mode);
     });
+    const raws: RawClient[] = [];
     after(async () => {
+      for (const r of raws) r.destroy();
       await pool.closeAll();
       await broker?.stop();
     });
@@ -36,6 +40,23 @@ for (const mode of MODES) {
       // Whatever came by then is compared below, so a shortfall names the topics it hit.
       await waitFor(() => got.length >= PUBLISHERS * EACH, `${PUBLISHERS * EACH} messages`, 20_000).catch(() => {});
       await sleep(200); // room for a copy too many
+      const per = new Map<string, number>();
+      for (const g of got) per.set(g.topic, (per.get(g.topic) ?? 0) + 1);
+      assert.equal(got.length, PUBLISHERS * EACH, `per topic: ${JSON.stringify([...per].slice(0, 5))}`);
+    });
+
+    test('the same with bare clients that write their PUBLISHes the moment the CONNACK is read', async () => {
+      const sub = await pool.connect(broker.url(0), { protocolVersion: 4, clientId: `${mode}-bare-sub` });
+      const got = collect(sub);
+      await subscribe(sub, 'bare/+/data', { qos: 0 });
+      const port = Number(new URL(broker.url(0)).port);
+      const pubs = await Promise.all(Array.from({ length: PUBLISHERS }, (_, i) => RawClient.connected(port, `${mode}-bare-p${i}`, 4)));
+      raws.push(...pubs);
+      pubs.forEach((p, i) => {
+        for (let n = 0; n < EACH; n++) p.sendPacket({ cmd: 'publish', topic: `bare/p${i}/data`, payload: Buffer.from(`${i}:${n}:`.padEnd(64, 'x')), qos: 0, retain: false, dup: false } as Packet, 4);
+      });
+      await waitFor(() => got.length >= PUBLISHERS * EACH, `${PUBLISHERS * EACH} messages`, 20_000).catch(() => {});
+      await sleep(200);
       const per = new Map<string, number>();
       for (const g of got) per.set(g.topic, (per.get(g.topic) ?? 0) + 1);
       assert.equal(got.length, PUBLISHERS * EACH, `per topic: ${JSON.stringify([...per].slice(0, 5))}`);

@@ -238,6 +238,9 @@ export async function startShardmqNats(ctx: TargetContext, topology: Partial<Clu
       await waitForTcp(port, ctx.startTimeoutMs, () => deadReasonOf(group));
       await waitForConnack(`mqtt://${loopback}:${port}`, ctx.startTimeoutMs, group);
     }
+    // A CONNACK needs a gateway, a session actor and the auth service, not a router: a scenario that
+    // started before the router subscribed lost its first QoS 0 messages (published to no one).
+    await waitForReady(metrics, ctx.startTimeoutMs, group);
   });
   const urls = mqttPorts.map((p) => `mqtt://${loopback}:${p}`);
   const pick = (tierName: KillableTier, index: number): ManagedProcess => {
@@ -266,6 +269,25 @@ export async function startShardmqNats(ctx: TargetContext, topology: Partial<Clu
 
 function metricsUrl(httpPort: number): string {
   return `http://${loopback}:${httpPort}/metrics`;
+}
+
+/** Waits until every process's /readyz answers 200 (every role ready: docs/operations.md). */
+async function waitForReady(endpoints: readonly MetricsEndpoint[], timeoutMs: number, group: ProcessGroup): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const e of endpoints) {
+    const url = e.url.replace(/\/metrics$/, '/readyz');
+    for (;;) {
+      const dead = deadReasonOf(group);
+      if (dead) throw new Error(dead);
+      const ok = await fetch(url).then(
+        (r) => r.status === 200,
+        () => false,
+      );
+      if (ok) break;
+      if (Date.now() >= deadline) throw new Error(`${e.process} not ready (${url}) within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 }
 
 /** Retries an MQTT CONNECT until a CONNACK accepts it: the tiers behind a listening gateway may lag. */

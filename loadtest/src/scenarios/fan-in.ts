@@ -12,6 +12,9 @@
  * Who may call: anyone with a broker URL; the run owns its clients and closes them before returning.
  */
 import type { MqttClient } from 'mqtt';
+import type { Socket } from 'node:net';
+import { closeRaw, keepAlive, publishTemplate, rawStampSubscriber, writeWindow, type PublishTemplate } from './fan-in-raw-clients.js';
+import { openMany, rawConnect } from '../raw-mqtt.js';
 import { RunProgress } from '../run-progress.js';
 import { LatencyHistogram, type LatencySummary } from '../latency-histogram.js';
 import { closeAll, connectClient, connectMany, runTag, subscribe, type ConnectionParams } from '../mqtt-clients.js';
@@ -85,21 +88,31 @@ export async function runFanIn(input: Partial<FanInOptions> & { url: string }): 
 
   const clients: MqttClient[] = [];
   let publishers: MqttClient[] = [];
+  // Bare clients when the run allows them (fan-in-raw-clients.ts): QoS 0, MQTT 3.1.1, plain TCP.
+  const bare = o.qos === 0 && (o.protocolVersion ?? 4) === 4 && o.url.startsWith('mqtt://');
+  const rawSockets: Socket[] = [];
+  let rawPublishers: Socket[] = [];
+  const templates: PublishTemplate[] = bare ? topics.map((t) => publishTemplate(t, o.payloadBytes)) : [];
   const pending: number[] = [];
   let pumpScheduled = false;
 
   const progress = o.progress ?? new RunProgress();
   const pump = (p: number) => {
     waiting[p] = 0;
-    const client = publishers[p]!;
-    const topic = topics[p]!;
-    const opts = { qos: o.qos } as const;
     let s = sent[p]!;
     const limit = tracker.accounted(p) + W;
     const now = wallClockMs();
-    while (s < limit) {
-      client.publish(topic, makeStampedPayload(o.payloadBytes, p, s, now), opts);
-      s++;
+    if (bare) {
+      writeWindow(rawPublishers[p]!, templates[p]!, p, s, limit, now);
+      s = Math.max(s, limit);
+    } else {
+      const client = publishers[p]!;
+      const topic = topics[p]!;
+      const opts = { qos: o.qos } as const;
+      while (s < limit) {
+        client.publish(topic, makeStampedPayload(o.payloadBytes, p, s, now), opts);
+        s++;
+      }
     }
     progress.sent += s - sent[p]!;
     sent[p] = s;
@@ -122,32 +135,45 @@ export async function runFanIn(input: Partial<FanInOptions> & { url: string }): 
     }
   };
 
-  const onMessage = (_topic: string, payload: Buffer) => {
-    if (!readStamp(payload, stamp) || stamp.publisher >= P) return;
+  const onStamp = (p: number, seq: number, sentAtMs: number) => {
+    if (p >= P) return;
     const now = wallClockMs();
-    const p = stamp.publisher;
-    if (tracker.observe(p, stamp.seq) === 'old') return;
+    if (tracker.observe(p, seq) === 'old') return;
     lastProgressMs[p] = now;
     progress.received++;
     if (measuring) {
       measuredReceived++;
-      hist.recordMs(now - stamp.sentAtMs);
+      hist.recordMs(now - sentAtMs);
     }
     if (sent[p]! - tracker.accounted(p) <= refillBelow) wake(p);
   };
+  const onMessage = (_topic: string, payload: Buffer) => {
+    if (readStamp(payload, stamp)) onStamp(stamp.publisher, stamp.seq, stamp.sentAtMs);
+  };
 
   let stallTimer: NodeJS.Timeout | undefined;
+  let pinger: NodeJS.Timeout | undefined;
   try {
-    const sub = await connectClient(o, `fanin-${tag}-sub`);
-    clients.push(sub);
-    sub.on('message', onMessage);
-    await subscribe(sub, filter, o.qos);
-    publishers = await connectMany(
-      o,
-      topics.map((_, i) => `fanin-${tag}-p${i}`),
-      o.connectConcurrency,
-    );
-    clients.push(...publishers);
+    if (bare) {
+      const keepaliveS = o.keepaliveS ?? 60;
+      const connectTimeoutMs = o.connectTimeoutMs ?? 10_000;
+      const credentials = o.username !== undefined ? { username: o.username, password: o.password ?? '' } : undefined;
+      rawSockets.push(await rawStampSubscriber(o.url, `fanin-${tag}-sub`, filter, { keepaliveS, connectTimeoutMs, credentials }, onStamp));
+      rawPublishers = await openMany(P, o.connectConcurrency, (i) => rawConnect(o.url, `fanin-${tag}-p${i}`, keepaliveS, connectTimeoutMs, credentials));
+      rawSockets.push(...rawPublishers);
+      pinger = keepAlive(rawSockets, keepaliveS);
+    } else {
+      const sub = await connectClient(o, `fanin-${tag}-sub`);
+      clients.push(sub);
+      sub.on('message', onMessage);
+      await subscribe(sub, filter, o.qos);
+      publishers = await connectMany(
+        o,
+        topics.map((_, i) => `fanin-${tag}-p${i}`),
+        o.connectConcurrency,
+      );
+      clients.push(...publishers);
+    }
 
     running = true;
     const startMs = wallClockMs();
@@ -197,6 +223,8 @@ export async function runFanIn(input: Partial<FanInOptions> & { url: string }): 
   } finally {
     running = false;
     if (stallTimer) clearInterval(stallTimer);
+    if (pinger) clearInterval(pinger);
+    closeRaw(rawSockets);
     await closeAll(clients);
   }
 }
