@@ -9,6 +9,27 @@
 import { connect, type Socket } from 'node:net';
 
 export const PINGREQ = Buffer.from([0xc0, 0x00]);
+/** DISCONNECT with no reason: the session ends without its Will [MQTT-3.14.4-3]. */
+export const DISCONNECT = Buffer.from([0xe0, 0x00]);
+
+/**
+ * PINGREQ on every open socket at half the keepalive, so a run longer than it is not cut short
+ * [MQTT-3.1.2-24]; none with keepalive 0 (no keepalive [MQTT-3.1.2-10]). The caller clears the timer.
+ */
+export function pingEveryHalfKeepalive(sockets: readonly Socket[], keepaliveS: number): NodeJS.Timeout | undefined {
+  if (keepaliveS <= 0) return undefined;
+  return setInterval(
+    () => {
+      for (const s of sockets) if (!s.destroyed) s.write(PINGREQ);
+    },
+    (keepaliveS * 1000) / 2,
+  );
+}
+
+/** Where the payload of a PUBLISH frame starts (FrameReader's header and body start): after the topic and, at QoS 1/2, the packet id [MQTT-3.3.2]. */
+export function publishPayloadAt(header: number, buf: Buffer, start: number): number {
+  return start + 2 + buf.readUInt16BE(start) + ((header & 0x06) !== 0 ? 2 : 0);
+}
 
 /** CONNECT, protocol level 4 (3.1.1), clean session, no Will; user name and password when given [MQTT-3.1]. */
 export function connectPacket(clientId: string, keepaliveS: number, credentials?: { username: string; password: string }): Buffer {

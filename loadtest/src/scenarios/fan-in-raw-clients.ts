@@ -8,7 +8,7 @@
  * Who may call: the fan-in scenario only.
  */
 import type { Socket } from 'node:net';
-import { FrameReader, PINGREQ, rawConnect, subscribePacket } from '../raw-mqtt.js';
+import { DISCONNECT, FrameReader, publishPayloadAt, rawConnect, subscribePacket } from '../raw-mqtt.js';
 import { stampBytes } from '../payload-stamp.js';
 
 /** A QoS 0 PUBLISH of one topic, and where its payload's stamp goes. */
@@ -71,7 +71,7 @@ export async function rawStampSubscriber(
       const reader = new FrameReader((header, buf, start, end) => {
         const type = header >> 4;
         if (type === 3) {
-          const payloadAt = start + 2 + buf.readUInt16BE(start) + ((header & 0x06) !== 0 ? 2 : 0);
+          const payloadAt = publishPayloadAt(header, buf, start);
           if (end - payloadAt >= stampBytes) onStamp(buf.readUInt32BE(payloadAt), buf.readUInt32BE(payloadAt + 4), buf.readDoubleBE(payloadAt + 8));
         } else if (type === 9) {
           clearTimeout(timer);
@@ -91,16 +91,6 @@ export async function rawStampSubscriber(
   return s;
 }
 
-/** PINGREQ on every socket at half the keepalive, so a run longer than it is not cut short [MQTT-3.1.2-24]. */
-export function keepAlive(sockets: readonly Socket[], keepaliveS: number): NodeJS.Timeout {
-  return setInterval(
-    () => {
-      for (const s of sockets) if (!s.destroyed) s.write(PINGREQ);
-    },
-    Math.max(1000, (keepaliveS * 1000) / 2),
-  );
-}
-
 /** Ends bare clients with a DISCONNECT (no Will to fire), then closes them. */
 export function closeRaw(sockets: readonly Socket[]): void {
   for (const s of sockets) {
@@ -109,5 +99,3 @@ export function closeRaw(sockets: readonly Socket[]): void {
     setTimeout(() => s.destroy(), 1000).unref();
   }
 }
-
-const DISCONNECT = Buffer.from([0xe0, 0x00]);

@@ -13,8 +13,8 @@
  */
 import type { MqttClient } from 'mqtt';
 import type { Socket } from 'node:net';
-import { closeRaw, keepAlive, publishTemplate, rawStampSubscriber, writeWindow, type PublishTemplate } from './fan-in-raw-clients.js';
-import { openMany, rawConnect } from '../raw-mqtt.js';
+import { closeRaw, publishTemplate, rawStampSubscriber, writeWindow, type PublishTemplate } from './fan-in-raw-clients.js';
+import { openMany, pingEveryHalfKeepalive, rawConnect } from '../raw-mqtt.js';
 import { RunProgress } from '../run-progress.js';
 import { LatencyHistogram, type LatencySummary } from '../latency-histogram.js';
 import { closeAll, connectClient, connectMany, runTag, subscribe, type ConnectionParams } from '../mqtt-clients.js';
@@ -161,7 +161,7 @@ export async function runFanIn(input: Partial<FanInOptions> & { url: string }): 
       rawSockets.push(await rawStampSubscriber(o.url, `fanin-${tag}-sub`, filter, { keepaliveS, connectTimeoutMs, credentials }, onStamp));
       rawPublishers = await openMany(P, o.connectConcurrency, (i) => rawConnect(o.url, `fanin-${tag}-p${i}`, keepaliveS, connectTimeoutMs, credentials));
       rawSockets.push(...rawPublishers);
-      pinger = keepAlive(rawSockets, keepaliveS);
+      pinger = pingEveryHalfKeepalive(rawSockets, keepaliveS);
     } else {
       const sub = await connectClient(o, `fanin-${tag}-sub`);
       clients.push(sub);

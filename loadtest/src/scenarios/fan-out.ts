@@ -18,7 +18,7 @@ import { LatencyHistogram, type LatencySummary } from '../latency-histogram.js';
 import { closeAll, connectClient, runTag, type ConnectionParams } from '../mqtt-clients.js';
 import type { FanInOptions } from './fan-in.js';
 import { makeStampedPayload, wallClockMs } from '../payload-stamp.js';
-import { FrameReader, openMany, rawConnect, subscribePacket } from '../raw-mqtt.js';
+import { FrameReader, openMany, publishPayloadAt, rawConnect, subscribePacket } from '../raw-mqtt.js';
 import { sleep, waitUntil } from '../timing.js';
 
 /** Shares fan-in's timing, payload and connection options (the publisher window means one message here). */
@@ -118,7 +118,7 @@ export async function runFanOut(input: Partial<FanOutOptions> & { url: string })
         return;
       }
       if (type !== 3) return;
-      const payloadAt = start + 2 + buf.readUInt16BE(start) + ((header & 0x06) !== 0 ? 2 : 0);
+      const payloadAt = publishPayloadAt(header, buf, start);
       if (end - payloadAt < 16) return;
       const seq = buf.readUInt32BE(payloadAt + 4);
       const exp = nextSeq[index]!;

@@ -16,7 +16,7 @@
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { runTag } from '../mqtt-clients.js';
-import { openMany, PINGREQ, rawConnect } from '../raw-mqtt.js';
+import { openMany, pingEveryHalfKeepalive, rawConnect } from '../raw-mqtt.js';
 import { sleep } from '../timing.js';
 
 export interface IdleMemoryOptions {
@@ -101,12 +101,7 @@ export async function runIdleMemory(input: Partial<IdleMemoryOptions> & { url: s
     const t0 = performance.now();
     await openAll(o.connections, `idle-${tag}`);
     const connectS = (performance.now() - t0) / 1000;
-    ping = setInterval(
-      () => {
-        for (const s of sockets) if (!s.destroyed) s.write(PINGREQ);
-      },
-      (o.keepaliveS * 1000) / 2,
-    );
+    ping = pingEveryHalfKeepalive(sockets, o.keepaliveS);
     await sleep(o.settleS * 1000);
     const rssAfterBytes = rssBytes(o.pid);
     return {

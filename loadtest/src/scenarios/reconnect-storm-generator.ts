@@ -9,7 +9,7 @@
  * Who may run it: reconnect-storm.ts only, as a child process with an IPC channel.
  */
 import type { Socket } from 'node:net';
-import { rawConnect } from '../raw-mqtt.js';
+import { DISCONNECT, rawConnect } from '../raw-mqtt.js';
 import { wallClockMs } from '../payload-stamp.js';
 import { deviceCredentials } from './reconnect-storm-devices.js';
 
@@ -28,7 +28,6 @@ export type GeneratorReply =
     }
   | { kind: 'disconnected' };
 
-const DISCONNECT = Buffer.from([0xe0, 0x00]);
 let sockets: Socket[] = [];
 
 function send(reply: GeneratorReply): void {
