@@ -487,32 +487,30 @@ export class GatewayService implements GatewayPorts {
     this.conns.delete(c.state.id);
     this.broadcastWait?.closed(c.state.id);
     this.preConnect.delete(c.state.id);
-    if (c.state.phase !== 'closed') this.notifyLostPaced(c);
+    if (c.state.phase !== 'closed') this.notifyLost(c, LostReason.SocketClosed, true);
     c.state.phase = 'closed';
     this.clientLog.disconnected(c, Date.now());
   }
 
-  /** Tells the owner the connection is gone (once), unless the client said DISCONNECT. */
-  private notifyLost(c: Connection, reason: LostReason): void {
+  /**
+   * Tells the owner the connection is gone (once), unless the client said DISCONNECT. `paced`
+   * (a socket the peer closed): within the per-turn budget (connectReads), since when thousands
+   * of clients go at once, one poll phase closes all their sockets, and each notice is the owner's
+   * connection-lost handling (in one process the Will published and routed in the same turn).
+   * Deferring cannot reorder: the notice is the connection's last envelope and everything it sent
+   * before went to the owner already; the Will waits a few turns at most [MQTT-3.1.2-8] (published
+   * when the connection is closed; 5.0 adds the Will Delay Interval, counted by the owner).
+   */
+  private notifyLost(c: Connection, reason: LostReason, paced = false): void {
     if (c.sessionNotified) return;
     c.sessionNotified = true;
     const st = c.state;
-    if (st.phase === 'connected' && !st.cleanlyDisconnected) this.toSession(st, { kind: SessIn.ConnLost, key: st.key, epoch: st.epoch, reason });
-  }
-
-  /**
-   * notifyLost for a socket the peer closed, within the per-turn budget (connectReads): when
-   * thousands of clients go at once, one poll phase closes all their sockets, and each notice is
-   * the owner's connection-lost handling (in one process the Will published and routed in the same
-   * turn). Deferring cannot reorder: the notice is the connection's last envelope and everything
-   * it sent before went to the owner already; the Will waits a few turns at most [MQTT-3.1.2-8]
-   * (published when the connection is closed; 5.0 adds the Will Delay Interval, counted by the owner).
-   */
-  private notifyLostPaced(c: Connection): void {
-    const st = c.state;
-    if (c.sessionNotified || st.phase !== 'connected' || st.cleanlyDisconnected) return;
-    c.sessionNotified = true;
-    const env: SessionInEnv = { kind: SessIn.ConnLost, key: st.key, epoch: st.epoch, reason: LostReason.SocketClosed };
+    if (st.phase !== 'connected' || st.cleanlyDisconnected) return;
+    const env: SessionInEnv = { kind: SessIn.ConnLost, key: st.key, epoch: st.epoch, reason };
+    if (!paced) {
+      this.toSession(st, env);
+      return;
+    }
     let deferred = false;
     const send = (): void => {
       if (deferred) this.lostNoticesWaiting--;
