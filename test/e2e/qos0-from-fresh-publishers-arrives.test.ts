@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { MODES, startBroker, type Broker } from '../support/broker.js';
-import { ClientPool, collect, sleep, subscribe, waitFor } from '../support/mqtt-clients.js';
+import { ClientPool, collect, sleep, subscribe, waitFor, type Received } from '../support/mqtt-clients.js';
 import { RawClient } from '../support/raw-mqtt.js';
 import type { Packet } from 'mqtt-packet';
 
@@ -14,6 +14,16 @@ import type { Packet } from 'mqtt-packet';
 
 const PUBLISHERS = 100;
 const EACH = 20;
+
+/** Every message arrived, none twice; a shortfall names the topics it hit. */
+async function expectEvery(got: Received[]): Promise<void> {
+  // Whatever came by then is compared below.
+  await waitFor(() => got.length >= PUBLISHERS * EACH, `${PUBLISHERS * EACH} messages`, 20_000).catch(() => {});
+  await sleep(200); // room for a copy too many
+  const per = new Map<string, number>();
+  for (const g of got) per.set(g.topic, (per.get(g.topic) ?? 0) + 1);
+  assert.equal(got.length, PUBLISHERS * EACH, `per topic: ${JSON.stringify([...per].slice(0, 5))}`);
+}
 
 for (const mode of MODES) {
   describe(`QoS 0 from publishers that just connected (${mode})`, () => {
@@ -37,12 +47,7 @@ for (const mode of MODES) {
       pubs.forEach((p, i) => {
         for (let n = 0; n < EACH; n++) p.publish(`fresh/p${i}/data`, `${i}:${n}`, { qos: 0 });
       });
-      // Whatever came by then is compared below, so a shortfall names the topics it hit.
-      await waitFor(() => got.length >= PUBLISHERS * EACH, `${PUBLISHERS * EACH} messages`, 20_000).catch(() => {});
-      await sleep(200); // room for a copy too many
-      const per = new Map<string, number>();
-      for (const g of got) per.set(g.topic, (per.get(g.topic) ?? 0) + 1);
-      assert.equal(got.length, PUBLISHERS * EACH, `per topic: ${JSON.stringify([...per].slice(0, 5))}`);
+      await expectEvery(got);
     });
 
     test('the same with bare clients that write their PUBLISHes the moment the CONNACK is read', async () => {
@@ -55,11 +60,7 @@ for (const mode of MODES) {
       pubs.forEach((p, i) => {
         for (let n = 0; n < EACH; n++) p.sendPacket({ cmd: 'publish', topic: `bare/p${i}/data`, payload: Buffer.from(`${i}:${n}:`.padEnd(64, 'x')), qos: 0, retain: false, dup: false } as Packet, 4);
       });
-      await waitFor(() => got.length >= PUBLISHERS * EACH, `${PUBLISHERS * EACH} messages`, 20_000).catch(() => {});
-      await sleep(200);
-      const per = new Map<string, number>();
-      for (const g of got) per.set(g.topic, (per.get(g.topic) ?? 0) + 1);
-      assert.equal(got.length, PUBLISHERS * EACH, `per topic: ${JSON.stringify([...per].slice(0, 5))}`);
+      await expectEvery(got);
     });
   });
 }
