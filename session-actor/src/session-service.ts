@@ -305,8 +305,9 @@ export class SessionService implements ShardHandler {
     const st = createShardState(this.limits, randomInt(1, 0xffffffff));
     for (const s of sessions) st.sessions.set(s.key, s);
     const served: Served = { st, writes: this.shardWrites(shard, st) };
-    const stored = storedDeliverIds(sessions);
-    if (stored.size > 0) {
+    // Only a store that outlives its owner can hold copies a dead owner took and did not answer.
+    const stored = this.store.durable ? storedDeliverIds(sessions) : undefined;
+    if (stored !== undefined && stored.size > 0) {
       served.storedDelivers = stored;
       setTimeout(() => delete served.storedDelivers, STORED_DELIVERS_KEEP_MS).unref();
     }
